@@ -1,0 +1,57 @@
+//! Base64url without padding, decoded strictly.
+//!
+//! JOSE uses unpadded base64url. We refuse padding, other alphabets and non-canonical encodings
+//! (non-zero trailing bits): two different strings must never decode to the same bytes, or a
+//! signature over one would validate the other.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::error::{Error, Result};
+
+/// Encode bytes as unpadded base64url.
+pub fn encode(data: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Encode into an existing string (saves an allocation on hot paths).
+pub fn encode_into(data: impl AsRef<[u8]>, out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(data, out);
+}
+
+/// Decode canonical unpadded base64url; `what` names the field for the error message.
+pub fn decode(input: &str, what: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(input)
+        .map_err(|_| Error::malformed(format!("{what} is not canonical unpadded base64url")))
+}
+
+/// Decode into a fixed-size array, checking the length.
+pub fn decode_array<const N: usize>(input: &str, what: &str) -> Result<[u8; N]> {
+    let bytes = decode(input, what)?;
+    <[u8; N]>::try_from(bytes.as_slice())
+        .map_err(|_| Error::malformed(format!("{what} must be {N} bytes, found {}", bytes.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        for len in 0..40 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(decode(&encode(&data), "x").unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn rejects_non_canonical_padding_and_alphabet() {
+        // "QQ" is canonical for b"A"; "QR" has non-zero trailing bits.
+        assert_eq!(decode("QQ", "x").unwrap(), b"A");
+        assert!(decode("QR", "x").is_err());
+        assert!(decode("QQ==", "x").is_err());
+        assert!(decode("a+b/", "x").is_err());
+        assert!(decode("a b", "x").is_err());
+    }
+}

@@ -1,0 +1,623 @@
+//! Asymmetric keys: parsing, key agreement, signatures.
+//!
+//! Keys are parsed once (from JWK or multibase) into the primitive crates' own types and kept
+//! that way: an Ed25519 signing key keeps its expanded secret, NIST public keys keep their
+//! validated affine point. Parsing validates: NIST points must be on their curve, X25519 shared
+//! secrets must not be all-zero (low-order points), Ed25519 keys must decompress.
+
+use std::fmt;
+
+use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
+use ed25519_dalek::Signature as EdSignature;
+use elliptic_curve::sec1::ToEncodedPoint;
+use rand_core::OsRng;
+use sha2::Sha512;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A key type: the curve and what it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyType {
+    /// Ed25519 signatures (EdDSA).
+    Ed25519,
+    /// X25519 key agreement.
+    X25519,
+    /// NIST P-256: key agreement and ES256 signatures.
+    P256,
+    /// NIST P-384: key agreement.
+    P384,
+    /// NIST P-521: key agreement.
+    P521,
+    /// secp256k1: ES256K signatures and key agreement.
+    Secp256k1,
+}
+
+impl KeyType {
+    /// All key types, in the order we prefer them for key agreement.
+    pub const ALL: [KeyType; 6] = [
+        KeyType::X25519,
+        KeyType::P256,
+        KeyType::P384,
+        KeyType::P521,
+        KeyType::Secp256k1,
+        KeyType::Ed25519,
+    ];
+
+    /// The JWK `kty` for this key type.
+    pub fn jwk_kty(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 | KeyType::X25519 => "OKP",
+            _ => "EC",
+        }
+    }
+
+    /// The JWK `crv` for this key type.
+    pub fn jwk_crv(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "Ed25519",
+            KeyType::X25519 => "X25519",
+            KeyType::P256 => "P-256",
+            KeyType::P384 => "P-384",
+            KeyType::P521 => "P-521",
+            KeyType::Secp256k1 => "secp256k1",
+        }
+    }
+
+    /// The key type named by a JWK `crv`.
+    pub fn from_jwk_crv(crv: &str) -> Option<KeyType> {
+        Some(match crv {
+            "Ed25519" => KeyType::Ed25519,
+            "X25519" => KeyType::X25519,
+            "P-256" => KeyType::P256,
+            "P-384" => KeyType::P384,
+            "P-521" => KeyType::P521,
+            "secp256k1" => KeyType::Secp256k1,
+            _ => return None,
+        })
+    }
+
+    /// Whether the key type can do ECDH key agreement.
+    pub fn can_agree(self) -> bool {
+        !matches!(self, KeyType::Ed25519)
+    }
+
+    /// Length of a field element / coordinate in bytes.
+    pub(crate) fn coordinate_len(self) -> usize {
+        match self {
+            KeyType::Ed25519 | KeyType::X25519 | KeyType::P256 | KeyType::Secp256k1 => 32,
+            KeyType::P384 => 48,
+            KeyType::P521 => 66,
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.jwk_crv())
+    }
+}
+
+/// A JWS signature algorithm supported for DIDComm signed messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignAlg {
+    /// Ed25519.
+    EdDsa,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+    /// ECDSA on secp256k1 with SHA-256.
+    Es256K,
+}
+
+impl SignAlg {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignAlg::EdDsa => "EdDSA",
+            SignAlg::Es256 => "ES256",
+            SignAlg::Es256K => "ES256K",
+        }
+    }
+
+    /// Parse a JOSE `alg` name.
+    pub fn parse(alg: &str) -> Option<SignAlg> {
+        Some(match alg {
+            "EdDSA" => SignAlg::EdDsa,
+            "ES256" => SignAlg::Es256,
+            "ES256K" => SignAlg::Es256K,
+            _ => return None,
+        })
+    }
+
+    /// The key type that signs with this algorithm.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            SignAlg::EdDsa => KeyType::Ed25519,
+            SignAlg::Es256 => KeyType::P256,
+            SignAlg::Es256K => KeyType::Secp256k1,
+        }
+    }
+
+    /// The algorithm a key type signs with, if it signs at all.
+    pub fn for_key_type(key_type: KeyType) -> Option<SignAlg> {
+        match key_type {
+            KeyType::Ed25519 => Some(SignAlg::EdDsa),
+            KeyType::P256 => Some(SignAlg::Es256),
+            KeyType::Secp256k1 => Some(SignAlg::Es256K),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SignAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed, validated public key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// Ed25519 verification key.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// X25519 key agreement key.
+    X25519(x25519_dalek::PublicKey),
+    /// P-256 key (on-curve checked).
+    P256(p256::PublicKey),
+    /// P-384 key (on-curve checked).
+    P384(p384::PublicKey),
+    /// P-521 key (on-curve checked).
+    P521(p521::PublicKey),
+    /// secp256k1 key (on-curve checked).
+    Secp256k1(k256::PublicKey),
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.key_type())
+    }
+}
+
+fn bad_key(key_type: KeyType) -> Error {
+    Error::malformed(format!("invalid {key_type} public key"))
+}
+
+impl PublicKey {
+    /// The key's type.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            PublicKey::Ed25519(_) => KeyType::Ed25519,
+            PublicKey::X25519(_) => KeyType::X25519,
+            PublicKey::P256(_) => KeyType::P256,
+            PublicKey::P384(_) => KeyType::P384,
+            PublicKey::P521(_) => KeyType::P521,
+            PublicKey::Secp256k1(_) => KeyType::Secp256k1,
+        }
+    }
+
+    /// Parse raw public bytes: 32 bytes for the Edwards/Montgomery curves, a SEC1 point
+    /// (compressed or uncompressed) for the Weierstrass curves. Points are validated.
+    pub fn from_bytes(key_type: KeyType, bytes: &[u8]) -> Result<PublicKey> {
+        match key_type {
+            KeyType::Ed25519 => {
+                let arr: [u8; 32] = bytes.try_into().map_err(|_| bad_key(key_type))?;
+                ed25519_dalek::VerifyingKey::from_bytes(&arr)
+                    .map(PublicKey::Ed25519)
+                    .map_err(|_| bad_key(key_type))
+            }
+            KeyType::X25519 => {
+                let arr: [u8; 32] = bytes.try_into().map_err(|_| bad_key(key_type))?;
+                Ok(PublicKey::X25519(x25519_dalek::PublicKey::from(arr)))
+            }
+            KeyType::P256 => p256::PublicKey::from_sec1_bytes(bytes)
+                .map(PublicKey::P256)
+                .map_err(|_| bad_key(key_type)),
+            KeyType::P384 => p384::PublicKey::from_sec1_bytes(bytes)
+                .map(PublicKey::P384)
+                .map_err(|_| bad_key(key_type)),
+            KeyType::P521 => p521::PublicKey::from_sec1_bytes(bytes)
+                .map(PublicKey::P521)
+                .map_err(|_| bad_key(key_type)),
+            KeyType::Secp256k1 => k256::PublicKey::from_sec1_bytes(bytes)
+                .map(PublicKey::Secp256k1)
+                .map_err(|_| bad_key(key_type)),
+        }
+    }
+
+    /// Build a Weierstrass key from its affine coordinates (as in a JWK), validating the point.
+    pub fn from_coordinates(key_type: KeyType, x: &[u8], y: &[u8]) -> Result<PublicKey> {
+        let len = key_type.coordinate_len();
+        if matches!(key_type, KeyType::Ed25519 | KeyType::X25519) {
+            return Err(Error::malformed(format!(
+                "{key_type} keys have no y coordinate"
+            )));
+        }
+        if x.len() != len || y.len() != len {
+            return Err(Error::malformed(format!(
+                "{key_type} coordinates must be {len} bytes each"
+            )));
+        }
+        let mut sec1 = Vec::with_capacity(1 + 2 * len);
+        sec1.push(0x04);
+        sec1.extend_from_slice(x);
+        sec1.extend_from_slice(y);
+        PublicKey::from_bytes(key_type, &sec1)
+    }
+
+    /// Raw bytes: 32 bytes for Ed25519/X25519, the compressed SEC1 point otherwise.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            PublicKey::Ed25519(k) => k.to_bytes().to_vec(),
+            PublicKey::X25519(k) => k.as_bytes().to_vec(),
+            PublicKey::P256(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            PublicKey::P384(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            PublicKey::P521(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            PublicKey::Secp256k1(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+        }
+    }
+
+    /// The JWK `x` (and `y` for EC keys) coordinates.
+    pub(crate) fn coordinates(&self) -> (Vec<u8>, Option<Vec<u8>>) {
+        fn xy(point: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+            // Uncompressed SEC1: 0x04 || x || y with equal halves.
+            let coords = point.get(1..).unwrap_or_default();
+            let (x, y) = coords.split_at(coords.len() / 2);
+            (x.to_vec(), Some(y.to_vec()))
+        }
+        match self {
+            PublicKey::Ed25519(k) => (k.to_bytes().to_vec(), None),
+            PublicKey::X25519(k) => (k.as_bytes().to_vec(), None),
+            PublicKey::P256(k) => xy(k.to_encoded_point(false).as_bytes()),
+            PublicKey::P384(k) => xy(k.to_encoded_point(false).as_bytes()),
+            PublicKey::P521(k) => xy(k.to_encoded_point(false).as_bytes()),
+            PublicKey::Secp256k1(k) => xy(k.to_encoded_point(false).as_bytes()),
+        }
+    }
+
+    /// The X25519 key that corresponds to an Ed25519 key (birational map), as did:key derives it.
+    pub fn ed25519_to_x25519(&self) -> Result<PublicKey> {
+        match self {
+            PublicKey::Ed25519(k) => Ok(PublicKey::X25519(x25519_dalek::PublicKey::from(
+                k.to_montgomery().to_bytes(),
+            ))),
+            other => Err(Error::illegal_argument(format!(
+                "only Ed25519 keys convert to X25519, not {}",
+                other.key_type()
+            ))),
+        }
+    }
+
+    /// Verify a JWS signature made with `alg` over `message`.
+    pub fn verify(&self, alg: SignAlg, message: &[u8], signature: &[u8]) -> Result<()> {
+        let invalid = || Error::new(ErrorKind::InvalidSignature, "signature does not verify");
+        match (alg, self) {
+            (SignAlg::EdDsa, PublicKey::Ed25519(vk)) => {
+                let sig = EdSignature::from_slice(signature).map_err(|_| invalid())?;
+                vk.verify_strict(message, &sig).map_err(|_| invalid())
+            }
+            (SignAlg::Es256, PublicKey::P256(pk)) => {
+                use p256::ecdsa::signature::Verifier;
+                let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| invalid())?;
+                p256::ecdsa::VerifyingKey::from(pk)
+                    .verify(message, &sig)
+                    .map_err(|_| invalid())
+            }
+            (SignAlg::Es256K, PublicKey::Secp256k1(pk)) => {
+                use k256::ecdsa::signature::Verifier;
+                let sig = k256::ecdsa::Signature::from_slice(signature).map_err(|_| invalid())?;
+                // JOSE does not require low-S; k256 does. Accept both forms of the same signature.
+                let sig = sig.normalize_s().unwrap_or(sig);
+                k256::ecdsa::VerifyingKey::from(pk)
+                    .verify(message, &sig)
+                    .map_err(|_| invalid())
+            }
+            (alg, key) => Err(Error::new(
+                ErrorKind::InvalidSignature,
+                format!("{alg} signatures cannot come from a {} key", key.key_type()),
+            )),
+        }
+    }
+}
+
+/// The secret half of a key pair. Zeroized on drop by the primitive crates.
+enum SecretKey {
+    /// The seed plus its expansion, so signing skips the per-signature SHA-512 of the seed.
+    Ed25519 {
+        seed: Zeroizing<[u8; 32]>,
+        expanded: Box<ExpandedSecretKey>,
+    },
+    X25519(x25519_dalek::StaticSecret),
+    /// Kept as a signing key: it caches the public point, so signing does no extra scalar
+    /// multiplication, and it serves ECDH through its scalar.
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::SecretKey),
+    P521(p521::SecretKey),
+    Secp256k1(k256::ecdsa::SigningKey),
+}
+
+/// A key pair we hold the secret of. Not `Clone`: share it behind an `Arc`.
+pub struct KeyPair {
+    public: PublicKey,
+    secret: SecretKey,
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPair({}, secret redacted)", self.public.key_type())
+    }
+}
+
+fn bad_secret(key_type: KeyType) -> Error {
+    Error::malformed(format!("invalid {key_type} private key"))
+}
+
+impl KeyPair {
+    /// Build a key pair from raw secret bytes (the 32-byte seed for Ed25519, the scalar for the
+    /// others).
+    pub fn from_secret_bytes(key_type: KeyType, bytes: &[u8]) -> Result<KeyPair> {
+        match key_type {
+            KeyType::Ed25519 => {
+                let seed: [u8; 32] = bytes.try_into().map_err(|_| bad_secret(key_type))?;
+                let expanded = ExpandedSecretKey::from(&seed);
+                let public = ed25519_dalek::VerifyingKey::from(&expanded);
+                Ok(KeyPair {
+                    public: PublicKey::Ed25519(public),
+                    secret: SecretKey::Ed25519 {
+                        seed: Zeroizing::new(seed),
+                        expanded: Box::new(expanded),
+                    },
+                })
+            }
+            KeyType::X25519 => {
+                let mut arr: [u8; 32] = bytes.try_into().map_err(|_| bad_secret(key_type))?;
+                let secret = x25519_dalek::StaticSecret::from(arr);
+                zeroize::Zeroize::zeroize(&mut arr);
+                Ok(KeyPair {
+                    public: PublicKey::X25519(x25519_dalek::PublicKey::from(&secret)),
+                    secret: SecretKey::X25519(secret),
+                })
+            }
+            KeyType::P256 => {
+                let sk =
+                    p256::ecdsa::SigningKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
+                Ok(KeyPair {
+                    public: PublicKey::P256(sk.verifying_key().into()),
+                    secret: SecretKey::P256(sk),
+                })
+            }
+            KeyType::P384 => {
+                let sk = p384::SecretKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
+                Ok(KeyPair {
+                    public: PublicKey::P384(sk.public_key()),
+                    secret: SecretKey::P384(sk),
+                })
+            }
+            KeyType::P521 => {
+                let sk = p521::SecretKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
+                Ok(KeyPair {
+                    public: PublicKey::P521(sk.public_key()),
+                    secret: SecretKey::P521(sk),
+                })
+            }
+            KeyType::Secp256k1 => {
+                let sk =
+                    k256::ecdsa::SigningKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
+                Ok(KeyPair {
+                    public: PublicKey::Secp256k1(sk.verifying_key().into()),
+                    secret: SecretKey::Secp256k1(sk),
+                })
+            }
+        }
+    }
+
+    /// A fresh random key pair.
+    pub fn generate(key_type: KeyType) -> Result<KeyPair> {
+        match key_type {
+            KeyType::Ed25519 => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                crate::crypto::random::fill(seed.as_mut())?;
+                KeyPair::from_secret_bytes(key_type, seed.as_ref())
+            }
+            KeyType::X25519 => {
+                let secret = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+                Ok(KeyPair {
+                    public: PublicKey::X25519(x25519_dalek::PublicKey::from(&secret)),
+                    secret: SecretKey::X25519(secret),
+                })
+            }
+            KeyType::P256 => {
+                let sk = p256::ecdsa::SigningKey::random(&mut OsRng);
+                Ok(KeyPair {
+                    public: PublicKey::P256(sk.verifying_key().into()),
+                    secret: SecretKey::P256(sk),
+                })
+            }
+            KeyType::P384 => {
+                let sk = p384::SecretKey::random(&mut OsRng);
+                Ok(KeyPair {
+                    public: PublicKey::P384(sk.public_key()),
+                    secret: SecretKey::P384(sk),
+                })
+            }
+            KeyType::P521 => {
+                let sk = p521::SecretKey::random(&mut OsRng);
+                Ok(KeyPair {
+                    public: PublicKey::P521(sk.public_key()),
+                    secret: SecretKey::P521(sk),
+                })
+            }
+            KeyType::Secp256k1 => {
+                let sk = k256::ecdsa::SigningKey::random(&mut OsRng);
+                Ok(KeyPair {
+                    public: PublicKey::Secp256k1(sk.verifying_key().into()),
+                    secret: SecretKey::Secp256k1(sk),
+                })
+            }
+        }
+    }
+
+    /// The public half.
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The key type.
+    pub fn key_type(&self) -> KeyType {
+        self.public.key_type()
+    }
+
+    /// The raw secret bytes (seed or scalar), for export into a wallet file.
+    pub fn secret_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(match &self.secret {
+            SecretKey::Ed25519 { seed, .. } => seed.to_vec(),
+            SecretKey::X25519(s) => s.to_bytes().to_vec(),
+            SecretKey::P256(s) => s.to_bytes().to_vec(),
+            SecretKey::P384(s) => s.to_bytes().to_vec(),
+            SecretKey::P521(s) => s.to_bytes().to_vec(),
+            SecretKey::Secp256k1(s) => s.to_bytes().to_vec(),
+        })
+    }
+
+    /// The X25519 key pair derived from an Ed25519 one (as libsodium and did:key do).
+    pub fn ed25519_to_x25519(&self) -> Result<KeyPair> {
+        match &self.secret {
+            SecretKey::Ed25519 { seed, .. } => {
+                use sha2::Digest;
+                let hash = Zeroizing::new(<[u8; 64]>::from(Sha512::digest(seed.as_ref())));
+                KeyPair::from_secret_bytes(KeyType::X25519, hash.get(..32).unwrap_or_default())
+            }
+            _ => Err(Error::illegal_argument(format!(
+                "only Ed25519 keys convert to X25519, not {}",
+                self.key_type()
+            ))),
+        }
+    }
+
+    /// ECDH with `their` key; returns the shared secret Z (the x coordinate for NIST curves).
+    pub fn agree(&self, their: &PublicKey) -> Result<Zeroizing<Vec<u8>>> {
+        let z = match (&self.secret, their) {
+            (SecretKey::X25519(sk), PublicKey::X25519(pk)) => {
+                let shared = sk.diffie_hellman(pk);
+                // A low-order peer point yields all zeros; RFC 7748 section 6.1 says to refuse.
+                if !shared.was_contributory() {
+                    return Err(Error::malformed("X25519 public key is a low-order point"));
+                }
+                shared.as_bytes().to_vec()
+            }
+            (SecretKey::P256(sk), PublicKey::P256(pk)) => {
+                p256::ecdh::diffie_hellman(sk.as_nonzero_scalar(), pk.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
+            }
+            (SecretKey::P384(sk), PublicKey::P384(pk)) => {
+                p384::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
+            }
+            (SecretKey::P521(sk), PublicKey::P521(pk)) => {
+                p521::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
+            }
+            (SecretKey::Secp256k1(sk), PublicKey::Secp256k1(pk)) => {
+                k256::ecdh::diffie_hellman(sk.as_nonzero_scalar(), pk.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::NoCompatibleKeys,
+                    format!(
+                        "cannot agree a {} key with a {} key",
+                        self.key_type(),
+                        their.key_type()
+                    ),
+                ))
+            }
+        };
+        Ok(Zeroizing::new(z))
+    }
+
+    /// Sign `message` with the algorithm of this key type.
+    pub fn sign(&self, message: &[u8]) -> Result<(SignAlg, Vec<u8>)> {
+        match (&self.secret, &self.public) {
+            (SecretKey::Ed25519 { expanded, .. }, PublicKey::Ed25519(vk)) => {
+                let sig = raw_sign::<Sha512>(expanded, message, vk);
+                Ok((SignAlg::EdDsa, sig.to_bytes().to_vec()))
+            }
+            (SecretKey::P256(sk), _) => {
+                use p256::ecdsa::signature::Signer;
+                let sig: p256::ecdsa::Signature = sk.sign(message);
+                Ok((SignAlg::Es256, sig.to_bytes().to_vec()))
+            }
+            (SecretKey::Secp256k1(sk), _) => {
+                use k256::ecdsa::signature::Signer;
+                let sig: k256::ecdsa::Signature = sk.sign(message);
+                Ok((SignAlg::Es256K, sig.to_bytes().to_vec()))
+            }
+            _ => Err(Error::unsupported(format!(
+                "{} keys cannot sign DIDComm messages",
+                self.key_type()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agree_is_symmetric_on_every_curve() {
+        for kt in KeyType::ALL.into_iter().filter(|k| k.can_agree()) {
+            let a = KeyPair::generate(kt).unwrap();
+            let b = KeyPair::generate(kt).unwrap();
+            assert_eq!(
+                *a.agree(b.public()).unwrap(),
+                *b.agree(a.public()).unwrap(),
+                "{kt}"
+            );
+            let again = KeyPair::from_secret_bytes(kt, &a.secret_bytes()).unwrap();
+            assert_eq!(again.public(), a.public());
+        }
+    }
+
+    #[test]
+    fn sign_verify_round_trip() {
+        for kt in [KeyType::Ed25519, KeyType::P256, KeyType::Secp256k1] {
+            let k = KeyPair::generate(kt).unwrap();
+            let (alg, sig) = k.sign(b"hello").unwrap();
+            k.public().verify(alg, b"hello", &sig).unwrap();
+            let err = k.public().verify(alg, b"hellO", &sig).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidSignature);
+        }
+    }
+
+    #[test]
+    fn low_order_x25519_point_is_refused() {
+        let k = KeyPair::generate(KeyType::X25519).unwrap();
+        let zero = PublicKey::from_bytes(KeyType::X25519, &[0u8; 32]).unwrap();
+        assert_eq!(k.agree(&zero).unwrap_err().kind(), ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn off_curve_point_is_refused() {
+        let k = KeyPair::generate(KeyType::P256).unwrap();
+        let (x, y) = k.public().coordinates();
+        let mut y = y.unwrap();
+        y[5] ^= 1;
+        assert!(PublicKey::from_coordinates(KeyType::P256, &x, &y).is_err());
+    }
+
+    #[test]
+    fn mismatched_curves_are_refused() {
+        let a = KeyPair::generate(KeyType::X25519).unwrap();
+        let b = KeyPair::generate(KeyType::P256).unwrap();
+        assert_eq!(
+            a.agree(b.public()).unwrap_err().kind(),
+            ErrorKind::NoCompatibleKeys
+        );
+    }
+}

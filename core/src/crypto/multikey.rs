@@ -1,0 +1,171 @@
+//! Multibase (base58btc, `z` prefix) + multicodec key encodings, as used by `Multikey`
+//! verification methods, did:key and did:peer.
+
+use super::keys::{KeyPair, KeyType, PublicKey};
+use crate::error::{Error, Result};
+
+/// Multicodec code of a public key type.
+pub fn public_codec(key_type: KeyType) -> u64 {
+    match key_type {
+        KeyType::Ed25519 => 0xed,
+        KeyType::X25519 => 0xec,
+        KeyType::Secp256k1 => 0xe7,
+        KeyType::P256 => 0x1200,
+        KeyType::P384 => 0x1201,
+        KeyType::P521 => 0x1202,
+    }
+}
+
+/// Multicodec code of a private key type.
+pub fn private_codec(key_type: KeyType) -> u64 {
+    match key_type {
+        KeyType::Ed25519 => 0x1300,
+        KeyType::Secp256k1 => 0x1301,
+        KeyType::X25519 => 0x1302,
+        KeyType::P256 => 0x1306,
+        KeyType::P384 => 0x1307,
+        KeyType::P521 => 0x1308,
+    }
+}
+
+fn public_type(codec: u64) -> Option<KeyType> {
+    KeyType::ALL
+        .into_iter()
+        .find(|kt| public_codec(*kt) == codec)
+}
+
+fn private_type(codec: u64) -> Option<KeyType> {
+    KeyType::ALL
+        .into_iter()
+        .find(|kt| private_codec(*kt) == codec)
+}
+
+/// Read an unsigned LEB128 varint (at most 9 bytes, minimal encoding).
+pub fn read_varint(bytes: &[u8]) -> Result<(u64, &[u8])> {
+    let mut value: u64 = 0;
+    for (i, byte) in bytes.iter().enumerate().take(9) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            if i > 0 && *byte == 0 {
+                return Err(Error::malformed(
+                    "multicodec varint is not minimally encoded",
+                ));
+            }
+            return Ok((value, bytes.get(i + 1..).unwrap_or_default()));
+        }
+    }
+    Err(Error::malformed(
+        "multicodec varint is truncated or too long",
+    ))
+}
+
+/// Append an unsigned LEB128 varint.
+pub fn write_varint(mut value: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Decode a `z`-prefixed base58btc multibase string.
+pub fn decode_multibase(value: &str) -> Result<Vec<u8>> {
+    let rest = value
+        .strip_prefix('z')
+        .ok_or_else(|| Error::unsupported("only base58btc ('z') multibase is supported"))?;
+    bs58::decode(rest)
+        .into_vec()
+        .map_err(|_| Error::malformed("multibase value is not valid base58btc"))
+}
+
+/// Encode bytes as a `z`-prefixed base58btc multibase string.
+pub fn encode_multibase(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(1 + bytes.len() * 138 / 100 + 1);
+    s.push('z');
+    s.push_str(&bs58::encode(bytes).into_string());
+    s
+}
+
+/// Split multicodec-prefixed bytes into the codec and the key bytes.
+pub fn split_multicodec(bytes: &[u8]) -> Result<(u64, &[u8])> {
+    read_varint(bytes)
+}
+
+/// Parse a public Multikey value (`z...`), validating the key.
+pub fn public_key_from_multibase(value: &str) -> Result<PublicKey> {
+    let bytes = decode_multibase(value)?;
+    let (codec, key) = split_multicodec(&bytes)?;
+    let key_type = public_type(codec).ok_or_else(|| {
+        Error::unsupported(format!("unsupported public key multicodec 0x{codec:x}"))
+    })?;
+    PublicKey::from_bytes(key_type, key)
+}
+
+/// Encode a public key as a Multikey value (compressed points for EC keys).
+pub fn public_key_to_multibase(key: &PublicKey) -> String {
+    let mut bytes = Vec::with_capacity(70);
+    write_varint(public_codec(key.key_type()), &mut bytes);
+    bytes.extend_from_slice(&key.to_bytes());
+    encode_multibase(&bytes)
+}
+
+/// Parse a private Multikey value.
+pub fn key_pair_from_multibase(value: &str) -> Result<KeyPair> {
+    let bytes = zeroize::Zeroizing::new(decode_multibase(value)?);
+    let (codec, key) = split_multicodec(&bytes)?;
+    let key_type = private_type(codec).ok_or_else(|| {
+        Error::unsupported(format!("unsupported private key multicodec 0x{codec:x}"))
+    })?;
+    KeyPair::from_secret_bytes(key_type, key)
+}
+
+/// Encode a key pair's secret as a private Multikey value (handle with care).
+pub fn key_pair_to_multibase(pair: &KeyPair) -> String {
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(70));
+    write_varint(private_codec(pair.key_type()), &mut bytes);
+    bytes.extend_from_slice(&pair.secret_bytes());
+    encode_multibase(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints() {
+        for v in [0u64, 1, 0x7f, 0x80, 0xed, 0x1200, 0x1308, u32::MAX as u64] {
+            let mut out = vec![];
+            write_varint(v, &mut out);
+            assert_eq!(read_varint(&out).unwrap(), (v, &[][..]));
+        }
+        assert!(read_varint(&[0x80]).is_err());
+        assert!(read_varint(&[0x80, 0x00]).is_err());
+        assert!(read_varint(&[]).is_err());
+    }
+
+    #[test]
+    fn multikey_round_trip() {
+        for kt in KeyType::ALL {
+            let pair = KeyPair::generate(kt).unwrap();
+            let mb = public_key_to_multibase(pair.public());
+            assert_eq!(&public_key_from_multibase(&mb).unwrap(), pair.public());
+            let private = key_pair_to_multibase(&pair);
+            assert_eq!(
+                key_pair_from_multibase(&private).unwrap().public(),
+                pair.public()
+            );
+        }
+    }
+
+    #[test]
+    fn known_ed25519_multikey() {
+        // did:key spec example.
+        let k =
+            public_key_from_multibase("z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK").unwrap();
+        assert_eq!(k.key_type(), KeyType::Ed25519);
+    }
+}

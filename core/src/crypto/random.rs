@@ -1,0 +1,41 @@
+//! Randomness from the operating system (or `crypto.getRandomValues` on wasm).
+
+use rand_core::{OsRng, RngCore};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Fill `buf` with random bytes.
+pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
+    OsRng
+        .try_fill_bytes(buf)
+        .map_err(|_| Error::new(ErrorKind::InvalidState, "the system random source failed"))
+}
+
+/// A random version 4 UUID, the conventional form of DIDComm message ids.
+pub fn uuid_v4() -> Result<String> {
+    let mut b = [0u8; 16];
+    fill(&mut b)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = |bytes: &[u8]| bytes.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        hex(&b[0..4]),
+        hex(&b[4..6]),
+        hex(&b[6..8]),
+        hex(&b[8..10]),
+        hex(&b[10..16])
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uuid_shape() {
+        let id = super::uuid_v4().unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_ne!(id, super::uuid_v4().unwrap());
+    }
+}

@@ -1,0 +1,54 @@
+//! DIDs: the document model, parsed keys, resolution.
+
+mod doc;
+mod resolved;
+mod resolver;
+
+pub use doc::{
+    absolute_id, DidCommEndpoint, DidDocument, Service, VerificationMethod,
+    VerificationRelationship,
+};
+pub use resolved::{Relationship, ResolvedDid};
+pub use resolver::{DidResolver, InMemoryDidResolver};
+
+/// The DID part of a DID or DID URL (everything before the first `/`, `?` or `#`).
+pub fn did_of(did_or_url: &str) -> &str {
+    let end = did_or_url.find(['/', '?', '#']).unwrap_or(did_or_url.len());
+    did_or_url.get(..end).unwrap_or(did_or_url)
+}
+
+/// Whether `value` is a DID URL with a fragment (a key id) rather than a bare DID.
+pub fn is_did_url_with_fragment(value: &str) -> bool {
+    value.contains('#')
+}
+
+/// Whether `value` looks like a DID (`did:<method>:<id>`).
+pub fn is_did(value: &str) -> bool {
+    let mut parts = value.splitn(3, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("did"), Some(method), Some(id))
+            if !method.is_empty()
+                && method.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && !id.is_empty()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_parts() {
+        assert_eq!(did_of("did:example:alice#key-1"), "did:example:alice");
+        assert_eq!(did_of("did:example:alice"), "did:example:alice");
+        assert_eq!(
+            did_of("did:web:example.com/path?x#y"),
+            "did:web:example.com"
+        );
+        assert!(is_did("did:peer:2.Ez6L"));
+        assert!(!is_did("did::x"));
+        assert!(!is_did("did:Ex:x"));
+        assert!(!is_did("https://example.com"));
+    }
+}

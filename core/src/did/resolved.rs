@@ -1,0 +1,201 @@
+//! A DID document with its keys parsed once, ready for the envelope engine.
+
+use std::collections::HashMap;
+
+use super::doc::{absolute_id, DidDocument, VerificationRelationship};
+use crate::crypto::PublicKey;
+use crate::error::{Error, ErrorKind, Result};
+
+/// A verification relationship of a DID document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relationship {
+    /// `authentication` (DIDComm signatures).
+    Authentication,
+    /// `assertionMethod`.
+    AssertionMethod,
+    /// `keyAgreement` (DIDComm encryption).
+    KeyAgreement,
+    /// `capabilityInvocation`.
+    CapabilityInvocation,
+    /// `capabilityDelegation`.
+    CapabilityDelegation,
+}
+
+impl Relationship {
+    fn name(self) -> &'static str {
+        match self {
+            Relationship::Authentication => "authentication",
+            Relationship::AssertionMethod => "assertionMethod",
+            Relationship::KeyAgreement => "keyAgreement",
+            Relationship::CapabilityInvocation => "capabilityInvocation",
+            Relationship::CapabilityDelegation => "capabilityDelegation",
+        }
+    }
+}
+
+/// A resolved DID: its document and its parsed, validated keys.
+///
+/// A method whose key cannot be parsed does not make the whole document unusable: the error is
+/// kept and reported only when that key is used.
+#[derive(Debug)]
+pub struct ResolvedDid {
+    document: DidDocument,
+    keys: HashMap<String, Result<PublicKey>>,
+    relationships: [Vec<String>; 5],
+}
+
+impl ResolvedDid {
+    /// Parse every verification method of `document`.
+    pub fn new(document: DidDocument) -> ResolvedDid {
+        let doc_id = document.id.clone();
+        let mut keys = HashMap::new();
+        for vm in &document.verification_method {
+            keys.insert(absolute_id(&doc_id, &vm.id), vm.public_key());
+        }
+        let mut collect = |entries: &[VerificationRelationship]| -> Vec<String> {
+            entries
+                .iter()
+                .map(|entry| {
+                    let id = absolute_id(&doc_id, entry.id());
+                    if let VerificationRelationship::Embedded(vm) = entry {
+                        keys.entry(id.clone()).or_insert_with(|| vm.public_key());
+                    }
+                    id
+                })
+                .collect()
+        };
+        let relationships = [
+            collect(&document.authentication),
+            collect(&document.assertion_method),
+            collect(&document.key_agreement),
+            collect(&document.capability_invocation),
+            collect(&document.capability_delegation),
+        ];
+        ResolvedDid {
+            document,
+            keys,
+            relationships,
+        }
+    }
+
+    /// The DID.
+    pub fn did(&self) -> &str {
+        &self.document.id
+    }
+
+    /// The document as resolved.
+    pub fn document(&self) -> &DidDocument {
+        &self.document
+    }
+
+    /// The absolute ids listed under a relationship, in document order (dangling references
+    /// included; [`ResolvedDid::key_in`] reports them).
+    pub fn kids(&self, relationship: Relationship) -> &[String] {
+        let i = match relationship {
+            Relationship::Authentication => 0,
+            Relationship::AssertionMethod => 1,
+            Relationship::KeyAgreement => 2,
+            Relationship::CapabilityInvocation => 3,
+            Relationship::CapabilityDelegation => 4,
+        };
+        self.relationships
+            .get(i)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The key of a verification method, whatever relationships it is in.
+    pub fn key(&self, kid: &str) -> Result<&PublicKey> {
+        match self.keys.get(kid) {
+            Some(Ok(key)) => Ok(key),
+            Some(Err(e)) => Err(e.clone().context(format!("key {kid}"))),
+            None => Err(Error::new(
+                ErrorKind::DidUrlNotFound,
+                format!("{kid} is not a verification method of {}", self.did()),
+            )),
+        }
+    }
+
+    /// The key of a verification method that must be authorized for `relationship`.
+    pub fn key_in(&self, kid: &str, relationship: Relationship) -> Result<&PublicKey> {
+        if !self.kids(relationship).iter().any(|k| k == kid) {
+            return Err(Error::new(
+                ErrorKind::DidUrlNotFound,
+                format!(
+                    "{kid} is not in the {} of {}",
+                    relationship.name(),
+                    self.did()
+                ),
+            ));
+        }
+        self.key(kid)
+    }
+
+    /// Usable keys of a relationship, in document order, skipping dangling references and
+    /// keys that do not parse.
+    pub fn usable_keys(
+        &self,
+        relationship: Relationship,
+    ) -> impl Iterator<Item = (&str, &PublicKey)> {
+        self.kids(relationship)
+            .iter()
+            .filter_map(|kid| match self.keys.get(kid) {
+                Some(Ok(key)) => Some((kid.as_str(), key)),
+                _ => None,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn relative_ids_references_and_embedded_methods() {
+        let doc = DidDocument::from_value(json!({
+            "id": "did:example:a",
+            "verificationMethod": [{
+                "id": "#k1", "type": "JsonWebKey2020", "controller": "did:example:a",
+                "publicKeyJwk": {"kty": "OKP", "crv": "X25519", "x": "avH0O2Y4tqLAq8y9zpianr8ajii5m4F_mICrzNlatXs"}
+            }, {
+                "id": "#broken", "type": "JsonWebKey2020", "controller": "did:example:a",
+                "publicKeyJwk": {"kty": "OKP", "crv": "X25519", "x": "AAAA"}
+            }],
+            "keyAgreement": ["#k1", "#dangling", "did:example:a#broken", {
+                "id": "did:example:a#k2", "type": "X25519KeyAgreementKey2019", "controller": "did:example:a",
+                "publicKeyBase58": "9hFgmPVfmBZwRvFEyniQDBkz9LmV7gDEqytWyGZLmDXE"
+            }],
+            "authentication": [{
+                "id": "#s1", "type": "Multikey", "controller": "did:example:a",
+                "publicKeyMultibase": "z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+            }]
+        }))
+        .unwrap();
+        let r = ResolvedDid::new(doc);
+        let usable: Vec<_> = r
+            .usable_keys(Relationship::KeyAgreement)
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(usable, ["did:example:a#k1", "did:example:a#k2"]);
+        assert_eq!(
+            r.key_in("did:example:a#dangling", Relationship::KeyAgreement)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::DidUrlNotFound
+        );
+        assert_eq!(
+            r.key("did:example:a#broken").unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
+        assert!(r
+            .key_in("did:example:a#s1", Relationship::Authentication)
+            .is_ok());
+        assert_eq!(
+            r.key_in("did:example:a#s1", Relationship::KeyAgreement)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::DidUrlNotFound
+        );
+    }
+}

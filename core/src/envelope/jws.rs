@@ -1,0 +1,143 @@
+//! JWS in General JSON Serialization (and the flattened form, when reading), as DIDComm signed
+//! messages use it.
+
+use serde_json::{Map, Value};
+
+use crate::b64;
+use crate::crypto::{KeyPair, SignAlg};
+use crate::error::{Error, Result};
+use crate::message::{media_type_is, SIGNED_TYP};
+
+/// A parsed signature entry, not yet verified.
+#[derive(Debug)]
+pub(crate) struct JwsSignature {
+    pub alg: SignAlg,
+    pub kid: String,
+    /// `protected || '.' || payload`, the bytes that were signed.
+    pub signing_input: String,
+    pub signature: Vec<u8>,
+}
+
+/// A parsed JWS.
+#[derive(Debug)]
+pub(crate) struct ParsedJws {
+    pub payload: Vec<u8>,
+    pub signatures: Vec<JwsSignature>,
+}
+
+/// Sign `payload` with `pair` as `kid`, producing a DIDComm signed message.
+pub(crate) fn sign(payload: &[u8], kid: &str, pair: &KeyPair) -> Result<(String, SignAlg)> {
+    let alg = crate::crypto::SignAlg::for_key_type(pair.key_type())
+        .ok_or_else(|| Error::illegal_argument(format!("{} keys cannot sign", pair.key_type())))?;
+    let header = format!("{{\"typ\":\"{SIGNED_TYP}\",\"alg\":\"{}\"}}", alg.as_str());
+    let protected = b64::encode(header);
+    let payload_b64 = b64::encode(payload);
+    let mut signing_input = String::with_capacity(protected.len() + payload_b64.len() + 1);
+    signing_input.push_str(&protected);
+    signing_input.push('.');
+    signing_input.push_str(&payload_b64);
+    let (signed_alg, signature) = pair.sign(signing_input.as_bytes())?;
+    debug_assert_eq!(signed_alg, alg);
+    let kid_json = Value::String(kid.to_owned()).to_string();
+    let out = format!(
+        "{{\"payload\":\"{payload_b64}\",\"signatures\":[{{\"protected\":\"{protected}\",\"signature\":\"{}\",\"header\":{{\"kid\":{kid_json}}}}}]}}",
+        b64::encode(signature)
+    );
+    Ok((out, alg))
+}
+
+fn string_member(map: &Map<String, Value>, name: &str, what: &str) -> Result<Option<String>> {
+    match map.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::malformed(format!(
+            "{what} '{name}' must be a string"
+        ))),
+    }
+}
+
+impl ParsedJws {
+    /// Whether a JSON object is shaped like a JWS.
+    pub(crate) fn looks_like(map: &Map<String, Value>) -> bool {
+        map.contains_key("payload")
+            && (map.contains_key("signatures") || map.contains_key("signature"))
+    }
+
+    pub(crate) fn parse(map: &Map<String, Value>) -> Result<ParsedJws> {
+        let payload_b64 = string_member(map, "payload", "JWS")?
+            .ok_or_else(|| Error::malformed("JWS has no 'payload'"))?;
+        let entries: Vec<&Map<String, Value>> = match map.get("signatures") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_object()
+                        .ok_or_else(|| Error::malformed("JWS signature must be an object"))
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(Error::malformed("JWS 'signatures' must be an array")),
+            // Flattened serialization: the one signature's members sit at the top level.
+            None => vec![map],
+        };
+        if entries.is_empty() {
+            return Err(Error::malformed("JWS has no signatures"));
+        }
+        let signatures = entries
+            .into_iter()
+            .map(|entry| Self::parse_signature(entry, &payload_b64))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ParsedJws {
+            payload: b64::decode(&payload_b64, "JWS 'payload'")?,
+            signatures,
+        })
+    }
+
+    fn parse_signature(entry: &Map<String, Value>, payload_b64: &str) -> Result<JwsSignature> {
+        let protected_b64 = string_member(entry, "protected", "JWS")?
+            .ok_or_else(|| Error::malformed("JWS signature has no 'protected' header"))?;
+        let protected: Map<String, Value> =
+            serde_json::from_slice(&b64::decode(&protected_b64, "JWS 'protected'")?)
+                .map_err(|e| crate::message::json_error("JWS protected header", &e))?;
+        if let Some(typ) = string_member(&protected, "typ", "JWS header")? {
+            if !media_type_is(&typ, SIGNED_TYP) {
+                return Err(Error::malformed(format!("JWS 'typ' must be {SIGNED_TYP}")));
+            }
+        }
+        if protected.contains_key("crit") {
+            // Covers RFC 7797 unencoded payloads ("b64": false), which must be listed in crit.
+            return Err(Error::unsupported(
+                "JWS 'crit' header parameters are not supported",
+            ));
+        }
+        let alg = string_member(&protected, "alg", "JWS header")?
+            .ok_or_else(|| Error::malformed("JWS header has no 'alg'"))?;
+        let alg = SignAlg::parse(&alg)
+            .ok_or_else(|| Error::unsupported(format!("JWS 'alg' {alg} is not supported")))?;
+        let unprotected = match entry.get("header") {
+            None => None,
+            Some(Value::Object(h)) => Some(h),
+            Some(_) => return Err(Error::malformed("JWS 'header' must be an object")),
+        };
+        let kid_unprotected = match unprotected {
+            Some(h) => string_member(h, "kid", "JWS header")?,
+            None => None,
+        };
+        let kid_protected = string_member(&protected, "kid", "JWS header")?;
+        let kid = match (kid_protected, kid_unprotected) {
+            (Some(p), Some(u)) if p != u => {
+                return Err(Error::malformed(
+                    "JWS protected and unprotected 'kid' disagree",
+                ))
+            }
+            (Some(k), _) | (None, Some(k)) => k,
+            (None, None) => return Err(Error::malformed("JWS signature has no 'kid'")),
+        };
+        let signature = string_member(entry, "signature", "JWS")?
+            .ok_or_else(|| Error::malformed("JWS has no 'signature'"))?;
+        Ok(JwsSignature {
+            alg,
+            kid,
+            signing_input: format!("{protected_b64}.{payload_b64}"),
+            signature: b64::decode(&signature, "JWS 'signature'")?,
+        })
+    }
+}

@@ -1,0 +1,114 @@
+//! `from_prior`: DID rotation. The new DID's first messages carry a JWT, signed with a key of
+//! the prior DID, whose `iss` is the prior DID and whose `sub` is the new one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::b64;
+use crate::crypto::SignAlg;
+use crate::error::{Error, Result};
+
+/// The claims of a `from_prior` JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FromPrior {
+    /// The prior DID.
+    pub iss: String,
+    /// The new DID (the message's `from`).
+    pub sub: String,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Expiry, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    /// Not before, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// When the rotation happened, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// JWT id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+impl FromPrior {
+    /// Claims for rotating from `prior_did` to `new_did`, issued now.
+    pub fn new(prior_did: impl Into<String>, new_did: impl Into<String>) -> FromPrior {
+        FromPrior {
+            iss: prior_did.into(),
+            sub: new_did.into(),
+            aud: None,
+            exp: None,
+            nbf: None,
+            iat: Some(crate::time::now_epoch_seconds()),
+            jti: None,
+        }
+    }
+}
+
+/// A parsed but not yet verified compact JWT.
+#[derive(Debug)]
+pub(crate) struct UnverifiedFromPrior<'a> {
+    pub alg: SignAlg,
+    pub kid: String,
+    pub claims: FromPrior,
+    pub signing_input: &'a str,
+    pub signature: Vec<u8>,
+}
+
+pub(crate) fn parse(jwt: &str) -> Result<UnverifiedFromPrior<'_>> {
+    let mut parts = jwt.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Error::malformed("'from_prior' is not a compact JWS"));
+    };
+    let header: Value = serde_json::from_slice(&b64::decode(header, "from_prior header")?)
+        .map_err(|e| crate::message::json_error("from_prior header", &e))?;
+    if let Some(typ) = header.get("typ") {
+        if typ != "JWT" {
+            return Err(Error::malformed("from_prior header 'typ' must be JWT"));
+        }
+    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::malformed("from_prior header has no 'alg'"))?;
+    let alg = SignAlg::parse(alg)
+        .ok_or_else(|| Error::unsupported(format!("from_prior 'alg' {alg} is not supported")))?;
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::malformed("from_prior header has no 'kid'"))?
+        .to_owned();
+    let claims: FromPrior = serde_json::from_slice(&b64::decode(payload, "from_prior payload")?)
+        .map_err(|e| crate::message::json_error("from_prior claims", &e))?;
+    let signature = b64::decode(signature, "from_prior signature")?;
+    let signing_input = jwt
+        .get(..header_len(jwt))
+        .ok_or_else(|| Error::invalid_state("JWT split"))?;
+    Ok(UnverifiedFromPrior {
+        alg,
+        kid,
+        claims,
+        signing_input,
+        signature,
+    })
+}
+
+/// Length of `header.payload` in a compact JWS.
+fn header_len(jwt: &str) -> usize {
+    jwt.rfind('.').unwrap_or(0)
+}
+
+/// `base64url(header).base64url(claims)`, the JWS signing input.
+pub(crate) fn signing_input(alg: SignAlg, kid: &str, claims: &FromPrior) -> Result<String> {
+    let header = serde_json::json!({"typ": "JWT", "alg": alg.as_str(), "kid": kid});
+    let claims = serde_json::to_vec(claims).map_err(|_| Error::invalid_state("claims"))?;
+    Ok(format!(
+        "{}.{}",
+        b64::encode(header.to_string()),
+        b64::encode(claims)
+    ))
+}
