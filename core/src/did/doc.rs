@@ -300,6 +300,26 @@ impl Service {
 }
 
 impl DidDocument {
+    /// An empty document for `did` (add methods, relationships and services to it).
+    pub fn new(did: impl Into<String>) -> DidDocument {
+        DidDocument {
+            context: Some(Value::Array(vec![
+                Value::String("https://www.w3.org/ns/did/v1".into()),
+            ])),
+            id: did.into(),
+            also_known_as: vec![],
+            controller: None,
+            verification_method: vec![],
+            authentication: vec![],
+            assertion_method: vec![],
+            key_agreement: vec![],
+            capability_invocation: vec![],
+            capability_delegation: vec![],
+            service: vec![],
+            extra: Map::new(),
+        }
+    }
+
     /// Parse a DID document from JSON text.
     pub fn from_json(json: &str) -> Result<DidDocument> {
         serde_json::from_str(json).map_err(|e| crate::message::json_error("DID document", &e))

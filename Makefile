@@ -1,0 +1,48 @@
+# didcomm-edge: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+VECTORS ?= $(abspath ../shared/vectors)
+export DIDCOMM_VECTORS := $(VECTORS)
+
+.PHONY: help setup setup-rust setup-wasm demo test test-rust test-wasm-build bench fmt lint fuzz clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: setup-rust setup-wasm ## Install what is missing (Rust toolchain, wasm target)
+
+setup-rust:
+	@./scripts/setup.sh rust
+
+setup-wasm:
+	@./scripts/setup.sh wasm
+
+demo: setup-rust ## Run the end-to-end demo
+	@./scripts/demo.sh
+
+test: setup test-rust test-wasm-build ## Run every test suite that exists
+	@echo "make test: all suites passed"
+
+test-rust: ## Rust unit, vector, interop and CLI tests
+	$(CARGO) test --workspace --locked
+
+test-wasm-build: ## The core must compile for wasm32-unknown-unknown
+	$(CARGO) build -p didcomm-edge --target wasm32-unknown-unknown --locked
+
+bench: setup-rust ## Benchmarks against the reference library (results for BENCHMARKS.md)
+	$(CARGO) bench -p didcomm-edge --bench envelope --locked
+	$(CARGO) run --release -p didcomm-edge-cli --locked -- bench
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## Formatting check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fuzz: ## Run the fuzz targets for a while (needs nightly; installs cargo-fuzz)
+	@./scripts/fuzz.sh
+
+clean: ## Remove build outputs
+	$(CARGO) clean
