@@ -471,3 +471,358 @@ impl DidComm {
         Ok((parsed.claims.clone(), parsed.kid.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The checks the other libraries skip, exercised with envelopes crafted below the public
+    //! API (which refuses to produce them).
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::envelope::{jwe, jws};
+    use crate::{PackEncryptedOptions, Wallet};
+
+    fn wallet(name: &str) -> Wallet {
+        let dir = std::env::var("DIDCOMM_VECTORS")
+            .unwrap_or_else(|_| format!("{}/../../shared/vectors", env!("CARGO_MANIFEST_DIR")));
+        Wallet::from_json(&std::fs::read_to_string(format!("{dir}/ids/{name}.json")).unwrap())
+            .unwrap()
+    }
+
+    fn engines() -> (DidComm, DidComm) {
+        let alice = wallet("rust-alice");
+        let bob = wallet("rust-bob");
+        let dc = |w: &Wallet| DidComm::new(Arc::new(w.resolver()), Arc::new(w.secrets_store()));
+        (dc(&alice), dc(&bob))
+    }
+
+    fn message(from: &str, to: &str) -> Message {
+        Message::build("m", "https://example.com/t", json!({"x": 1}))
+            .from(from)
+            .to(to)
+    }
+
+    async fn alice_pair(alice: &DidComm, kid: &str) -> Arc<crate::KeyPair> {
+        alice.key_pair(kid).await.unwrap().unwrap()
+    }
+
+    /// Authcrypt `payload` from Alice's X25519 key to Bob's X25519 keys, bypassing the checks.
+    async fn raw_authcrypt(alice: &DidComm, payload: &str) -> String {
+        let sender = alice_pair(alice, "did:example:alice#key-x25519-1").await;
+        let bob = alice.resolve("did:example:bob").await.unwrap();
+        let kid = "did:example:bob#key-x25519-1";
+        let key = bob.key(kid).unwrap().clone();
+        let zs = alice.static_secret(&sender, &key).unwrap();
+        let r = [jwe::EncryptRecipient {
+            kid,
+            key: &key,
+            zs: Some(&zs),
+        }];
+        jwe::encrypt(
+            payload.as_bytes(),
+            ContentEncAlg::A256CbcHs512,
+            &r,
+            Some("did:example:alice#key-x25519-1"),
+        )
+        .unwrap()
+    }
+
+    async fn raw_anoncrypt(alice: &DidComm, payload: &str) -> String {
+        let bob = alice.resolve("did:example:bob").await.unwrap();
+        let kid = "did:example:bob#key-x25519-1";
+        let key = bob.key(kid).unwrap().clone();
+        let r = [jwe::EncryptRecipient {
+            kid,
+            key: &key,
+            zs: None,
+        }];
+        jwe::encrypt(payload.as_bytes(), ContentEncAlg::A256Gcm, &r, None).unwrap()
+    }
+
+    async fn kind_of(bob: &DidComm, packed: &str, options: &UnpackOptions) -> ErrorKind {
+        bob.unpack(packed, options).await.unwrap_err().kind()
+    }
+
+    #[tokio::test]
+    async fn authcrypt_sender_must_be_the_from() {
+        let (alice, bob) = engines();
+        let forged = message("did:example:charlie", "did:example:bob")
+            .to_json()
+            .unwrap();
+        let packed = raw_authcrypt(&alice, &forged).await;
+        assert_eq!(
+            kind_of(&bob, &packed, &UnpackOptions::default()).await,
+            ErrorKind::SenderMismatch
+        );
+        let mut anonymous = message("did:example:alice", "did:example:bob");
+        anonymous.from = None;
+        let packed = raw_authcrypt(&alice, &anonymous.to_json().unwrap()).await;
+        assert_eq!(
+            kind_of(&bob, &packed, &UnpackOptions::default()).await,
+            ErrorKind::SenderMismatch
+        );
+        let honest = raw_authcrypt(
+            &alice,
+            &message("did:example:alice", "did:example:bob")
+                .to_json()
+                .unwrap(),
+        )
+        .await;
+        assert!(bob.unpack(&honest, &UnpackOptions::default()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn signer_must_be_the_from() {
+        let (alice, bob) = engines();
+        let signer = alice_pair(&alice, "did:example:alice#key-1").await;
+        let forged = message("did:example:charlie", "did:example:bob")
+            .to_json()
+            .unwrap();
+        let (signed, _) = jws::sign(forged.as_bytes(), "did:example:alice#key-1", &signer).unwrap();
+        assert_eq!(
+            kind_of(&bob, &signed, &UnpackOptions::default()).await,
+            ErrorKind::SenderMismatch
+        );
+        // Signed, then authcrypted by another DID than the signer: also refused.
+        let signed_by_alice = {
+            let m = message("did:example:charlie", "did:example:bob")
+                .to_json()
+                .unwrap();
+            jws::sign(m.as_bytes(), "did:example:alice#key-1", &signer)
+                .unwrap()
+                .0
+        };
+        let packed = raw_authcrypt(&alice, &signed_by_alice).await;
+        assert_eq!(
+            kind_of(&bob, &packed, &UnpackOptions::default()).await,
+            ErrorKind::SenderMismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn recipient_must_be_in_to_unless_allowed() {
+        let (alice, bob) = engines();
+        let elsewhere = message("did:example:alice", "did:example:charlie")
+            .to_json()
+            .unwrap();
+        let packed = raw_anoncrypt(&alice, &elsewhere).await;
+        assert_eq!(
+            kind_of(&bob, &packed, &UnpackOptions::default()).await,
+            ErrorKind::RecipientMismatch
+        );
+        let mut lenient = UnpackOptions::default();
+        lenient.check_recipient_in_to = false;
+        assert!(bob.unpack(&packed, &lenient).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn illegal_nesting_is_refused() {
+        let (alice, bob) = engines();
+        let signer = alice_pair(&alice, "did:example:alice#key-1").await;
+        let plain = message("did:example:alice", "did:example:bob")
+            .to_json()
+            .unwrap();
+        let (signed, _) = jws::sign(plain.as_bytes(), "did:example:alice#key-1", &signer).unwrap();
+        let (signed_twice, _) =
+            jws::sign(signed.as_bytes(), "did:example:alice#key-1", &signer).unwrap();
+        assert_eq!(
+            kind_of(&bob, &signed_twice, &UnpackOptions::default()).await,
+            ErrorKind::Malformed
+        );
+        // authcrypt(anoncrypt(...)) and anoncrypt(anoncrypt(...)) are not DIDComm layerings.
+        let anon = raw_anoncrypt(&alice, &plain).await;
+        let auth_anon = raw_authcrypt(&alice, &anon).await;
+        assert_eq!(
+            kind_of(&bob, &auth_anon, &UnpackOptions::default()).await,
+            ErrorKind::Malformed
+        );
+        let anon_anon = raw_anoncrypt(&alice, &anon).await;
+        assert_eq!(
+            kind_of(&bob, &anon_anon, &UnpackOptions::default()).await,
+            ErrorKind::Malformed
+        );
+        // A JWS inside a JWS payload position of anoncrypt(authcrypt(signed)) is fine.
+        let auth = raw_authcrypt(&alice, &signed).await;
+        let ok = raw_anoncrypt(&alice, &auth).await;
+        let (_, meta) = bob.unpack(&ok, &UnpackOptions::default()).await.unwrap();
+        assert!(meta.anonymous_sender && meta.authenticated && meta.non_repudiation);
+    }
+
+    #[tokio::test]
+    async fn tampering_is_detected() {
+        let (alice, bob) = engines();
+        let (packed, _) = alice
+            .pack_encrypted(
+                &message("did:example:alice", "did:example:bob"),
+                "did:example:bob",
+                Some("did:example:alice"),
+                None,
+                &PackEncryptedOptions::default(),
+            )
+            .await
+            .unwrap();
+        let mut v: Value = serde_json::from_str(&packed).unwrap();
+        for field in ["ciphertext", "tag", "iv"] {
+            let mut t = v.clone();
+            let s = t[field].as_str().unwrap().to_owned();
+            let flipped = if s.starts_with('A') {
+                s.replacen('A', "B", 1)
+            } else {
+                format!("A{}", &s[1..])
+            };
+            t[field] = json!(flipped);
+            let kind = kind_of(&bob, &t.to_string(), &UnpackOptions::default()).await;
+            assert!(
+                matches!(kind, ErrorKind::DecryptionFailed | ErrorKind::Malformed),
+                "{field}: {kind:?}"
+            );
+        }
+        // Re-encoding the protected header changes the AAD: decryption fails.
+        let header = crate::b64::decode(v["protected"].as_str().unwrap(), "h").unwrap();
+        let mut h: Value = serde_json::from_slice(&header).unwrap();
+        h["typ"] = json!("didcomm-encrypted+json");
+        v["protected"] = json!(crate::b64::encode(h.to_string()));
+        assert_eq!(
+            kind_of(&bob, &v.to_string(), &UnpackOptions::default()).await,
+            ErrorKind::DecryptionFailed
+        );
+    }
+
+    #[tokio::test]
+    async fn off_curve_epk_is_refused() {
+        let (alice, bob) = engines();
+        let bob_doc = alice.resolve("did:example:bob").await.unwrap();
+        let kid = "did:example:bob#key-p256-1";
+        let key = bob_doc.key(kid).unwrap().clone();
+        let r = [jwe::EncryptRecipient {
+            kid,
+            key: &key,
+            zs: None,
+        }];
+        let plain = message("did:example:alice", "did:example:bob")
+            .to_json()
+            .unwrap();
+        let packed = jwe::encrypt(plain.as_bytes(), ContentEncAlg::A256CbcHs512, &r, None).unwrap();
+        let mut v: Value = serde_json::from_str(&packed).unwrap();
+        let header = crate::b64::decode(v["protected"].as_str().unwrap(), "h").unwrap();
+        let mut h: Value = serde_json::from_slice(&header).unwrap();
+        let mut y = crate::b64::decode(h["epk"]["y"].as_str().unwrap(), "y").unwrap();
+        y[7] ^= 0x40;
+        h["epk"]["y"] = json!(crate::b64::encode(&y));
+        v["protected"] = json!(crate::b64::encode(h.to_string()));
+        let err = bob
+            .unpack(&v.to_string(), &UnpackOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Malformed);
+        assert!(err.reason().contains("epk"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn size_limit_is_checked_before_parsing() {
+        let w = wallet("rust-bob");
+        let small = DidComm::with_config(
+            Arc::new(w.resolver()),
+            Arc::new(w.secrets_store()),
+            crate::Config::default().with_max_message_size(64),
+        );
+        let big = format!("{{\"pad\":\"{}\"", "x".repeat(100));
+        // Not even valid JSON: the size check comes first.
+        assert_eq!(
+            kind_of(&small, &big, &UnpackOptions::default()).await,
+            ErrorKind::TooLarge
+        );
+    }
+
+    #[tokio::test]
+    async fn expiry_is_reported_or_refused() {
+        let (_, bob) = engines();
+        let m = message("did:example:alice", "did:example:bob").expires_time(1000);
+        let text = m.to_json().unwrap();
+        let (_, meta) = bob.unpack(&text, &UnpackOptions::default()).await.unwrap();
+        assert!(meta.expired);
+        let mut strict = UnpackOptions::default();
+        strict.reject_expired = true;
+        assert_eq!(kind_of(&bob, &text, &strict).await, ErrorKind::Expired);
+        strict.now = Some(999);
+        assert!(bob.unpack(&text, &strict).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn sender_key_must_be_a_key_agreement_key_of_its_did() {
+        let (alice, bob) = engines();
+        // Alice's Ed25519 authentication key id used as skid: not in keyAgreement.
+        let sender = alice_pair(&alice, "did:example:alice#key-x25519-1").await;
+        let bob_doc = alice.resolve("did:example:bob").await.unwrap();
+        let kid = "did:example:bob#key-x25519-1";
+        let key = bob_doc.key(kid).unwrap().clone();
+        let zs = alice.static_secret(&sender, &key).unwrap();
+        let r = [jwe::EncryptRecipient {
+            kid,
+            key: &key,
+            zs: Some(&zs),
+        }];
+        let plain = message("did:example:alice", "did:example:bob")
+            .to_json()
+            .unwrap();
+        let packed = jwe::encrypt(
+            plain.as_bytes(),
+            ContentEncAlg::A256CbcHs512,
+            &r,
+            Some("did:example:alice#key-1"),
+        )
+        .unwrap();
+        assert_eq!(
+            kind_of(&bob, &packed, &UnpackOptions::default()).await,
+            ErrorKind::DidUrlNotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn forward_addressed_to_us_is_unwrapped() {
+        let (alice, bob) = engines();
+        let inner = raw_anoncrypt(
+            &alice,
+            &message("did:example:alice", "did:example:bob")
+                .to_json()
+                .unwrap(),
+        )
+        .await;
+        let forward =
+            Message::build("f", FORWARD_TYPE, json!({"next": "did:example:bob"})).attachment(
+                crate::Attachment::json("a", serde_json::from_str(&inner).unwrap()),
+            );
+        let outer = raw_anoncrypt(&alice, &forward.to_json().unwrap()).await;
+        let (m, meta) = bob.unpack(&outer, &UnpackOptions::default()).await.unwrap();
+        assert_eq!(m.id, "m");
+        assert!(meta.re_wrapped_in_forward);
+        let mut keep = UnpackOptions::default();
+        keep.unwrap_re_wrapping_forward = false;
+        let (m, _) = bob.unpack(&outer, &keep).await.unwrap();
+        assert_eq!(m.type_, FORWARD_TYPE);
+    }
+
+    #[tokio::test]
+    async fn from_prior_must_name_the_sender() {
+        let mut w = wallet("rust-alice");
+        w.merge(wallet("rust-charlie"));
+        let dc = DidComm::new(Arc::new(w.resolver()), Arc::new(w.secrets_store()));
+        let claims = FromPrior::new("did:example:charlie", "did:example:bob");
+        let (jwt, _) = dc.pack_from_prior(&claims, None).await.unwrap();
+        let m = message("did:example:alice", "did:example:bob").from_prior(jwt);
+        let err = dc
+            .unpack(&m.to_json().unwrap(), &UnpackOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::SenderMismatch);
+        assert!(dc
+            .pack_from_prior(
+                &FromPrior::new("did:example:alice", "did:example:alice"),
+                None
+            )
+            .await
+            .is_err());
+    }
+}
