@@ -254,11 +254,11 @@ fn recipient(to: &[String]) -> Result<(String, Vec<String>), Error> {
 
 async fn unpack(args: UnpackArgs) -> Result<String, Error> {
     let engine = load_engine(&args.wallet)?;
-    let mut options = UnpackOptions::default();
-    options.require_body = args.require_body;
-    options.reject_expired = args.reject_expired;
-    options.check_recipient_in_to = !args.allow_recipient_not_in_to;
-    options.unwrap_re_wrapping_forward = !args.no_unwrap_forward;
+    let options = UnpackOptions::default()
+        .require_body(args.require_body)
+        .reject_expired(args.reject_expired)
+        .check_recipient_in_to(!args.allow_recipient_not_in_to)
+        .unwrap_re_wrapping_forward(!args.no_unwrap_forward);
     let (message, metadata) = engine.unpack(read_stdin()?.trim(), &options).await?;
     let out = json!({"message": message, "metadata": metadata});
     serde_json::to_string_pretty(&out)

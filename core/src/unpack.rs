@@ -51,6 +51,50 @@ impl Default for UnpackOptions {
     }
 }
 
+impl UnpackOptions {
+    /// Set [`UnpackOptions::expect_decrypt_by_all_keys`].
+    #[must_use]
+    pub fn expect_decrypt_by_all_keys(mut self, value: bool) -> Self {
+        self.expect_decrypt_by_all_keys = value;
+        self
+    }
+
+    /// Set [`UnpackOptions::unwrap_re_wrapping_forward`].
+    #[must_use]
+    pub fn unwrap_re_wrapping_forward(mut self, value: bool) -> Self {
+        self.unwrap_re_wrapping_forward = value;
+        self
+    }
+
+    /// Set [`UnpackOptions::require_body`].
+    #[must_use]
+    pub fn require_body(mut self, value: bool) -> Self {
+        self.require_body = value;
+        self
+    }
+
+    /// Set [`UnpackOptions::check_recipient_in_to`].
+    #[must_use]
+    pub fn check_recipient_in_to(mut self, value: bool) -> Self {
+        self.check_recipient_in_to = value;
+        self
+    }
+
+    /// Set [`UnpackOptions::reject_expired`].
+    #[must_use]
+    pub fn reject_expired(mut self, value: bool) -> Self {
+        self.reject_expired = value;
+        self
+    }
+
+    /// Set [`UnpackOptions::now`].
+    #[must_use]
+    pub fn now(mut self, epoch_seconds: u64) -> Self {
+        self.now = Some(epoch_seconds);
+        self
+    }
+}
+
 /// Algorithm of an authcrypt layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -612,8 +656,10 @@ mod tests {
             kind_of(&bob, &packed, &UnpackOptions::default()).await,
             ErrorKind::RecipientMismatch
         );
-        let mut lenient = UnpackOptions::default();
-        lenient.check_recipient_in_to = false;
+        let lenient = UnpackOptions {
+            check_recipient_in_to: false,
+            ..UnpackOptions::default()
+        };
         assert!(bob.unpack(&packed, &lenient).await.is_ok());
     }
 
@@ -743,8 +789,10 @@ mod tests {
         let text = m.to_json().unwrap();
         let (_, meta) = bob.unpack(&text, &UnpackOptions::default()).await.unwrap();
         assert!(meta.expired);
-        let mut strict = UnpackOptions::default();
-        strict.reject_expired = true;
+        let mut strict = UnpackOptions {
+            reject_expired: true,
+            ..UnpackOptions::default()
+        };
         assert_eq!(kind_of(&bob, &text, &strict).await, ErrorKind::Expired);
         strict.now = Some(999);
         assert!(bob.unpack(&text, &strict).await.is_ok());
@@ -798,8 +846,10 @@ mod tests {
         let (m, meta) = bob.unpack(&outer, &UnpackOptions::default()).await.unwrap();
         assert_eq!(m.id, "m");
         assert!(meta.re_wrapped_in_forward);
-        let mut keep = UnpackOptions::default();
-        keep.unwrap_re_wrapping_forward = false;
+        let keep = UnpackOptions {
+            unwrap_re_wrapping_forward: false,
+            ..UnpackOptions::default()
+        };
         let (m, _) = bob.unpack(&outer, &keep).await.unwrap();
         assert_eq!(m.type_, FORWARD_TYPE);
     }

@@ -22,12 +22,10 @@ async fn run_file(file: &str) -> (usize, usize) {
         let packed = v["packed"].as_str().unwrap();
         let wallet = wallet(v["unpack_with"].as_str().unwrap());
         let dc = engine(&wallet);
-        let mut options = UnpackOptions::default();
         // The reference corpus predates DIDComm v2.1, where `body` became optional: its
         // "missing body" negative is a v2.0 rule, which `require_body` enforces.
-        if id == "rs-INVALID_PLAINTEXT_MSG_NO_BODY" {
-            options.require_body = true;
-        }
+        let options =
+            UnpackOptions::default().require_body(id == "rs-INVALID_PLAINTEXT_MSG_NO_BODY");
         let result = dc.unpack(packed, &options).await;
         if let Some(expected_error) = v.get("expected_error") {
             let err = result.expect_err(&format!("{id}: expected {expected_error}, got success"));
