@@ -188,6 +188,10 @@ pub struct UnpackMetadata {
     pub expired: bool,
 }
 
+fn utf8(bytes: Vec<u8>, what: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| Error::malformed(format!("{what} is not UTF-8")))
+}
+
 /// Which layers were already peeled; DIDComm allows anon(auth(signed(plain))) and its suffixes.
 #[derive(Default)]
 struct Seen {
@@ -214,8 +218,12 @@ impl DidComm {
                 ),
             ));
         }
-        let mut value: Value =
-            serde_json::from_str(packed).map_err(|e| json_error("packed message", &e))?;
+        // The exact text of the layer being peeled: a signed layer is kept verbatim for
+        // non-repudiation, and each layer is parsed once.
+        let mut layer: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(packed);
+        let mut what = "packed message";
+        // A layer already parsed (to look for a forward) is not parsed again.
+        let mut parsed: Option<Value> = None;
         let mut metadata = UnpackMetadata::default();
         let mut seen = Seen::default();
         let mut recipient_did: Option<String> = None;
@@ -223,6 +231,10 @@ impl DidComm {
         let mut forwards = 0usize;
 
         let message = loop {
+            let value: Value = match parsed.take() {
+                Some(value) => value,
+                None => serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?,
+            };
             let Value::Object(map) = value else {
                 return Err(Error::malformed("a DIDComm message must be a JSON object"));
             };
@@ -258,17 +270,24 @@ impl DidComm {
                     }
                 };
                 recipient_did = jwe.recipient_kids().first().map(|k| did_of(k).to_owned());
-                value = serde_json::from_slice(&payload)
-                    .map_err(|e| json_error("decrypted payload", &e))?;
+                layer = utf8(payload, "decrypted payload")?.into();
+                what = "decrypted payload";
                 if options.unwrap_re_wrapping_forward && seen.anon && !seen.auth {
-                    if let Some(inner) = self.forwarded_to_us(&value).await? {
-                        forwards += 1;
-                        if forwards > self.config.max_forward_unwraps {
-                            return Err(Error::malformed("too many nested forwards"));
+                    let value: Value =
+                        serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?;
+                    match self.forwarded_to_us(&value).await? {
+                        Some(inner) => {
+                            forwards += 1;
+                            if forwards > self.config.max_forward_unwraps {
+                                return Err(Error::malformed("too many nested forwards"));
+                            }
+                            metadata.re_wrapped_in_forward = true;
+                            seen = Seen::default();
+                            layer = inner.to_string().into();
+                            what = "forwarded message";
+                            parsed = Some(inner);
                         }
-                        metadata.re_wrapped_in_forward = true;
-                        seen = Seen::default();
-                        value = inner;
+                        None => parsed = Some(value),
                     }
                 }
                 continue;
@@ -284,13 +303,10 @@ impl DidComm {
                 metadata.authenticated = true;
                 metadata.sign_from = Some(kid.clone());
                 metadata.sign_alg = jws.signatures.first().map(|s| s.alg);
-                metadata.signed_message = Some(
-                    serde_json::to_string(&map)
-                        .map_err(|_| Error::invalid_state("JWS re-serialization"))?,
-                );
+                metadata.signed_message = Some(layer.into_owned());
                 signer_kid = Some(kid);
-                value = serde_json::from_slice(&jws.payload)
-                    .map_err(|e| json_error("signed payload", &e))?;
+                layer = utf8(jws.payload, "signed payload")?.into();
+                what = "signed payload";
                 continue;
             }
             break Message::from_value(

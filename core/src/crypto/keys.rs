@@ -203,9 +203,15 @@ impl PublicKey {
         match key_type {
             KeyType::Ed25519 => {
                 let arr: [u8; 32] = bytes.try_into().map_err(|_| bad_key(key_type))?;
-                ed25519_dalek::VerifyingKey::from_bytes(&arr)
-                    .map(PublicKey::Ed25519)
-                    .map_err(|_| bad_key(key_type))
+                let key =
+                    ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| bad_key(key_type))?;
+                // A small-order key would verify signatures that prove nothing.
+                if key.is_weak() {
+                    return Err(Error::malformed(
+                        "Ed25519 public key is a small-order point",
+                    ));
+                }
+                Ok(PublicKey::Ed25519(key))
             }
             KeyType::X25519 => {
                 let arr: [u8; 32] = bytes.try_into().map_err(|_| bad_key(key_type))?;
@@ -294,8 +300,14 @@ impl PublicKey {
         let invalid = || Error::new(ErrorKind::InvalidSignature, "signature does not verify");
         match (alg, self) {
             (SignAlg::EdDsa, PublicKey::Ed25519(vk)) => {
+                use ed25519_dalek::Verifier;
                 let sig = EdSignature::from_slice(signature).map_err(|_| invalid())?;
-                vk.verify_strict(message, &sig).map_err(|_| invalid())
+                // Equivalent to `verify_strict` (weak keys are refused when parsed, small-order R
+                // here by its encoding), without decompressing R: one field exponentiation less.
+                if has_small_order_encoding(sig.r_bytes()) {
+                    return Err(invalid());
+                }
+                vk.verify(message, &sig).map_err(|_| invalid())
             }
             (SignAlg::Es256, PublicKey::P256(pk)) => {
                 use p256::ecdsa::signature::Verifier;
@@ -499,12 +511,12 @@ impl KeyPair {
     pub fn agree(&self, their: &PublicKey) -> Result<Zeroizing<Vec<u8>>> {
         let z = match (&self.secret, their) {
             (SecretKey::X25519(sk), PublicKey::X25519(pk)) => {
-                let shared = sk.diffie_hellman(pk);
+                let shared = x25519(sk, pk);
                 // A low-order peer point yields all zeros; RFC 7748 section 6.1 says to refuse.
-                if !shared.was_contributory() {
+                if shared.iter().all(|b| *b == 0) {
                     return Err(Error::malformed("X25519 public key is a low-order point"));
                 }
-                shared.as_bytes().to_vec()
+                shared.to_vec()
             }
             (SecretKey::P256(sk), PublicKey::P256(pk)) => {
                 p256::ecdh::diffie_hellman(sk.as_nonzero_scalar(), pk.as_affine())
@@ -565,9 +577,107 @@ impl KeyPair {
     }
 }
 
+/// X25519 (RFC 7748). For points on the curve, the same clamped scalar multiplication is done
+/// on the Edwards form, where curve25519-dalek uses its vectorized (AVX2) backend: about a fifth
+/// faster than the Montgomery ladder. Twist points and u = -1, which have no Edwards form, take
+/// the ladder. Both give identical results (checked in the tests).
+fn x25519(
+    secret: &x25519_dalek::StaticSecret,
+    public: &x25519_dalek::PublicKey,
+) -> Zeroizing<[u8; 32]> {
+    let point = curve25519_dalek::montgomery::MontgomeryPoint(*public.as_bytes());
+    match point.to_edwards(0) {
+        Some(edwards) => {
+            let scalar = Zeroizing::new(secret.to_bytes());
+            Zeroizing::new(edwards.mul_clamped(*scalar).to_montgomery().to_bytes())
+        }
+        None => Zeroizing::new(*secret.diffie_hellman(public).as_bytes()),
+    }
+}
+
+/// Whether a point encoding is one of the eight small-order points (either sign bit) or one of
+/// the non-canonical encodings of y = 0 and y = 1: the signature R values `verify_strict`
+/// refuses.
+fn has_small_order_encoding(encoding: &[u8; 32]) -> bool {
+    use std::sync::OnceLock;
+    static TABLE: OnceLock<Vec<[u8; 32]>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| p.compress().to_bytes())
+            .collect();
+        // y = p (that is 0) and y = p + 1 (that is 1), written without reduction.
+        let mut y_p = [0xffu8; 32];
+        y_p[0] = 0xed;
+        y_p[31] = 0x7f;
+        let mut y_p1 = y_p;
+        y_p1[0] = 0xee;
+        t.push(y_p);
+        t.push(y_p1);
+        for e in &mut t {
+            e[31] &= 0x7f;
+        }
+        t
+    });
+    let mut unsigned = *encoding;
+    unsigned[31] &= 0x7f;
+    table.contains(&unsigned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x25519_fast_path_matches_the_ladder() {
+        use rand_core::RngCore;
+        for i in 0..200 {
+            let a = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+            // Random 32-byte strings: about half are twist points, which take the ladder.
+            let mut u = [0u8; 32];
+            OsRng.fill_bytes(&mut u);
+            if i % 2 == 0 {
+                u = *x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::random_from_rng(
+                    OsRng,
+                ))
+                .as_bytes();
+            }
+            let public = x25519_dalek::PublicKey::from(u);
+            assert_eq!(
+                *x25519(&a, &public),
+                *a.diffie_hellman(&public).as_bytes(),
+                "{u:?}"
+            );
+        }
+        // Small-order points (including u = 0, 1 and -1) agree too, all-zero or not.
+        for p in curve25519_dalek::constants::EIGHT_TORSION {
+            let public = x25519_dalek::PublicKey::from(p.to_montgomery().to_bytes());
+            let a = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+            assert_eq!(*x25519(&a, &public), *a.diffie_hellman(&public).as_bytes());
+        }
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let a = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+        let public = x25519_dalek::PublicKey::from(minus_one);
+        assert_eq!(*x25519(&a, &public), *a.diffie_hellman(&public).as_bytes());
+    }
+
+    #[test]
+    fn small_order_r_and_weak_keys_are_refused() {
+        let k = KeyPair::generate(KeyType::Ed25519).unwrap();
+        let (_, sig) = k.sign(b"m").unwrap();
+        for torsion in curve25519_dalek::constants::EIGHT_TORSION {
+            let mut forged = sig.clone();
+            forged[..32].copy_from_slice(&torsion.compress().to_bytes());
+            assert!(has_small_order_encoding(forged[..32].try_into().unwrap()));
+            assert!(k.public().verify(SignAlg::EdDsa, b"m", &forged).is_err());
+            assert!(
+                PublicKey::from_bytes(KeyType::Ed25519, &torsion.compress().to_bytes()).is_err()
+            );
+        }
+        assert!(!has_small_order_encoding(sig[..32].try_into().unwrap()));
+    }
 
     #[test]
     fn agree_is_symmetric_on_every_curve() {
