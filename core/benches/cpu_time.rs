@@ -9,6 +9,7 @@ use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::Throughput;
 
 /// Thread CPU time.
+#[derive(Debug)]
 pub struct ThreadCpuTime;
 
 impl Measurement for ThreadCpuTime {
