@@ -1,8 +1,9 @@
 //! A DID document with its keys parsed once, ready for the envelope engine.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use super::doc::{absolute_id, DidDocument, VerificationRelationship};
+use super::doc::{absolute_id, DidDocument, VerificationMethod, VerificationRelationship};
 use crate::crypto::PublicKey;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -33,24 +34,44 @@ impl Relationship {
     }
 }
 
-/// A resolved DID: its document and its parsed, validated keys.
+/// A verification method whose key is parsed on first use, then kept.
+#[derive(Debug)]
+struct LazyKey {
+    method: VerificationMethod,
+    parsed: OnceLock<Result<PublicKey>>,
+}
+
+impl LazyKey {
+    fn new(method: VerificationMethod) -> Self {
+        LazyKey {
+            method,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &Result<PublicKey> {
+        self.parsed.get_or_init(|| self.method.public_key())
+    }
+}
+
+/// A resolved DID: its document and its keys, each parsed and validated once, on first use.
 ///
 /// A method whose key cannot be parsed does not make the whole document unusable: the error is
 /// kept and reported only when that key is used.
 #[derive(Debug)]
 pub struct ResolvedDid {
     document: DidDocument,
-    keys: HashMap<String, Result<PublicKey>>,
+    keys: HashMap<String, LazyKey>,
     relationships: [Vec<String>; 5],
 }
 
 impl ResolvedDid {
-    /// Parse every verification method of `document`.
+    /// Index the verification methods of `document` (keys are parsed when first used).
     pub fn new(document: DidDocument) -> ResolvedDid {
         let doc_id = document.id.clone();
         let mut keys = HashMap::new();
         for vm in &document.verification_method {
-            keys.insert(absolute_id(&doc_id, &vm.id), vm.public_key());
+            keys.insert(absolute_id(&doc_id, &vm.id), LazyKey::new(vm.clone()));
         }
         let mut collect = |entries: &[VerificationRelationship]| -> Vec<String> {
             entries
@@ -58,7 +79,8 @@ impl ResolvedDid {
                 .map(|entry| {
                     let id = absolute_id(&doc_id, entry.id());
                     if let VerificationRelationship::Embedded(vm) = entry {
-                        keys.entry(id.clone()).or_insert_with(|| vm.public_key());
+                        keys.entry(id.clone())
+                            .or_insert_with(|| LazyKey::new(vm.clone()));
                     }
                     id
                 })
@@ -106,7 +128,7 @@ impl ResolvedDid {
 
     /// The key of a verification method, whatever relationships it is in.
     pub fn key(&self, kid: &str) -> Result<&PublicKey> {
-        match self.keys.get(kid) {
+        match self.keys.get(kid).map(LazyKey::get) {
             Some(Ok(key)) => Ok(key),
             Some(Err(e)) => Err(e.clone().context(format!("key {kid}"))),
             None => Err(Error::new(
@@ -139,7 +161,7 @@ impl ResolvedDid {
     ) -> impl Iterator<Item = (&str, &PublicKey)> {
         self.kids(relationship)
             .iter()
-            .filter_map(|kid| match self.keys.get(kid) {
+            .filter_map(|kid| match self.keys.get(kid).map(LazyKey::get) {
                 Some(Ok(key)) => Some((kid.as_str(), key)),
                 _ => None,
             })
