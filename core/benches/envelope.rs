@@ -98,10 +98,30 @@ const TO: &str = "did:example:bob#key-x25519-1";
 const FROM: &str = "did:example:alice#key-x25519-1";
 const SIGN_BY: &str = "did:example:alice#key-1";
 
+/// A resolver and a secrets store, built once; "cold" engines share them but not the caches.
+struct Stores {
+    resolver: Arc<didcomm_edge::InMemoryDidResolver>,
+    secrets: Arc<didcomm_edge::InMemorySecrets>,
+}
+
+impl Stores {
+    fn new(w: &Wallet) -> Self {
+        Stores {
+            resolver: Arc::new(w.resolver()),
+            secrets: Arc::new(w.secrets_store()),
+        }
+    }
+
+    /// An engine with empty caches.
+    fn cold(&self) -> DidComm {
+        DidComm::new(self.resolver.clone(), self.secrets.clone())
+    }
+}
+
 struct Setup {
     rt: tokio::runtime::Runtime,
-    alice_wallet: Wallet,
-    bob_wallet: Wallet,
+    alice_wallet: Stores,
+    bob_wallet: Stores,
     ours_alice: DidComm,
     ours_bob: DidComm,
     ref_resolver: ExampleDIDResolver,
@@ -127,8 +147,8 @@ fn setup() -> Setup {
         ref_alice: reference_secrets(&alice_wallet),
         ref_bob: reference_secrets(&bob_wallet),
         ref_message: serde_json::from_value(message().to_value().unwrap()).unwrap(),
-        alice_wallet,
-        bob_wallet,
+        alice_wallet: Stores::new(&alice_wallet),
+        bob_wallet: Stores::new(&bob_wallet),
     }
 }
 
@@ -167,7 +187,7 @@ fn bench_all(c: &mut Criterion<ThreadCpuTime>, s: &Setup) {
     });
     g.bench_function("ours, cold", |b| {
         b.iter(|| {
-            let fresh = engine(&s.alice_wallet);
+            let fresh = s.alice_wallet.cold();
             s.rt.block_on(fresh.pack_encrypted(&msg, TO, Some(FROM), None, &auth))
                 .unwrap()
         })
@@ -203,7 +223,7 @@ fn bench_all(c: &mut Criterion<ThreadCpuTime>, s: &Setup) {
     });
     g.bench_function("ours, cold", |b| {
         b.iter(|| {
-            let fresh = engine(&s.bob_wallet);
+            let fresh = s.bob_wallet.cold();
             s.rt.block_on(fresh.unpack(black_box(&packed), &unpack))
                 .unwrap()
         })
@@ -262,7 +282,7 @@ fn bench_all(c: &mut Criterion<ThreadCpuTime>, s: &Setup) {
         });
         g.bench_function("ours, cold", |b| {
             b.iter(|| {
-                let fresh = engine(&s.bob_wallet);
+                let fresh = s.bob_wallet.cold();
                 s.rt.block_on(fresh.unpack(black_box(&packed), &unpack))
                     .unwrap()
             })
@@ -291,7 +311,7 @@ fn bench_all(c: &mut Criterion<ThreadCpuTime>, s: &Setup) {
     });
     g.bench_function("ours, cold", |b| {
         b.iter(|| {
-            let fresh = engine(&s.alice_wallet);
+            let fresh = s.alice_wallet.cold();
             s.rt.block_on(fresh.pack_signed(&msg, SIGN_BY)).unwrap()
         })
     });
@@ -317,7 +337,7 @@ fn bench_all(c: &mut Criterion<ThreadCpuTime>, s: &Setup) {
     });
     g.bench_function("ours, cold", |b| {
         b.iter(|| {
-            let fresh = engine(&s.bob_wallet);
+            let fresh = s.bob_wallet.cold();
             s.rt.block_on(fresh.unpack(black_box(&signed), &unpack))
                 .unwrap()
         })

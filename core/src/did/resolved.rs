@@ -159,12 +159,12 @@ impl ResolvedDid {
         &self,
         relationship: Relationship,
     ) -> impl Iterator<Item = (&str, &PublicKey)> {
-        self.kids(relationship)
-            .iter()
-            .filter_map(|kid| match self.keys.get(kid).map(LazyKey::get) {
+        self.kids(relationship).iter().filter_map(|kid| {
+            match self.keys.get(kid).map(LazyKey::get) {
                 Some(Ok(key)) => Some((kid.as_str(), key)),
                 _ => None,
-            })
+            }
+        })
     }
 }
 

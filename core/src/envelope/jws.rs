@@ -46,10 +46,14 @@ pub(crate) fn sign(payload: &[u8], kid: &str, pair: &KeyPair) -> Result<(String,
     Ok((out, alg))
 }
 
-fn string_member(map: &Map<String, Value>, name: &str, what: &str) -> Result<Option<String>> {
+fn string_member<'a>(
+    map: &'a Map<String, Value>,
+    name: &str,
+    what: &str,
+) -> Result<Option<&'a str>> {
     match map.get(name) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(Error::malformed(format!(
             "{what} '{name}' must be a string"
         ))),
@@ -83,10 +87,10 @@ impl ParsedJws {
         }
         let signatures = entries
             .into_iter()
-            .map(|entry| Self::parse_signature(entry, &payload_b64))
+            .map(|entry| Self::parse_signature(entry, payload_b64))
             .collect::<Result<Vec<_>>>()?;
         Ok(ParsedJws {
-            payload: b64::decode(&payload_b64, "JWS 'payload'")?,
+            payload: b64::decode(payload_b64, "JWS 'payload'")?,
             signatures,
         })
     }
@@ -95,10 +99,10 @@ impl ParsedJws {
         let protected_b64 = string_member(entry, "protected", "JWS")?
             .ok_or_else(|| Error::malformed("JWS signature has no 'protected' header"))?;
         let protected: Map<String, Value> =
-            serde_json::from_slice(&b64::decode(&protected_b64, "JWS 'protected'")?)
+            serde_json::from_slice(&b64::decode(protected_b64, "JWS 'protected'")?)
                 .map_err(|e| crate::message::json_error("JWS protected header", &e))?;
         if let Some(typ) = string_member(&protected, "typ", "JWS header")? {
-            if !media_type_is(&typ, SIGNED_TYP) {
+            if !media_type_is(typ, SIGNED_TYP) {
                 return Err(Error::malformed(format!("JWS 'typ' must be {SIGNED_TYP}")));
             }
         }
@@ -110,7 +114,7 @@ impl ParsedJws {
         }
         let alg = string_member(&protected, "alg", "JWS header")?
             .ok_or_else(|| Error::malformed("JWS header has no 'alg'"))?;
-        let alg = SignAlg::parse(&alg)
+        let alg = SignAlg::parse(alg)
             .ok_or_else(|| Error::unsupported(format!("JWS 'alg' {alg} is not supported")))?;
         let unprotected = match entry.get("header") {
             None => None,
@@ -128,7 +132,7 @@ impl ParsedJws {
                     "JWS protected and unprotected 'kid' disagree",
                 ))
             }
-            (Some(k), _) | (None, Some(k)) => k,
+            (Some(k), _) | (None, Some(k)) => k.to_owned(),
             (None, None) => return Err(Error::malformed("JWS signature has no 'kid'")),
         };
         let signature = string_member(entry, "signature", "JWS")?
@@ -137,7 +141,7 @@ impl ParsedJws {
             alg,
             kid,
             signing_input: format!("{protected_b64}.{payload_b64}"),
-            signature: b64::decode(&signature, "JWS 'signature'")?,
+            signature: b64::decode(signature, "JWS 'signature'")?,
         })
     }
 }
