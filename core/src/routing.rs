@@ -139,40 +139,18 @@ impl Forward {
                 "a forward needs a message to forward",
             ));
         }
-        let mut message = Message::build(
-            crate::crypto::uuid_v4()?,
-            FORWARD_TYPE,
-            json!({ "next": self.next }),
-        );
-        for packed in &self.messages {
-            let value: Value =
-                serde_json::from_str(packed).map_err(|e| json_error("forwarded message", &e))?;
-            let Value::Object(map) = value else {
-                return Err(Error::illegal_argument(
+        let objects = self
+            .messages
+            .iter()
+            .map(|packed| match serde_json::from_str(packed) {
+                Ok(Value::Object(map)) => Ok(map),
+                Ok(_) => Err(Error::illegal_argument(
                     "a forwarded message must be a JSON object",
-                ));
-            };
-            let media_type = looks_encrypted(&map).then(|| ENCRYPTED_TYP.to_owned());
-            message = message.attachment(Attachment {
-                id: None,
-                description: None,
-                filename: None,
-                media_type,
-                format: None,
-                lastmod_time: None,
-                byte_count: None,
-                data: AttachmentData {
-                    json: Some(Value::Object(map)),
-                    ..AttachmentData::default()
-                },
-                extra: BTreeMap::new(),
-            });
-        }
-        message.expires_time = self.expires_time;
-        if let Some(delay) = self.delay_milli {
-            message = message.header("delay_milli", json!(delay));
-        }
-        Ok(message)
+                )),
+                Err(e) => Err(json_error("forwarded message", &e)),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        forward_message(&self.next, objects, self.expires_time, self.delay_milli)
     }
 
     /// Read a forward: the type must be `forward`, `body.next` a DID or DID URL, and every
@@ -218,6 +196,42 @@ impl Forward {
             delay_milli,
         })
     }
+}
+
+/// The forward message for already parsed messages (each attached as inline JSON).
+fn forward_message(
+    next: &str,
+    messages: Vec<Map<String, Value>>,
+    expires_time: Option<u64>,
+    delay_milli: Option<i64>,
+) -> Result<Message> {
+    let mut message = Message::build(
+        crate::crypto::uuid_v4()?,
+        FORWARD_TYPE,
+        json!({ "next": next }),
+    );
+    for map in messages {
+        let media_type = looks_encrypted(&map).then(|| ENCRYPTED_TYP.to_owned());
+        message = message.attachment(Attachment {
+            id: None,
+            description: None,
+            filename: None,
+            media_type,
+            format: None,
+            lastmod_time: None,
+            byte_count: None,
+            data: AttachmentData {
+                json: Some(Value::Object(map)),
+                ..AttachmentData::default()
+            },
+            extra: BTreeMap::new(),
+        });
+    }
+    message.expires_time = expires_time;
+    if let Some(delay) = delay_milli {
+        message = message.header("delay_milli", json!(delay));
+    }
+    Ok(message)
 }
 
 /// The `next` of a plaintext message in JSON form when it is a forward, without further
@@ -361,36 +375,45 @@ impl DidComm {
             Error::illegal_argument("the final recipient must be a DID or a DID URL")
         })?;
         check_hops(hops)?;
-        let value: Value =
-            serde_json::from_str(packed).map_err(|e| json_error("message to route", &e))?;
-        match value.as_object() {
-            Some(map) if looks_encrypted(map) => {}
-            _ => return Err(Error::illegal_argument(
+        let mut current: Map<String, Value> = match serde_json::from_str(packed) {
+            Ok(Value::Object(map)) if looks_encrypted(&map) => map,
+            Ok(_) => return Err(Error::illegal_argument(
                 "only encrypted messages are routed; pack the message with pack_encrypted first",
             )),
+            Err(e) => return Err(json_error("message to route", &e)),
+        };
+        if hops.is_empty() {
+            return Ok(packed.to_owned());
         }
         let pack_options = PackEncryptedOptions::default().enc_alg_anon(options.enc_alg_anon);
-        let mut current = packed.to_owned();
         let nexts = hops.iter().skip(1).map(String::as_str).chain([next]);
         let layers: Vec<(&String, &str)> = hops.iter().zip(nexts).collect();
-        for (hop, hop_next) in layers.into_iter().rev() {
-            let forward = Forward {
-                next: hop_next.to_owned(),
-                messages: vec![current],
-                expires_time: options.expires_time,
-                delay_milli: options.delay_milli,
-            };
-            let mut message = forward.to_message()?.to(did_of(hop));
+        let mut wrapped = String::new();
+        for (i, (hop, hop_next)) in layers.into_iter().rev().enumerate() {
+            if i > 0 {
+                // The previous layer, our own output, becomes the attachment.
+                current = match serde_json::from_str(&wrapped) {
+                    Ok(Value::Object(map)) => map,
+                    _ => return Err(Error::invalid_state("a wrapped layer is not a JSON object")),
+                };
+            }
+            let mut message = forward_message(
+                hop_next,
+                vec![std::mem::take(&mut current)],
+                options.expires_time,
+                options.delay_milli,
+            )?
+            .to(did_of(hop));
             for (name, value) in &options.forward_headers {
                 message = message.header(name.clone(), value.clone());
             }
-            current = self
+            wrapped = self
                 .pack_encrypted(&message, hop, None, None, &pack_options)
                 .await
                 .map_err(|e| e.context(format!("wrapping a forward for {hop}")))?
                 .0;
         }
-        Ok(current)
+        Ok(wrapped)
     }
 
     /// Mediator side: unpack a message addressed to us and read it as a forward. Returns the
