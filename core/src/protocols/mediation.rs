@@ -860,7 +860,8 @@ impl MediationClient {
     }
 
     /// Take in a message from the mediator. It must answer something we sent (its `thid`),
-    /// come from the mediator when it names a sender, and be of our version.
+    /// come from the mediator when it names a sender, and be of our version. Feed it only
+    /// messages that unpack found encrypted (and, for authcrypt, from the mediator).
     pub fn handle(&mut self, message: &Message) -> Result<MediationEvent> {
         if let Some(from) = &message.from {
             if did_of(from) != did_of(&self.mediator_did) {

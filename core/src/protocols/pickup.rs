@@ -699,7 +699,8 @@ pub struct PickupSession {
     pub live_capable: bool,
 }
 
-/// The mediator's transition for a pickup request from the client owning `queue`: the reply
+/// The mediator's transition for a pickup request from the client owning `queue` (the host
+/// picks the queue by the request's authenticated sender): the reply
 /// to send back on the connection (threaded, addressed to the sender; the caller sets `from`
 /// and packs it), or `None` when the protocol wants none (4.0 `messages-received`).
 ///

@@ -12,6 +12,9 @@ use crate::message::Message;
 pub const RETURN_ROUTE_HEADER: &str = "return_route";
 /// The header naming the thread for [`ReturnRoute::Thread`].
 pub const RETURN_ROUTE_THREAD_HEADER: &str = "return_route_thread";
+/// The "queue transport" endpoint URI: the party has no endpoint; messages for it are held
+/// for pickup and returned over connections it opens.
+pub const QUEUE_TRANSPORT_URI: &str = "didcomm:transport/queue";
 
 /// Values of the `return_route` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
