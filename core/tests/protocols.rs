@@ -1497,3 +1497,147 @@ async fn did_rotation_builds_from_prior_and_the_keylist_update() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SecretNotFound);
 }
+
+/// Every reader, on every message type of the family, with odd bodies and attachments:
+/// answers or refuses with a typed input error, never panics or reports an internal error.
+#[test]
+fn odd_inputs_never_panic() {
+    let types = [
+        EMPTY_TYPE,
+        PING_TYPE,
+        PING_RESPONSE_TYPE,
+        BASIC_MESSAGE_TYPE,
+        PROBLEM_REPORT_TYPE,
+        QUERIES_TYPE,
+        DISCLOSE_TYPE,
+        INVITATION_TYPE,
+        MEDIATE_REQUEST_V2,
+        MEDIATE_GRANT_V2,
+        MEDIATE_DENY_V2,
+        KEYLIST_UPDATE_V2,
+        KEYLIST_UPDATE_RESPONSE_V2,
+        KEYLIST_QUERY_V2,
+        KEYLIST_V2,
+        MEDIATE_REQUEST_V3,
+        MEDIATE_GRANT_V3,
+        MEDIATE_DENY_V3,
+        RECIPIENT_UPDATE_V3,
+        RECIPIENT_UPDATE_RESPONSE_V3,
+        RECIPIENT_QUERY_V3,
+        RECIPIENT_V3,
+        STATUS_REQUEST_V3,
+        STATUS_V3,
+        DELIVERY_REQUEST_V3,
+        DELIVERY_V3,
+        MESSAGES_RECEIVED_V3,
+        LIVE_DELIVERY_CHANGE_V3,
+        STATUS_REQUEST_V4,
+        STATUS_V4,
+        DELIVERY_REQUEST_V4,
+        DELIVERY_V4,
+        MESSAGES_RECEIVED_V4,
+        LIVE_DELIVERY_CHANGE_V4,
+        PROBLEM_REPORT_V4,
+    ];
+    let deep = (0..200).fold(json!(1), |v, _| json!([v]));
+    let fields = [
+        "routing_did",
+        "updates",
+        "updated",
+        "keys",
+        "dids",
+        "paginate",
+        "pagination",
+        "limit",
+        "message_count_limit",
+        "message_count",
+        "message_id_list",
+        "live_delivery",
+        "code",
+        "args",
+        "comment",
+        "queries",
+        "disclosures",
+        "content",
+        "response_requested",
+        "goal_code",
+        "accept",
+        "recipient_did",
+        "action",
+        "result",
+    ];
+    let odd_values = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1.5e300),
+        json!(u64::MAX),
+        json!(""),
+        json!("\u{0}\u{ffff}"),
+        json!([]),
+        json!([null, {}, [], "x", -1]),
+        json!({}),
+        json!([{"recipient_did": null, "action": {}, "result": []}]),
+        deep.clone(),
+    ];
+    let mut bodies = vec![json!({}), json!(null)];
+    for f in fields {
+        for v in &odd_values {
+            bodies.push(json!({ f: v }));
+        }
+    }
+    let mut attachment = didcomm_edge::Attachment::json("a", json!([1]));
+    attachment.id = Some(String::new());
+    let attachments = [
+        None,
+        Some(vec![]),
+        Some(vec![attachment]),
+        Some(vec![didcomm_edge::Attachment::base64("b", &[0xff, 0xfe])]),
+    ];
+    let check = |r: Result<(), didcomm_edge::Error>| {
+        if let Err(e) = r {
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::Malformed | ErrorKind::Unsupported | ErrorKind::IllegalArgument
+                ),
+                "{e}"
+            );
+        }
+    };
+    for t in types {
+        for body in &bodies {
+            for a in &attachments {
+                let mut m = msg(t, body.clone());
+                m.attachments = a.clone();
+                check(MediationMessage::parse(&m).map(|_| ()));
+                check(PickupMessage::parse(&m).map(|_| ()));
+                check(ProblemReport::from_message(&m).map(|r| {
+                    let _ = r.interpolated_comment();
+                }));
+                check(Queries::from_message(&m).map(|_| ()));
+                check(Disclose::from_message(&m).map(|_| ()));
+                check(Invitation::from_message(&m).map(|i| {
+                    let _ = i.attached_messages();
+                }));
+                check(Ping::from_message(&m).map(|_| ()));
+                check(PingResponse::from_message(&m).map(|_| ()));
+                check(BasicMessage::from_message(&m).map(|_| ()));
+                check(Empty::from_message(&m).map(|_| ()));
+                let mut queue = MessageQueue::default();
+                let mut session = PickupSession::default();
+                check(handle_request(&mut queue, &mut session, &m, 0).map(|_| ()));
+                let mut registry = MediatorRegistry::new(vec!["did:example:m".into()]);
+                let meta = UnpackMetadata {
+                    authenticated: true,
+                    ..UnpackMetadata::default()
+                };
+                check(
+                    registry
+                        .handle(&m.clone().from("did:example:c"), &meta, |_| true)
+                        .map(|_| ()),
+                );
+            }
+        }
+    }
+}

@@ -113,14 +113,22 @@ impl MediationVersion {
     }
 
     fn type_of(self, kind: Kind) -> &'static str {
-        let (_, v2, v3) = TYPES
-            .iter()
-            .find(|(k, _, _)| *k == kind)
-            .copied()
-            .unwrap_or((Kind::Request, MEDIATE_REQUEST_V2, MEDIATE_REQUEST_V3));
-        match self {
-            MediationVersion::V2 => v2,
-            MediationVersion::V3 => v3,
+        let v2 = self == MediationVersion::V2;
+        match kind {
+            Kind::Request if v2 => MEDIATE_REQUEST_V2,
+            Kind::Request => MEDIATE_REQUEST_V3,
+            Kind::Grant if v2 => MEDIATE_GRANT_V2,
+            Kind::Grant => MEDIATE_GRANT_V3,
+            Kind::Deny if v2 => MEDIATE_DENY_V2,
+            Kind::Deny => MEDIATE_DENY_V3,
+            Kind::Update if v2 => KEYLIST_UPDATE_V2,
+            Kind::Update => RECIPIENT_UPDATE_V3,
+            Kind::UpdateResponse if v2 => KEYLIST_UPDATE_RESPONSE_V2,
+            Kind::UpdateResponse => RECIPIENT_UPDATE_RESPONSE_V3,
+            Kind::Query if v2 => KEYLIST_QUERY_V2,
+            Kind::Query => RECIPIENT_QUERY_V3,
+            Kind::List if v2 => KEYLIST_V2,
+            Kind::List => RECIPIENT_V3,
         }
     }
 }

@@ -119,14 +119,20 @@ impl PickupVersion {
     }
 
     fn type_of(self, kind: Kind) -> &'static str {
-        let (_, v3, v4) = TYPES
-            .iter()
-            .find(|(k, _, _)| *k == kind)
-            .copied()
-            .unwrap_or((Kind::Status, STATUS_V3, STATUS_V4));
-        match self {
-            PickupVersion::V3 => v3,
-            PickupVersion::V4 => v4,
+        let v3 = self == PickupVersion::V3;
+        match kind {
+            Kind::StatusRequest if v3 => STATUS_REQUEST_V3,
+            Kind::StatusRequest => STATUS_REQUEST_V4,
+            Kind::Status if v3 => STATUS_V3,
+            Kind::Status => STATUS_V4,
+            Kind::DeliveryRequest if v3 => DELIVERY_REQUEST_V3,
+            Kind::DeliveryRequest => DELIVERY_REQUEST_V4,
+            Kind::Delivery if v3 => DELIVERY_V3,
+            Kind::Delivery => DELIVERY_V4,
+            Kind::MessagesReceived if v3 => MESSAGES_RECEIVED_V3,
+            Kind::MessagesReceived => MESSAGES_RECEIVED_V4,
+            Kind::LiveDeliveryChange if v3 => LIVE_DELIVERY_CHANGE_V3,
+            Kind::LiveDeliveryChange => LIVE_DELIVERY_CHANGE_V4,
         }
     }
 }
