@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use didcomm_edge::did::{VerificationMethod, VerificationRelationship};
 use didcomm_edge::{
     ContentEncAlg, DidComm, DidDocument, Error, ErrorKind, InMemoryDidResolver, InMemorySecrets,
-    KeyPair, KeyType, Message, PackEncryptedOptions, Secret, UnpackOptions,
+    KeyPair, KeyType, Message, PackEncryptedOptions, RouteOptions, Secret, UnpackOptions,
 };
 use serde_json::json;
 
@@ -58,14 +58,30 @@ fn fixture() -> Result<Fixture, Error> {
     let alice_x = KeyPair::generate(KeyType::X25519)?;
     let alice_ed = KeyPair::generate(KeyType::Ed25519)?;
     let bob_x = KeyPair::generate(KeyType::X25519)?;
+    let mediator_x = KeyPair::generate(KeyType::X25519)?;
     let group: Vec<KeyPair> = (0..10)
         .map(|_| KeyPair::generate(KeyType::X25519))
         .collect::<Result<_, _>>()?;
     let group_refs: Vec<&KeyPair> = group.iter().collect();
+    // Bob sits behind a mediator: one routing key (for the forward-wrap case).
+    let mut bob_doc = document("did:example:bob", &[&bob_x], &[]);
+    bob_doc.service.push(
+        serde_json::from_value(json!({
+            "id": "#didcomm-1",
+            "type": "DIDCommMessaging",
+            "serviceEndpoint": {
+                "uri": "https://mediator.example/didcomm",
+                "accept": ["didcomm/v2"],
+                "routingKeys": ["did:example:mediator#key-x25519-1"]
+            }
+        }))
+        .map_err(|_| Error::new(ErrorKind::InvalidState, "bench service"))?,
+    );
     let docs = vec![
         document("did:example:alice", &[&alice_x], &[&alice_ed]),
-        document("did:example:bob", &[&bob_x], &[]),
+        bob_doc,
         document("did:example:group", &group_refs, &[]),
+        document("did:example:mediator", &[&mediator_x], &[]),
     ];
     let resolver = Arc::new(InMemoryDidResolver::new(docs));
     let alice_secrets = InMemorySecrets::new([
@@ -234,6 +250,14 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
         })
         .await?;
         results.push(("signed unpack EdDSA".into(), ops));
+    }
+    if wanted("forward wrap") {
+        let route = RouteOptions::default();
+        let ops = measure(args.seconds, || async {
+            f.sender.route(&auth_packed, "did:example:bob", &route).await.map(|_| ())
+        })
+        .await?;
+        results.push(("forward wrap (1 routing key)".into(), ops));
     }
     if wanted("10 recipients") {
         let ops = measure(args.seconds, || async {

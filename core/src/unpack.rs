@@ -12,9 +12,6 @@ use crate::envelope::jws::ParsedJws;
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{from_prior, json_error, FromPrior, Message, ParseOptions};
 
-/// The message type of a Routing 2.0 forward.
-pub(crate) const FORWARD_TYPE: &str = "https://didcomm.org/routing/2.0/forward";
-
 /// Options of [`DidComm::unpack`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -445,19 +442,9 @@ impl DidComm {
     }
 
     /// If `value` is a forward whose `next` we hold a key agreement secret for, the forwarded
-    /// message (else `None`).
+    /// message (else `None`). The forward itself is read by [`crate::routing::Forward`].
     async fn forwarded_to_us(&self, value: &Value) -> Result<Option<Value>> {
-        let Some(map) = value.as_object() else {
-            return Ok(None);
-        };
-        if map.get("type").and_then(Value::as_str) != Some(FORWARD_TYPE) {
-            return Ok(None);
-        }
-        let Some(next) = map
-            .get("body")
-            .and_then(|b| b.get("next"))
-            .and_then(Value::as_str)
-        else {
+        let Some(next) = crate::routing::forward_next(value) else {
             return Ok(None);
         };
         let kids: Vec<String> = if next.contains('#') {
@@ -472,24 +459,16 @@ impl DidComm {
         if self.held_kids(&kids).await?.is_empty() {
             return Ok(None);
         }
-        let attachment = map
-            .get("attachments")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .and_then(|a| a.get("data"))
-            .ok_or_else(|| Error::malformed("forward to us has no attachment"))?;
-        if let Some(json) = attachment.get("json") {
-            return Ok(Some(json.clone()));
-        }
-        if let Some(b64) = attachment.get("base64").and_then(Value::as_str) {
-            let bytes = crate::b64::decode(b64, "forward attachment")?;
-            return serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| json_error("forwarded message", &e));
-        }
-        Err(Error::malformed(
-            "forward attachment carries neither 'json' nor 'base64'",
-        ))
+        let message = Message::from_value(value.clone(), ParseOptions::default())
+            .map_err(|e| e.context("forward to us"))?;
+        let forward = crate::routing::Forward::from_message(&message)
+            .map_err(|e| e.context("forward to us"))?;
+        let Some(inner) = forward.messages.first() else {
+            return Err(Error::malformed("forward to us has no attachment"));
+        };
+        serde_json::from_str(inner)
+            .map(Some)
+            .map_err(|e| json_error("forwarded message", &e))
     }
 
     /// Verify a `from_prior` JWT against the prior DID's authentication keys and bind it to the

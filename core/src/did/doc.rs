@@ -256,7 +256,8 @@ impl Service {
 
     /// The DIDComm endpoints of a `DIDCommMessaging` service (v2.1 object form, v2.0 string
     /// form with service-level `routingKeys`/`accept`, or a list of either). Entries that are
-    /// not well formed are skipped.
+    /// not well formed are skipped, including those whose `routingKeys` is not a list of
+    /// strings: dropping one odd key would silently skip a mediator.
     pub fn didcomm_endpoints(&self, doc_id: &str) -> Vec<DidCommEndpoint> {
         if !self.has_type("DIDCommMessaging") {
             return vec![];
@@ -272,22 +273,30 @@ impl Service {
                 })
                 .unwrap_or_default()
         };
+        // `None` when present but not a list of strings.
+        let routing_keys = |v: Option<&Value>| -> Option<Vec<String>> {
+            match v {
+                None | Some(Value::Null) => Some(vec![]),
+                Some(Value::Array(a)) => a.iter().map(|k| k.as_str().map(str::to_owned)).collect(),
+                Some(_) => None,
+            }
+        };
         let from_value = |v: &Value| -> Option<DidCommEndpoint> {
             match v {
                 Value::String(uri) => Some(DidCommEndpoint {
                     service_id: service_id.clone(),
                     uri: uri.clone(),
                     accept: strings(self.extra.get("accept")),
-                    routing_keys: strings(self.extra.get("routingKeys")),
+                    routing_keys: routing_keys(self.extra.get("routingKeys"))?,
                 }),
                 Value::Object(o) => Some(DidCommEndpoint {
                     service_id: service_id.clone(),
                     uri: o.get("uri")?.as_str()?.to_owned(),
                     accept: strings(o.get("accept").or_else(|| self.extra.get("accept"))),
-                    routing_keys: strings(
+                    routing_keys: routing_keys(
                         o.get("routingKeys")
                             .or_else(|| self.extra.get("routingKeys")),
-                    ),
+                    )?,
                 }),
                 _ => None,
             }

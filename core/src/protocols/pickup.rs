@@ -1,0 +1,793 @@
+//! Message Pickup 3.0 and 4.0: a recipient without an endpoint collects the messages its
+//! mediator holds for it (`status-request` → `status`, `delivery-request` → `delivery`,
+//! `messages-received`), or asks for them live over a WebSocket (`live-delivery-change`).
+//!
+//! 4.0 renamed the protocol (`message-pickup`), renamed `limit` to `message_count_limit`,
+//! answers a `delivery-request` with nothing to deliver by an empty `delivery` (3.0: a
+//! `status`), counts times in milliseconds (3.0: seconds), dropped `longest_waited_seconds`,
+//! no longer wants `return_route` on `messages-received`, and has its own `problem-report`.
+//! One struct serves each message of both versions, tagged with its [`PickupVersion`].
+//!
+//! State: [`MessageQueue`] and [`PickupSession`] are the mediator's side, with
+//! [`handle_request`] as the pure transition from a request to the reply.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::report_problem::{codes, ProblemReport, PROBLEM_REPORT_TYPE};
+use super::return_route::{with_return_route, ReturnRoute};
+use super::{new_message, put, shorten, threading, wrong_type, Body, ProtocolMessage};
+use crate::error::{Error, Result};
+use crate::message::{Attachment, AttachmentData, Message};
+
+/// Message Pickup 3.0.
+pub const PICKUP_V3_PIURI: &str = "https://didcomm.org/messagepickup/3.0";
+/// Message Pickup 4.0.
+pub const PICKUP_V4_PIURI: &str = "https://didcomm.org/message-pickup/4.0";
+
+/// 3.0 `status-request`.
+pub const STATUS_REQUEST_V3: &str = "https://didcomm.org/messagepickup/3.0/status-request";
+/// 3.0 `status`.
+pub const STATUS_V3: &str = "https://didcomm.org/messagepickup/3.0/status";
+/// 3.0 `delivery-request`.
+pub const DELIVERY_REQUEST_V3: &str = "https://didcomm.org/messagepickup/3.0/delivery-request";
+/// 3.0 `delivery`.
+pub const DELIVERY_V3: &str = "https://didcomm.org/messagepickup/3.0/delivery";
+/// 3.0 `messages-received`.
+pub const MESSAGES_RECEIVED_V3: &str = "https://didcomm.org/messagepickup/3.0/messages-received";
+/// 3.0 `live-delivery-change`.
+pub const LIVE_DELIVERY_CHANGE_V3: &str =
+    "https://didcomm.org/messagepickup/3.0/live-delivery-change";
+
+/// 4.0 `status-request`.
+pub const STATUS_REQUEST_V4: &str = "https://didcomm.org/message-pickup/4.0/status-request";
+/// 4.0 `status`.
+pub const STATUS_V4: &str = "https://didcomm.org/message-pickup/4.0/status";
+/// 4.0 `delivery-request`.
+pub const DELIVERY_REQUEST_V4: &str = "https://didcomm.org/message-pickup/4.0/delivery-request";
+/// 4.0 `delivery`.
+pub const DELIVERY_V4: &str = "https://didcomm.org/message-pickup/4.0/delivery";
+/// 4.0 `messages-received`.
+pub const MESSAGES_RECEIVED_V4: &str = "https://didcomm.org/message-pickup/4.0/messages-received";
+/// 4.0 `live-delivery-change`.
+pub const LIVE_DELIVERY_CHANGE_V4: &str =
+    "https://didcomm.org/message-pickup/4.0/live-delivery-change";
+/// 4.0 `problem-report` (Report Problem 2.0's body).
+pub const PROBLEM_REPORT_V4: &str = "https://didcomm.org/message-pickup/4.0/problem-report";
+
+/// Which Message Pickup version a message belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum PickupVersion {
+    /// 3.0 (`messagepickup`).
+    #[default]
+    V3,
+    /// 4.0 (`message-pickup`).
+    V4,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    StatusRequest,
+    Status,
+    DeliveryRequest,
+    Delivery,
+    MessagesReceived,
+    LiveDeliveryChange,
+}
+
+const TYPES: [(Kind, &str, &str); 6] = [
+    (Kind::StatusRequest, STATUS_REQUEST_V3, STATUS_REQUEST_V4),
+    (Kind::Status, STATUS_V3, STATUS_V4),
+    (
+        Kind::DeliveryRequest,
+        DELIVERY_REQUEST_V3,
+        DELIVERY_REQUEST_V4,
+    ),
+    (Kind::Delivery, DELIVERY_V3, DELIVERY_V4),
+    (
+        Kind::MessagesReceived,
+        MESSAGES_RECEIVED_V3,
+        MESSAGES_RECEIVED_V4,
+    ),
+    (
+        Kind::LiveDeliveryChange,
+        LIVE_DELIVERY_CHANGE_V3,
+        LIVE_DELIVERY_CHANGE_V4,
+    ),
+];
+
+impl PickupVersion {
+    /// The protocol identifier.
+    pub fn piuri(self) -> &'static str {
+        match self {
+            PickupVersion::V3 => PICKUP_V3_PIURI,
+            PickupVersion::V4 => PICKUP_V4_PIURI,
+        }
+    }
+
+    /// The version of a Message Pickup message type, if it is one.
+    pub fn of_type(type_: &str) -> Option<PickupVersion> {
+        kind_of(type_).map(|(_, v)| v)
+    }
+
+    /// The problem report type this version uses.
+    pub fn problem_report_type(self) -> &'static str {
+        match self {
+            PickupVersion::V3 => PROBLEM_REPORT_TYPE,
+            PickupVersion::V4 => PROBLEM_REPORT_V4,
+        }
+    }
+
+    fn type_of(self, kind: Kind) -> &'static str {
+        let v3 = self == PickupVersion::V3;
+        match kind {
+            Kind::StatusRequest if v3 => STATUS_REQUEST_V3,
+            Kind::StatusRequest => STATUS_REQUEST_V4,
+            Kind::Status if v3 => STATUS_V3,
+            Kind::Status => STATUS_V4,
+            Kind::DeliveryRequest if v3 => DELIVERY_REQUEST_V3,
+            Kind::DeliveryRequest => DELIVERY_REQUEST_V4,
+            Kind::Delivery if v3 => DELIVERY_V3,
+            Kind::Delivery => DELIVERY_V4,
+            Kind::MessagesReceived if v3 => MESSAGES_RECEIVED_V3,
+            Kind::MessagesReceived => MESSAGES_RECEIVED_V4,
+            Kind::LiveDeliveryChange if v3 => LIVE_DELIVERY_CHANGE_V3,
+            Kind::LiveDeliveryChange => LIVE_DELIVERY_CHANGE_V4,
+        }
+    }
+}
+
+fn kind_of(type_: &str) -> Option<(Kind, PickupVersion)> {
+    TYPES.iter().find_map(|(kind, v3, v4)| {
+        if type_ == *v3 {
+            Some((*kind, PickupVersion::V3))
+        } else if type_ == *v4 {
+            Some((*kind, PickupVersion::V4))
+        } else {
+            None
+        }
+    })
+}
+
+fn expect_kind(message: &Message, kind: Kind) -> Result<PickupVersion> {
+    match kind_of(&message.type_) {
+        Some((k, version)) if k == kind => Ok(version),
+        _ => Err(wrong_type(message, PickupVersion::V4.type_of(kind))),
+    }
+}
+
+/// `recipient_did`, read also from `recipient_key` (the pickup 2.0 name some agents still use).
+fn recipient_did(body: &Body<'_>) -> Result<Option<String>> {
+    match body.string("recipient_did")? {
+        Some(did) => Ok(Some(did)),
+        None => body.string("recipient_key"),
+    }
+}
+
+fn body_with_recipient(recipient_did: &Option<String>) -> Map<String, Value> {
+    let mut body = Map::new();
+    put(&mut body, "recipient_did", recipient_did.clone());
+    body
+}
+
+/// `status-request`: how many messages wait (for one recipient DID, or all)? Written with
+/// `return_route: all`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StatusRequest {
+    /// The protocol version.
+    pub version: PickupVersion,
+    /// Only messages for this DID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_did: Option<String>,
+}
+
+impl ProtocolMessage for StatusRequest {
+    fn message_type(&self) -> &'static str {
+        self.version.type_of(Kind::StatusRequest)
+    }
+
+    fn to_message(&self) -> Result<Message> {
+        let message = new_message(
+            self.message_type(),
+            body_with_recipient(&self.recipient_did),
+        )?;
+        Ok(with_return_route(message, ReturnRoute::All))
+    }
+
+    fn from_message(message: &Message) -> Result<Self> {
+        let version = expect_kind(message, Kind::StatusRequest)?;
+        let body = Body::of(message, "status-request")?;
+        Ok(StatusRequest {
+            version,
+            recipient_did: recipient_did(&body)?,
+        })
+    }
+}
+
+/// `status`: the state of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Status {
+    /// The protocol version.
+    pub version: PickupVersion,
+    /// The DID the request asked about, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_did: Option<String>,
+    /// Messages waiting.
+    pub message_count: u64,
+    /// 3.0 only: the longest any message has waited, in seconds (not written in 4.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_waited_seconds: Option<u64>,
+    /// When the newest message arrived (epoch seconds in 3.0, milliseconds in 4.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_received_time: Option<u64>,
+    /// When the oldest message arrived (epoch seconds in 3.0, milliseconds in 4.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_received_time: Option<u64>,
+    /// Size of all waiting messages, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<u64>,
+    /// Whether live delivery is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_delivery: Option<bool>,
+}
+
+impl ProtocolMessage for Status {
+    fn message_type(&self) -> &'static str {
+        self.version.type_of(Kind::Status)
+    }
+
+    fn to_message(&self) -> Result<Message> {
+        let mut body = body_with_recipient(&self.recipient_did);
+        body.insert("message_count".into(), self.message_count.into());
+        if self.version == PickupVersion::V3 {
+            put(
+                &mut body,
+                "longest_waited_seconds",
+                self.longest_waited_seconds,
+            );
+        }
+        put(&mut body, "newest_received_time", self.newest_received_time);
+        put(&mut body, "oldest_received_time", self.oldest_received_time);
+        put(&mut body, "total_bytes", self.total_bytes);
+        put(&mut body, "live_delivery", self.live_delivery);
+        new_message(self.message_type(), body)
+    }
+
+    fn from_message(message: &Message) -> Result<Self> {
+        let version = expect_kind(message, Kind::Status)?;
+        let body = Body::of(message, "status")?;
+        Ok(Status {
+            version,
+            recipient_did: recipient_did(&body)?,
+            message_count: body.required_u64("message_count")?,
+            longest_waited_seconds: match version {
+                PickupVersion::V3 => body.u64("longest_waited_seconds")?,
+                PickupVersion::V4 => None,
+            },
+            newest_received_time: body.u64("newest_received_time")?,
+            oldest_received_time: body.u64("oldest_received_time")?,
+            total_bytes: body.u64("total_bytes")?,
+            live_delivery: body.bool("live_delivery")?,
+        })
+    }
+}
+
+/// `delivery-request`: send me up to `limit` waiting messages. Written with
+/// `return_route: all`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DeliveryRequest {
+    /// The protocol version.
+    pub version: PickupVersion,
+    /// At most this many messages (`limit` in 3.0, `message_count_limit` in 4.0; either is
+    /// read in both).
+    pub limit: u64,
+    /// Only messages for this DID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_did: Option<String>,
+}
+
+impl ProtocolMessage for DeliveryRequest {
+    fn message_type(&self) -> &'static str {
+        self.version.type_of(Kind::DeliveryRequest)
+    }
+
+    fn to_message(&self) -> Result<Message> {
+        let mut body = body_with_recipient(&self.recipient_did);
+        let field = match self.version {
+            PickupVersion::V3 => "limit",
+            PickupVersion::V4 => "message_count_limit",
+        };
+        body.insert(field.into(), self.limit.into());
+        Ok(with_return_route(
+            new_message(self.message_type(), body)?,
+            ReturnRoute::All,
+        ))
+    }
+
+    fn from_message(message: &Message) -> Result<Self> {
+        let version = expect_kind(message, Kind::DeliveryRequest)?;
+        let body = Body::of(message, "delivery-request")?;
+        let (first, second) = match version {
+            PickupVersion::V3 => ("limit", "message_count_limit"),
+            PickupVersion::V4 => ("message_count_limit", "limit"),
+        };
+        let limit = match body.u64(first)? {
+            Some(limit) => limit,
+            None => body
+                .u64(second)?
+                .ok_or_else(|| body.error(format_args!("'{first}' is missing")))?,
+        };
+        Ok(DeliveryRequest {
+            version,
+            limit,
+            recipient_did: recipient_did(&body)?,
+        })
+    }
+}
+
+/// A delivered message: its queue id (to acknowledge) and the packed message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveredMessage {
+    /// The mediator's opaque id, returned in `messages-received`.
+    pub id: String,
+    /// The packed (encrypted) message, JSON text.
+    pub message: String,
+}
+
+/// How a `delivery` carries its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum AttachmentForm {
+    /// `data.base64`, as the spec shows.
+    #[default]
+    Base64,
+    /// `data.json` (what Veramo and some mediators send, and read).
+    Json,
+}
+
+/// `delivery`: waiting messages, as attachments.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The protocol version.
+    pub version: PickupVersion,
+    /// The DID the request asked about, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_did: Option<String>,
+    /// The messages (empty only in 4.0, when nothing waits).
+    pub messages: Vec<DeliveredMessage>,
+    /// How the messages are attached when written (set to the form seen when read).
+    #[serde(default)]
+    pub form: AttachmentForm,
+}
+
+impl Delivery {
+    /// The `messages-received` acknowledging every message of this delivery.
+    pub fn acknowledgement(&self) -> MessagesReceived {
+        MessagesReceived {
+            version: self.version,
+            message_id_list: self.messages.iter().map(|m| m.id.clone()).collect(),
+        }
+    }
+}
+
+impl ProtocolMessage for Delivery {
+    fn message_type(&self) -> &'static str {
+        self.version.type_of(Kind::Delivery)
+    }
+
+    fn to_message(&self) -> Result<Message> {
+        if self.messages.is_empty() && self.version == PickupVersion::V3 {
+            return Err(Error::illegal_argument(
+                "pickup 3.0 answers a delivery-request with nothing waiting by a status",
+            ));
+        }
+        let mut message = new_message(
+            self.message_type(),
+            body_with_recipient(&self.recipient_did),
+        )?;
+        let mut attachments = Vec::with_capacity(self.messages.len());
+        for m in &self.messages {
+            if m.id.is_empty() {
+                return Err(Error::illegal_argument("a delivered message needs an id"));
+            }
+            let data = match self.form {
+                AttachmentForm::Base64 => AttachmentData {
+                    base64: Some(crate::b64::encode(&m.message)),
+                    ..AttachmentData::default()
+                },
+                AttachmentForm::Json => {
+                    let value: Value = serde_json::from_str(&m.message)
+                        .map_err(|e| crate::message::json_error("delivered message", &e))?;
+                    AttachmentData {
+                        json: Some(value),
+                        ..AttachmentData::default()
+                    }
+                }
+            };
+            attachments.push(Attachment {
+                id: Some(m.id.clone()),
+                description: None,
+                filename: None,
+                media_type: Some(crate::message::ENCRYPTED_TYP.to_owned()),
+                format: None,
+                lastmod_time: None,
+                byte_count: None,
+                data,
+                extra: Default::default(),
+            });
+        }
+        // 4.0 requires the attachments array even when empty.
+        message.attachments = Some(attachments);
+        Ok(message)
+    }
+
+    fn from_message(message: &Message) -> Result<Self> {
+        let version = expect_kind(message, Kind::Delivery)?;
+        let body = Body::of(message, "delivery")?;
+        let mut form = AttachmentForm::Base64;
+        let messages = message
+            .attachments
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, a)| {
+                let id =
+                    a.id.clone()
+                        .filter(|id| !id.is_empty())
+                        .ok_or_else(|| body.error(format_args!("attachments[{i}] has no 'id'")))?;
+                if a.data.json.is_some() {
+                    form = AttachmentForm::Json;
+                }
+                let text = attached_message(&a.data)
+                    .map_err(|e| e.context(format!("delivery attachments[{i}]")))?;
+                Ok(DeliveredMessage { id, message: text })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Delivery {
+            version,
+            recipient_did: recipient_did(&body)?,
+            messages,
+            form,
+        })
+    }
+}
+
+/// An attached packed message: inline JSON object, or base64url of its text.
+fn attached_message(data: &AttachmentData) -> Result<String> {
+    if let Some(json) = &data.json {
+        if !json.is_object() {
+            return Err(Error::malformed(
+                "the delivered message must be a JSON object",
+            ));
+        }
+        return serde_json::to_string(json)
+            .map_err(|_| Error::invalid_state("delivered message does not serialize"));
+    }
+    if let Some(b64) = &data.base64 {
+        let bytes = crate::b64::decode(b64, "'data.base64'")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::malformed("the delivered message is not UTF-8 text"))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| crate::message::json_error("delivered message", &e))?;
+        if !value.is_object() {
+            return Err(Error::malformed(
+                "the delivered message must be a JSON object",
+            ));
+        }
+        return Ok(text);
+    }
+    Err(Error::malformed(
+        "a delivered message must be inline ('base64' or 'json')",
+    ))
+}
+
+/// `messages-received`: these delivered messages may be removed from the queue. Written with
+/// `return_route: all` in 3.0 (4.0 dropped it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessagesReceived {
+    /// The protocol version.
+    pub version: PickupVersion,
+    /// The attachment ids of the delivered messages.
+    pub message_id_list: Vec<String>,
+}
+
+impl ProtocolMessage for MessagesReceived {
+    fn message_type(&self) -> &'static str {
+        self.version.type_of(Kind::MessagesReceived)
+    }
+
+    fn to_message(&self) -> Result<Message> {
+        let mut body = Map::new();
+        body.insert(
+            "message_id_list".into(),
+            Value::Array(
+                self.message_id_list
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        let message = new_message(self.message_type(), body)?;
+        Ok(match self.version {
+            PickupVersion::V3 => with_return_route(message, ReturnRoute::All),
+            PickupVersion::V4 => message,
+        })
+    }
+
+    fn from_message(message: &Message) -> Result<Self> {
+        let version = expect_kind(message, Kind::MessagesReceived)?;
+        let body = Body::of(message, "messages-received")?;
+        Ok(MessagesReceived {
+            version,
+            message_id_list: body
+                .strings("message_id_list")?
+                .ok_or_else(|| body.error("'message_id_list' is missing"))?,
+        })
+    }
+}
+
+/// `live-delivery-change`: turn live delivery on or off for this connection. Written with
+/// `return_route: all` (the mediator answers with a `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LiveDeliveryChange {
+    /// The protocol version.
+    pub version: PickupVersion,
+    /// On or off.
+    pub live_delivery: bool,
+}
+
+impl ProtocolMessage for LiveDeliveryChange {
+    fn message_type(&self) -> &'static str {
+        self.version.type_of(Kind::LiveDeliveryChange)
+    }
+
+    fn to_message(&self) -> Result<Message> {
+        let mut body = Map::new();
+        body.insert("live_delivery".into(), Value::Bool(self.live_delivery));
+        Ok(with_return_route(
+            new_message(self.message_type(), body)?,
+            ReturnRoute::All,
+        ))
+    }
+
+    fn from_message(message: &Message) -> Result<Self> {
+        let version = expect_kind(message, Kind::LiveDeliveryChange)?;
+        let body = Body::of(message, "live-delivery-change")?;
+        Ok(LiveDeliveryChange {
+            version,
+            live_delivery: body
+                .bool("live_delivery")?
+                .ok_or_else(|| body.error("'live_delivery' is missing"))?,
+        })
+    }
+}
+
+/// Any Message Pickup message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PickupMessage {
+    /// `status-request`.
+    StatusRequest(StatusRequest),
+    /// `status`.
+    Status(Status),
+    /// `delivery-request`.
+    DeliveryRequest(DeliveryRequest),
+    /// `delivery`.
+    Delivery(Delivery),
+    /// `messages-received`.
+    MessagesReceived(MessagesReceived),
+    /// `live-delivery-change`.
+    LiveDeliveryChange(LiveDeliveryChange),
+}
+
+impl PickupMessage {
+    /// Read any Message Pickup 3.0 or 4.0 message.
+    pub fn parse(message: &Message) -> Result<PickupMessage> {
+        let Some((kind, _)) = kind_of(&message.type_) else {
+            return Err(Error::malformed(format!(
+                "{} is not a Message Pickup 3.0 or 4.0 message",
+                shorten(&message.type_)
+            )));
+        };
+        Ok(match kind {
+            Kind::StatusRequest => {
+                PickupMessage::StatusRequest(StatusRequest::from_message(message)?)
+            }
+            Kind::Status => PickupMessage::Status(Status::from_message(message)?),
+            Kind::DeliveryRequest => {
+                PickupMessage::DeliveryRequest(DeliveryRequest::from_message(message)?)
+            }
+            Kind::Delivery => PickupMessage::Delivery(Delivery::from_message(message)?),
+            Kind::MessagesReceived => {
+                PickupMessage::MessagesReceived(MessagesReceived::from_message(message)?)
+            }
+            Kind::LiveDeliveryChange => {
+                PickupMessage::LiveDeliveryChange(LiveDeliveryChange::from_message(message)?)
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mediator side.
+
+/// A message held for a recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedMessage {
+    /// The queue's id for it (sent as the attachment id).
+    pub id: String,
+    /// The DID (or key id) it was forwarded to.
+    pub recipient_did: String,
+    /// The packed message.
+    pub message: String,
+    /// When it arrived, epoch milliseconds.
+    pub received_ms: u64,
+}
+
+/// The messages a mediator holds for one client (all its recipient DIDs), oldest first.
+/// Pure data: the host persists it, or keeps the same semantics in its database.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessageQueue {
+    /// The held messages, in arrival order.
+    pub messages: Vec<QueuedMessage>,
+}
+
+impl MessageQueue {
+    /// Hold a message.
+    pub fn push(&mut self, message: QueuedMessage) {
+        self.messages.push(message);
+    }
+
+    fn matching<'a>(
+        &'a self,
+        recipient_did: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a QueuedMessage> {
+        self.messages
+            .iter()
+            .filter(move |m| recipient_did.is_none_or(|r| m.recipient_did == r))
+    }
+
+    /// The `status` for `recipient_did` (or all), at `now_ms`, in `version`'s units.
+    pub fn status(
+        &self,
+        version: PickupVersion,
+        recipient_did: Option<&str>,
+        live_delivery: bool,
+        now_ms: u64,
+    ) -> Status {
+        let held: Vec<&QueuedMessage> = self.matching(recipient_did).collect();
+        let oldest = held.iter().map(|m| m.received_ms).min();
+        let newest = held.iter().map(|m| m.received_ms).max();
+        let unit = |ms: u64| match version {
+            PickupVersion::V3 => ms / 1000,
+            PickupVersion::V4 => ms,
+        };
+        Status {
+            version,
+            recipient_did: recipient_did.map(str::to_owned),
+            message_count: held.len() as u64,
+            longest_waited_seconds: match version {
+                PickupVersion::V3 => oldest.map(|o| now_ms.saturating_sub(o) / 1000),
+                PickupVersion::V4 => None,
+            },
+            newest_received_time: newest.map(unit),
+            oldest_received_time: oldest.map(unit),
+            total_bytes: Some(held.iter().map(|m| m.message.len() as u64).sum()),
+            live_delivery: Some(live_delivery),
+        }
+    }
+
+    /// Up to `limit` held messages for `recipient_did` (or all), oldest first. They stay held
+    /// until acknowledged ([`MessageQueue::remove`]).
+    pub fn peek(&self, limit: u64, recipient_did: Option<&str>) -> Vec<DeliveredMessage> {
+        self.matching(recipient_did)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|m| DeliveredMessage {
+                id: m.id.clone(),
+                message: m.message.clone(),
+            })
+            .collect()
+    }
+
+    /// Drop the acknowledged messages; returns how many were held.
+    pub fn remove(&mut self, ids: &[String]) -> usize {
+        let before = self.messages.len();
+        self.messages.retain(|m| !ids.contains(&m.id));
+        before - self.messages.len()
+    }
+}
+
+/// Per-connection pickup state on the mediator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PickupSession {
+    /// Live delivery is on for this connection.
+    pub live_delivery: bool,
+    /// The connection can carry live delivery (a WebSocket, not an HTTP POST).
+    pub live_capable: bool,
+}
+
+/// The mediator's transition for a pickup request from the client owning `queue` (the host
+/// picks the queue by the request's authenticated sender): the reply
+/// to send back on the connection (threaded, addressed to the sender; the caller sets `from`
+/// and packs it), or `None` when the protocol wants none (4.0 `messages-received`).
+///
+/// 3.0 answers a `delivery-request` with nothing waiting by a `status`, 4.0 by an empty
+/// `delivery`; `messages-received` removes the acknowledged messages (3.0 replies with the
+/// new `status`); turning live delivery on over a connection that cannot carry it is answered
+/// by a problem report `e.m.live-mode-not-supported`.
+pub fn handle_request(
+    queue: &mut MessageQueue,
+    session: &mut PickupSession,
+    request: &Message,
+    now_ms: u64,
+) -> Result<Option<Message>> {
+    let reply = match PickupMessage::parse(request)? {
+        PickupMessage::StatusRequest(r) => Some(
+            queue
+                .status(
+                    r.version,
+                    r.recipient_did.as_deref(),
+                    session.live_delivery,
+                    now_ms,
+                )
+                .to_message()?,
+        ),
+        PickupMessage::DeliveryRequest(r) => {
+            let messages = queue.peek(r.limit, r.recipient_did.as_deref());
+            if messages.is_empty() && r.version == PickupVersion::V3 {
+                Some(
+                    queue
+                        .status(
+                            r.version,
+                            r.recipient_did.as_deref(),
+                            session.live_delivery,
+                            now_ms,
+                        )
+                        .to_message()?,
+                )
+            } else {
+                Some(
+                    Delivery {
+                        version: r.version,
+                        recipient_did: r.recipient_did,
+                        messages,
+                        form: AttachmentForm::Base64,
+                    }
+                    .to_message()?,
+                )
+            }
+        }
+        PickupMessage::MessagesReceived(r) => {
+            queue.remove(&r.message_id_list);
+            match r.version {
+                PickupVersion::V3 => Some(
+                    queue
+                        .status(r.version, None, session.live_delivery, now_ms)
+                        .to_message()?,
+                ),
+                PickupVersion::V4 => None,
+            }
+        }
+        PickupMessage::LiveDeliveryChange(r) => {
+            if r.live_delivery && !session.live_capable {
+                let report = ProblemReport::about(request, codes::LIVE_MODE_NOT_SUPPORTED)
+                    .comment("Connection does not support Live Delivery");
+                // A problem report starts a child thread (`pthid`): not a same-thread reply.
+                let mut message = report.to_message_as(r.version.problem_report_type())?;
+                message.to = request.from.clone().map(|from| vec![from]);
+                return Ok(Some(message));
+            }
+            session.live_delivery = r.live_delivery;
+            Some(
+                queue
+                    .status(r.version, None, session.live_delivery, now_ms)
+                    .to_message()?,
+            )
+        }
+        PickupMessage::Status(_) | PickupMessage::Delivery(_) => {
+            return Err(Error::illegal_argument(
+                "a recipient-bound pickup message was given to the mediator side",
+            ))
+        }
+    };
+    Ok(reply.map(|r| threading::reply_to(request, r)))
+}
