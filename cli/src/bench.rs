@@ -254,7 +254,10 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     if wanted("forward wrap") {
         let route = RouteOptions::default();
         let ops = measure(args.seconds, || async {
-            f.sender.route(&auth_packed, "did:example:bob", &route).await.map(|_| ())
+            f.sender
+                .route(&auth_packed, "did:example:bob", &route)
+                .await
+                .map(|_| ())
         })
         .await?;
         results.push(("forward wrap (1 routing key)".into(), ops));

@@ -521,6 +521,7 @@ mod tests {
 
     use super::*;
     use crate::envelope::{jwe, jws};
+    use crate::routing::FORWARD_TYPE;
     use crate::{PackEncryptedOptions, Wallet};
 
     fn wallet(name: &str) -> Wallet {

@@ -242,7 +242,8 @@ impl Message {
             None | Some(Value::Null) if options.require_body => {
                 return Err(Error::malformed("message has no 'body'"))
             }
-            None => None,
+            // Some agents (Veramo) send `"body": null` for messages without content.
+            None | Some(Value::Null) => None,
             Some(Value::Object(body)) => Some(Value::Object(body)),
             Some(_) => return Err(Error::malformed("message 'body' must be a JSON object")),
         };
@@ -394,6 +395,12 @@ pub(crate) fn take_time(map: &mut Map<String, Value>, name: &str) -> Result<Opti
             .as_u64()
             .map(Some)
             .ok_or_else(|| Error::malformed(format!("'{name}' must be a non-negative integer"))),
+        // Some agents write ISO 8601 text. Keep it as an unparsed header (so it round-trips)
+        // rather than refuse the message or guess at the date.
+        Some(Value::String(text)) => {
+            map.insert(name.to_owned(), Value::String(text));
+            Ok(None)
+        }
         Some(_) => Err(Error::malformed(format!(
             "'{name}' must be a non-negative integer"
         ))),
@@ -435,6 +442,7 @@ mod tests {
             json!({"id": "1", "type": "t", "from": "did:example:alice#key-1"}),
             json!({"id": "1", "type": "t", "created_time": -1}),
             json!({"id": "1", "type": "t", "created_time": 1.5}),
+            json!({"id": "1", "type": "t", "created_time": true}),
             json!({"id": "1", "type": "t", "typ": "application/json"}),
             json!({"id": "1", "type": "t", "please_ack": true}),
         ] {
@@ -443,6 +451,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn tolerates_null_body_and_textual_times() {
+        let m =
+            json!({"id": "1", "type": "t", "body": null, "created_time": "2024-05-01T10:00:00Z"});
+        let parsed = Message::from_value(m.clone(), ParseOptions::default()).unwrap();
+        assert_eq!(parsed.body, None);
+        assert_eq!(parsed.created_time, None);
+        // The text survives a round trip as a header.
+        assert_eq!(
+            parsed.to_value().unwrap()["created_time"],
+            m["created_time"]
+        );
+        assert!(Message::from_value(m, ParseOptions { require_body: true }).is_err());
     }
 
     #[test]
