@@ -42,6 +42,8 @@ pub struct ResolvedDid {
     document: DidDocument,
     keys: HashMap<String, Result<PublicKey>>,
     relationships: [Vec<String>; 5],
+    /// Other ids of the same methods (legacy did:peer key ids) -> the document's ids.
+    aliases: HashMap<String, String>,
 }
 
 impl ResolvedDid {
@@ -71,11 +73,21 @@ impl ResolvedDid {
             collect(&document.capability_invocation),
             collect(&document.capability_delegation),
         ];
+        let aliases = legacy_peer_aliases(&document, &keys);
         ResolvedDid {
             document,
             keys,
             relationships,
+            aliases,
         }
+    }
+
+    /// The document's own id for `kid` (itself, or the method a legacy alias names).
+    fn canonical<'a>(&'a self, kid: &'a str) -> &'a str {
+        if self.keys.contains_key(kid) {
+            return kid;
+        }
+        self.aliases.get(kid).map_or(kid, String::as_str)
     }
 
     /// The DID.
@@ -106,7 +118,7 @@ impl ResolvedDid {
 
     /// The key of a verification method, whatever relationships it is in.
     pub fn key(&self, kid: &str) -> Result<&PublicKey> {
-        match self.keys.get(kid) {
+        match self.keys.get(self.canonical(kid)) {
             Some(Ok(key)) => Ok(key),
             Some(Err(e)) => Err(e.clone().context(format!("key {kid}"))),
             None => Err(Error::new(
@@ -118,7 +130,8 @@ impl ResolvedDid {
 
     /// The key of a verification method that must be authorized for `relationship`.
     pub fn key_in(&self, kid: &str, relationship: Relationship) -> Result<&PublicKey> {
-        if !self.kids(relationship).iter().any(|k| k == kid) {
+        let canonical = self.canonical(kid);
+        if !self.kids(relationship).iter().any(|k| k == canonical) {
             return Err(Error::new(
                 ErrorKind::DidUrlNotFound,
                 format!(
@@ -144,6 +157,37 @@ impl ResolvedDid {
                 _ => None,
             })
     }
+}
+
+/// did:peer resolvers of other libraries name keys by their multibase value instead of
+/// `#key-N`: with the `z` (`#z6LS...`), without it (`#6LS...`, sicpa peer-did 0.2-0.4) or by its
+/// first 8 characters (`#6LSbysY2`, peerdid 0.5). For peer DIDs, those ids find the same keys,
+/// so messages whose `kid`s were written that way still verify and decrypt. An alias never
+/// shadows an id of the document.
+fn legacy_peer_aliases(
+    document: &DidDocument,
+    keys: &HashMap<String, Result<PublicKey>>,
+) -> HashMap<String, String> {
+    let mut aliases = HashMap::new();
+    if !document.id.starts_with("did:peer:") {
+        return aliases;
+    }
+    for vm in &document.verification_method {
+        let Some(multibase) = vm.public_key_multibase.as_deref() else {
+            continue;
+        };
+        let Some(bare) = multibase.strip_prefix('z') else {
+            continue;
+        };
+        let canonical = absolute_id(&document.id, &vm.id);
+        for fragment in [multibase, bare, bare.get(..8).unwrap_or(bare)] {
+            let alias = format!("{}#{fragment}", document.id);
+            if !keys.contains_key(&alias) {
+                aliases.entry(alias).or_insert_with(|| canonical.clone());
+            }
+        }
+    }
+    aliases
 }
 
 #[cfg(test)]
