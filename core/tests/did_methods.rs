@@ -155,6 +155,30 @@ async fn did_peer_vectors() {
         let doc = peer::resolve_peer2(did).unwrap();
         assert_same_document(&doc, &v["expected_document"], did);
         assert_eq!(peer::peer2_to_peer3(did).unwrap(), v["expected_did_peer_3"]);
+        // Encoding the document's keys and services (without their ids) gives the DID back.
+        let keys: Vec<_> = doc
+            .verification_method
+            .iter()
+            .map(|vm| {
+                let purpose = if doc.key_agreement.iter().any(|r| r.id() == vm.id) {
+                    peer::Purpose::Encryption
+                } else {
+                    peer::Purpose::Verification
+                };
+                (purpose, vm.public_key().unwrap())
+            })
+            .collect();
+        let services: Vec<Value> = v["expected_document"]["service"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.as_object_mut().unwrap().remove("id");
+                s
+            })
+            .collect();
+        assert_eq!(peer::encode_peer2(&keys, &services).unwrap(), did);
         passed += 1;
     }
     for v in spec["did_peer_3"].as_array().unwrap() {

@@ -156,13 +156,52 @@ pub fn encode_peer2(keys: &[(Purpose, PublicKey)], services: &[Value]) -> Result
         if !service.is_object() {
             return Err(Error::illegal_argument("a did:peer:2 service must be a JSON object"));
         }
-        let abbreviated = abbreviate(service.clone());
-        let json = serde_json::to_string(&abbreviated)
-            .map_err(|_| Error::invalid_state("service does not serialize"))?;
+        let mut json = String::new();
+        write_in_spec_order(&abbreviate(service.clone()), &mut json)?;
         did.push_str(".S");
         did.push_str(&b64::encode(json));
     }
     Ok(did)
+}
+
+/// Members written first, in this order, as in the spec's examples (`{"t":"dm","s":{"uri":..,
+/// "a":..,"r":..}}`); the others follow in serde_json's order. Decoders do not care about the
+/// order, but then our encoding of the spec's example is the spec's DID.
+const SPEC_ORDER: [&str; 6] = ["id", "t", "s", "uri", "a", "r"];
+
+/// Serialize without whitespace, with object members in [`SPEC_ORDER`].
+fn write_in_spec_order(value: &Value, out: &mut String) -> Result<()> {
+    let scalar = |v: &Value| {
+        serde_json::to_string(v).map_err(|_| Error::invalid_state("service does not serialize"))
+    };
+    match value {
+        Value::Object(map) => {
+            out.push('{');
+            let first = SPEC_ORDER.iter().filter_map(|k| map.get_key_value(*k));
+            let rest = map.iter().filter(|(k, _)| !SPEC_ORDER.contains(&k.as_str()));
+            for (i, (k, v)) in first.chain(rest).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&scalar(&Value::String(k.clone()))?);
+                out.push(':');
+                write_in_spec_order(v, out)?;
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_in_spec_order(v, out)?;
+            }
+            out.push(']');
+        }
+        other => out.push_str(&scalar(other)?),
+    }
+    Ok(())
 }
 
 /// The abbreviations of the spec's lookup table: (full, abbreviation).
