@@ -116,6 +116,13 @@ impl ResolvedDid {
             .unwrap_or_default()
     }
 
+    /// The document's own id of the method `kid` names: `kid` itself, or the method a legacy
+    /// did:peer key id (`#6LS...`) stands for; `None` if no method has that id.
+    pub fn canonical_kid<'a>(&'a self, kid: &'a str) -> Option<&'a str> {
+        let canonical = self.canonical(kid);
+        self.keys.contains_key(canonical).then_some(canonical)
+    }
+
     /// The key of a verification method, whatever relationships it is in.
     pub fn key(&self, kid: &str) -> Result<&PublicKey> {
         match self.keys.get(self.canonical(kid)) {
