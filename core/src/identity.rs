@@ -56,7 +56,11 @@ impl DidCommService {
         if self.uri.trim().is_empty() {
             return Err(Error::illegal_argument("the service URI is empty"));
         }
-        if let Some(bad) = self.routing_keys.iter().find(|k| !crate::did::is_did(crate::did::did_of(k))) {
+        if let Some(bad) = self
+            .routing_keys
+            .iter()
+            .find(|k| !crate::did::is_did(crate::did::did_of(k)))
+        {
             return Err(Error::illegal_argument(format!(
                 "routing key '{bad}' is not a DID URL"
             )));
@@ -129,7 +133,11 @@ impl Identity {
             let derived = pair.ed25519_to_x25519()?;
             secrets.push(Secret::from_key_pair_jwk(kid(&derived), &derived));
         }
-        Ok(Identity { did, document, secrets })
+        Ok(Identity {
+            did,
+            document,
+            secrets,
+        })
     }
 
     /// The `did:peer:2` identity of an Ed25519 signing key and an X25519 agreement key.
@@ -189,12 +197,21 @@ impl Identity {
         Ok(Identity::with_key_ids(did, document, signing, agreement))
     }
 
-    fn with_key_ids(did: String, document: DidDocument, signing: &KeyPair, agreement: &KeyPair) -> Identity {
+    fn with_key_ids(
+        did: String,
+        document: DidDocument,
+        signing: &KeyPair,
+        agreement: &KeyPair,
+    ) -> Identity {
         let secrets = vec![
             Secret::from_key_pair_jwk(format!("{did}#key-1"), signing),
             Secret::from_key_pair_jwk(format!("{did}#key-2"), agreement),
         ];
-        Identity { did, document, secrets }
+        Identity {
+            did,
+            document,
+            secrets,
+        }
     }
 
     /// For a long form did:peer:4 identity, the same identity under its short form (peers use
@@ -216,7 +233,11 @@ impl Identity {
                 s
             })
             .collect();
-        Ok(Some(Identity { did: short, document, secrets }))
+        Ok(Some(Identity {
+            did: short,
+            document,
+            secrets,
+        }))
     }
 
     /// The identity as a wallet file (a did:peer:4 identity brings its short form too).
@@ -251,7 +272,11 @@ mod tests {
     fn kids_match_the_documents() {
         let service = DidCommService::new("https://example.com/didcomm")
             .with_routing_keys(["did:example:mediator#key-1"]);
-        for method in [IdentityMethod::Peer2, IdentityMethod::Peer4, IdentityMethod::Key] {
+        for method in [
+            IdentityMethod::Peer2,
+            IdentityMethod::Peer4,
+            IdentityMethod::Key,
+        ] {
             let service = (method != IdentityMethod::Key).then_some(&service);
             let id = Identity::generate(method, service).unwrap();
             let wallet = id.to_wallet().unwrap();
@@ -261,14 +286,24 @@ mod tests {
                     let kids = resolved.kids(rel);
                     assert_eq!(kids.len(), 1, "{method:?} {rel:?}");
                     let secret = wallet.secrets.iter().find(|s| s.kid == kids[0]).unwrap();
-                    assert_eq!(secret.key_pair().unwrap().public(), resolved.key(&kids[0]).unwrap());
+                    assert_eq!(
+                        secret.key_pair().unwrap().public(),
+                        resolved.key(&kids[0]).unwrap()
+                    );
                 }
                 if method != IdentityMethod::Key {
                     let endpoints = doc.didcomm_endpoints();
                     assert_eq!(endpoints[0].routing_keys, ["did:example:mediator#key-1"]);
                 }
             }
-            assert_eq!(wallet.did_docs.len(), if method == IdentityMethod::Peer4 { 2 } else { 1 });
+            assert_eq!(
+                wallet.did_docs.len(),
+                if method == IdentityMethod::Peer4 {
+                    2
+                } else {
+                    1
+                }
+            );
         }
         assert!(Identity::generate(IdentityMethod::Key, Some(&service)).is_err());
         let bad = DidCommService::new("https://x").with_routing_keys(["not a did"]);

@@ -382,7 +382,10 @@ impl DidComm {
         }
         let secret_kids: Vec<String> = mapped.iter().map(|(_, c)| c.clone()).collect();
         let held = self.held_kids(&secret_kids).await?;
-        Ok(mapped.into_iter().filter(|(_, c)| held.contains(c)).collect())
+        Ok(mapped
+            .into_iter()
+            .filter(|(_, c)| held.contains(c))
+            .collect())
     }
 
     /// Verify every signature of a JWS; all must come from one DID. Returns the first signer.

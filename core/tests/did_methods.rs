@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! The did:key and did:peer vectors of `../shared/vectors/`, the built-in methods through
 //! [`ResolverChain`], bad DIDs, and round trips (generate, resolve, pack, unpack) per method.
 
@@ -48,7 +53,10 @@ fn format_of(doc: &Value) -> DidKeyFormat {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Every did:key vector: the document as published, and the published private keys belong to it.
@@ -79,16 +87,22 @@ fn did_key_vectors() {
                 .collect(),
         };
         for (did, expected, extra) in entries {
-            let doc = key::resolve(&did, format_of(&expected)).unwrap_or_else(|e| panic!("{did}: {e}"));
+            let doc =
+                key::resolve(&did, format_of(&expected)).unwrap_or_else(|e| panic!("{did}: {e}"));
             assert_same_document(&doc, &expected, &did);
             documents += 1;
 
             // The published private material derives the DID (and, for Ed25519, the X25519
             // key agreement key).
             let signing_pair = if let Some(seed) = extra.get("seed").and_then(Value::as_str) {
-                let kt = if did.starts_with("did:key:z6Mk") { KeyType::Ed25519 } else { KeyType::Secp256k1 };
+                let kt = if did.starts_with("did:key:z6Mk") {
+                    KeyType::Ed25519
+                } else {
+                    KeyType::Secp256k1
+                };
                 Some(KeyPair::from_secret_bytes(kt, &hex(seed)).unwrap())
-            } else if let Some(private) = extra["verificationMethod"].get("privateKeyJwk")
+            } else if let Some(private) = extra["verificationMethod"]
+                .get("privateKeyJwk")
                 .or_else(|| extra["verificationKeyPair"].get("privateKeyJwk"))
             {
                 Some(jwk::key_pair_from_jwk(private).unwrap())
@@ -113,7 +127,8 @@ fn did_key_vectors() {
                     ours[0] &= 248;
                     ours[31] = (ours[31] & 127) | 64;
                     assert_eq!(ours, expected_secret, "{did}: derived X25519");
-                    let published = KeyPair::from_secret_bytes(KeyType::X25519, &expected_secret).unwrap();
+                    let published =
+                        KeyPair::from_secret_bytes(KeyType::X25519, &expected_secret).unwrap();
                     assert_eq!(published.public(), derived.public());
                     private_keys += 1;
                 }
@@ -136,8 +151,16 @@ struct Peer4Example {
 
 fn check_peer4(example: &Peer4Example, name: &str) {
     // Encoding keeps the input's member order, as the reference implementation does.
-    assert_eq!(peer::encode_peer4_json(example.input_document.get()).unwrap(), example.long_form, "{name}");
-    assert_eq!(peer::peer4_short_form(&example.long_form).unwrap(), example.short_form, "{name}");
+    assert_eq!(
+        peer::encode_peer4_json(example.input_document.get()).unwrap(),
+        example.long_form,
+        "{name}"
+    );
+    assert_eq!(
+        peer::peer4_short_form(&example.long_form).unwrap(),
+        example.short_form,
+        "{name}"
+    );
     let long = peer::resolve_peer4(&example.long_form).unwrap();
     assert_same_document(&long, &example.long_form_document, name);
     let short = peer::resolve_peer4_short(&example.short_form, &example.long_form).unwrap();
@@ -207,7 +230,8 @@ async fn did_peer_vectors() {
         check_peer4(example, &format!("spec did:peer:4 {i}"));
         passed += 1;
     }
-    let text = std::fs::read_to_string(vectors_dir().join("did-peer/did-peer-4-examples.json")).unwrap();
+    let text =
+        std::fs::read_to_string(vectors_dir().join("did-peer/did-peer-4-examples.json")).unwrap();
     let examples: Examples = serde_json::from_str(&text).unwrap();
     for (i, example) in examples.examples.iter().enumerate() {
         check_peer4(example, &format!("did-peer-4 example {i}"));
@@ -227,21 +251,33 @@ async fn did_peer_vectors() {
 fn did_peer2_legacy_key_ids() {
     let did = "did:peer:2.Ez6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc.Vz6MkqRYqQiSgvZQdnBytw86Qbs2ZWUkGv22od935YF4s8M7V.Vz6MkgoLTnTypo3tDRwCkZXSccTPHRLhF4ZnjhueYAFpEX6vg.SeyJ0IjoiZG0iLCJzIjoiaHR0cHM6Ly9leGFtcGxlLmNvbS9lbmRwb2ludCIsInIiOlsiZGlkOmV4YW1wbGU6c29tZW1lZGlhdG9yI3NvbWVrZXkiXX0=";
     let resolved = didcomm_edge::ResolvedDid::new(peer::resolve_peer2(did).unwrap());
-    let canonical = resolved.key_in(&format!("{did}#key-1"), Relationship::KeyAgreement).unwrap().clone();
+    let canonical = resolved
+        .key_in(&format!("{did}#key-1"), Relationship::KeyAgreement)
+        .unwrap()
+        .clone();
     for legacy in [
         "#6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc",
         "#z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc",
         "#6LSbysY2",
     ] {
-        let key = resolved.key_in(&format!("{did}{legacy}"), Relationship::KeyAgreement).unwrap();
+        let key = resolved
+            .key_in(&format!("{did}{legacy}"), Relationship::KeyAgreement)
+            .unwrap();
         assert_eq!(*key, canonical, "{legacy}");
     }
-    assert!(resolved.key_in(&format!("{did}#6MkqRYqQ"), Relationship::Authentication).is_ok());
-    assert!(resolved.key_in(&format!("{did}#6MkqRYqQ"), Relationship::KeyAgreement).is_err());
+    assert!(resolved
+        .key_in(&format!("{did}#6MkqRYqQ"), Relationship::Authentication)
+        .is_ok());
+    assert!(resolved
+        .key_in(&format!("{did}#6MkqRYqQ"), Relationship::KeyAgreement)
+        .is_err());
     // The v2.0 service (string endpoint, service-level routing keys) reads as a DIDComm endpoint.
     let endpoints = resolved.document().didcomm_endpoints();
     assert_eq!(endpoints[0].uri, "https://example.com/endpoint");
-    assert_eq!(endpoints[0].routing_keys, ["did:example:somemediator#somekey"]);
+    assert_eq!(
+        endpoints[0].routing_keys,
+        ["did:example:somemediator#somekey"]
+    );
     assert_eq!(endpoints[0].service_id, format!("{did}#service"));
 }
 
@@ -271,10 +307,16 @@ fn legacy_documents_read() {
     }))
     .unwrap();
     let resolved = didcomm_edge::ResolvedDid::new(doc.clone());
-    let agreement: Vec<_> = resolved.usable_keys(Relationship::KeyAgreement).map(|(k, _)| k.to_owned()).collect();
+    let agreement: Vec<_> = resolved
+        .usable_keys(Relationship::KeyAgreement)
+        .map(|(k, _)| k.to_owned())
+        .collect();
     assert_eq!(agreement.len(), 2);
     assert_eq!(agreement[1], format!("{did}#legacy-2019"));
-    assert_eq!(resolved.usable_keys(Relationship::Authentication).count(), 1);
+    assert_eq!(
+        resolved.usable_keys(Relationship::Authentication).count(),
+        1
+    );
     let endpoints = doc.didcomm_endpoints();
     assert_eq!(endpoints.len(), 2);
     assert!(endpoints[0].uri_is_did());
@@ -290,13 +332,25 @@ async fn bad_dids_are_typed_errors() {
     let xmb = x.trim_start_matches("did:key:").to_owned();
     let example4 = &read_json("did-peer/did-peer-4-examples.json")["examples"][0];
     let long4 = example4["long_form"].as_str().unwrap();
-    let (hash4, doc4) = long4.trim_start_matches("did:peer:4").split_once(':').unwrap();
-    let other4 = read_json("did-peer/did-peer-4-examples.json")["examples"][1]["long_form"].as_str().unwrap().to_owned();
+    let (hash4, doc4) = long4
+        .trim_start_matches("did:peer:4")
+        .split_once(':')
+        .unwrap();
+    let other4 = read_json("did-peer/did-peer-4-examples.json")["examples"][1]["long_form"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let other_doc4 = other4.split(':').nth(3).unwrap().to_owned();
     let cases: Vec<(String, ErrorKind)> = vec![
         // bad multibase
-        ("did:key:6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK".into(), ErrorKind::Malformed),
-        ("did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doI".into(), ErrorKind::Malformed),
+        (
+            "did:key:6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK".into(),
+            ErrorKind::Malformed,
+        ),
+        (
+            "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doI".into(),
+            ErrorKind::Malformed,
+        ),
         ("did:key:mAAAA".into(), ErrorKind::Malformed),
         // wrong multicodec
         ("did:key:z2222222222222222".into(), ErrorKind::Unsupported),
@@ -304,34 +358,58 @@ async fn bad_dids_are_typed_errors() {
         (format!("did:peer:2.V{xmb}"), ErrorKind::Malformed),
         (format!("did:peer:2.E{mb}"), ErrorKind::Malformed),
         // bad service JSON
-        (format!("did:peer:2.V{mb}.SeyJ0IjoiZG0i"), ErrorKind::Malformed),
-        (format!("did:peer:2.V{mb}.Snotbase64!"), ErrorKind::Malformed),
+        (
+            format!("did:peer:2.V{mb}.SeyJ0IjoiZG0i"),
+            ErrorKind::Malformed,
+        ),
+        (
+            format!("did:peer:2.V{mb}.Snotbase64!"),
+            ErrorKind::Malformed,
+        ),
         // did:peer:4: hash mismatch, bad shapes
-        (format!("did:peer:4{hash4}:{other_doc4}"), ErrorKind::Malformed),
+        (
+            format!("did:peer:4{hash4}:{other_doc4}"),
+            ErrorKind::Malformed,
+        ),
         (format!("did:peer:4{hash4}:"), ErrorKind::Malformed),
         (format!("did:peer:4zQm:{doc4}"), ErrorKind::Malformed),
         ("did:peer:4zQmshort".into(), ErrorKind::Malformed),
         // other numalgos and methods
         ("did:peer:9xyz".into(), ErrorKind::Unsupported),
-        ("did:peer:1zQmZMygzYqNwU6Uhmewx5Xepf2VLp5S4HLSwwgf2aiKZuwa".into(), ErrorKind::Unsupported),
+        (
+            "did:peer:1zQmZMygzYqNwU6Uhmewx5Xepf2VLp5S4HLSwwgf2aiKZuwa".into(),
+            ErrorKind::Unsupported,
+        ),
         ("did:peer:0".into(), ErrorKind::Malformed),
         ("did:jwk:e30".into(), ErrorKind::Malformed),
         ("did:jwk:!!".into(), ErrorKind::Malformed),
         ("did:web:exa mple.com".into(), ErrorKind::Malformed),
-        (format!("did:peer:2.V{mb}{}", "A".repeat(70_000)), ErrorKind::TooLarge),
+        (
+            format!("did:peer:2.V{mb}{}", "A".repeat(70_000)),
+            ErrorKind::TooLarge,
+        ),
     ];
     let chain = ResolverChain::new();
     for (did, kind) in cases {
         let err = chain.resolve(&did).await.unwrap_err();
         assert_eq!(err.kind(), kind, "{}: {err}", &did[..did.len().min(80)]);
-        let dc = DidComm::new(Arc::new(ResolverChain::new()), Arc::new(InMemorySecrets::default()));
+        let dc = DidComm::new(
+            Arc::new(ResolverChain::new()),
+            Arc::new(InMemorySecrets::default()),
+        );
         let err = dc.resolve(&did).await.unwrap_err();
         assert_eq!(err.kind(), kind);
     }
     // Unknown methods are not resolved (no host resolver), which the engine reports as such.
     assert_eq!(chain.resolve("did:example:alice").await.unwrap(), None);
-    let dc = DidComm::new(Arc::new(ResolverChain::new()), Arc::new(InMemorySecrets::default()));
-    assert_eq!(dc.resolve("did:example:alice").await.unwrap_err().kind(), ErrorKind::DidNotResolved);
+    let dc = DidComm::new(
+        Arc::new(ResolverChain::new()),
+        Arc::new(InMemorySecrets::default()),
+    );
+    assert_eq!(
+        dc.resolve("did:example:alice").await.unwrap_err().kind(),
+        ErrorKind::DidNotResolved
+    );
 }
 
 /// The chain asks the pinned resolver first and the host resolver for other methods.
@@ -344,7 +422,9 @@ async fn chain_order_and_cache_policy() {
     let mut pinned_doc = id.document.clone();
     pinned_doc.extra.insert("pinned".into(), json!(true));
     let chain = ResolverChain::new()
-        .with_pinned(Arc::new(didcomm_edge::InMemoryDidResolver::new([pinned_doc])))
+        .with_pinned(Arc::new(didcomm_edge::InMemoryDidResolver::new([
+            pinned_doc,
+        ])))
         .with_host(Arc::new(bob.resolver()));
     let doc = chain.resolve(&id.did).await.unwrap().unwrap();
     assert_eq!(doc.extra["pinned"], true);
@@ -367,19 +447,31 @@ async fn chain_order_and_cache_policy() {
 }
 
 fn engine_for(identity_secrets: &[Secret], chain: ResolverChain) -> DidComm {
-    DidComm::new(Arc::new(chain), Arc::new(InMemorySecrets::new(identity_secrets.iter().cloned())))
+    DidComm::new(
+        Arc::new(chain),
+        Arc::new(InMemorySecrets::new(identity_secrets.iter().cloned())),
+    )
 }
 
 /// Alice packs to Bob in every mode; Bob unpacks. Both resolve each other with the chain alone.
 async fn round_trip(alice_did: &str, alice: &DidComm, bob_did: &str, bob: &DidComm, signs: bool) {
-    let msg = Message::new("https://didcomm.org/basicmessage/2.0/message", json!({"content": "hi"}))
-        .unwrap()
-        .from(alice_did)
-        .to(bob_did);
+    let msg = Message::new(
+        "https://didcomm.org/basicmessage/2.0/message",
+        json!({"content": "hi"}),
+    )
+    .unwrap()
+    .from(alice_did)
+    .to(bob_did);
     let opts = UnpackOptions::default();
     // authcrypt
     let (packed, _) = alice
-        .pack_encrypted(&msg, bob_did, Some(alice_did), None, &PackEncryptedOptions::default())
+        .pack_encrypted(
+            &msg,
+            bob_did,
+            Some(alice_did),
+            None,
+            &PackEncryptedOptions::default(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{alice_did} -> {bob_did}: {e}"));
     let (got, meta) = bob.unpack(&packed, &opts).await.unwrap();
@@ -398,7 +490,13 @@ async fn round_trip(alice_did: &str, alice: &DidComm, bob_did: &str, bob: &DidCo
         let (_, meta) = bob.unpack(&packed, &opts).await.unwrap();
         assert!(meta.non_repudiation);
         let (packed, _) = alice
-            .pack_encrypted(&msg, bob_did, Some(alice_did), Some(alice_did), &PackEncryptedOptions::default().protect_sender(true))
+            .pack_encrypted(
+                &msg,
+                bob_did,
+                Some(alice_did),
+                Some(alice_did),
+                &PackEncryptedOptions::default().protect_sender(true),
+            )
             .await
             .unwrap();
         let (_, meta) = bob.unpack(&packed, &opts).await.unwrap();
@@ -410,14 +508,21 @@ async fn round_trip(alice_did: &str, alice: &DidComm, bob_did: &str, bob: &DidCo
 async fn round_trips_per_method() {
     let service = DidCommService::new("https://example.com/didcomm")
         .with_routing_keys(["did:example:mediator1#key-x25519-1"]);
-    for method in [IdentityMethod::Peer2, IdentityMethod::Peer4, IdentityMethod::Key] {
+    for method in [
+        IdentityMethod::Peer2,
+        IdentityMethod::Peer4,
+        IdentityMethod::Key,
+    ] {
         let svc = (method != IdentityMethod::Key).then_some(&service);
         let alice = Identity::generate(method, svc).unwrap();
         let bob = Identity::generate(method, svc).unwrap();
         let alice_dc = engine_for(&alice.to_wallet().unwrap().secrets, ResolverChain::new());
         let bob_dc = engine_for(&bob.to_wallet().unwrap().secrets, ResolverChain::new());
         // The resolved document is the generated one.
-        assert_eq!(alice_dc.resolve(&bob.did).await.unwrap().document(), &bob.document);
+        assert_eq!(
+            alice_dc.resolve(&bob.did).await.unwrap().document(),
+            &bob.document
+        );
         round_trip(&alice.did, &alice_dc, &bob.did, &bob_dc, true).await;
         if method == IdentityMethod::Peer4 {
             // Once the long forms are known, the short forms work too.
@@ -437,18 +542,25 @@ async fn round_trips_per_method() {
     let pair = KeyPair::generate(KeyType::Ed25519).unwrap();
     let key_id = Identity::did_key_from(&pair).unwrap();
     let peer0 = key_id.did.replace("did:key:", "did:peer:0");
-    let peer0_secrets: Vec<Secret> = key_id.secrets.iter().map(|s| {
-        let mut s = s.clone();
-        s.kid = s.kid.replace("did:key:", "did:peer:0");
-        s
-    }).collect();
+    let peer0_secrets: Vec<Secret> = key_id
+        .secrets
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.kid = s.kid.replace("did:key:", "did:peer:0");
+            s
+        })
+        .collect();
     let peer0_dc = engine_for(&peer0_secrets, ResolverChain::new());
     round_trip(&peer0, &peer0_dc, &alice.did, &alice_dc, true).await;
 
     for kt in [KeyType::P256, KeyType::Secp256k1] {
         let pair = KeyPair::generate(kt).unwrap();
         let did = did_jwk::did_jwk_for(pair.public());
-        let jwk_dc = engine_for(&[Secret::from_key_pair_jwk(format!("{did}#0"), &pair)], ResolverChain::new());
+        let jwk_dc = engine_for(
+            &[Secret::from_key_pair_jwk(format!("{did}#0"), &pair)],
+            ResolverChain::new(),
+        );
         let other = Identity::did_key(kt).unwrap();
         let other_dc = engine_for(&other.secrets, ResolverChain::new());
         round_trip(&did, &jwk_dc, &other.did, &other_dc, true).await;
@@ -466,11 +578,15 @@ async fn did_web_over_loopback_http() {
     let mut doc = bob.document.clone();
     doc.id = did.clone();
     let doc_json = serde_json::to_string(&doc).unwrap().replace(&bob.did, &did);
-    let secrets: Vec<Secret> = bob.secrets.iter().map(|s| {
-        let mut s = s.clone();
-        s.kid = s.kid.replace(&bob.did, &did);
-        s
-    }).collect();
+    let secrets: Vec<Secret> = bob
+        .secrets
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.kid = s.kid.replace(&bob.did, &did);
+            s
+        })
+        .collect();
     let responses = vec![
         (200, doc_json.clone()),
         (200, doc_json.replace(&did, "did:web:elsewhere.example")),
@@ -485,12 +601,16 @@ async fn did_web_over_loopback_http() {
             let mut stream = loop {
                 match listener.accept() {
                     Ok((s, _)) => break s,
-                    Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
                     Err(_) => return paths,
                 }
             };
             stream.set_nonblocking(false).unwrap();
-            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
             let mut request = Vec::new();
             let mut buf = [0u8; 1024];
             while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -500,7 +620,13 @@ async fn did_web_over_loopback_http() {
                 }
             }
             let request = String::from_utf8_lossy(&request).to_string();
-            paths.push(request.split_whitespace().nth(1).unwrap_or_default().to_owned());
+            paths.push(
+                request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
             let reply = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/did+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -509,23 +635,41 @@ async fn did_web_over_loopback_http() {
         }
         paths
     });
-    let web = || WebResolver::new(Arc::new(ReqwestClient::new(true).unwrap())).allow_loopback_http(true);
+    let web =
+        || WebResolver::new(Arc::new(ReqwestClient::new(true).unwrap())).allow_loopback_http(true);
     // The engine caches the document for the did:web time to live: two resolutions, one fetch.
-    let dc = DidComm::new(Arc::new(ResolverChain::new().with_web(web())), Arc::new(InMemorySecrets::new(secrets.clone())));
+    let dc = DidComm::new(
+        Arc::new(ResolverChain::new().with_web(web())),
+        Arc::new(InMemorySecrets::new(secrets.clone())),
+    );
     let first = dc.resolve(&did).await.unwrap();
     let again = dc.resolve(&did).await.unwrap();
     assert!(Arc::ptr_eq(&first, &again));
     // A zero time to live fetches every time: a document for another DID is refused, a 404 is
     // "not resolved", and the fourth answer is good again.
-    let dc0 = DidComm::new(Arc::new(ResolverChain::new().with_web(web().with_ttl(Duration::ZERO))), Arc::new(InMemorySecrets::new(secrets)));
-    assert_eq!(dc0.resolve(&did).await.unwrap_err().kind(), ErrorKind::Malformed);
-    assert_eq!(dc0.resolve(&did).await.unwrap_err().kind(), ErrorKind::DidNotResolved);
+    let dc0 = DidComm::new(
+        Arc::new(ResolverChain::new().with_web(web().with_ttl(Duration::ZERO))),
+        Arc::new(InMemorySecrets::new(secrets)),
+    );
+    assert_eq!(
+        dc0.resolve(&did).await.unwrap_err().kind(),
+        ErrorKind::Malformed
+    );
+    assert_eq!(
+        dc0.resolve(&did).await.unwrap_err().kind(),
+        ErrorKind::DidNotResolved
+    );
     let resolved = dc0.resolve(&did).await.unwrap();
     assert_eq!(resolved.kids(Relationship::KeyAgreement).len(), 1);
     // Pack to the did:web identity and unpack with its secrets.
     let msg = Message::new("t", json!({})).unwrap().to(did.as_str());
-    let (packed, _) = dc.pack_encrypted(&msg, &did, None, None, &PackEncryptedOptions::default()).await.unwrap();
-    dc0.unpack(&packed, &UnpackOptions::default()).await.unwrap();
+    let (packed, _) = dc
+        .pack_encrypted(&msg, &did, None, None, &PackEncryptedOptions::default())
+        .await
+        .unwrap();
+    dc0.unpack(&packed, &UnpackOptions::default())
+        .await
+        .unwrap();
     let paths = server.join().unwrap();
     assert_eq!(paths, vec!["/users/bob/did.json"; 4]);
     // Without the loopback opt-in the same DID is fetched over HTTPS, which fails to connect.

@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Interop with the reference `didcomm` crate (0.4.1) on generated did:peer:2, did:peer:4 and
 //! did:key identities: its resolver is fed the documents our [`ResolverChain`] resolves
 //! (converted to its `DIDDoc`), and messages go both ways.
@@ -6,13 +11,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use didcomm_reference as reference;
 use didcomm_edge::crypto::jwk;
 use didcomm_edge::did::{DidResolver, Relationship};
 use didcomm_edge::{
     DidComm, DidCommService, Identity, IdentityMethod, InMemorySecrets, Message,
     PackEncryptedOptions, ResolvedDid, ResolverChain, Secret, SecretMaterial, UnpackOptions,
 };
+use didcomm_reference as reference;
 use reference::did::{
     DIDCommMessagingService, DIDDoc, Service, ServiceKind, VerificationMaterial,
     VerificationMethod, VerificationMethodType,
@@ -75,7 +80,13 @@ fn to_reference(resolved: &ResolvedDid, legacy_ids: bool) -> DIDDoc {
             },
         })
         .collect();
-    DIDDoc { id: did, key_agreement, authentication, verification_method: methods, service }
+    DIDDoc {
+        id: did,
+        key_agreement,
+        authentication,
+        verification_method: methods,
+        service,
+    }
 }
 
 #[async_trait(?Send)]
@@ -97,9 +108,13 @@ fn reference_secrets(identity: &Identity, legacy_ids: bool) -> ExampleSecretsRes
         .secrets
         .iter()
         .map(|s: &Secret| {
-            let SecretMaterial::Jwk(private) = &s.material else { panic!("JWK secrets") };
+            let SecretMaterial::Jwk(private) = &s.material else {
+                panic!("JWK secrets")
+            };
             let id = if legacy_ids {
-                let mb = didcomm_edge::crypto::multikey::public_key_to_multibase(resolved.key(&s.kid).unwrap());
+                let mb = didcomm_edge::crypto::multikey::public_key_to_multibase(
+                    resolved.key(&s.kid).unwrap(),
+                );
                 format!("{}#{}", identity.did, &mb[1..])
             } else {
                 s.kid.clone()
@@ -125,18 +140,33 @@ fn our_engine(identity: &Identity) -> DidComm {
 
 /// The reference crate (as `alice`) and our engine (as `bob`) exchange messages both ways.
 async fn exchange(alice: &Identity, bob: &Identity, legacy_ids: bool) {
-    let resolver = OurResolution { chain: ResolverChain::new(), legacy_ids };
+    let resolver = OurResolution {
+        chain: ResolverChain::new(),
+        legacy_ids,
+    };
     let alice_secrets = reference_secrets(alice, legacy_ids);
     let bob_dc = our_engine(bob);
-    let what = format!("{} -> {} (legacy ids: {legacy_ids})", &alice.did[..20], &bob.did[..20]);
+    let what = format!(
+        "{} -> {} (legacy ids: {legacy_ids})",
+        &alice.did[..20],
+        &bob.did[..20]
+    );
 
     // Reference -> us: authcrypt, anoncrypt of a signed message, signed.
-    let msg = reference::Message::build("1".into(), "https://example.com/t".into(), json!({"n": 1}))
-        .from(alice.did.clone())
-        .to(bob.did.clone())
-        .finalize();
+    let msg =
+        reference::Message::build("1".into(), "https://example.com/t".into(), json!({"n": 1}))
+            .from(alice.did.clone())
+            .to(bob.did.clone())
+            .finalize();
     let (packed, meta) = msg
-        .pack_encrypted(&bob.did, Some(&alice.did), None, &resolver, &alice_secrets, &reference::PackEncryptedOptions::default())
+        .pack_encrypted(
+            &bob.did,
+            Some(&alice.did),
+            None,
+            &resolver,
+            &alice_secrets,
+            &reference::PackEncryptedOptions::default(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{what}: reference pack: {e}"));
     // The reference crate read bob's service (no routing keys: no forward).
@@ -149,14 +179,30 @@ async fn exchange(alice: &Identity, bob: &Identity, legacy_ids: bool) {
     assert!(meta.authenticated && meta.encrypted);
 
     let (packed, _) = msg
-        .pack_encrypted(&bob.did, None, Some(&alice.did), &resolver, &alice_secrets, &reference::PackEncryptedOptions::default())
+        .pack_encrypted(
+            &bob.did,
+            None,
+            Some(&alice.did),
+            &resolver,
+            &alice_secrets,
+            &reference::PackEncryptedOptions::default(),
+        )
         .await
         .unwrap();
-    let (_, meta) = bob_dc.unpack(&packed, &UnpackOptions::default()).await.unwrap();
+    let (_, meta) = bob_dc
+        .unpack(&packed, &UnpackOptions::default())
+        .await
+        .unwrap();
     assert!(meta.non_repudiation && meta.anonymous_sender);
 
-    let (packed, _) = msg.pack_signed(&alice.did, &resolver, &alice_secrets).await.unwrap();
-    let (_, meta) = bob_dc.unpack(&packed, &UnpackOptions::default()).await.unwrap();
+    let (packed, _) = msg
+        .pack_signed(&alice.did, &resolver, &alice_secrets)
+        .await
+        .unwrap();
+    let (_, meta) = bob_dc
+        .unpack(&packed, &UnpackOptions::default())
+        .await
+        .unwrap();
     assert!(meta.non_repudiation);
 
     // Us -> reference: authcrypt (signed too), and anoncrypt. A peer that names our keys the
@@ -169,14 +215,29 @@ async fn exchange(alice: &Identity, bob: &Identity, legacy_ids: bool) {
         .unwrap()
         .from(bob.did.as_str())
         .to(alice.did.as_str());
-    for (from, sign_by) in [(Some(bob.did.as_str()), None), (Some(bob.did.as_str()), Some(bob.did.as_str())), (None, None)] {
+    for (from, sign_by) in [
+        (Some(bob.did.as_str()), None),
+        (Some(bob.did.as_str()), Some(bob.did.as_str())),
+        (None, None),
+    ] {
         let (packed, _) = bob_dc
-            .pack_encrypted(&ours, &alice.did, from, sign_by, &PackEncryptedOptions::default())
+            .pack_encrypted(
+                &ours,
+                &alice.did,
+                from,
+                sign_by,
+                &PackEncryptedOptions::default(),
+            )
             .await
             .unwrap_or_else(|e| panic!("{what}: our pack: {e}"));
-        let (got, meta) = reference::Message::unpack(&packed, &resolver, &alice_secrets, &reference::UnpackOptions::default())
-            .await
-            .unwrap_or_else(|e| panic!("{what}: reference unpack: {e}"));
+        let (got, meta) = reference::Message::unpack(
+            &packed,
+            &resolver,
+            &alice_secrets,
+            &reference::UnpackOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{what}: reference unpack: {e}"));
         assert_eq!(got.body, json!({"n": 2}));
         assert_eq!(meta.authenticated, from.is_some());
         assert_eq!(meta.non_repudiation, sign_by.is_some());
@@ -208,6 +269,10 @@ async fn reference_crate_and_us_on_generated_identities() {
 #[tokio::test]
 async fn legacy_did_peer2_key_ids() {
     let alice = Identity::generate(IdentityMethod::Peer2, None).unwrap();
-    let bob = Identity::generate(IdentityMethod::Peer2, Some(&DidCommService::new("https://bob.example/didcomm"))).unwrap();
+    let bob = Identity::generate(
+        IdentityMethod::Peer2,
+        Some(&DidCommService::new("https://bob.example/didcomm")),
+    )
+    .unwrap();
     exchange(&alice, &bob, true).await;
 }

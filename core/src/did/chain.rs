@@ -232,9 +232,9 @@ impl DidResolver for ResolverChain {
     fn cache_policy(&self, did: &str) -> CachePolicy {
         match methods::method_of(did) {
             Some("key" | "jwk" | "peer") => CachePolicy::Immutable,
-            Some("web") if self.web().is_some() => {
-                self.web().map_or(CachePolicy::Default, |w| CachePolicy::Ttl(w.ttl()))
-            }
+            Some("web") if self.web().is_some() => self
+                .web()
+                .map_or(CachePolicy::Default, |w| CachePolicy::Ttl(w.ttl())),
             _ => self
                 .host
                 .as_ref()

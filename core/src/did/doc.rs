@@ -231,7 +231,11 @@ pub struct Service {
     #[serde(rename = "type")]
     pub type_: Value,
     /// The endpoint: a URI string, an object, or a list of either (`null` when absent).
-    #[serde(rename = "serviceEndpoint", default, skip_serializing_if = "Value::is_null")]
+    #[serde(
+        rename = "serviceEndpoint",
+        default,
+        skip_serializing_if = "Value::is_null"
+    )]
     pub service_endpoint: Value,
     /// Every other member (DIDComm v2.0 put `routingKeys` and `accept` here).
     #[serde(flatten)]
@@ -318,9 +322,9 @@ impl DidDocument {
     /// An empty document for `did` (add methods, relationships and services to it).
     pub fn new(did: impl Into<String>) -> DidDocument {
         DidDocument {
-            context: Some(Value::Array(vec![
-                Value::String("https://www.w3.org/ns/did/v1".into()),
-            ])),
+            context: Some(Value::Array(vec![Value::String(
+                "https://www.w3.org/ns/did/v1".into(),
+            )])),
             id: did.into(),
             also_known_as: vec![],
             controller: None,

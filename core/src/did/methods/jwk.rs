@@ -43,7 +43,10 @@ pub fn resolve(did: &str) -> Result<DidDocument> {
                 "did:jwk key has an unknown 'use' value '{other}'"
             )))
         }
-        None => (key.key_type() != KeyType::X25519, key.key_type().can_agree()),
+        None => (
+            key.key_type() != KeyType::X25519,
+            key.key_type().can_agree(),
+        ),
     };
     if (sign && key.key_type() == KeyType::X25519) || (agree && !key.key_type().can_agree()) {
         return Err(Error::malformed(format!(
@@ -103,11 +106,14 @@ mod tests {
         let pair = KeyPair::generate(KeyType::Ed25519).unwrap();
         let did = did_jwk_for(pair.public());
         let doc = resolve(&did).unwrap();
-        assert_eq!(doc.verification_method[0].public_key().unwrap(), *pair.public());
+        assert_eq!(
+            doc.verification_method[0].public_key().unwrap(),
+            *pair.public()
+        );
         assert!(doc.key_agreement.is_empty());
         for bad in [
             "did:jwk:",
-            "did:jwk:e30",              // {}
+            "did:jwk:e30",                // {}
             "did:jwk:eyJrdHkiOiJPS1AifQ", // {"kty":"OKP"}
             "did:jwk:!!!",
         ] {

@@ -67,7 +67,12 @@ pub fn resolve(did: &str, format: DidKeyFormat) -> Result<DidDocument> {
 }
 
 /// The verification method type, key material and context of `key` in `format`.
-fn method(id: String, controller: &str, key: &PublicKey, format: DidKeyFormat) -> (VerificationMethod, &'static str) {
+fn method(
+    id: String,
+    controller: &str,
+    key: &PublicKey,
+    format: DidKeyFormat,
+) -> (VerificationMethod, &'static str) {
     let key_type = key.key_type();
     let mut vm = VerificationMethod::multikey(id, controller, key);
     let mut context = MULTIKEY_CONTEXT;
@@ -102,9 +107,18 @@ fn method(id: String, controller: &str, key: &PublicKey, format: DidKeyFormat) -
                     "EcdsaSecp256k1VerificationKey2019",
                     "https://w3id.org/security/suites/secp256k1-2019/v1",
                 ),
-                KeyType::P256 => ("P256Key2021", "https://w3id.org/security/suites/multikey-2021/v1"),
-                KeyType::P384 => ("P384Key2021", "https://w3id.org/security/suites/multikey-2021/v1"),
-                KeyType::P521 => ("P521Key2021", "https://w3id.org/security/suites/multikey-2021/v1"),
+                KeyType::P256 => (
+                    "P256Key2021",
+                    "https://w3id.org/security/suites/multikey-2021/v1",
+                ),
+                KeyType::P384 => (
+                    "P384Key2021",
+                    "https://w3id.org/security/suites/multikey-2021/v1",
+                ),
+                KeyType::P521 => (
+                    "P521Key2021",
+                    "https://w3id.org/security/suites/multikey-2021/v1",
+                ),
             };
             vm.type_ = type_.into();
             vm.public_key_multibase = None;
@@ -146,7 +160,10 @@ pub(crate) fn expand(did: &str, key: &PublicKey, format: DidKeyFormat) -> DidDoc
         doc.key_agreement.push(reference(&agreement_id));
     }
     doc.context = Some(Value::Array(
-        contexts.into_iter().map(|c| Value::String(c.into())).collect(),
+        contexts
+            .into_iter()
+            .map(|c| Value::String(c.into()))
+            .collect(),
     ));
     doc
 }
@@ -165,14 +182,20 @@ mod tests {
             doc.key_agreement[0].id(),
             "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#z6LSj72tK8brWgZja8NLRwPigth2T9QRiG1uH9oKZuKjdh9p"
         );
-        assert_eq!(doc.verification_method[1].type_, "X25519KeyAgreementKey2020");
+        assert_eq!(
+            doc.verification_method[1].type_,
+            "X25519KeyAgreementKey2020"
+        );
     }
 
     #[test]
     fn bad_identifiers_are_typed_errors() {
         for (did, kind) in [
             ("did:key:", ErrorKind::Malformed),
-            ("did:key:6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", ErrorKind::Malformed),
+            (
+                "did:key:6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+                ErrorKind::Malformed,
+            ),
             ("did:key:z0OIl", ErrorKind::Malformed),
             ("did:key:zQ3s", ErrorKind::Unsupported),
             // A valid base58 string whose multicodec is not a key.
@@ -185,13 +208,19 @@ mod tests {
         let mut short = vec![0xed, 0x01];
         short.extend_from_slice(&[7u8; 31]);
         let did = format!("did:key:{}", multikey::encode_multibase(&short));
-        assert_eq!(resolve(&did, DidKeyFormat::Multikey).unwrap_err().kind(), ErrorKind::Malformed);
+        assert_eq!(
+            resolve(&did, DidKeyFormat::Multikey).unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
         let pair = crate::KeyPair::generate(KeyType::P256).unwrap();
         let (x, y) = pair.public().coordinates();
         let mut long = vec![0x80, 0x24, 0x04];
         long.extend(x);
         long.extend(y.unwrap());
         let did = format!("did:key:{}", multikey::encode_multibase(&long));
-        assert_eq!(resolve(&did, DidKeyFormat::Multikey).unwrap_err().kind(), ErrorKind::Malformed);
+        assert_eq!(
+            resolve(&did, DidKeyFormat::Multikey).unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
     }
 }

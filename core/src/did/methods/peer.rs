@@ -154,7 +154,9 @@ pub fn encode_peer2(keys: &[(Purpose, PublicKey)], services: &[Value]) -> Result
     }
     for service in services {
         if !service.is_object() {
-            return Err(Error::illegal_argument("a did:peer:2 service must be a JSON object"));
+            return Err(Error::illegal_argument(
+                "a did:peer:2 service must be a JSON object",
+            ));
         }
         let mut json = String::new();
         write_in_spec_order(&abbreviate(service.clone()), &mut json)?;
@@ -178,7 +180,9 @@ fn write_in_spec_order(value: &Value, out: &mut String) -> Result<()> {
         Value::Object(map) => {
             out.push('{');
             let first = SPEC_ORDER.iter().filter_map(|k| map.get_key_value(*k));
-            let rest = map.iter().filter(|(k, _)| !SPEC_ORDER.contains(&k.as_str()));
+            let rest = map
+                .iter()
+                .filter(|(k, _)| !SPEC_ORDER.contains(&k.as_str()));
             for (i, (k, v)) in first.chain(rest).enumerate() {
                 if i > 0 {
                     out.push(',');
@@ -213,21 +217,31 @@ const KEY_ABBREVIATIONS: [(&str, &str); 4] = [
 ];
 
 fn abbreviate(value: Value) -> Value {
-    rename_keys(value, &|key| {
-        KEY_ABBREVIATIONS
-            .iter()
-            .find(|(full, _)| *full == key)
-            .map(|(_, short)| *short)
-    }, "t", ("DIDCommMessaging", "dm"))
+    rename_keys(
+        value,
+        &|key| {
+            KEY_ABBREVIATIONS
+                .iter()
+                .find(|(full, _)| *full == key)
+                .map(|(_, short)| *short)
+        },
+        "t",
+        ("DIDCommMessaging", "dm"),
+    )
 }
 
 fn expand_abbreviations(value: Value) -> Value {
-    rename_keys(value, &|key| {
-        KEY_ABBREVIATIONS
-            .iter()
-            .find(|(_, short)| *short == key)
-            .map(|(full, _)| *full)
-    }, "type", ("dm", "DIDCommMessaging"))
+    rename_keys(
+        value,
+        &|key| {
+            KEY_ABBREVIATIONS
+                .iter()
+                .find(|(_, short)| *short == key)
+                .map(|(full, _)| *full)
+        },
+        "type",
+        ("dm", "DIDCommMessaging"),
+    )
 }
 
 /// Rename object keys recursively, and replace `type_value.0` by `type_value.1` in the values
@@ -398,7 +412,10 @@ pub fn peer2_to_peer3(did: &str) -> Result<String> {
     let rest = did
         .strip_prefix("did:peer:2")
         .ok_or_else(|| Error::illegal_argument("not a did:peer:2 DID"))?;
-    Ok(format!("did:peer:3{}", sha256_multihash_multibase(rest.as_bytes())))
+    Ok(format!(
+        "did:peer:3{}",
+        sha256_multihash_multibase(rest.as_bytes())
+    ))
 }
 
 /// Resolve a `did:peer:3` whose did:peer:2 is known: the did:peer:2 document under the
@@ -438,7 +455,9 @@ fn check_input_document(doc: &Value) -> Result<&Map<String, Value>> {
         return Err(Error::malformed("a did:peer:4 document must not be empty"));
     }
     if map.contains_key("id") {
-        return Err(Error::malformed("a did:peer:4 input document must not have an 'id'"));
+        return Err(Error::malformed(
+            "a did:peer:4 input document must not have an 'id'",
+        ));
     }
     if map.get("alsoKnownAs").is_some_and(|a| !a.is_array()) {
         return Err(Error::malformed("did:peer:4 'alsoKnownAs' must be a list"));
@@ -452,7 +471,9 @@ fn check_input_document(doc: &Value) -> Result<&Map<String, Value>> {
         "capabilityDelegation",
         "service",
     ] {
-        let Some(list) = map.get(member) else { continue };
+        let Some(list) = map.get(member) else {
+            continue;
+        };
         let list = list
             .as_array()
             .ok_or_else(|| Error::malformed(format!("did:peer:4 '{member}' must be a list")))?;
@@ -496,8 +517,8 @@ pub fn encode_peer4(input: &Value) -> Result<String> {
 /// Build the long form `did:peer:4` of an input document given as JSON text, keeping its member
 /// order (only whitespace between tokens is removed), as other implementations do.
 pub fn encode_peer4_json(input: &str) -> Result<String> {
-    let value: Value =
-        serde_json::from_str(input).map_err(|e| crate::message::json_error("did:peer:4 document", &e))?;
+    let value: Value = serde_json::from_str(input)
+        .map_err(|e| crate::message::json_error("did:peer:4 document", &e))?;
     check_input_document(&value)?;
     Ok(peer4_from_json_text(&minify_json(input)))
 }
@@ -606,7 +627,9 @@ fn decode_peer4(long: &str) -> Result<(String, Value)> {
 /// Add the DID, `alsoKnownAs` and the implied controllers to a did:peer:4 input document.
 fn contextualize(mut value: Value, did: &str, other_form: &str) -> Result<DidDocument> {
     let Some(map) = value.as_object_mut() else {
-        return Err(Error::malformed("a did:peer:4 document must be a JSON object"));
+        return Err(Error::malformed(
+            "a did:peer:4 document must be a JSON object",
+        ));
     };
     map.insert("id".into(), Value::String(did.to_owned()));
     match map.get_mut("alsoKnownAs") {
@@ -668,7 +691,10 @@ mod tests {
     fn abbreviations_round_trip() {
         let service = json!({"type": "DIDCommMessaging", "serviceEndpoint": {"uri": "https://x", "accept": ["didcomm/v2"], "routingKeys": ["did:example:m#k"]}});
         let short = abbreviate(service.clone());
-        assert_eq!(short, json!({"t": "dm", "s": {"uri": "https://x", "a": ["didcomm/v2"], "r": ["did:example:m#k"]}}));
+        assert_eq!(
+            short,
+            json!({"t": "dm", "s": {"uri": "https://x", "a": ["didcomm/v2"], "r": ["did:example:m#k"]}})
+        );
         assert_eq!(expand_abbreviations(short), service);
     }
 
@@ -695,7 +721,10 @@ mod tests {
         assert_eq!(ids, ["#service", "#service-1", "#mine"]);
         let endpoints = doc.didcomm_endpoints();
         assert_eq!(endpoints[0].uri, "https://example.com/endpoint");
-        assert_eq!(endpoints[0].routing_keys, ["did:example:somemediator#somekey"]);
+        assert_eq!(
+            endpoints[0].routing_keys,
+            ["did:example:somemediator#somekey"]
+        );
         assert_eq!(endpoints[2].uri, "https://b");
         assert_eq!(doc.key_agreement[0].id(), "#key-1");
         assert_eq!(doc.authentication[0].id(), "#key-2");
@@ -703,29 +732,38 @@ mod tests {
 
     #[test]
     fn bad_peer2_dids_are_typed_errors() {
-        let ed = multikey::public_key_to_multibase(KeyPair::generate(KeyType::Ed25519).unwrap().public());
-        let x = multikey::public_key_to_multibase(KeyPair::generate(KeyType::X25519).unwrap().public());
+        let ed = multikey::public_key_to_multibase(
+            KeyPair::generate(KeyType::Ed25519).unwrap().public(),
+        );
+        let x =
+            multikey::public_key_to_multibase(KeyPair::generate(KeyType::X25519).unwrap().public());
         let cases = [
             "did:peer:2".to_owned(),
             "did:peer:2.".to_owned(),
             format!("did:peer:2.V{ed}..E{x}"),
             format!("did:peer:2.Q{ed}"),
-            format!("did:peer:2.V{x}"),                // X25519 cannot sign
-            format!("did:peer:2.E{ed}"),                // Ed25519 cannot agree
-            format!("did:peer:2.V{}", &ed[1..]),        // no multibase prefix
-            format!("did:peer:2.V{}0", &ed),            // '0' is not base58
-            format!("did:peer:2.Vz{}", "6Mk"),          // too short
-            format!("did:peer:2.V{ed}.S"),              // empty service
-            format!("did:peer:2.V{ed}.S!!"),            // not base64url
+            format!("did:peer:2.V{x}"),          // X25519 cannot sign
+            format!("did:peer:2.E{ed}"),         // Ed25519 cannot agree
+            format!("did:peer:2.V{}", &ed[1..]), // no multibase prefix
+            format!("did:peer:2.V{}0", &ed),     // '0' is not base58
+            format!("did:peer:2.Vz{}", "6Mk"),   // too short
+            format!("did:peer:2.V{ed}.S"),       // empty service
+            format!("did:peer:2.V{ed}.S!!"),     // not base64url
             format!("did:peer:2.V{ed}.S{}", b64::encode("[1]")),
             format!("did:peer:2.V{ed}.S{}", b64::encode("{\"s\":\"https://x\"}")),
             format!("did:peer:2.V{ed}.S{}", b64::encode("{\"t\":\"dm\"}")),
-            format!("did:peer:2.V{ed}.S{}", b64::encode("{\"t\":\"dm\",\"s\":\"x\",\"id\":5}")),
+            format!(
+                "did:peer:2.V{ed}.S{}",
+                b64::encode("{\"t\":\"dm\",\"s\":\"x\",\"id\":5}")
+            ),
             format!("did:peer:2.V{ed}.S{}", b64::encode("not json")),
         ];
         for did in cases {
             let err = resolve_peer2(&did).unwrap_err();
-            assert!(matches!(err.kind(), ErrorKind::Malformed | ErrorKind::Unsupported), "{did}: {err}");
+            assert!(
+                matches!(err.kind(), ErrorKind::Malformed | ErrorKind::Unsupported),
+                "{did}: {err}"
+            );
         }
     }
 
@@ -743,9 +781,15 @@ mod tests {
         let mut tampered = long.clone();
         let last = tampered.pop().unwrap();
         tampered.push(if last == 'a' { 'b' } else { 'a' });
-        assert_eq!(resolve_peer4(&tampered).unwrap_err().kind(), ErrorKind::Malformed);
+        assert_eq!(
+            resolve_peer4(&tampered).unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
         assert!(encode_peer4(&json!({"id": "did:x"})).is_err());
         assert!(encode_peer4(&json!({"service": [{"id": "did:x#abs", "type": "t"}]})).is_err());
-        assert_eq!(minify_json("{ \"a\" : [ 1 , \"b c\\\" d\" ] }\n"), "{\"a\":[1,\"b c\\\" d\"]}");
+        assert_eq!(
+            minify_json("{ \"a\" : [ 1 , \"b c\\\" d\" ] }\n"),
+            "{\"a\":[1,\"b c\\\" d\"]}"
+        );
     }
 }

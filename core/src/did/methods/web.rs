@@ -198,7 +198,11 @@ fn check_host(host: &str) -> Result<()> {
         None => (host, None),
     };
     if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
+        if port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
             return Err(bad());
         }
     }
@@ -209,7 +213,9 @@ fn check_host(host: &str) -> Result<()> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if labels_ok {
         Ok(())
@@ -268,7 +274,10 @@ impl HttpClient for ReqwestClient {
                 })
             })?;
         let status = response.status().as_u16();
-        if response.content_length().is_some_and(|len| len > max_len as u64) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > max_len as u64)
+        {
             return Err(Error::new(ErrorKind::TooLarge, "the response is too large"));
         }
         let mut body = Vec::new();
@@ -293,7 +302,10 @@ mod tests {
     #[test]
     fn urls() {
         let url = |did| document_url(did, false);
-        assert_eq!(url("did:web:example.com").unwrap(), "https://example.com/.well-known/did.json");
+        assert_eq!(
+            url("did:web:example.com").unwrap(),
+            "https://example.com/.well-known/did.json"
+        );
         assert_eq!(
             url("did:web:w3c-ccg.github.io:user:alice").unwrap(),
             "https://w3c-ccg.github.io/user/alice/did.json"
@@ -302,7 +314,10 @@ mod tests {
             url("did:web:example.com%3A3000:user:alice").unwrap(),
             "https://example.com:3000/user/alice/did.json"
         );
-        assert_eq!(url("did:web:127.0.0.1%3A8080").unwrap(), "https://127.0.0.1:8080/.well-known/did.json");
+        assert_eq!(
+            url("did:web:127.0.0.1%3A8080").unwrap(),
+            "https://127.0.0.1:8080/.well-known/did.json"
+        );
         assert_eq!(
             document_url("did:web:127.0.0.1%3A8080", true).unwrap(),
             "http://127.0.0.1:8080/.well-known/did.json"
