@@ -773,7 +773,7 @@ mod tests {
         let long = encode_peer4(&input).unwrap();
         let short = peer4_short_form(&long).unwrap();
         let doc = resolve_peer4(&long).unwrap();
-        assert_eq!(doc.also_known_as, [short.clone()]);
+        assert_eq!(doc.also_known_as, std::slice::from_ref(&short));
         assert_eq!(doc.verification_method[0].controller, long);
         let doc = resolve_peer4_short(&short, &long).unwrap();
         assert_eq!(doc.id, short);
