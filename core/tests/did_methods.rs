@@ -12,6 +12,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use didcomm_edge::crypto::multikey;
 use didcomm_edge::crypto::{jwk, KeyPair, KeyType};
 use didcomm_edge::did::methods::web::WebResolver;
 use didcomm_edge::did::methods::{jwk as did_jwk, key, peer};
@@ -20,6 +21,7 @@ use didcomm_edge::{
     DidComm, DidCommService, ErrorKind, Identity, IdentityMethod, InMemorySecrets, Message,
     PackEncryptedOptions, Secret, UnpackOptions,
 };
+use didcomm_edge::{DidDocument, ResolvedDid};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -87,6 +89,22 @@ fn did_key_vectors() {
             let doc =
                 key::resolve(&did, format_of(&expected)).unwrap_or_else(|e| panic!("{did}: {e}"));
             assert_same_document(&doc, &expected, &did);
+            // Every method of the published document parses (2018/2019 base58 suites,
+            // P256Key2021, JsonWebKey2020) to the DID's key or its derived X25519 key.
+            let published = ResolvedDid::new(DidDocument::from_value(expected.clone()).unwrap());
+            let did_key = multikey::public_key_from_multibase(&did["did:key:".len()..]).unwrap();
+            let signing: Vec<_> = published
+                .usable_keys(Relationship::Authentication)
+                .collect();
+            let agreement: Vec<_> = published.usable_keys(Relationship::KeyAgreement).collect();
+            if did_key.key_type() == KeyType::X25519 {
+                assert!(signing.is_empty());
+                assert_eq!(*agreement[0].1, did_key);
+            } else {
+                assert_eq!(*signing[0].1, did_key, "{did}");
+                let derived = did_key.ed25519_to_x25519().unwrap_or(did_key);
+                assert_eq!(*agreement[0].1, derived, "{did}");
+            }
             documents += 1;
 
             // The published private material derives the DID (and, for Ed25519, the X25519
@@ -158,6 +176,17 @@ fn check_peer4(example: &Peer4Example, name: &str) {
     );
     let long = peer::resolve_peer4(&example.long_form).unwrap();
     assert_same_document(&long, &example.long_form_document, name);
+    // Every authentication key parses (legacy `publicKey` entries included).
+    let resolved = ResolvedDid::new(long.clone());
+    assert!(
+        !resolved.kids(Relationship::Authentication).is_empty(),
+        "{name}"
+    );
+    for kid in resolved.kids(Relationship::Authentication) {
+        resolved
+            .key_in(kid, Relationship::Authentication)
+            .unwrap_or_else(|e| panic!("{name}: {kid}: {e}"));
+    }
     let short = peer::resolve_peer4_short(&example.short_form, &example.long_form).unwrap();
     assert_same_document(&short, &example.short_form_document, name);
 }

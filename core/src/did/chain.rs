@@ -230,15 +230,15 @@ impl DidResolver for ResolverChain {
     }
 
     fn cache_policy(&self, did: &str) -> CachePolicy {
-        match methods::method_of(did) {
-            Some("key" | "jwk" | "peer") => CachePolicy::Immutable,
-            Some("web") if self.web().is_some() => self
-                .web()
-                .map_or(CachePolicy::Default, |w| CachePolicy::Ttl(w.ttl())),
-            _ => self
-                .host
-                .as_ref()
-                .map_or(CachePolicy::Default, |host| host.cache_policy(did)),
+        let web = match methods::method_of(did) {
+            Some("key" | "jwk" | "peer") => return CachePolicy::Immutable,
+            Some("web") => self.web(),
+            _ => None,
+        };
+        match (web, &self.host) {
+            (Some(web), _) => CachePolicy::Ttl(web.ttl()),
+            (None, Some(host)) => host.cache_policy(did),
+            (None, None) => CachePolicy::Default,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::doc::{absolute_id, DidDocument, VerificationRelationship};
+use super::doc::{absolute_id, DidDocument, VerificationMethod, VerificationRelationship};
 use crate::crypto::PublicKey;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -53,6 +53,16 @@ impl ResolvedDid {
         let mut keys = HashMap::new();
         for vm in &document.verification_method {
             keys.insert(absolute_id(&doc_id, &vm.id), vm.public_key());
+        }
+        // Pre-DID-Core documents (DIDComm v1 era, some did:peer:4 inputs) list their keys
+        // under `publicKey`.
+        if let Some(serde_json::Value::Array(legacy)) = document.extra.get("publicKey") {
+            for value in legacy {
+                if let Ok(vm) = serde_json::from_value::<VerificationMethod>(value.clone()) {
+                    keys.entry(absolute_id(&doc_id, &vm.id))
+                        .or_insert_with(|| vm.public_key());
+                }
+            }
         }
         let mut collect = |entries: &[VerificationRelationship]| -> Vec<String> {
             entries
