@@ -152,10 +152,14 @@ pub(crate) fn expand(did: &str, key: &PublicKey, format: DidKeyFormat) -> DidDoc
         doc.assertion_method.push(reference(&id));
         doc.capability_invocation.push(reference(&id));
         doc.capability_delegation.push(reference(&id));
-        let agreement_id = match (key.key_type(), key.ed25519_to_x25519()) {
-            (KeyType::Ed25519, Ok(derived)) => add(&mut doc, &derived),
+        let derived = match key.key_type() {
+            KeyType::Ed25519 => key.ed25519_to_x25519().ok(),
             // NIST and secp256k1 keys agree with themselves.
-            _ => id,
+            _ => None,
+        };
+        let agreement_id = match derived {
+            Some(derived) => add(&mut doc, &derived),
+            None => id,
         };
         doc.key_agreement.push(reference(&agreement_id));
     }
