@@ -1,8 +1,11 @@
-//! `didcomm-edge`: pack, unpack and benchmark DIDComm v2 messages from the command line.
+//! `didcomm-edge`: pack, unpack and benchmark DIDComm v2 messages, resolve DIDs and generate
+//! identities from the command line.
 //!
 //! Every failure exits with status 2 and one line on stderr: `error: <kind>: <reason>`.
 
 mod bench;
+mod keys;
+mod resolve;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -11,7 +14,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use didcomm_edge::message::ParseOptions;
 use didcomm_edge::{
-    ContentEncAlg, DidComm, Error, ErrorKind, Message, PackEncryptedOptions, UnpackOptions, Wallet,
+    ContentEncAlg, DidComm, Error, ErrorKind, Message, PackEncryptedOptions, ResolverChain,
+    UnpackOptions, Wallet,
 };
 use serde_json::json;
 
@@ -34,6 +38,10 @@ enum Command {
     Unpack(UnpackArgs),
     /// Measure in-process pack/unpack throughput (operations per second).
     Bench(bench::BenchArgs),
+    /// Resolve a DID (did:key, did:peer, did:jwk, did:web, or a wallet's); print its document.
+    Resolve(resolve::ResolveArgs),
+    /// Generate identities.
+    Keys(keys::KeysArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,7 +142,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    // I/O and timers: did:web resolution fetches over HTTPS.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(_) => {
             eprintln!("error: invalid_state: cannot start the async runtime");
@@ -161,6 +173,8 @@ async fn run(cli: Cli) -> Result<String, Error> {
         Command::Pack(args) => pack(args).await,
         Command::Unpack(args) => unpack(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Resolve(args) => resolve::run(args).await,
+        Command::Keys(args) => keys::run(args),
     }
 }
 
@@ -175,9 +189,10 @@ fn read_stdin() -> Result<String, Error> {
     Ok(input)
 }
 
-fn load_engine(args: &WalletArgs) -> Result<DidComm, Error> {
+/// The wallet files, merged.
+fn load_wallet(paths: &[std::path::PathBuf]) -> Result<Wallet, Error> {
     let mut wallet = Wallet::default();
-    for path in &args.wallet {
+    for path in paths {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::new(
                 ErrorKind::IllegalArgument,
@@ -186,8 +201,16 @@ fn load_engine(args: &WalletArgs) -> Result<DidComm, Error> {
         })?;
         wallet.merge(Wallet::from_json(&text).map_err(|e| e.context(path.display()))?);
     }
+    Ok(wallet)
+}
+
+/// An engine over the wallet's secrets that resolves the built-in DID methods itself, the
+/// wallet's documents taking precedence.
+fn load_engine(args: &WalletArgs) -> Result<DidComm, Error> {
+    let wallet = load_wallet(&args.wallet)?;
+    let resolver = ResolverChain::new().with_pinned(Arc::new(wallet.resolver()));
     Ok(DidComm::new(
-        Arc::new(wallet.resolver()),
+        Arc::new(resolver),
         Arc::new(wallet.secrets_store()),
     ))
 }

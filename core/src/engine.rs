@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::cache::BoundedCache;
 use crate::crypto::{KeyPair, PublicKey};
-use crate::did::{DidResolver, ResolvedDid};
+use crate::did::{CachePolicy, DidResolver, ResolvedDid};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secrets::SecretsResolver;
 
@@ -22,7 +22,9 @@ pub struct Config {
     pub max_message_size: usize,
     /// How many resolved DID documents (with their parsed keys) to keep.
     pub did_cache_capacity: usize,
-    /// How long a resolved document stays cached (`None`: until evicted).
+    /// How long a resolved document stays cached (`None`: until evicted), unless the resolver
+    /// says otherwise for its method ([`crate::did::CachePolicy`]: did:key, did:peer and did:jwk
+    /// documents never expire; did:web has its own time to live).
     pub did_cache_ttl: Option<Duration>,
     /// How many parsed private keys to keep (signing keys stay expanded).
     pub secret_cache_capacity: usize,
@@ -139,11 +141,15 @@ impl DidComm {
             ));
         }
         let resolved = Arc::new(ResolvedDid::new(doc));
-        self.dids.insert(
-            did.to_owned(),
-            Arc::clone(&resolved),
-            self.config.did_cache_ttl,
-        );
+        let ttl = match self.resolver.cache_policy(did) {
+            CachePolicy::Default => Some(self.config.did_cache_ttl),
+            CachePolicy::Immutable => Some(None),
+            CachePolicy::Ttl(ttl) => Some(Some(ttl)),
+            CachePolicy::NoCache => None,
+        };
+        if let Some(ttl) = ttl {
+            self.dids.insert(did.to_owned(), Arc::clone(&resolved), ttl);
+        }
         Ok(resolved)
     }
 

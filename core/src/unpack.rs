@@ -368,7 +368,7 @@ impl DidComm {
     /// Decrypt one JWE layer with the first recipient key we hold (or all of them).
     async fn decrypt_layer(&self, jwe: &ParsedJwe, options: &UnpackOptions) -> Result<Vec<u8>> {
         let kids = jwe.recipient_kids();
-        let held = self.held_kids(&kids).await?;
+        let held = self.held_recipient_keys(&kids).await?;
         if held.is_empty() {
             return Err(Error::new(
                 ErrorKind::SecretNotFound,
@@ -384,8 +384,8 @@ impl DidComm {
         };
         let mut result: Option<Vec<u8>> = None;
         let mut last_error = None;
-        for kid in &held {
-            let Some(pair) = self.key_pair(kid).await? else {
+        for (kid, secret_kid) in &held {
+            let Some(pair) = self.key_pair(secret_kid).await? else {
                 continue;
             };
             let zs = match &sender_key {
@@ -418,6 +418,31 @@ impl DidComm {
                 )
             })
         })
+    }
+
+    /// The recipients of a JWE we hold a secret for, as (kid in the JWE, kid of our secret).
+    /// They differ when a peer wrote a legacy id for one of our did:peer keys (`#6LS...` for
+    /// `#key-2`): the document of our own DID maps it back.
+    async fn held_recipient_keys(&self, kids: &[String]) -> Result<Vec<(String, String)>> {
+        let held = self.held_kids(kids).await?;
+        if !held.is_empty() {
+            return Ok(held.into_iter().map(|k| (k.clone(), k)).collect());
+        }
+        let mut mapped = Vec::new();
+        for kid in kids.iter().filter(|k| k.starts_with("did:peer:")) {
+            let Ok(ours) = self.resolve(did_of(kid)).await else {
+                continue;
+            };
+            if let Some(canonical) = ours.canonical_kid(kid).filter(|c| *c != kid) {
+                mapped.push((kid.clone(), canonical.to_owned()));
+            }
+        }
+        let secret_kids: Vec<String> = mapped.iter().map(|(_, c)| c.clone()).collect();
+        let held = self.held_kids(&secret_kids).await?;
+        Ok(mapped
+            .into_iter()
+            .filter(|(_, c)| held.contains(c))
+            .collect())
     }
 
     /// Verify every signature of a JWS; all must come from one DID. Returns the first signer.

@@ -95,8 +95,8 @@ pub struct VerificationMethod {
     /// `JsonWebKey2020`, `Multikey`, `X25519KeyAgreementKey2019`, ...
     #[serde(rename = "type")]
     pub type_: String,
-    /// The controlling DID.
-    #[serde(default)]
+    /// The controlling DID (empty when absent, as in did:peer:4 input documents).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub controller: String,
     /// The key as a JWK.
     #[serde(
@@ -131,6 +131,11 @@ impl VerificationMethod {
             "Ed25519VerificationKey2018" | "Ed25519VerificationKey2020" => Some(KeyType::Ed25519),
             "X25519KeyAgreementKey2019" | "X25519KeyAgreementKey2020" => Some(KeyType::X25519),
             "EcdsaSecp256k1VerificationKey2019" => Some(KeyType::Secp256k1),
+            // Typed NIST suites (did:key's legacy documents write `P256Key2021` with the
+            // compressed point in base58).
+            "EcdsaSecp256r1VerificationKey2019" | "P256Key2021" => Some(KeyType::P256),
+            "P384Key2021" => Some(KeyType::P384),
+            "P521Key2021" => Some(KeyType::P521),
             "JsonWebKey2020" | "JsonWebKey" | "Multikey" => None,
             other => {
                 return Err(Error::unsupported(format!(
@@ -218,13 +223,19 @@ impl VerificationMethod {
 /// A service entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
-    /// Service id (may be relative).
+    /// Service id (may be relative; empty when the writer left it out, as some did:peer:2
+    /// encoders do).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// Service type: a string or a list of strings.
     #[serde(rename = "type")]
     pub type_: Value,
-    /// The endpoint: a URI string, an object, or a list of either.
-    #[serde(rename = "serviceEndpoint")]
+    /// The endpoint: a URI string, an object, or a list of either (`null` when absent).
+    #[serde(
+        rename = "serviceEndpoint",
+        default,
+        skip_serializing_if = "Value::is_null"
+    )]
     pub service_endpoint: Value,
     /// Every other member (DIDComm v2.0 put `routingKeys` and `accept` here).
     #[serde(flatten)]
@@ -242,6 +253,14 @@ pub struct DidCommEndpoint {
     pub accept: Vec<String>,
     /// Routing keys (DID URLs), outermost mediator last.
     pub routing_keys: Vec<String>,
+}
+
+impl DidCommEndpoint {
+    /// Whether the endpoint is a DID (a mediator to resolve for its own endpoints) rather than
+    /// a transport URI.
+    pub fn uri_is_did(&self) -> bool {
+        super::is_did(super::did_of(&self.uri))
+    }
 }
 
 impl Service {

@@ -1,15 +1,19 @@
 //! DIDs: the document model, parsed keys, resolution.
 
+mod chain;
 mod doc;
+pub mod methods;
 mod resolved;
 mod resolver;
 
+pub use chain::{ResolverChain, DEFAULT_PEER_MEMORY};
 pub use doc::{
     absolute_id, DidCommEndpoint, DidDocument, Service, VerificationMethod,
     VerificationRelationship,
 };
+pub use methods::DidKeyFormat;
 pub use resolved::{Relationship, ResolvedDid};
-pub use resolver::{DidResolver, InMemoryDidResolver};
+pub use resolver::{CachePolicy, DidResolver, InMemoryDidResolver};
 
 /// The DID part of a DID or DID URL (everything before the first `/`, `?` or `#`).
 pub fn did_of(did_or_url: &str) -> &str {

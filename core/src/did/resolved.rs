@@ -63,6 +63,8 @@ pub struct ResolvedDid {
     document: DidDocument,
     keys: HashMap<String, LazyKey>,
     relationships: [Vec<String>; 5],
+    /// Other ids of the same methods (legacy did:peer key ids) -> the document's ids.
+    aliases: HashMap<String, String>,
 }
 
 impl ResolvedDid {
@@ -72,6 +74,16 @@ impl ResolvedDid {
         let mut keys = HashMap::new();
         for vm in &document.verification_method {
             keys.insert(absolute_id(&doc_id, &vm.id), LazyKey::new(vm.clone()));
+        }
+        // Pre-DID-Core documents (DIDComm v1 era, some did:peer:4 inputs) list their keys
+        // under `publicKey`.
+        if let Some(serde_json::Value::Array(legacy)) = document.extra.get("publicKey") {
+            for value in legacy {
+                if let Ok(vm) = serde_json::from_value::<VerificationMethod>(value.clone()) {
+                    let id = absolute_id(&doc_id, &vm.id);
+                    keys.entry(id).or_insert_with(|| LazyKey::new(vm));
+                }
+            }
         }
         let mut collect = |entries: &[VerificationRelationship]| -> Vec<String> {
             entries
@@ -93,11 +105,21 @@ impl ResolvedDid {
             collect(&document.capability_invocation),
             collect(&document.capability_delegation),
         ];
+        let aliases = legacy_peer_aliases(&document, &keys);
         ResolvedDid {
             document,
             keys,
             relationships,
+            aliases,
         }
+    }
+
+    /// The document's own id for `kid` (itself, or the method a legacy alias names).
+    fn canonical<'a>(&'a self, kid: &'a str) -> &'a str {
+        if self.keys.contains_key(kid) {
+            return kid;
+        }
+        self.aliases.get(kid).map_or(kid, String::as_str)
     }
 
     /// The DID.
@@ -126,9 +148,16 @@ impl ResolvedDid {
             .unwrap_or_default()
     }
 
+    /// The document's own id of the method `kid` names: `kid` itself, or the method a legacy
+    /// did:peer key id (`#6LS...`) stands for; `None` if no method has that id.
+    pub fn canonical_kid<'a>(&'a self, kid: &'a str) -> Option<&'a str> {
+        let canonical = self.canonical(kid);
+        self.keys.contains_key(canonical).then_some(canonical)
+    }
+
     /// The key of a verification method, whatever relationships it is in.
     pub fn key(&self, kid: &str) -> Result<&PublicKey> {
-        match self.keys.get(kid).map(LazyKey::get) {
+        match self.keys.get(self.canonical(kid)).map(LazyKey::get) {
             Some(Ok(key)) => Ok(key),
             Some(Err(e)) => Err(e.clone().context(format!("key {kid}"))),
             None => Err(Error::new(
@@ -140,7 +169,8 @@ impl ResolvedDid {
 
     /// The key of a verification method that must be authorized for `relationship`.
     pub fn key_in(&self, kid: &str, relationship: Relationship) -> Result<&PublicKey> {
-        if !self.kids(relationship).iter().any(|k| k == kid) {
+        let canonical = self.canonical(kid);
+        if !self.kids(relationship).iter().any(|k| k == canonical) {
             return Err(Error::new(
                 ErrorKind::DidUrlNotFound,
                 format!(
@@ -166,6 +196,37 @@ impl ResolvedDid {
             }
         })
     }
+}
+
+/// did:peer resolvers of other libraries name keys by their multibase value instead of
+/// `#key-N`: with the `z` (`#z6LS...`), without it (`#6LS...`, sicpa peer-did 0.2-0.4) or by its
+/// first 8 characters (`#6LSbysY2`, peerdid 0.5). For peer DIDs, those ids find the same keys,
+/// so messages whose `kid`s were written that way still verify and decrypt. An alias never
+/// shadows an id of the document.
+fn legacy_peer_aliases(
+    document: &DidDocument,
+    keys: &HashMap<String, LazyKey>,
+) -> HashMap<String, String> {
+    let mut aliases = HashMap::new();
+    if !document.id.starts_with("did:peer:") {
+        return aliases;
+    }
+    for vm in &document.verification_method {
+        let Some(multibase) = vm.public_key_multibase.as_deref() else {
+            continue;
+        };
+        let Some(bare) = multibase.strip_prefix('z') else {
+            continue;
+        };
+        let canonical = absolute_id(&document.id, &vm.id);
+        for fragment in [multibase, bare, bare.get(..8).unwrap_or(bare)] {
+            let alias = format!("{}#{fragment}", document.id);
+            if !keys.contains_key(&alias) {
+                aliases.entry(alias).or_insert_with(|| canonical.clone());
+            }
+        }
+    }
+    aliases
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! DID resolution as a host-implementable trait, with an in-memory implementation.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -18,6 +19,27 @@ use crate::MaybeSendSync;
 pub trait DidResolver: MaybeSendSync {
     /// Resolve `did` (a DID, not a DID URL).
     async fn resolve(&self, did: &str) -> Result<Option<DidDocument>>;
+
+    /// How long the engine may keep the document of `did` in its cache. The default leaves it
+    /// to the engine's configuration ([`crate::Config::did_cache_ttl`]).
+    fn cache_policy(&self, _did: &str) -> CachePolicy {
+        CachePolicy::Default
+    }
+}
+
+/// How long a resolved DID document may be cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CachePolicy {
+    /// Use the engine's configured time to live.
+    Default,
+    /// The document is derived from the DID itself (did:key, did:peer, did:jwk) and never
+    /// changes: keep it until evicted.
+    Immutable,
+    /// Keep it at most this long (did:web).
+    Ttl(Duration),
+    /// Do not cache it.
+    NoCache,
 }
 
 /// A resolver over a fixed set of documents (tests, wallets, pinned peers).
