@@ -14,6 +14,7 @@
 //! - `GET /healthz`, `GET /metrics` (Prometheus text).
 //! - `GET /oob` (invitation JSON and `_oob` URL), `GET /oob/url`, `GET /oob/qr.svg`.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -307,6 +308,11 @@ pub async fn start_with(
     })
 }
 
+/// Resolves once shutdown was requested.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 async fn sweep_loop(
     storage: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
@@ -317,7 +323,7 @@ async fn sweep_loop(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = stopped(&mut shutdown) => return,
         }
         match storage.sweep_expired(now_ms()).await {
             Ok(0) => {}
@@ -530,7 +536,7 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                     break;
                 }
             }
-            _ = shutdown.wait_for(|stop| *stop) => {
+            () = stopped(&mut shutdown) => {
                 let _ = sink
                     .send(WsMessage::Close(Some(CloseFrame {
                         code: 1001,

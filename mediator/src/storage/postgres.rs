@@ -21,6 +21,7 @@ use futures_util::future::join_all;
 use tokio::sync::{broadcast, mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{
@@ -353,33 +354,34 @@ async fn run_store_batch(
         .prepare_cached("SELECT didcomm_edge_store($1, $2, $3, $4, $5, $6, $7)")
         .await
         .map_err(|e| classify(&e))?;
-    let params: Vec<_> = batch
+    let numbers: Vec<[i64; 4]> = batch
         .iter()
         .map(|r| {
-            (
+            [
                 to_i64(r.message.received_at_ms),
                 to_i64(r.message.expires_at_ms),
                 to_i64(r.quota.max_messages),
                 to_i64(r.quota.max_bytes),
-            )
+            ]
+        })
+        .collect();
+    let params: Vec<[&(dyn ToSql + Sync); 7]> = batch
+        .iter()
+        .zip(&numbers)
+        .map(|(r, [received, expires, max_count, max_bytes])| {
+            [
+                &r.message.recipient as &(dyn ToSql + Sync),
+                &r.message.id,
+                &r.message.body,
+                received,
+                expires,
+                max_count,
+                max_bytes,
+            ]
         })
         .collect();
     // Sent together: tokio-postgres pipelines concurrent queries on one connection.
-    let rows = join_all(batch.iter().zip(&params).map(|(r, (rec, exp, mc, mb))| {
-        tx.query_one(
-            &statement,
-            &[
-                &r.message.recipient,
-                &r.message.id,
-                &r.message.body,
-                rec,
-                exp,
-                mc,
-                mb,
-            ],
-        )
-    }))
-    .await;
+    let rows = join_all(params.iter().map(|p| tx.query_one(&statement, p))).await;
     let mut results = Vec::with_capacity(batch.len());
     let mut stored = BTreeSet::new();
     for (request, row) in batch.iter().zip(rows) {
