@@ -34,13 +34,15 @@ fn document(did: &str, agreement: &[&KeyPair], signing: &[&KeyPair]) -> DidDocum
         let id = format!("{did}#key-x25519-{}", i + 1);
         doc.verification_method
             .push(VerificationMethod::json_web_key(&id, did, k.public()));
-        doc.key_agreement.push(VerificationRelationship::Reference(id));
+        doc.key_agreement
+            .push(VerificationRelationship::Reference(id));
     }
     for (i, k) in signing.iter().enumerate() {
         let id = format!("{did}#key-{}", i + 1);
         doc.verification_method
             .push(VerificationMethod::json_web_key(&id, did, k.public()));
-        doc.authentication.push(VerificationRelationship::Reference(id));
+        doc.authentication
+            .push(VerificationRelationship::Reference(id));
     }
     doc
 }
@@ -70,7 +72,10 @@ fn fixture() -> Result<Fixture, Error> {
         Secret::from_key_pair_jwk("did:example:alice#key-x25519-1", &alice_x),
         Secret::from_key_pair_jwk("did:example:alice#key-1", &alice_ed),
     ]);
-    let mut bob_secrets = vec![Secret::from_key_pair_jwk("did:example:bob#key-x25519-1", &bob_x)];
+    let mut bob_secrets = vec![Secret::from_key_pair_jwk(
+        "did:example:bob#key-x25519-1",
+        &bob_x,
+    )];
     for (i, k) in group.iter().enumerate() {
         bob_secrets.push(Secret::from_key_pair_jwk(
             format!("did:example:group#key-x25519-{}", i + 1),
@@ -84,14 +89,22 @@ fn fixture() -> Result<Fixture, Error> {
         "sensor": "did:example:sensor-42",
         "unit": "metric"
     });
-    let message = Message::build("1234567890", "https://didcomm.org/basicmessage/2.0/message", body.clone())
-        .from("did:example:alice")
-        .to("did:example:bob")
-        .created_time(1_700_000_000);
-    let message_10 = Message::build("1234567891", "https://didcomm.org/basicmessage/2.0/message", body)
-        .from("did:example:alice")
-        .to("did:example:group")
-        .created_time(1_700_000_000);
+    let message = Message::build(
+        "1234567890",
+        "https://didcomm.org/basicmessage/2.0/message",
+        body.clone(),
+    )
+    .from("did:example:alice")
+    .to("did:example:bob")
+    .created_time(1_700_000_000);
+    let message_10 = Message::build(
+        "1234567891",
+        "https://didcomm.org/basicmessage/2.0/message",
+        body,
+    )
+    .from("did:example:alice")
+    .to("did:example:group")
+    .created_time(1_700_000_000);
     Ok(Fixture {
         sender: DidComm::new(resolver.clone(), Arc::new(alice_secrets)),
         receiver: DidComm::new(resolver, Arc::new(InMemorySecrets::new(bob_secrets))),
@@ -131,12 +144,24 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     let auth = PackEncryptedOptions::default();
     let (auth_packed, _) = f
         .sender
-        .pack_encrypted(&f.message, "did:example:bob", Some("did:example:alice"), None, &auth)
+        .pack_encrypted(
+            &f.message,
+            "did:example:bob",
+            Some("did:example:alice"),
+            None,
+            &auth,
+        )
         .await?;
     if wanted("authcrypt pack") {
         let ops = measure(args.seconds, || async {
             f.sender
-                .pack_encrypted(&f.message, "did:example:bob", Some("did:example:alice"), None, &auth)
+                .pack_encrypted(
+                    &f.message,
+                    "did:example:bob",
+                    Some("did:example:alice"),
+                    None,
+                    &auth,
+                )
                 .await
                 .map(|_| ())
         })
@@ -145,12 +170,19 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     }
     if wanted("authcrypt unpack") {
         let ops = measure(args.seconds, || async {
-            f.receiver.unpack(&auth_packed, &unpack_options).await.map(|_| ())
+            f.receiver
+                .unpack(&auth_packed, &unpack_options)
+                .await
+                .map(|_| ())
         })
         .await?;
         results.push(("authcrypt unpack X25519 A256CBC-HS512".into(), ops));
     }
-    for enc in [ContentEncAlg::A256CbcHs512, ContentEncAlg::A256Gcm, ContentEncAlg::Xc20P] {
+    for enc in [
+        ContentEncAlg::A256CbcHs512,
+        ContentEncAlg::A256Gcm,
+        ContentEncAlg::Xc20P,
+    ] {
         let options = PackEncryptedOptions::default().enc_alg_anon(enc);
         let (packed, _) = f
             .sender
@@ -170,23 +202,35 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
         let name = format!("anoncrypt unpack X25519 {enc}");
         if wanted(&name) {
             let ops = measure(args.seconds, || async {
-                f.receiver.unpack(&packed, &unpack_options).await.map(|_| ())
+                f.receiver
+                    .unpack(&packed, &unpack_options)
+                    .await
+                    .map(|_| ())
             })
             .await?;
             results.push((name, ops));
         }
     }
-    let (signed, _) = f.sender.pack_signed(&f.message, "did:example:alice").await?;
+    let (signed, _) = f
+        .sender
+        .pack_signed(&f.message, "did:example:alice")
+        .await?;
     if wanted("signed pack") {
         let ops = measure(args.seconds, || async {
-            f.sender.pack_signed(&f.message, "did:example:alice").await.map(|_| ())
+            f.sender
+                .pack_signed(&f.message, "did:example:alice")
+                .await
+                .map(|_| ())
         })
         .await?;
         results.push(("signed pack EdDSA".into(), ops));
     }
     if wanted("signed unpack") {
         let ops = measure(args.seconds, || async {
-            f.receiver.unpack(&signed, &unpack_options).await.map(|_| ())
+            f.receiver
+                .unpack(&signed, &unpack_options)
+                .await
+                .map(|_| ())
         })
         .await?;
         results.push(("signed unpack EdDSA".into(), ops));
@@ -194,7 +238,13 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     if wanted("10 recipients") {
         let ops = measure(args.seconds, || async {
             f.sender
-                .pack_encrypted(&f.message_10, "did:example:group", Some("did:example:alice"), None, &auth)
+                .pack_encrypted(
+                    &f.message_10,
+                    "did:example:group",
+                    Some("did:example:alice"),
+                    None,
+                    &auth,
+                )
                 .await
                 .map(|_| ())
         })

@@ -16,7 +16,11 @@ use didcomm_edge::{
 use serde_json::json;
 
 #[derive(Parser, Debug)]
-#[command(name = "didcomm-edge", version, about = "DIDComm v2 messaging from the command line")]
+#[command(
+    name = "didcomm-edge",
+    version,
+    about = "DIDComm v2 messaging from the command line"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -162,9 +166,12 @@ async fn run(cli: Cli) -> Result<String, Error> {
 
 fn read_stdin() -> Result<String, Error> {
     let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .map_err(|_| Error::new(ErrorKind::IllegalArgument, "cannot read stdin as UTF-8 text"))?;
+    std::io::stdin().read_to_string(&mut input).map_err(|_| {
+        Error::new(
+            ErrorKind::IllegalArgument,
+            "cannot read stdin as UTF-8 text",
+        )
+    })?;
     Ok(input)
 }
 
@@ -231,9 +238,9 @@ async fn pack(args: PackArgs) -> Result<String, Error> {
 
 /// `--to` values: one DID, or key ids of one DID.
 fn recipient(to: &[String]) -> Result<(String, Vec<String>), Error> {
-    let first = to.first().ok_or_else(|| {
-        Error::new(ErrorKind::IllegalArgument, "encrypted modes need --to")
-    })?;
+    let first = to
+        .first()
+        .ok_or_else(|| Error::new(ErrorKind::IllegalArgument, "encrypted modes need --to"))?;
     let did = didcomm_edge::did::did_of(first).to_owned();
     if to.iter().any(|t| didcomm_edge::did::did_of(t) != did) {
         return Err(Error::new(

@@ -1,6 +1,11 @@
 //! Black-box tests of the `didcomm-edge` binary: every mode round-trips through the CLI, the
 //! vectors unpack, and failures keep the contract (status 2, one line on stderr, no panic).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,7 +31,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -34,7 +44,10 @@ fn assert_clean_failure(out: &Output, kind: &str) {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8(out.stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr:?}");
-    assert!(stderr.starts_with(&format!("error: {kind}: ")), "{stderr:?}");
+    assert!(
+        stderr.starts_with(&format!("error: {kind}: ")),
+        "{stderr:?}"
+    );
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
 }
 
@@ -54,7 +67,10 @@ fn pack_then_unpack(pack_args: &[&str]) -> Value {
     args.extend_from_slice(pack_args);
     let packed = run(&args, &message());
     assert!(packed.status.success(), "{packed:?}");
-    let unpacked = run(&["unpack", "--wallet", &bob], &String::from_utf8(packed.stdout).unwrap());
+    let unpacked = run(
+        &["unpack", "--wallet", &bob],
+        &String::from_utf8(packed.stdout).unwrap(),
+    );
     assert!(unpacked.status.success(), "{unpacked:?}");
     let out: Value = serde_json::from_slice(&unpacked.stdout).unwrap();
     assert_eq!(out["message"]["body"]["content"], "hello from the CLI");
@@ -66,30 +82,67 @@ fn every_mode_round_trips() {
     let m = pack_then_unpack(&["--mode", "plaintext"]);
     assert_eq!(m["encrypted"], false);
     let m = pack_then_unpack(&["--mode", "signed", "--sign-by", "did:example:alice#key-3"]);
-    assert_eq!((m["non_repudiation"].clone(), m["sign_alg"].clone()), (json!(true), json!("ES256K")));
+    assert_eq!(
+        (m["non_repudiation"].clone(), m["sign_alg"].clone()),
+        (json!(true), json!("ES256K"))
+    );
     for enc in ["A256CBC-HS512", "A256GCM", "XC20P"] {
-        let m = pack_then_unpack(&["--mode", "anoncrypt", "--to", "did:example:bob", "--enc", enc]);
+        let m = pack_then_unpack(&[
+            "--mode",
+            "anoncrypt",
+            "--to",
+            "did:example:bob",
+            "--enc",
+            enc,
+        ]);
         assert_eq!(m["enc_alg_anon"], format!("ECDH-ES+A256KW/{enc}"));
     }
-    let m = pack_then_unpack(&["--mode", "authcrypt", "--from", "did:example:alice", "--to", "did:example:bob"]);
+    let m = pack_then_unpack(&[
+        "--mode",
+        "authcrypt",
+        "--from",
+        "did:example:alice",
+        "--to",
+        "did:example:bob",
+    ]);
     assert_eq!(m["encrypted_from_kid"], "did:example:alice#key-x25519-1");
     let m = pack_then_unpack(&[
-        "--mode", "authcrypt", "--from", "did:example:alice#key-p521-1", "--to", "did:example:bob",
-        "--sign-by", "did:example:alice#key-1", "--protect-sender", "--enc", "XC20P",
+        "--mode",
+        "authcrypt",
+        "--from",
+        "did:example:alice#key-p521-1",
+        "--to",
+        "did:example:bob",
+        "--sign-by",
+        "did:example:alice#key-1",
+        "--protect-sender",
+        "--enc",
+        "XC20P",
     ]);
     assert_eq!(m["anonymous_sender"], true);
     assert_eq!(m["enc_alg_anon"], "ECDH-ES+A256KW/XC20P");
-    assert_eq!(m["encrypted_to_kids"], json!(["did:example:bob#key-p521-1", "did:example:bob#key-p521-2"]));
+    assert_eq!(
+        m["encrypted_to_kids"],
+        json!(["did:example:bob#key-p521-1", "did:example:bob#key-p521-2"])
+    );
     // Several key ids of one DID.
     let m = pack_then_unpack(&[
-        "--mode", "anoncrypt", "--to", "did:example:bob#key-p384-2", "did:example:bob#key-p384-1",
+        "--mode",
+        "anoncrypt",
+        "--to",
+        "did:example:bob#key-p384-2",
+        "did:example:bob#key-p384-1",
     ]);
-    assert_eq!(m["encrypted_to_kids"], json!(["did:example:bob#key-p384-2", "did:example:bob#key-p384-1"]));
+    assert_eq!(
+        m["encrypted_to_kids"],
+        json!(["did:example:bob#key-p384-2", "did:example:bob#key-p384-1"])
+    );
 }
 
 #[test]
 fn spec_vectors_unpack_through_the_cli() {
-    let text = std::fs::read_to_string(vectors().join("didcomm-spec/appendix-c-messages.json")).unwrap();
+    let text =
+        std::fs::read_to_string(vectors().join("didcomm-spec/appendix-c-messages.json")).unwrap();
     let file: Value = serde_json::from_str(&text).unwrap();
     let bob = id_file("spec-bob.json");
     for v in file["vectors"].as_array().unwrap() {
@@ -106,37 +159,93 @@ fn failures_are_one_line_with_status_2() {
     let alice = id_file("spec-alice.json");
     assert_clean_failure(&run(&["unpack", "--wallet", &bob], "not json"), "malformed");
     assert_clean_failure(&run(&["unpack", "--wallet", &bob], "{}"), "malformed");
-    assert_clean_failure(&run(&["unpack", "--wallet", "/nonexistent/w.json"], "{}"), "illegal_argument");
-    assert_clean_failure(&run(&["pack", "--wallet", &alice, "--mode", "bogus"], "{}"), "illegal_argument");
     assert_clean_failure(
-        &run(&["pack", "--wallet", &alice, "--mode", "authcrypt", "--to", "did:example:bob"], &message()),
+        &run(&["unpack", "--wallet", "/nonexistent/w.json"], "{}"),
         "illegal_argument",
     );
     assert_clean_failure(
-        &run(&["pack", "--wallet", &alice, "--mode", "anoncrypt", "--to", "did:example:carol"], &message()),
+        &run(&["pack", "--wallet", &alice, "--mode", "bogus"], "{}"),
+        "illegal_argument",
+    );
+    assert_clean_failure(
+        &run(
+            &[
+                "pack",
+                "--wallet",
+                &alice,
+                "--mode",
+                "authcrypt",
+                "--to",
+                "did:example:bob",
+            ],
+            &message(),
+        ),
+        "illegal_argument",
+    );
+    assert_clean_failure(
+        &run(
+            &[
+                "pack",
+                "--wallet",
+                &alice,
+                "--mode",
+                "anoncrypt",
+                "--to",
+                "did:example:carol",
+            ],
+            &message(),
+        ),
         "illegal_argument",
     );
     let to_unknown = message().replace("did:example:bob", "did:example:nobody");
     assert_clean_failure(
-        &run(&["pack", "--wallet", &alice, "--mode", "anoncrypt", "--to", "did:example:nobody"], &to_unknown),
+        &run(
+            &[
+                "pack",
+                "--wallet",
+                &alice,
+                "--mode",
+                "anoncrypt",
+                "--to",
+                "did:example:nobody",
+            ],
+            &to_unknown,
+        ),
         "did_not_resolved",
     );
     // Alice cannot read what was encrypted to Bob.
     let packed = run(
-        &["pack", "--wallet", &alice, "--mode", "anoncrypt", "--to", "did:example:bob"],
+        &[
+            "pack",
+            "--wallet",
+            &alice,
+            "--mode",
+            "anoncrypt",
+            "--to",
+            "did:example:bob",
+        ],
         &message(),
     );
     assert_clean_failure(
-        &run(&["unpack", "--wallet", &alice], &String::from_utf8(packed.stdout).unwrap()),
+        &run(
+            &["unpack", "--wallet", &alice],
+            &String::from_utf8(packed.stdout).unwrap(),
+        ),
         "secret_not_found",
     );
     // Binary garbage on stdin.
-    assert_clean_failure(&run(&["unpack", "--wallet", &bob], "\u{0}\u{1}\u{2}"), "malformed");
+    assert_clean_failure(
+        &run(&["unpack", "--wallet", &bob], "\u{0}\u{1}\u{2}"),
+        "malformed",
+    );
 }
 
 #[test]
 fn bench_runs_and_reports_json() {
-    let out = run(&["bench", "--json", "--seconds", "0.02", "--filter", "signed"], "");
+    let out = run(
+        &["bench", "--json", "--seconds", "0.02", "--filter", "signed"],
+        "",
+    );
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["ops_per_second"]["signed pack EdDSA"].as_f64().unwrap() > 0.0);

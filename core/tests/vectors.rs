@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Every message vector of `../shared/vectors/didcomm-spec/` and `sicpa-didcomm-rust/`:
 //! positives unpack to the expected message and metadata, negatives fail with a typed error.
 

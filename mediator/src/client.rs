@@ -8,8 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use base64::Engine as _;
 use didcomm_edge::{
-    Attachment, DidComm, InMemoryDidResolver, Message, PackEncryptedOptions, UnpackOptions,
-    Wallet,
+    Attachment, DidComm, InMemoryDidResolver, Message, PackEncryptedOptions, UnpackOptions, Wallet,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -81,9 +80,7 @@ impl HttpClient {
         if let Some(ct) = content_type {
             builder = builder.header(hyper::header::CONTENT_TYPE, ct);
         }
-        let request = builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(io)?;
+        let request = builder.body(Full::new(Bytes::from(body))).map_err(io)?;
         let response = self.sender.send_request(request).await.map_err(io)?;
         let status = response.status().as_u16();
         let content_type = response
@@ -191,14 +188,21 @@ impl Device {
     pub async fn wrap_forward(&self, mediator: &str, next: &str, packed: &str) -> Result<String> {
         let inner: Value = serde_json::from_str(packed)
             .map_err(|_| Error::bad_request("the packed message is not JSON"))?;
-        let mut forward = Message::new(FORWARD_TYPE, json!({ "next": next }))?.to(mediator.to_owned());
+        let mut forward =
+            Message::new(FORWARD_TYPE, json!({ "next": next }))?.to(mediator.to_owned());
         forward.attachments = Some(vec![Attachment::json(
             didcomm_edge::crypto::uuid_v4()?,
             inner,
         )]);
         let (outer, _) = self
             .didcomm
-            .pack_encrypted(&forward, mediator, None, None, &PackEncryptedOptions::default())
+            .pack_encrypted(
+                &forward,
+                mediator,
+                None,
+                None,
+                &PackEncryptedOptions::default(),
+            )
             .await?;
         Ok(outer)
     }
@@ -235,10 +239,9 @@ impl Device {
     pub fn delivered(delivery: &Message) -> Result<Vec<(String, Vec<u8>)>> {
         let mut out = Vec::new();
         for a in delivery.attachments.iter().flatten() {
-            let id = a
-                .id
-                .clone()
-                .ok_or_else(|| Error::bad_request("delivery attachment without id"))?;
+            let id =
+                a.id.clone()
+                    .ok_or_else(|| Error::bad_request("delivery attachment without id"))?;
             let bytes = if let Some(b64) = &a.data.base64 {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD
                     .decode(b64)

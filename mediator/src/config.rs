@@ -205,8 +205,8 @@ impl Args {
     pub fn settings(&self) -> Result<Settings> {
         let mut s = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| Error::io(path.display(), &e))?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), &e))?;
                 Settings::from_toml(&text)?
             }
             None => Settings::default(),

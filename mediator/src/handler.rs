@@ -150,7 +150,12 @@ impl Connection {
     pub fn live_keys(&self) -> Vec<String> {
         self.live
             .as_ref()
-            .and_then(|l| l.state.lock().ok().map(|s| s.keys.iter().cloned().collect()))
+            .and_then(|l| {
+                l.state
+                    .lock()
+                    .ok()
+                    .map(|s| s.keys.iter().cloned().collect())
+            })
             .unwrap_or_default()
     }
 

@@ -136,7 +136,9 @@ pub fn save_wallet(path: &Path, wallet: &Wallet) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&tmp).map_err(|e| Error::io(tmp.display(), &e))?;
+    let mut file = options
+        .open(&tmp)
+        .map_err(|e| Error::io(tmp.display(), &e))?;
     #[cfg(unix)]
     {
         // The mode above only applies when the file is created: enforce it either way.

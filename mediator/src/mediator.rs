@@ -63,7 +63,10 @@ impl Request<'_> {
     /// Whether the sender asked for replies on this connection (`return_route`).
     pub fn wants_return_route(&self) -> bool {
         matches!(
-            self.message.extra_headers.get("return_route").and_then(|v| v.as_str()),
+            self.message
+                .extra_headers
+                .get("return_route")
+                .and_then(|v| v.as_str()),
             Some("all" | "thread")
         )
     }

@@ -268,16 +268,23 @@ impl Metrics {
             "# HELP didcomm_mediator_handle_seconds Time to handle one inbound message.\n\
              # TYPE didcomm_mediator_handle_seconds histogram"
         );
-        self.handle_http
-            .write(&mut out, "didcomm_mediator_handle_seconds", "transport=\"http\"");
-        self.handle_ws
-            .write(&mut out, "didcomm_mediator_handle_seconds", "transport=\"ws\"");
+        self.handle_http.write(
+            &mut out,
+            "didcomm_mediator_handle_seconds",
+            "transport=\"http\"",
+        );
+        self.handle_ws.write(
+            &mut out,
+            "didcomm_mediator_handle_seconds",
+            "transport=\"ws\"",
+        );
         let _ = writeln!(
             out,
             "# HELP didcomm_mediator_store_seconds Time for a message to be stored durably.\n\
              # TYPE didcomm_mediator_store_seconds histogram"
         );
-        self.store.write(&mut out, "didcomm_mediator_store_seconds", "");
+        self.store
+            .write(&mut out, "didcomm_mediator_store_seconds", "");
         out
     }
 }
@@ -301,12 +308,10 @@ mod tests {
         assert!(text.contains("didcomm_mediator_messages_in_total{transport=\"http\"} 1"));
         assert!(text.contains("didcomm_mediator_refusals_total{reason=\"too_large\"} 2"));
         assert!(text.contains("didcomm_mediator_queue_messages 4"));
-        assert!(text.contains(
-            "didcomm_mediator_handle_seconds_bucket{transport=\"http\",le=\"0.005\"} 1"
-        ));
-        assert!(text.contains(
-            "didcomm_mediator_handle_seconds_bucket{transport=\"http\",le=\"0.002\"} 0"
-        ));
+        assert!(text
+            .contains("didcomm_mediator_handle_seconds_bucket{transport=\"http\",le=\"0.005\"} 1"));
+        assert!(text
+            .contains("didcomm_mediator_handle_seconds_bucket{transport=\"http\",le=\"0.002\"} 0"));
         assert!(text.contains("didcomm_mediator_store_seconds_count 0"));
     }
 }

@@ -1,5 +1,11 @@
 //! Durability: kill -9 the real mediator binary in the middle of a load, restart it, and check
 //! that no accepted (202) message is lost and that nothing acknowledged is delivered again.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -75,7 +81,10 @@ async fn drain(addr: SocketAddr, alice: &Device, mediator: &str) -> Vec<(String,
     assert_eq!(r.status, 200, "{}", r.text());
     let reply = alice.unpack(&r.text()).await.unwrap();
     for (id, bytes) in Device::delivered(&reply).unwrap() {
-        let m = alice.unpack(std::str::from_utf8(&bytes).unwrap()).await.unwrap();
+        let m = alice
+            .unpack(std::str::from_utf8(&bytes).unwrap())
+            .await
+            .unwrap();
         out.push((id, m.body.unwrap()["n"].as_u64().unwrap()));
     }
     out
@@ -84,7 +93,11 @@ async fn drain(addr: SocketAddr, alice: &Device, mediator: &str) -> Vec<(String,
 async fn ack(addr: SocketAddr, alice: &Device, mediator: &str, ids: &[String]) {
     let mut http = HttpClient::connect(addr).await.unwrap();
     let request = alice
-        .pickup_request(mediator, "messages-received", json!({"message_id_list": ids}))
+        .pickup_request(
+            mediator,
+            "messages-received",
+            json!({"message_id_list": ids}),
+        )
         .await
         .unwrap();
     let r = http.post_packed(&request).await.unwrap();
@@ -114,7 +127,8 @@ async fn scenario() {
     let first = spawn_mediator(dir.path()).await;
     let mediator = first.did.clone();
     let mediator_doc = didcomm_edge_mediator::identity::load_wallet(
-        &dir.path().join(didcomm_edge_mediator::identity::WALLET_FILE),
+        &dir.path()
+            .join(didcomm_edge_mediator::identity::WALLET_FILE),
     )
     .unwrap()
     .did_docs;
@@ -127,7 +141,10 @@ async fn scenario() {
     let total = 540u64;
     let mut forwards = Vec::new();
     for n in 0..total {
-        let (f, _) = bob.forward(&mediator, &alice.did, json!({"n": n})).await.unwrap();
+        let (f, _) = bob
+            .forward(&mediator, &alice.did, json!({"n": n}))
+            .await
+            .unwrap();
         forwards.push((n, f));
     }
     let accepted = Arc::new(Mutex::new(BTreeSet::new()));
@@ -137,7 +154,9 @@ async fn scenario() {
         let accepted = Arc::clone(&accepted);
         let addr = first.addr;
         senders.push(tokio::spawn(async move {
-            let Ok(mut http) = HttpClient::connect(addr).await else { return };
+            let Ok(mut http) = HttpClient::connect(addr).await else {
+                return;
+            };
             for (n, f) in chunk {
                 match http.post_packed(&f).await {
                     Ok(r) if r.status == 202 => {
@@ -161,7 +180,11 @@ async fn scenario() {
         s.await.unwrap();
     }
     let accepted = accepted.lock().unwrap().clone();
-    assert!(accepted.len() >= 150 && accepted.len() < total as usize, "killed mid-load: {}", accepted.len());
+    assert!(
+        accepted.len() >= 150 && accepted.len() < total as usize,
+        "killed mid-load: {}",
+        accepted.len()
+    );
 
     // Restart with the same identity; pick up and acknowledge pages until at least half of
     // the accepted messages are acknowledged, then kill -9 right after the last ack.
@@ -189,13 +212,19 @@ async fn scenario() {
         }
         let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
         for (_, n) in &page {
-            assert!(!acked.contains(n), "message {n} delivered again after messages-received");
+            assert!(
+                !acked.contains(n),
+                "message {n} delivered again after messages-received"
+            );
             assert!(after.insert(*n), "message {n} delivered twice");
         }
         ack(third.addr, &alice, &mediator, &ids).await;
     }
     let everything: BTreeSet<u64> = acked.union(&after).copied().collect();
     let lost: Vec<&u64> = accepted.difference(&everything).collect();
-    assert!(lost.is_empty(), "accepted (202) but lost after kill -9: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "accepted (202) but lost after kill -9: {lost:?}"
+    );
     kill9(third).await;
 }

@@ -1,5 +1,11 @@
 //! The mediator over real HTTP and WebSocket on 127.0.0.1, with real SQLite files and a real
 //! PostgreSQL server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -41,7 +47,11 @@ async fn store_and_pickup(world: World) {
     let mut inner_texts = Vec::new();
     for i in 0..3 {
         let (forward, inner) = bob
-            .forward(&mediator, &alice.did, json!({"content": format!("hello {i}")}))
+            .forward(
+                &mediator,
+                &alice.did,
+                json!({"content": format!("hello {i}")}),
+            )
             .await
             .unwrap();
         let r = http.post_packed(&forward).await.unwrap();
@@ -68,12 +78,18 @@ async fn store_and_pickup(world: World) {
         json!({"limit": 10}),
     )
     .await;
-    assert_eq!(delivery.type_, "https://didcomm.org/messagepickup/3.0/delivery");
+    assert_eq!(
+        delivery.type_,
+        "https://didcomm.org/messagepickup/3.0/delivery"
+    );
     let delivered = Device::delivered(&delivery).unwrap();
     assert_eq!(delivered.len(), 3);
     let mut contents = Vec::new();
     for (_, bytes) in &delivered {
-        let m = alice.unpack(std::str::from_utf8(bytes).unwrap()).await.unwrap();
+        let m = alice
+            .unpack(std::str::from_utf8(bytes).unwrap())
+            .await
+            .unwrap();
         assert_eq!(m.from.as_deref(), Some(bob.did.as_str()));
         contents.push(m.body.unwrap()["content"].as_str().unwrap().to_owned());
     }
@@ -110,7 +126,10 @@ async fn store_and_pickup(world: World) {
     assert_eq!(empty.type_, "https://didcomm.org/messagepickup/3.0/status");
 
     let metrics = http.get("/metrics").await.unwrap().text();
-    assert!(metrics.contains("didcomm_mediator_messages_stored_total 3"), "{metrics}");
+    assert!(
+        metrics.contains("didcomm_mediator_messages_stored_total 3"),
+        "{metrics}"
+    );
     assert!(metrics.contains("didcomm_mediator_messages_duplicate_total 1"));
     assert!(metrics.contains("didcomm_mediator_messages_acknowledged_total 3"));
     world.server.shutdown().await.unwrap();
@@ -165,12 +184,42 @@ async fn others_cannot_pick_up_or_forward_to_unknown_keys() {
     let r = http.post_packed(&request).await.unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
     // Carol's own queue is empty, and acking Alice's ids deletes nothing.
-    let delivery = pickup(&mut http, carol, &mediator, "delivery-request", json!({"limit": 10})).await;
+    let delivery = pickup(
+        &mut http,
+        carol,
+        &mediator,
+        "delivery-request",
+        json!({"limit": 10}),
+    )
+    .await;
     assert!(Device::delivered(&delivery).unwrap().is_empty());
-    let own = world.server.mediator.storage.fetch(&[alice.did.clone()], 10, 0).await.unwrap();
+    let own = world
+        .server
+        .mediator
+        .storage
+        .fetch(std::slice::from_ref(&alice.did), 10, 0)
+        .await
+        .unwrap();
     let ids: Vec<String> = own.iter().map(|m| m.id.clone()).collect();
-    pickup(&mut http, carol, &mediator, "messages-received", json!({"message_id_list": ids})).await;
-    assert_eq!(world.server.mediator.storage.fetch(&[alice.did.clone()], 10, 0).await.unwrap().len(), 1);
+    pickup(
+        &mut http,
+        carol,
+        &mediator,
+        "messages-received",
+        json!({"message_id_list": ids}),
+    )
+    .await;
+    assert_eq!(
+        world
+            .server
+            .mediator
+            .storage
+            .fetch(std::slice::from_ref(&alice.did), 10, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Bob holds no grant: no pickup.
     let request = bob
@@ -199,7 +248,11 @@ async fn others_cannot_pick_up_or_forward_to_unknown_keys() {
 
     // A forward to a key nobody registered is refused.
     let (forward, _) = alice
-        .forward(&mediator, &bob.did, json!({"content": "nobody mediates bob"}))
+        .forward(
+            &mediator,
+            &bob.did,
+            json!({"content": "nobody mediates bob"}),
+        )
         .await
         .unwrap();
     let r = http.post_packed(&forward).await.unwrap();
@@ -237,14 +290,49 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     let mut http = world.http().await;
 
     let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
-        (Some("text/plain"), b"{}".to_vec(), 415, "unsupported_media_type"),
-        (Some("application/didcomm-plain+json"), b"{}".to_vec(), 415, "unsupported_media_type"),
+        (
+            Some("text/plain"),
+            b"{}".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            Some("application/didcomm-plain+json"),
+            b"{}".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
         (None, b"{}".to_vec(), 415, "Content-Type"),
-        (Some("application/didcomm-encrypted+json"), vec![], 400, "empty"),
-        (Some("application/didcomm-encrypted+json"), b"not json".to_vec(), 400, "malformed"),
-        (Some("application/json"), b"{\"protected\": 1}".to_vec(), 400, "malformed"),
-        (Some("application/didcomm-encrypted+json"), vec![0xff, 0xfe], 400, "UTF-8"),
-        (Some("application/didcomm-signed+json; charset=utf-8"), vec![b'x'; 5000], 413, "limit of 4096"),
+        (
+            Some("application/didcomm-encrypted+json"),
+            vec![],
+            400,
+            "empty",
+        ),
+        (
+            Some("application/didcomm-encrypted+json"),
+            b"not json".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            Some("application/json"),
+            b"{\"protected\": 1}".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            Some("application/didcomm-encrypted+json"),
+            vec![0xff, 0xfe],
+            400,
+            "UTF-8",
+        ),
+        (
+            Some("application/didcomm-signed+json; charset=utf-8"),
+            vec![b'x'; 5000],
+            413,
+            "limit of 4096",
+        ),
     ];
     for (ct, body, status, reason) in cases {
         let r = http.request("POST", "/", ct, body).await.unwrap();
@@ -266,7 +354,13 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     assert_eq!(status, 400);
     // Unknown path and method.
     assert_eq!(http.get("/nope").await.unwrap().status, 404);
-    assert_eq!(http.request("PUT", "/", Some("application/json"), b"{}".to_vec()).await.unwrap().status, 405);
+    assert_eq!(
+        http.request("PUT", "/", Some("application/json"), b"{}".to_vec())
+            .await
+            .unwrap()
+            .status,
+        405
+    );
 
     // Still serving: a real forward is accepted, health and metrics answer.
     let (forward, _) = bob
@@ -278,8 +372,13 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     let health = fresh.get("/healthz").await.unwrap();
     assert_eq!((health.status, health.text().trim()), (200, "ok"));
     let metrics = fresh.get("/metrics").await.unwrap().text();
-    assert!(metrics.contains("didcomm_mediator_refusals_total{reason=\"too_large\"} 2"), "{metrics}");
-    assert!(metrics.contains("didcomm_mediator_refusals_total{reason=\"unsupported_media_type\"} 3"));
+    assert!(
+        metrics.contains("didcomm_mediator_refusals_total{reason=\"too_large\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("didcomm_mediator_refusals_total{reason=\"unsupported_media_type\"} 3")
+    );
     assert!(metrics.contains("didcomm_mediator_queue_messages 1"));
     assert!(metrics.contains("didcomm_mediator_handle_seconds_count{transport=\"http\"}"));
 
@@ -311,25 +410,44 @@ async fn rate_limit_per_connection() {
     let mut one = world.http().await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        statuses.push(one.request("POST", "/", Some("application/json"), b"{}".to_vec()).await.unwrap().status);
+        statuses.push(
+            one.request("POST", "/", Some("application/json"), b"{}".to_vec())
+                .await
+                .unwrap()
+                .status,
+        );
     }
     assert_eq!(statuses, [400, 400, 400, 429, 429]);
     // Another connection has its own bucket.
     let mut two = world.http().await;
-    assert_eq!(two.request("POST", "/", Some("application/json"), b"{}".to_vec()).await.unwrap().status, 400);
+    assert_eq!(
+        two.request("POST", "/", Some("application/json"), b"{}".to_vec())
+            .await
+            .unwrap()
+            .status,
+        400
+    );
     world.server.shutdown().await.unwrap();
 }
 
-async fn ws_connect(addr: std::net::SocketAddr) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
+async fn ws_connect(
+    addr: std::net::SocketAddr,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
     ws
 }
 
 async fn ws_next(
-    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 ) -> String {
     loop {
-        let frame = tokio::time::timeout(STEP, ws.next()).await.expect("a frame in time");
+        let frame = tokio::time::timeout(STEP, ws.next())
+            .await
+            .expect("a frame in time");
         match frame {
             Some(Ok(WsMessage::Text(t))) => return t.to_string(),
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
@@ -345,19 +463,28 @@ async fn live_delivery(live_side: &World, forward_side: &World) {
     let (alice, bob) = (&live_side.devices[0], &forward_side.devices[1]);
     let mut ws = ws_connect(live_side.server.local_addr).await;
     // Before live mode, the socket answers requests (return_route).
-    let request = alice.pickup_request(&mediator, "status-request", json!({})).await.unwrap();
+    let request = alice
+        .pickup_request(&mediator, "status-request", json!({}))
+        .await
+        .unwrap();
     ws.send(WsMessage::Text(request.into())).await.unwrap();
     let status = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
     assert_eq!(status.body.as_ref().unwrap()["live_delivery"], false);
     let request = alice
-        .pickup_request(&mediator, "live-delivery-change", json!({"live_delivery": true}))
+        .pickup_request(
+            &mediator,
+            "live-delivery-change",
+            json!({"live_delivery": true}),
+        )
         .await
         .unwrap();
     ws.send(WsMessage::Text(request.into())).await.unwrap();
     let status = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
     assert_eq!(status.body.as_ref().unwrap()["live_delivery"], true);
 
-    let mut http = HttpClient::connect(forward_side.server.local_addr).await.unwrap();
+    let mut http = HttpClient::connect(forward_side.server.local_addr)
+        .await
+        .unwrap();
     let forward_mediator = forward_side.mediator_did();
     let (forward, _) = bob
         .forward(&forward_mediator, &alice.did, json!({"content": "live!"}))
@@ -366,14 +493,24 @@ async fn live_delivery(live_side: &World, forward_side: &World) {
     assert_eq!(http.post_packed(&forward).await.unwrap().status, 202);
 
     let delivery = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
-    assert_eq!(delivery.type_, "https://didcomm.org/messagepickup/3.0/delivery");
+    assert_eq!(
+        delivery.type_,
+        "https://didcomm.org/messagepickup/3.0/delivery"
+    );
     let delivered = Device::delivered(&delivery).unwrap();
     assert_eq!(delivered.len(), 1);
-    let inner = alice.unpack(std::str::from_utf8(&delivered[0].1).unwrap()).await.unwrap();
+    let inner = alice
+        .unpack(std::str::from_utf8(&delivered[0].1).unwrap())
+        .await
+        .unwrap();
     assert_eq!(inner.body.unwrap()["content"], "live!");
 
     let ack = alice
-        .pickup_request(&mediator, "messages-received", json!({"message_id_list": [delivered[0].0]}))
+        .pickup_request(
+            &mediator,
+            "messages-received",
+            json!({"message_id_list": [delivered[0].0]}),
+        )
         .await
         .unwrap();
     ws.send(WsMessage::Text(ack.into())).await.unwrap();
@@ -381,10 +518,15 @@ async fn live_delivery(live_side: &World, forward_side: &World) {
     assert_eq!(status.body.as_ref().unwrap()["message_count"], 0);
 
     // A refused frame gets a JSON error and the socket stays usable.
-    ws.send(WsMessage::Text("not a message".into())).await.unwrap();
+    ws.send(WsMessage::Text("not a message".into()))
+        .await
+        .unwrap();
     let error: Value = serde_json::from_str(&ws_next(&mut ws).await).unwrap();
     assert_eq!(error["error"], "malformed");
-    let request = alice.pickup_request(&mediator, "status-request", json!({})).await.unwrap();
+    let request = alice
+        .pickup_request(&mediator, "status-request", json!({}))
+        .await
+        .unwrap();
     ws.send(WsMessage::Text(request.into())).await.unwrap();
     alice.unpack(&ws_next(&mut ws).await).await.unwrap();
     let _ = ws.close(None).await;
@@ -395,7 +537,12 @@ async fn websocket_live_delivery_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let wallets = make_devices(dir.path(), 2);
     let world = World::start(test_settings(dir.path(), None), &wallets).await;
-    grant(&world.server.mediator.storage, &world.devices[0].did, &world.mediator_did()).await;
+    grant(
+        &world.server.mediator.storage,
+        &world.devices[0].did,
+        &world.mediator_did(),
+    )
+    .await;
     tokio::time::timeout(Duration::from_secs(120), live_delivery(&world, &world))
         .await
         .unwrap();
@@ -409,14 +556,24 @@ async fn live_delivery_across_two_instances_on_one_postgres() {
     let wallets = make_devices(dir_a.path(), 2);
     // Both instances share the database and (as a deployment would) the identity.
     let dir_b = tempfile::tempdir().unwrap();
-    std::fs::copy(dir_a.path().join("pinned.json"), dir_b.path().join("pinned.json")).unwrap();
+    std::fs::copy(
+        dir_a.path().join("pinned.json"),
+        dir_b.path().join("pinned.json"),
+    )
+    .unwrap();
     let a = World::start(test_settings(dir_a.path(), Some(url.clone())), &wallets).await;
     let wallet_path = didcomm_edge_mediator::identity::WALLET_FILE;
-    let wallet = didcomm_edge_mediator::identity::load_wallet(&dir_a.path().join(wallet_path)).unwrap();
+    let wallet =
+        didcomm_edge_mediator::identity::load_wallet(&dir_a.path().join(wallet_path)).unwrap();
     didcomm_edge_mediator::identity::save_wallet(&dir_b.path().join(wallet_path), &wallet).unwrap();
     let b = World::start(test_settings(dir_b.path(), Some(url)), &wallets).await;
     assert_eq!(a.mediator_did(), b.mediator_did());
-    grant(&a.server.mediator.storage, &a.devices[0].did, &a.mediator_did()).await;
+    grant(
+        &a.server.mediator.storage,
+        &a.devices[0].did,
+        &a.mediator_did(),
+    )
+    .await;
     // Alice is live on B; Bob forwards to A.
     tokio::time::timeout(Duration::from_secs(120), live_delivery(&b, &a))
         .await
@@ -431,7 +588,12 @@ async fn shutdown_finishes_in_flight_requests() {
     let wallets = make_devices(dir.path(), 2);
     let world = World::start(test_settings(dir.path(), None), &wallets).await;
     let mediator = world.mediator_did();
-    grant(&world.server.mediator.storage, &world.devices[0].did, &mediator).await;
+    grant(
+        &world.server.mediator.storage,
+        &world.devices[0].did,
+        &mediator,
+    )
+    .await;
     let mut forwards = Vec::new();
     for i in 0..60 {
         let (f, _) = world.devices[1]
@@ -446,7 +608,9 @@ async fn shutdown_finishes_in_flight_requests() {
         let chunk = chunk.to_vec();
         tasks.push(tokio::spawn(async move {
             let mut accepted = 0;
-            let Ok(mut http) = HttpClient::connect(addr).await else { return 0 };
+            let Ok(mut http) = HttpClient::connect(addr).await else {
+                return 0;
+            };
             for f in chunk {
                 match http.post_packed(&f).await {
                     Ok(r) if r.status == 202 => accepted += 1,
@@ -473,7 +637,10 @@ async fn shutdown_finishes_in_flight_requests() {
     .unwrap();
     let stored = storage.totals().await.unwrap().messages;
     assert_eq!(stored, accepted as u64);
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,7 +652,9 @@ async fn identity_persists_with_private_permissions() {
     let did = world.mediator_did();
     assert!(world.server.identity.created);
     world.server.shutdown().await.unwrap();
-    let path = dir.path().join(didcomm_edge_mediator::identity::WALLET_FILE);
+    let path = dir
+        .path()
+        .join(didcomm_edge_mediator::identity::WALLET_FILE);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let world = World::start(test_settings(dir.path(), None), &wallets).await;

@@ -1,5 +1,11 @@
 //! The storage contract, the same test bodies against a real SQLite file and a real
 //! PostgreSQL server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -87,7 +93,10 @@ async fn grants_and_keylists(s: Arc<dyn Storage>) {
     );
     // Bob cannot take or remove Alice's key.
     let results = s
-        .update_keylist("did:example:bob", &[add("k-a1"), remove("k-a2"), add("k-b1")])
+        .update_keylist(
+            "did:example:bob",
+            &[add("k-a1"), remove("k-a2"), add("k-b1")],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -116,21 +125,31 @@ async fn grants_and_keylists(s: Arc<dyn Storage>) {
             .unwrap(),
         vec![KeylistResult::Success]
     );
-    assert_eq!(s.queue_stats(&strings(&["k-a2"])).await.unwrap().messages, 0);
+    assert_eq!(
+        s.queue_stats(&strings(&["k-a2"])).await.unwrap().messages,
+        0
+    );
 
     // Removing a grant removes its keys and queues.
     s.store(msg("k-a1", "m1", b"x", 1), BIG).await.unwrap();
     assert!(s.remove_grant("did:example:alice").await.unwrap());
     assert!(!s.remove_grant("did:example:alice").await.unwrap());
     assert_eq!(s.key_owner("k-a1").await.unwrap(), None);
-    assert!(s.fetch(&strings(&["k-a1"]), 10, 0).await.unwrap().is_empty());
+    assert!(s
+        .fetch(&strings(&["k-a1"]), 10, 0)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(s.totals().await.unwrap().messages, 0);
 }
 
 async fn store_fetch_ack(s: Arc<dyn Storage>) {
     for (i, id) in ["m1", "m2", "m3"].iter().enumerate() {
         let outcome = s
-            .store(msg("r1", id, format!("body-{id}").as_bytes(), 100 + i as u64), BIG)
+            .store(
+                msg("r1", id, format!("body-{id}").as_bytes(), 100 + i as u64),
+                BIG,
+            )
             .await
             .unwrap();
         assert_eq!(outcome, StoreOutcome::Stored);
@@ -173,7 +192,10 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
     assert_eq!((stats.messages, stats.bytes), (1, 7));
     // Acking again is harmless.
-    assert_eq!(s.ack(&strings(&["r1"]), &strings(&["m1"])).await.unwrap(), 0);
+    assert_eq!(
+        s.ack(&strings(&["r1"]), &strings(&["m1"])).await.unwrap(),
+        0
+    );
     let totals = s.totals().await.unwrap();
     assert_eq!((totals.messages, totals.bytes), (2, 12));
     assert!(s.fetch(&[], 10, 0).await.unwrap().is_empty());
@@ -259,7 +281,11 @@ async fn expiry(s: Arc<dyn Storage>) {
         .into_iter()
         .map(|m| m.id)
         .collect();
-    assert_eq!(at_2000, strings(&["fresh"]), "expired messages are not handed out");
+    assert_eq!(
+        at_2000,
+        strings(&["fresh"]),
+        "expired messages are not handed out"
+    );
     assert_eq!(s.sweep_expired(2_000).await.unwrap(), 1);
     let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
     assert_eq!((stats.messages, stats.bytes), (1, 5));
@@ -376,13 +402,21 @@ async fn sqlite_data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let s = sqlite(&dir).await;
     s.put_grant(&grant("did:example:alice")).await.unwrap();
-    s.update_keylist("did:example:alice", &[add("k1")]).await.unwrap();
+    s.update_keylist("did:example:alice", &[add("k1")])
+        .await
+        .unwrap();
     s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
     s.close().await;
     drop(s);
     let s = sqlite(&dir).await;
-    assert_eq!(s.key_owner("k1").await.unwrap().as_deref(), Some("did:example:alice"));
-    assert_eq!(s.fetch(&strings(&["k1"]), 10, 0).await.unwrap()[0].body, b"hello");
+    assert_eq!(
+        s.key_owner("k1").await.unwrap().as_deref(),
+        Some("did:example:alice")
+    );
+    assert_eq!(
+        s.fetch(&strings(&["k1"]), 10, 0).await.unwrap()[0].body,
+        b"hello"
+    );
     // The writer refuses work once closed.
     s.close().await;
     let err = s.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap_err();
@@ -407,17 +441,30 @@ async fn postgres_instances_share_data_and_notifications() {
         .unwrap();
     let mut heard_by_b = b.subscribe();
     a.put_grant(&grant("did:example:alice")).await.unwrap();
-    a.update_keylist("did:example:alice", &[add("k1")]).await.unwrap();
-    assert_eq!(b.key_owner("k1").await.unwrap().as_deref(), Some("did:example:alice"));
+    a.update_keylist("did:example:alice", &[add("k1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        b.key_owner("k1").await.unwrap().as_deref(),
+        Some("did:example:alice")
+    );
     a.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
     let event = tokio::time::timeout(Duration::from_secs(10), heard_by_b.recv())
         .await
         .expect("instance B hears of a store on instance A")
         .unwrap();
-    assert_eq!(event, Notification::Stored { recipient: "k1".into() });
+    assert_eq!(
+        event,
+        Notification::Stored {
+            recipient: "k1".into()
+        }
+    );
     // B acknowledges what A stored; A then sees an empty queue.
     assert_eq!(b.fetch(&strings(&["k1"]), 10, 0).await.unwrap().len(), 1);
-    assert_eq!(b.ack(&strings(&["k1"]), &strings(&["m1"])).await.unwrap(), 1);
+    assert_eq!(
+        b.ack(&strings(&["k1"]), &strings(&["m1"])).await.unwrap(),
+        1
+    );
     assert!(a.fetch(&strings(&["k1"]), 10, 0).await.unwrap().is_empty());
     // A duplicate sent to the other instance is still stored once.
     a.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap();

@@ -303,9 +303,9 @@ impl DidDocument {
     /// An empty document for `did` (add methods, relationships and services to it).
     pub fn new(did: impl Into<String>) -> DidDocument {
         DidDocument {
-            context: Some(Value::Array(vec![
-                Value::String("https://www.w3.org/ns/did/v1".into()),
-            ])),
+            context: Some(Value::Array(vec![Value::String(
+                "https://www.w3.org/ns/did/v1".into(),
+            )])),
             id: did.into(),
             also_known_as: vec![],
             controller: None,

@@ -23,7 +23,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 #[derive(Debug, Parser)]
-#[command(name = "didcomm-edge-mediator-load", about = "Load generator for the mediator (loopback)")]
+#[command(
+    name = "didcomm-edge-mediator-load",
+    about = "Load generator for the mediator (loopback)"
+)]
 struct Args {
     /// PostgreSQL URL (a fresh database is best); SQLite in a temporary folder when absent.
     #[arg(long)]
@@ -62,7 +65,11 @@ struct Mediator {
     did: String,
 }
 
-async fn spawn_mediator(bin: &Path, data_dir: &Path, database_url: Option<&str>) -> AnyResult<Mediator> {
+async fn spawn_mediator(
+    bin: &Path,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> AnyResult<Mediator> {
     let mut cmd = Command::new(bin);
     cmd.args([
         "--listen",
@@ -151,8 +158,17 @@ fn percentiles(mut micros: Vec<u64>) -> Percentiles {
 
 /// Pack `count` forwards from Bob to Alice on all cores. Payloads are opaque JSON of
 /// `payload` bytes (the mediator never reads them), so only the outer anoncrypt is paid.
-async fn pack_forwards(bob: &Device, mediator: &str, alice: &str, count: usize, payload: usize, salt: &str) -> AnyResult<Vec<String>> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+async fn pack_forwards(
+    bob: &Device,
+    mediator: &str,
+    alice: &str,
+    count: usize,
+    payload: usize,
+    salt: &str,
+) -> AnyResult<Vec<String>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let filler = "x".repeat(payload);
     let mut tasks = Vec::new();
     for w in 0..workers {
@@ -180,7 +196,12 @@ async fn pack_forwards(bob: &Device, mediator: &str, alice: &str, count: usize, 
 }
 
 /// POST every forward over `concurrency` connections; returns (elapsed, latencies in µs).
-async fn blast(addr: SocketAddr, forwards: Vec<String>, concurrency: usize, timeout: Duration) -> AnyResult<(Duration, Vec<u64>)> {
+async fn blast(
+    addr: SocketAddr,
+    forwards: Vec<String>,
+    concurrency: usize,
+    timeout: Duration,
+) -> AnyResult<(Duration, Vec<u64>)> {
     let queue = Arc::new(tokio::sync::Mutex::new(forwards));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -190,7 +211,9 @@ async fn blast(addr: SocketAddr, forwards: Vec<String>, concurrency: usize, time
             let mut http = HttpClient::connect(addr).await?;
             let mut latencies = Vec::new();
             loop {
-                let Some(f) = queue.lock().await.pop() else { break };
+                let Some(f) = queue.lock().await.pop() else {
+                    break;
+                };
                 let t = Instant::now();
                 let r = http.post_packed(&f).await?;
                 if r.status != 202 {
@@ -212,12 +235,19 @@ async fn blast(addr: SocketAddr, forwards: Vec<String>, concurrency: usize, time
 }
 
 /// Pick up and acknowledge until the queue is empty; returns (messages, elapsed).
-async fn drain(addr: SocketAddr, alice: &Device, mediator: &str, timeout: Duration) -> AnyResult<(usize, Duration)> {
+async fn drain(
+    addr: SocketAddr,
+    alice: &Device,
+    mediator: &str,
+    timeout: Duration,
+) -> AnyResult<(usize, Duration)> {
     let mut http = HttpClient::connect(addr).await?;
     let started = Instant::now();
     let mut total = 0;
     while started.elapsed() < timeout {
-        let request = alice.pickup_request(mediator, "delivery-request", json!({"limit": 100})).await?;
+        let request = alice
+            .pickup_request(mediator, "delivery-request", json!({"limit": 100}))
+            .await?;
         let r = http.post_packed(&request).await?;
         let reply = alice.unpack(&r.text()).await?;
         let delivered = Device::delivered(&reply)?;
@@ -226,14 +256,25 @@ async fn drain(addr: SocketAddr, alice: &Device, mediator: &str, timeout: Durati
         }
         total += delivered.len();
         let ids: Vec<String> = delivered.into_iter().map(|(id, _)| id).collect();
-        let ack = alice.pickup_request(mediator, "messages-received", json!({"message_id_list": ids})).await?;
+        let ack = alice
+            .pickup_request(
+                mediator,
+                "messages-received",
+                json!({"message_id_list": ids}),
+            )
+            .await?;
         http.post_packed(&ack).await?;
     }
     Ok((total, started.elapsed()))
 }
 
 /// Offer `rate` forwards per second for `seconds`; latency counted from the scheduled time.
-async fn fixed_rate(addr: SocketAddr, forwards: Vec<String>, rate: u64, connections: usize) -> AnyResult<(f64, Vec<u64>)> {
+async fn fixed_rate(
+    addr: SocketAddr,
+    forwards: Vec<String>,
+    rate: u64,
+    connections: usize,
+) -> AnyResult<(f64, Vec<u64>)> {
     let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, String)>(forwards.len().max(1));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = Vec::new();
@@ -247,7 +288,8 @@ async fn fixed_rate(addr: SocketAddr, forwards: Vec<String>, rate: u64, connecti
                 let Some((scheduled, f)) = next else { break };
                 let r = http.post_packed(&f).await?;
                 if r.status == 202 {
-                    latencies.push(u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX));
+                    latencies
+                        .push(u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX));
                 }
             }
             Ok::<Vec<u64>, didcomm_edge_mediator::Error>(latencies)
@@ -278,7 +320,11 @@ async fn run(args: Args) -> AnyResult<Value> {
             .join("didcomm-edge-mediator"),
     };
     let data = tempfile_dir()?;
-    let backend = if args.database_url.is_some() { "postgres" } else { "sqlite" };
+    let backend = if args.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     // Devices, pinned for the mediator; Alice's grant written before it starts.
     let wallets: Vec<didcomm_edge::Wallet> = (0..2)
         .map(|_| didcomm_edge_mediator::identity::new_mediator_identity(""))
@@ -288,30 +334,64 @@ async fn run(args: Args) -> AnyResult<Value> {
         secrets: vec![],
     };
     std::fs::write(data.join("pinned.json"), pinned.to_json_pretty()?)?;
-    let alice_did = wallets[0].did_docs[0].id.clone();
+    let [alice_wallet, bob_wallet] =
+        <[didcomm_edge::Wallet; 2]>::try_from(wallets).map_err(|_| "two wallets")?;
+    let alice_did = alice_wallet
+        .did_docs
+        .first()
+        .ok_or("no document")?
+        .id
+        .clone();
     let store_config = match &args.database_url {
-        Some(url) => StorageConfig::Postgres { url: url.clone(), pool_size: 2 },
-        None => StorageConfig::Sqlite { path: data.join("mediator.sqlite") },
+        Some(url) => StorageConfig::Postgres {
+            url: url.clone(),
+            pool_size: 2,
+        },
+        None => StorageConfig::Sqlite {
+            path: data.join("mediator.sqlite"),
+        },
     };
     {
         let s = storage::open(&store_config).await?;
-        s.put_grant(&Grant { did: alice_did.clone(), routing_did: "did:example:m".into(), granted_at_ms: 0 }).await?;
-        s.update_keylist(&alice_did, &[KeylistUpdate { key: alice_did.clone(), action: KeylistAction::Add }]).await?;
+        s.put_grant(&Grant {
+            did: alice_did.clone(),
+            routing_did: "did:example:m".into(),
+            granted_at_ms: 0,
+        })
+        .await?;
+        s.update_keylist(
+            &alice_did,
+            &[KeylistUpdate {
+                key: alice_did.clone(),
+                action: KeylistAction::Add,
+            }],
+        )
+        .await?;
         s.close().await;
     }
     let mut mediator = spawn_mediator(&bin, &data, args.database_url.as_deref()).await?;
-    let mediator_wallet = didcomm_edge_mediator::identity::load_wallet(&data.join(didcomm_edge_mediator::identity::WALLET_FILE))?;
+    let mediator_wallet = didcomm_edge_mediator::identity::load_wallet(
+        &data.join(didcomm_edge_mediator::identity::WALLET_FILE),
+    )?;
     let mut known = mediator_wallet.did_docs.clone();
     known.extend(pinned.did_docs.clone());
-    let alice = Device::from_wallet(wallets[0].clone(), &known)?;
-    let bob = Device::from_wallet(wallets[1].clone(), &known)?;
+    let alice = Device::from_wallet(alice_wallet, &known)?;
+    let bob = Device::from_wallet(bob_wallet, &known)?;
     let timeout = Duration::from_secs(args.phase_timeout);
     let pid = mediator.child.id().unwrap_or(0);
     let (rss_idle, _) = rss_kib(pid);
 
     // 1. Throughput.
     eprintln!("[{backend}] packing {} forwards", args.messages);
-    let forwards = pack_forwards(&bob, &mediator.did, &alice.did, args.messages, args.payload, "t").await?;
+    let forwards = pack_forwards(
+        &bob,
+        &mediator.did,
+        &alice.did,
+        args.messages,
+        args.payload,
+        "t",
+    )
+    .await?;
     let forward_bytes = forwards.first().map(String::len).unwrap_or(0);
     eprintln!("[{backend}] sending over {} connections", args.concurrency);
     let (elapsed, latencies) = blast(mediator.addr, forwards, args.concurrency, timeout).await?;
@@ -325,9 +405,13 @@ async fn run(args: Args) -> AnyResult<Value> {
 
     // 3. Fixed rate.
     let count = usize::try_from(args.rate * args.rate_seconds).unwrap_or(usize::MAX);
-    eprintln!("[{backend}] offering {} msg/s for {} s", args.rate, args.rate_seconds);
+    eprintln!(
+        "[{backend}] offering {} msg/s for {} s",
+        args.rate, args.rate_seconds
+    );
     let forwards = pack_forwards(&bob, &mediator.did, &alice.did, count, args.payload, "r").await?;
-    let (achieved, latencies) = fixed_rate(mediator.addr, forwards, args.rate, args.concurrency).await?;
+    let (achieved, latencies) =
+        fixed_rate(mediator.addr, forwards, args.rate, args.concurrency).await?;
     let fr = percentiles(latencies);
     drain(mediator.addr, &alice, &mediator.did, timeout).await?;
 
@@ -335,11 +419,24 @@ async fn run(args: Args) -> AnyResult<Value> {
     let mut memory = Value::Null;
     if args.queued > 0 {
         eprintln!("[{backend}] queueing {} messages", args.queued);
-        let forwards = pack_forwards(&bob, &mediator.did, &alice.did, args.queued, args.payload, "q").await?;
-        let (elapsed, latencies) = blast(mediator.addr, forwards, args.concurrency, timeout * 3).await?;
+        let forwards = pack_forwards(
+            &bob,
+            &mediator.did,
+            &alice.did,
+            args.queued,
+            args.payload,
+            "q",
+        )
+        .await?;
+        let (elapsed, latencies) =
+            blast(mediator.addr, forwards, args.concurrency, timeout * 3).await?;
         let mut http = HttpClient::connect(mediator.addr).await?;
-        let status = alice.pickup_request(&mediator.did, "status-request", json!({})).await?;
-        let status = alice.unpack(&http.post_packed(&status).await?.text()).await?;
+        let status = alice
+            .pickup_request(&mediator.did, "status-request", json!({}))
+            .await?;
+        let status = alice
+            .unpack(&http.post_packed(&status).await?.text())
+            .await?;
         let (rss, peak) = rss_kib(pid);
         memory = json!({
             "queued": status.body.as_ref().and_then(|b| b.get("message_count")).cloned(),
@@ -349,7 +446,11 @@ async fn run(args: Args) -> AnyResult<Value> {
         });
     }
     // Graceful stop (SIGTERM) so the database is left clean.
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .await;
     let _ = tokio::time::timeout(Duration::from_secs(30), mediator.child.wait()).await;
     let _ = std::fs::remove_dir_all(&data);
     Ok(json!({
@@ -380,7 +481,10 @@ fn tempfile_dir() -> AnyResult<PathBuf> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");

@@ -39,11 +39,7 @@ pub fn parse(message: &didcomm_edge::Message) -> Result<(String, Vec<u8>)> {
     let attachment = match message.attachments.as_deref() {
         Some([one]) => one,
         Some([]) | None => return Err(Error::bad_request("forward without an attachment")),
-        Some(_) => {
-            return Err(Error::bad_request(
-                "forward with more than one attachment",
-            ))
-        }
+        Some(_) => return Err(Error::bad_request("forward with more than one attachment")),
     };
     let bytes = if let Some(json) = &attachment.data.json {
         serde_json::to_vec(json)

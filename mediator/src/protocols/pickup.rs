@@ -67,7 +67,9 @@ pub async fn handle(m: &Mediator, request: &Request<'_>, name: &str) -> Result<V
                 .get("limit")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| Error::bad_request("delivery-request needs a numeric limit"))?;
-            let limit = usize::try_from(limit).unwrap_or(MAX_DELIVERY).min(MAX_DELIVERY);
+            let limit = usize::try_from(limit)
+                .unwrap_or(MAX_DELIVERY)
+                .min(MAX_DELIVERY);
             let keys = scope(m, &owner, recipient_did).await?;
             let messages = m.storage.fetch(&keys, limit, now_ms()).await?;
             if messages.is_empty() {
@@ -90,7 +92,9 @@ pub async fn handle(m: &Mediator, request: &Request<'_>, name: &str) -> Result<V
             let deleted = m.storage.ack(&keys, &ids).await?;
             m.metrics.acknowledged(deleted);
             request.connection.acknowledged(&ids);
-            Ok(vec![status(m, request.connection, &keys, None).await?.thid(thid)])
+            Ok(vec![status(m, request.connection, &keys, None)
+                .await?
+                .thid(thid)])
         }
         "live-delivery-change" => {
             let live = body
@@ -107,7 +111,9 @@ pub async fn handle(m: &Mediator, request: &Request<'_>, name: &str) -> Result<V
             } else {
                 request.connection.stop_live();
             }
-            Ok(vec![status(m, request.connection, &keys, None).await?.thid(thid)])
+            Ok(vec![status(m, request.connection, &keys, None)
+                .await?
+                .thid(thid)])
         }
         other => Err(Error::bad_request(format!(
             "unknown Pickup 3.0 message '{other}'"
@@ -158,9 +164,8 @@ fn delivery(messages: &[StoredMessage], recipient_did: Option<&str>) -> Result<M
             .map(|stored| {
                 let mut attachment = Attachment::base64(stored.id.clone(), &stored.body);
                 // Attachment::base64 writes base64url, as DIDComm attachments use.
-                attachment.data.base64 = Some(
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&stored.body),
-                );
+                attachment.data.base64 =
+                    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&stored.body));
                 attachment
             })
             .collect(),

@@ -184,8 +184,11 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
 
     /// Apply keylist updates for the granted `did`, in order. Fails with
     /// [`crate::ErrorKind::Forbidden`] when `did` holds no grant.
-    async fn update_keylist(&self, did: &str, updates: &[KeylistUpdate])
-        -> Result<Vec<KeylistResult>>;
+    async fn update_keylist(
+        &self,
+        did: &str,
+        updates: &[KeylistUpdate],
+    ) -> Result<Vec<KeylistResult>>;
 
     /// The keys of `did`, sorted, paged; plus the total count.
     async fn keylist(&self, did: &str, offset: u64, limit: u64) -> Result<(Vec<String>, u64)>;

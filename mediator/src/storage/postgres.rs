@@ -26,7 +26,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{
     to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
-    Quota, QueueStats, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
+    QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -212,9 +212,12 @@ async fn migrate(pool: &Pool) -> Result<()> {
             .await
             .map_err(|e| pg_error(&e).context(format!("migration {}", index + 1)))?;
         let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
-        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&version])
-            .await
-            .map_err(|e| pg_error(&e))?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
     }
     tx.commit().await.map_err(|e| pg_error(&e))
 }
@@ -345,10 +348,7 @@ async fn run_store_batch(
     pool: &Pool,
     batch: &[StoreRequest],
 ) -> std::result::Result<Vec<Result<StoreOutcome>>, Retry> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|e| Retry::No(pool_error(&e)))?;
+    let mut client = pool.get().await.map_err(|e| Retry::No(pool_error(&e)))?;
     let tx = client.transaction().await.map_err(|e| classify(&e))?;
     let statement = tx
         .prepare_cached("SELECT didcomm_edge_store($1, $2, $3, $4, $5, $6, $7)")

@@ -26,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
     to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
-    Quota, QueueStats, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
+    QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -315,7 +315,10 @@ fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<String>) -> Finish {
             did,
             updates,
             reply,
-        } => answer(reply, in_savepoint(tx, |c| update_keylist(c, &did, &updates))),
+        } => answer(
+            reply,
+            in_savepoint(tx, |c| update_keylist(c, &did, &updates)),
+        ),
         Op::Ack {
             recipients,
             ids,
@@ -501,7 +504,9 @@ fn ack(c: &Connection, recipients: &[String], ids: &[String]) -> Result<u64> {
         let (mut count, mut bytes) = (0i64, 0i64);
         for id in ids {
             let size: Option<i64> = c
-                .prepare_cached("DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING size")
+                .prepare_cached(
+                    "DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING size",
+                )
                 .and_then(|mut s| s.query_row(params![recipient, id], |r| r.get(0)).optional())
                 .map_err(|e| sql_error(&e))?;
             if let Some(size) = size {
@@ -636,7 +641,9 @@ impl Storage for SqliteStorage {
         let did = did.to_owned();
         self.read(move |c| {
             let keys = c
-                .prepare_cached("SELECT key FROM keys WHERE did = ?1 ORDER BY key LIMIT ?2 OFFSET ?3")?
+                .prepare_cached(
+                    "SELECT key FROM keys WHERE did = ?1 ORDER BY key LIMIT ?2 OFFSET ?3",
+                )?
                 .query_map(params![did, to_i64(limit), to_i64(offset)], |r| r.get(0))?
                 .collect::<rusqlite::Result<Vec<String>>>()?;
             let total: i64 = c
@@ -683,10 +690,8 @@ impl Storage for SqliteStorage {
                  ORDER BY received_at, seq LIMIT ?2",
                 placeholders(3, recipients.len())
             );
-            let mut values: Vec<rusqlite::types::Value> = vec![
-                to_i64(now_ms).into(),
-                to_i64(limit as u64).into(),
-            ];
+            let mut values: Vec<rusqlite::types::Value> =
+                vec![to_i64(now_ms).into(), to_i64(limit as u64).into()];
             values.extend(recipients.into_iter().map(Into::into));
             let mut statement = c.prepare_cached(&sql)?;
             let rows = statement

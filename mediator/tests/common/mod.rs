@@ -1,6 +1,12 @@
 //! Shared test set-up: a real PostgreSQL server (started once per test binary unless
 //! `DIDCOMM_EDGE_TEST_PG` names one) and fresh databases on it.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -91,7 +97,11 @@ pub fn make_devices(data_dir: &Path, n: usize) -> Vec<didcomm_edge::Wallet> {
         did_docs: wallets.iter().flat_map(|w| w.did_docs.clone()).collect(),
         secrets: vec![],
     };
-    std::fs::write(data_dir.join("pinned.json"), pinned.to_json_pretty().unwrap()).unwrap();
+    std::fs::write(
+        data_dir.join("pinned.json"),
+        pinned.to_json_pretty().unwrap(),
+    )
+    .unwrap();
     wallets
 }
 
