@@ -374,13 +374,14 @@ async fn post_message(
     body: Body,
 ) -> Response {
     if conn.take(app.rate, app.burst).is_err() {
-        return refusal(
-            &app,
-            ErrorKind::BadRequest,
+        app.metrics.refused("rate_limited");
+        return (
             StatusCode::TOO_MANY_REQUESTS,
-            "rate limit exceeded on this connection",
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"error": "rate_limited", "reason": "rate limit exceeded on this connection"})
+                .to_string(),
         )
-        .into_response();
+            .into_response();
     }
     if let Err(reason) = content_type_ok(&headers) {
         app.metrics.refused("unsupported_media_type");

@@ -418,6 +418,8 @@ async fn rate_limit_per_connection() {
         );
     }
     assert_eq!(statuses, [400, 400, 400, 429, 429]);
+    let metrics = one.get("/metrics").await.unwrap().text();
+    assert!(metrics.contains("didcomm_mediator_refusals_total{reason=\"rate_limited\"} 2"));
     // Another connection has its own bucket.
     let mut two = world.http().await;
     assert_eq!(
@@ -523,6 +525,10 @@ async fn live_delivery(live_side: &World, forward_side: &World) {
         .unwrap();
     let error: Value = serde_json::from_str(&ws_next(&mut ws).await).unwrap();
     assert_eq!(error["error"], "malformed");
+    let oversized = "x".repeat(1024 * 1024 + 1);
+    ws.send(WsMessage::Text(oversized.into())).await.unwrap();
+    let error: Value = serde_json::from_str(&ws_next(&mut ws).await).unwrap();
+    assert_eq!(error["error"], "too_large");
     let request = alice
         .pickup_request(&mediator, "status-request", json!({}))
         .await
