@@ -73,7 +73,16 @@ pub fn new_mediator_identity(endpoint: &str) -> Result<Wallet> {
 
 /// Load the identity from `data_dir`, creating it on first start.
 pub fn load_or_create(data_dir: &Path, endpoint: &str) -> Result<Identity> {
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir.display(), &e))?;
+    if !data_dir.exists() {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir.display(), &e))?;
+        // A folder the mediator creates is its own: keys and queues stay private.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(data_dir.display(), &e))?;
+        }
+    }
     let path = data_dir.join(WALLET_FILE);
     if path.exists() {
         let wallet = load_wallet(&path)?;

@@ -228,3 +228,36 @@ async fn scenario() {
     );
     kill9(third).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully_and_creates_a_private_data_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    make_devices(&dir, 1);
+    let mut running = spawn_mediator(&dir).await;
+    let mut http = HttpClient::connect(running.addr).await.unwrap();
+    assert_eq!(http.get("/healthz").await.unwrap().status, 200);
+    let pid = running.child.id().unwrap();
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), running.child.wait())
+        .await
+        .expect("the mediator stops within 20 s of SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(HttpClient::connect(running.addr).await.is_err());
+
+    let identity_dir = parent.path().join("new-folder");
+    didcomm_edge_mediator::identity::load_or_create(&identity_dir, "http://x").unwrap();
+    let mode = std::fs::metadata(&identity_dir)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+}
