@@ -475,3 +475,40 @@ async fn postgres_instances_share_data_and_notifications() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_listener_reconnects_and_announces_a_resync() {
+    let (s, url) = postgres().await;
+    let mut rx = s.subscribe();
+    // Cut the LISTEN connection from the server side.
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1, "one listener connection");
+    let event = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a resync after the reconnect")
+        .unwrap();
+    assert_eq!(event, Notification::Resync);
+    s.store(msg("k1", "after", b"x", 1), BIG).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("notifications flow again")
+        .unwrap();
+    assert_eq!(
+        event,
+        Notification::Stored {
+            recipient: "k1".into()
+        }
+    );
+    s.close().await;
+}
