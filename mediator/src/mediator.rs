@@ -107,6 +107,36 @@ impl MediatorHandler {
         )))
     }
 
+    async fn handle_inner(&self, packed: &[u8], connection: &Connection) -> Result<Vec<String>> {
+        let text = std::str::from_utf8(packed)
+            .map_err(|_| Error::bad_request("the message is not UTF-8 text"))?;
+        let (message, metadata) = self
+            .mediator
+            .didcomm
+            .unpack(text, &UnpackOptions::default())
+            .await?;
+        let request = Request {
+            message,
+            metadata,
+            connection,
+        };
+        let replies = self.dispatch(&request).await?;
+        if replies.is_empty() {
+            return Ok(vec![]);
+        }
+        if !request.wants_return_route() {
+            // Without return_route the reply would need an outbound transport to the
+            // sender's endpoint, which the mediator does not open: drop it.
+            tracing::debug!(
+                connection = connection.id,
+                "reply dropped: the request did not ask for return_route"
+            );
+            return Ok(vec![]);
+        }
+        let to = request.authenticated_sender()?.to_owned();
+        self.pack_replies(replies, &to).await
+    }
+
     /// Authcrypt `replies` from the mediator to `to`.
     async fn pack_replies(&self, replies: Vec<Message>, to: &str) -> Result<Vec<String>> {
         let m = &self.mediator;
@@ -133,37 +163,11 @@ impl MediatorHandler {
 impl MessageHandler for MediatorHandler {
     async fn handle(&self, packed: &[u8], connection: &Connection) -> Result<Vec<String>> {
         let started = Instant::now();
-        let text = std::str::from_utf8(packed)
-            .map_err(|_| Error::bad_request("the message is not UTF-8 text"))?;
-        let (message, metadata) = self
-            .mediator
-            .didcomm
-            .unpack(text, &UnpackOptions::default())
-            .await?;
-        let request = Request {
-            message,
-            metadata,
-            connection,
-        };
-        let replies = self.dispatch(&request).await?;
-        let out = if replies.is_empty() {
-            vec![]
-        } else if !request.wants_return_route() {
-            // Without return_route the reply would need an outbound transport to the
-            // sender's endpoint, which the mediator does not open: drop it.
-            tracing::debug!(
-                connection = connection.id,
-                "reply dropped: the request did not ask for return_route"
-            );
-            vec![]
-        } else {
-            let to = request.authenticated_sender()?.to_owned();
-            self.pack_replies(replies, &to).await?
-        };
+        let result = self.handle_inner(packed, connection).await;
         self.mediator
             .metrics
             .handled(connection.transport, started.elapsed());
-        Ok(out)
+        result
     }
 
     async fn deliver_live(&self, recipient: &str, connection: &Connection) -> Result<Vec<String>> {

@@ -18,7 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, Pool, Runtime};
 use futures_util::future::join_all;
-use tokio::sync::{broadcast, mpsc, oneshot, Mutex};
+use std::sync::Mutex;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -184,8 +186,21 @@ impl PostgresStorage {
         })
     }
 
+    fn stop_listener(&self) {
+        if let Some(listener) = self.listener.lock().ok().and_then(|mut l| l.take()) {
+            listener.abort();
+        }
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Client> {
         self.pool.get().await.map_err(|e| pool_error(&e))
+    }
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        // The listener task would otherwise hold its connection forever.
+        self.stop_listener();
     }
 }
 
@@ -741,9 +756,7 @@ impl Storage for PostgresStorage {
         if self.writer.send(WriteOp::Close(reply)).await.is_ok() {
             let _ = done.await;
         }
-        if let Some(listener) = self.listener.lock().await.take() {
-            listener.abort();
-        }
+        self.stop_listener();
         self.pool.close();
     }
 }
