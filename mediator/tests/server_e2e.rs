@@ -674,3 +674,46 @@ async fn identity_persists_with_private_permissions() {
         .unwrap_err();
     assert!(err.reason().contains("chmod 600"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_refusal_and_expiry_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallets = make_devices(dir.path(), 2);
+    let mut settings = test_settings(dir.path(), None);
+    settings.queue_max_messages = 1;
+    settings.message_ttl_seconds = 1;
+    settings.sweep_interval_seconds = 1;
+    let world = World::start(settings, &wallets).await;
+    let mediator = world.mediator_did();
+    let (alice, bob) = (&world.devices[0], &world.devices[1]);
+    grant(&world.server.mediator.storage, &alice.did, &mediator).await;
+    let mut http = world.http().await;
+    let (first, _) = bob
+        .forward(&mediator, &alice.did, json!({"n": 1}))
+        .await
+        .unwrap();
+    let (second, _) = bob
+        .forward(&mediator, &alice.did, json!({"n": 2}))
+        .await
+        .unwrap();
+    assert_eq!(http.post_packed(&first).await.unwrap().status, 202);
+    let r = http.post_packed(&second).await.unwrap();
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("quota_exceeded"));
+    // After the TTL the sweep empties the queue, which makes room again.
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let metrics = http.get("/metrics").await.unwrap().text();
+        if metrics.contains("didcomm_mediator_messages_expired_total 1") {
+            assert!(
+                metrics.contains("didcomm_mediator_queue_messages 0"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sweep: {metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(http.post_packed(&second).await.unwrap().status, 202);
+    world.server.shutdown().await.unwrap();
+}
