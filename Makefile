@@ -5,7 +5,7 @@ CARGO ?= cargo
 VECTORS ?= $(abspath ../shared/vectors)
 export DIDCOMM_VECTORS := $(VECTORS)
 
-.PHONY: help setup setup-rust setup-wasm demo test test-rust test-wasm-build bench fmt lint fuzz clean
+.PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build bench bench-mediator fmt lint fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -21,11 +21,16 @@ setup-wasm:
 demo: setup-rust ## Run the end-to-end demo
 	@./scripts/demo.sh
 
-test: setup test-rust test-wasm-build ## Run every test suite that exists
+test: setup test-rust test-mediator test-wasm-build ## Run every test suite that exists
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit, vector, interop and CLI tests
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked --exclude didcomm-edge-mediator
+
+test-mediator: ## Mediator tests: real SQLite files, a private PostgreSQL on 127.0.0.1
+	@pgdir="$$(mktemp -d)"; trap "./scripts/postgres.sh stop $$pgdir/pg; rm -rf $$pgdir" EXIT; \
+	url="$$(./scripts/postgres.sh start "$$pgdir/pg")" && \
+	DIDCOMM_EDGE_TEST_PG="$$url" $(CARGO) test -p didcomm-edge-mediator --locked
 
 test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 	$(CARGO) build -p didcomm-edge --target wasm32-unknown-unknown --locked
@@ -33,6 +38,10 @@ test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 bench: setup-rust ## Benchmarks against the reference library (results for BENCHMARKS.md)
 	$(CARGO) bench -p didcomm-edge --bench envelope --locked
 	$(CARGO) run --release -p didcomm-edge-cli --locked -- bench
+	./scripts/bench-mediator.sh
+
+bench-mediator: setup-rust ## Mediator load test (SQLite and PostgreSQL, loopback)
+	./scripts/bench-mediator.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

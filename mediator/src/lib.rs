@@ -1,0 +1,30 @@
+//! # didcomm-edge-mediator
+//!
+//! A DIDComm v2 mediator: it accepts packed messages over HTTP and WebSocket, keeps them for
+//! the devices it mediates for (SQLite embedded, or PostgreSQL shared by several instances),
+//! and hands them over when the devices pick up or are connected live.
+//!
+//! Layers, outside in:
+//! - [`server`]: axum routes, transports, rate limit, shutdown, background tasks.
+//! - [`handler`]: the [`handler::MessageHandler`] trait between transports and processing,
+//!   the per-connection context and the live-delivery registry.
+//! - [`mediator`]: the built-in handler (unpack, dispatch by type, pack replies) and the
+//!   shared services; [`protocols`]: forward and pickup.
+//! - [`storage`]: the [`storage::Storage`] trait with SQLite and PostgreSQL backends.
+//! - [`identity`], [`oob`], [`config`], [`metrics`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod identity;
+pub mod mediator;
+pub mod metrics;
+pub mod oob;
+pub mod protocols;
+pub mod server;
+pub mod storage;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,105 @@
+//! `didcomm-edge-mediator`: run the mediator.
+#![forbid(unsafe_code)]
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use didcomm_edge_mediator::config::{Args, LogFormat, Settings};
+use didcomm_edge_mediator::server;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(settings: &Settings) {
+    let filter =
+        EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
+    let running = server::start(settings.clone()).await?;
+    tracing::info!(
+        did = %running.identity.did,
+        url = %running.public_url,
+        storage = running.mediator.storage.backend(),
+        created_identity = running.identity.created,
+        "mediator started"
+    );
+    // The banner goes to stdout: the invitation for people, and one line for scripts.
+    let mut out = std::io::stdout().lock();
+    if settings.print_qr {
+        if let Ok(qr) = running.invitation.qr_terminal() {
+            let _ = writeln!(out, "{qr}");
+        }
+    }
+    let _ = writeln!(out, "mediator DID: {}", running.identity.did);
+    let _ = writeln!(out, "invitation: {}", running.invitation.url);
+    let _ = writeln!(out, "listening on http://{}", running.local_addr);
+    let _ = out.flush();
+    drop(out);
+
+    let trigger = running.shutdown_trigger();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = trigger.send(true);
+    });
+    running.wait().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let settings = match args.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "mediator failed");
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The storage contract, the same test bodies against a real SQLite file and a real
+//! PostgreSQL server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use didcomm_edge_mediator::storage::{
+    self, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification, Quota,
+    Storage, StorageConfig, StoreOutcome,
+};
+use didcomm_edge_mediator::ErrorKind;
+
+fn msg(recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
+    NewMessage {
+        recipient: recipient.into(),
+        id: id.into(),
+        body: body.to_vec(),
+        received_at_ms: received,
+        expires_at_ms: u64::MAX / 4,
+    }
+}
+
+fn add(key: &str) -> KeylistUpdate {
+    KeylistUpdate {
+        key: key.into(),
+        action: KeylistAction::Add,
+    }
+}
+
+fn remove(key: &str) -> KeylistUpdate {
+    KeylistUpdate {
+        key: key.into(),
+        action: KeylistAction::Remove,
+    }
+}
+
+fn grant(did: &str) -> Grant {
+    Grant {
+        did: did.into(),
+        routing_did: "did:example:mediator".into(),
+        granted_at_ms: 1_000,
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const BIG: Quota = Quota {
+    max_messages: 1_000_000,
+    max_bytes: 1 << 40,
+};
+
+async fn grants_and_keylists(s: Arc<dyn Storage>) {
+    assert_eq!(s.grant("did:example:alice").await.unwrap(), None);
+    let err = s
+        .update_keylist("did:example:alice", &[add("did:example:alice#k1")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
+
+    let g = s.put_grant(&grant("did:example:alice")).await.unwrap();
+    assert_eq!(g, grant("did:example:alice"));
+    // A second grant request keeps the first grant.
+    let mut later = grant("did:example:alice");
+    later.granted_at_ms = 2_000;
+    assert_eq!(s.put_grant(&later).await.unwrap().granted_at_ms, 1_000);
+    s.put_grant(&grant("did:example:bob")).await.unwrap();
+
+    let results = s
+        .update_keylist(
+            "did:example:alice",
+            &[add("k-a1"), add("k-a2"), add("k-a1"), remove("k-none")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            KeylistResult::Success,
+            KeylistResult::Success,
+            KeylistResult::NoChange,
+            KeylistResult::NoChange
+        ]
+    );
+    // Bob cannot take or remove Alice's key.
+    let results = s
+        .update_keylist(
+            "did:example:bob",
+            &[add("k-a1"), remove("k-a2"), add("k-b1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            KeylistResult::OwnedByAnother,
+            KeylistResult::OwnedByAnother,
+            KeylistResult::Success
+        ]
+    );
+    assert_eq!(
+        s.key_owner("k-a1").await.unwrap().as_deref(),
+        Some("did:example:alice")
+    );
+    assert_eq!(s.key_owner("k-zz").await.unwrap(), None);
+    let (keys, total) = s.keylist("did:example:alice", 0, 10).await.unwrap();
+    assert_eq!((keys, total), (strings(&["k-a1", "k-a2"]), 2));
+    let (keys, total) = s.keylist("did:example:alice", 1, 10).await.unwrap();
+    assert_eq!((keys, total), (strings(&["k-a2"]), 2));
+
+    // Removing a key drops its queue.
+    s.store(msg("k-a2", "m1", b"x", 1), BIG).await.unwrap();
+    assert_eq!(
+        s.update_keylist("did:example:alice", &[remove("k-a2")])
+            .await
+            .unwrap(),
+        vec![KeylistResult::Success]
+    );
+    assert_eq!(
+        s.queue_stats(&strings(&["k-a2"])).await.unwrap().messages,
+        0
+    );
+
+    // Removing a grant removes its keys and queues.
+    s.store(msg("k-a1", "m1", b"x", 1), BIG).await.unwrap();
+    assert!(s.remove_grant("did:example:alice").await.unwrap());
+    assert!(!s.remove_grant("did:example:alice").await.unwrap());
+    assert_eq!(s.key_owner("k-a1").await.unwrap(), None);
+    assert!(s
+        .fetch(&strings(&["k-a1"]), 10, 0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.totals().await.unwrap().messages, 0);
+}
+
+async fn store_fetch_ack(s: Arc<dyn Storage>) {
+    for (i, id) in ["m1", "m2", "m3"].iter().enumerate() {
+        let outcome = s
+            .store(
+                msg("r1", id, format!("body-{id}").as_bytes(), 100 + i as u64),
+                BIG,
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, StoreOutcome::Stored);
+    }
+    s.store(msg("r2", "m1", b"other", 50), BIG).await.unwrap();
+
+    let first = s.fetch(&strings(&["r1"]), 2, 0).await.unwrap();
+    assert_eq!(
+        first.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["m1", "m2"]
+    );
+    assert_eq!(first[0].body, b"body-m1");
+    assert_eq!(first[0].recipient, "r1");
+    assert_eq!(first[0].received_at_ms, 100);
+    // Fetching deletes nothing.
+    assert_eq!(s.fetch(&strings(&["r1"]), 10, 0).await.unwrap().len(), 3);
+    let both = s.fetch(&strings(&["r1", "r2"]), 10, 0).await.unwrap();
+    assert_eq!(both.len(), 4);
+    assert_eq!(both[0].recipient, "r2", "oldest first across queues");
+
+    let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
+    assert_eq!(stats.messages, 3);
+    assert_eq!(stats.bytes, 21);
+    assert_eq!(stats.oldest_received_at_ms, Some(100));
+    assert_eq!(stats.newest_received_at_ms, Some(102));
+
+    // An ack only touches the named recipients' queues: r2's "m1" survives.
+    let deleted = s
+        .ack(&strings(&["r1"]), &strings(&["m1", "m3", "unknown"]))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    let left = s.fetch(&strings(&["r1", "r2"]), 10, 0).await.unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|m| (m.recipient.as_str(), m.id.as_str()))
+            .collect::<Vec<_>>(),
+        [("r2", "m1"), ("r1", "m2")]
+    );
+    let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
+    assert_eq!((stats.messages, stats.bytes), (1, 7));
+    // Acking again is harmless.
+    assert_eq!(
+        s.ack(&strings(&["r1"]), &strings(&["m1"])).await.unwrap(),
+        0
+    );
+    let totals = s.totals().await.unwrap();
+    assert_eq!((totals.messages, totals.bytes), (2, 12));
+    assert!(s.fetch(&[], 10, 0).await.unwrap().is_empty());
+}
+
+async fn duplicates_are_stored_once(s: Arc<dyn Storage>) {
+    assert_eq!(
+        s.store(msg("r1", "same", b"abc", 1), BIG).await.unwrap(),
+        StoreOutcome::Stored
+    );
+    assert_eq!(
+        s.store(msg("r1", "same", b"abc", 2), BIG).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+    // The same id for another recipient is another message.
+    assert_eq!(
+        s.store(msg("r2", "same", b"abc", 3), BIG).await.unwrap(),
+        StoreOutcome::Stored
+    );
+    let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
+    assert_eq!((stats.messages, stats.bytes), (1, 3));
+    // Concurrent duplicates: exactly one is stored.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.store(msg("r3", "race", b"zz", 5), BIG).await.unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        if t.await.unwrap() == StoreOutcome::Stored {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1);
+    assert_eq!(s.queue_stats(&strings(&["r3"])).await.unwrap().messages, 1);
+}
+
+async fn quotas(s: Arc<dyn Storage>) {
+    let q = Quota {
+        max_messages: 2,
+        max_bytes: 10,
+    };
+    s.store(msg("r1", "a", b"1234", 1), q).await.unwrap();
+    s.store(msg("r1", "b", b"1234", 2), q).await.unwrap();
+    let err = s.store(msg("r1", "c", b"1", 3), q).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    // A duplicate of a queued message is still answered as such when the queue is full.
+    assert_eq!(
+        s.store(msg("r1", "a", b"1234", 4), q).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+    // Byte quota.
+    s.store(msg("r2", "a", b"12345678", 1), q).await.unwrap();
+    let err = s.store(msg("r2", "b", b"123", 2), q).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    // A refused message leaves nothing behind; acking makes room.
+    assert_eq!(s.queue_stats(&strings(&["r1"])).await.unwrap().messages, 2);
+    s.ack(&strings(&["r1"]), &strings(&["a"])).await.unwrap();
+    s.store(msg("r1", "c", b"1", 3), q).await.unwrap();
+    let ids: Vec<String> = s
+        .fetch(&strings(&["r1"]), 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, strings(&["b", "c"]));
+}
+
+async fn expiry(s: Arc<dyn Storage>) {
+    let mut old = msg("r1", "old", b"old", 1);
+    old.expires_at_ms = 1_000;
+    let mut fresh = msg("r1", "fresh", b"fresh", 2);
+    fresh.expires_at_ms = 5_000;
+    s.store(old, BIG).await.unwrap();
+    s.store(fresh, BIG).await.unwrap();
+    let at_2000: Vec<String> = s
+        .fetch(&strings(&["r1"]), 10, 2_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        at_2000,
+        strings(&["fresh"]),
+        "expired messages are not handed out"
+    );
+    assert_eq!(s.sweep_expired(2_000).await.unwrap(), 1);
+    let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
+    assert_eq!((stats.messages, stats.bytes), (1, 5));
+    assert_eq!(s.sweep_expired(2_000).await.unwrap(), 0);
+    assert_eq!(s.sweep_expired(10_000).await.unwrap(), 1);
+    assert_eq!(s.totals().await.unwrap().messages, 0);
+}
+
+async fn notifications(s: Arc<dyn Storage>) {
+    let mut rx = s.subscribe();
+    s.store(msg("r-live", "n1", b"x", 1), BIG).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a notification in time")
+        .unwrap();
+    assert_eq!(
+        event,
+        Notification::Stored {
+            recipient: "r-live".into()
+        }
+    );
+    // A duplicate announces nothing new; the next store does.
+    s.store(msg("r-live", "n1", b"x", 1), BIG).await.unwrap();
+    s.store(msg("r-other", "n2", b"x", 1), BIG).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a notification in time")
+        .unwrap();
+    assert_eq!(
+        event,
+        Notification::Stored {
+            recipient: "r-other".into()
+        }
+    );
+}
+
+async fn concurrent_stores(s: Arc<dyn Storage>) {
+    let mut tasks = Vec::new();
+    for i in 0..400u64 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            let recipient = format!("r{}", i % 8);
+            s.store(msg(&recipient, &format!("m{i}"), &[7u8; 100], i), BIG)
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StoreOutcome::Stored);
+    }
+    let totals = s.totals().await.unwrap();
+    assert_eq!((totals.messages, totals.bytes), (400, 40_000));
+    let all: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
+    assert_eq!(s.fetch(&all, 1000, 0).await.unwrap().len(), 400);
+}
+
+async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
+    storage::open(&StorageConfig::Sqlite {
+        path: dir.path().join("mediator.sqlite"),
+    })
+    .await
+    .unwrap()
+}
+
+async fn postgres() -> (Arc<dyn Storage>, String) {
+    let url = common::fresh_pg_database().await;
+    let s = storage::open(&StorageConfig::Postgres {
+        url: url.clone(),
+        pool_size: 4,
+    })
+    .await
+    .unwrap();
+    (s, url)
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let s = super::sqlite(&dir).await;
+                    super::$name(std::sync::Arc::clone(&s)).await;
+                    s.close().await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (s, _url) = super::postgres().await;
+                    super::$name(std::sync::Arc::clone(&s)).await;
+                    s.close().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    grants_and_keylists,
+    store_fetch_ack,
+    duplicates_are_stored_once,
+    quotas,
+    expiry,
+    notifications,
+    concurrent_stores,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(&dir).await;
+    s.put_grant(&grant("did:example:alice")).await.unwrap();
+    s.update_keylist("did:example:alice", &[add("k1")])
+        .await
+        .unwrap();
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    s.close().await;
+    drop(s);
+    let s = sqlite(&dir).await;
+    assert_eq!(
+        s.key_owner("k1").await.unwrap().as_deref(),
+        Some("did:example:alice")
+    );
+    assert_eq!(
+        s.fetch(&strings(&["k1"]), 10, 0).await.unwrap()[0].body,
+        b"hello"
+    );
+    // The writer refuses work once closed.
+    s.close().await;
+    let err = s.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_is_wal_with_full_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(&dir).await;
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    assert!(dir.path().join("mediator.sqlite-wal").exists());
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_data_and_notifications() {
+    let (a, url) = postgres().await;
+    // A second instance on the same database (migrations already ran: a no-op).
+    let b = storage::open(&StorageConfig::Postgres { url, pool_size: 2 })
+        .await
+        .unwrap();
+    let mut heard_by_b = b.subscribe();
+    a.put_grant(&grant("did:example:alice")).await.unwrap();
+    a.update_keylist("did:example:alice", &[add("k1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        b.key_owner("k1").await.unwrap().as_deref(),
+        Some("did:example:alice")
+    );
+    a.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), heard_by_b.recv())
+        .await
+        .expect("instance B hears of a store on instance A")
+        .unwrap();
+    assert_eq!(
+        event,
+        Notification::Stored {
+            recipient: "k1".into()
+        }
+    );
+    // B acknowledges what A stored; A then sees an empty queue.
+    assert_eq!(b.fetch(&strings(&["k1"]), 10, 0).await.unwrap().len(), 1);
+    assert_eq!(
+        b.ack(&strings(&["k1"]), &strings(&["m1"])).await.unwrap(),
+        1
+    );
+    assert!(a.fetch(&strings(&["k1"]), 10, 0).await.unwrap().is_empty());
+    // A duplicate sent to the other instance is still stored once.
+    a.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap();
+    assert_eq!(
+        b.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_listener_reconnects_and_announces_a_resync() {
+    let (s, url) = postgres().await;
+    let mut rx = s.subscribe();
+    // Cut the LISTEN connection from the server side.
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1, "one listener connection");
+    let event = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("a resync after the reconnect")
+        .unwrap();
+    assert_eq!(event, Notification::Resync);
+    s.store(msg("k1", "after", b"x", 1), BIG).await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("notifications flow again")
+        .unwrap();
+    assert_eq!(
+        event,
+        Notification::Stored {
+            recipient: "k1".into()
+        }
+    );
+    s.close().await;
+}
