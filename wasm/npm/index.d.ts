@@ -40,7 +40,7 @@ export interface Message {
   /** Ids of messages this message acknowledges. */
   ack?: string[];
   /** Any other header. */
-  [header: string]: JsonValue | undefined;
+  [header: string]: unknown;
 }
 
 /** A message attachment. */
@@ -53,7 +53,7 @@ export interface Attachment {
   format?: string;
   lastmod_time?: number;
   byte_count?: number;
-  [member: string]: JsonValue | undefined;
+  [member: string]: unknown;
 }
 
 /** Attachment content: inline base64 or JSON, or links with a hash; optionally signed. */
@@ -89,7 +89,7 @@ export interface DidDocument {
   capabilityInvocation?: Array<string | VerificationMethod>;
   capabilityDelegation?: Array<string | VerificationMethod>;
   service?: Service[];
-  [member: string]: JsonValue | undefined;
+  [member: string]: unknown;
 }
 
 /** A verification method: `JsonWebKey2020` (`publicKeyJwk`), `Multikey` (`publicKeyMultibase`), ... */
@@ -100,7 +100,7 @@ export interface VerificationMethod {
   publicKeyJwk?: { [member: string]: JsonValue };
   publicKeyMultibase?: string;
   publicKeyBase58?: string;
-  [member: string]: JsonValue | undefined;
+  [member: string]: unknown;
 }
 
 /** A DID document service, e.g. `DIDCommMessaging`. */
@@ -108,7 +108,7 @@ export interface Service {
   id: string;
   type: string | string[];
   serviceEndpoint: JsonValue;
-  [member: string]: JsonValue | undefined;
+  [member: string]: unknown;
 }
 
 /** A private key with its key id: `{kid, type, privateKeyJwk | privateKeyMultibase}`. */
