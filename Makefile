@@ -5,23 +5,25 @@ CARGO ?= cargo
 VECTORS ?= $(abspath ../shared/vectors)
 export DIDCOMM_VECTORS := $(VECTORS)
 
-.PHONY: help setup setup-rust setup-wasm demo test test-rust test-wasm-build bench fmt lint fuzz clean
+.PHONY: help setup setup-rust setup-wasm demo test test-rust test-wasm-build wasm test-wasm bench bench-wasm fmt lint fuzz clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-setup: setup-rust setup-wasm ## Install what is missing (Rust toolchain, wasm target)
+setup: setup-rust setup-wasm ## Install what is missing (Rust toolchain, wasm target, Node, Chromium)
 
 setup-rust:
 	@./scripts/setup.sh rust
 
 setup-wasm:
 	@./scripts/setup.sh wasm
+	@./scripts/setup.sh node
+	@./scripts/setup.sh browser
 
 demo: setup-rust ## Run the end-to-end demo
 	@./scripts/demo.sh
 
-test: setup test-rust test-wasm-build ## Run every test suite that exists
+test: setup test-rust test-wasm-build test-wasm ## Run every test suite that exists
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit, vector, interop and CLI tests
@@ -30,9 +32,20 @@ test-rust: ## Rust unit, vector, interop and CLI tests
 test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 	$(CARGO) build -p didcomm-edge --target wasm32-unknown-unknown --locked
 
+wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
+	@./scripts/build-wasm.sh
+
+test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium; example gateway
+	cd wasm/npm && node --test test/
+	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/
+
 bench: setup-rust ## Benchmarks against the reference library (results for BENCHMARKS.md)
 	$(CARGO) bench -p didcomm-edge --bench envelope --locked
 	$(CARGO) run --release -p didcomm-edge-cli --locked -- bench
+	@$(MAKE) --no-print-directory bench-wasm
+
+bench-wasm: wasm ## Node: pack/unpack ops/s of the npm package against didcomm-node
+	cd wasm/npm && node bench/bench.mjs
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -40,6 +53,7 @@ fmt: ## Format the code
 lint: ## Formatting check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 
 fuzz: ## Run the fuzz targets for a while (needs nightly; installs cargo-fuzz)
 	@./scripts/fuzz.sh

@@ -10,18 +10,13 @@ ROOT=$PWD
 NPM_DIR=$ROOT/wasm/npm
 DIST=$NPM_DIR/dist
 CARGO=${CARGO:-cargo}
-TARGET_DIR=$($CARGO metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 
 step() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
 # --- tools -------------------------------------------------------------------------------------
 ./scripts/setup.sh wasm
-
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "Node.js 18+ and npm are needed (apt-get install nodejs npm)" >&2
-    exit 1
-fi
-node -e 'if (+process.versions.node.split(".")[0] < 18) { console.error("Node.js 18+ is needed"); process.exit(1) }'
+./scripts/setup.sh node
+TARGET_DIR=$($CARGO metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 
 # The CLI must be exactly the wasm-bindgen version in Cargo.lock (the glue and the module's
 # custom section must agree). Built from crates.io: about 10 minutes on 2 cores, once.

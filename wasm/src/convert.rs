@@ -22,8 +22,12 @@ pub(crate) fn stringify_object(value: &JsValue, what: &str) -> Result<String, Er
     if !value.is_object() || Array::is_array(value) {
         return Err(illegal(format!("{what} must be an object")));
     }
-    let text = JSON::stringify(value)
-        .map_err(|e| illegal(format!("{what} cannot be written as JSON: {}", js_message(&e))))?;
+    let text = JSON::stringify(value).map_err(|e| {
+        illegal(format!(
+            "{what} cannot be written as JSON: {}",
+            js_message(&e)
+        ))
+    })?;
     text.as_string()
         .ok_or_else(|| illegal(format!("{what} cannot be written as JSON")))
 }
@@ -81,8 +85,7 @@ fn options_from_js<T: DeserializeOwned + Default>(
             )));
         }
     }
-    serde_wasm_bindgen::from_value(value.clone())
-        .map_err(|e| illegal(format!("{what}: {e}")))
+    serde_wasm_bindgen::from_value(value.clone()).map_err(|e| illegal(format!("{what}: {e}")))
 }
 
 /// A Rust value as a plain JS object (maps as objects, `None` left out).

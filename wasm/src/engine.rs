@@ -143,7 +143,10 @@ impl JsDidComm {
             let did = string_arg(&did, "did")?;
             let resolved = engine.resolve(&did).await?;
             let text = serde_json::to_string(resolved.document()).map_err(|_| {
-                Error::new(didcomm_edge::ErrorKind::InvalidState, "DID document to JSON")
+                Error::new(
+                    didcomm_edge::ErrorKind::InvalidState,
+                    "DID document to JSON",
+                )
             })?;
             parse_json(&text)
         })

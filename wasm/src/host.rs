@@ -102,8 +102,10 @@ impl DidResolver for JsDidResolver {
         if value.is_null() || value.is_undefined() {
             return Ok(None);
         }
-        let text = stringify_object(&value, "the DID document")
-            .map_err(|_| self.resolve.malformed("something other than a DID document"))?;
+        let text = stringify_object(&value, "the DID document").map_err(|_| {
+            self.resolve
+                .malformed("something other than a DID document")
+        })?;
         serde_json::from_str(&text).map_err(|e| {
             self.resolve.malformed(format_args!(
                 "a malformed DID document for {did} ({})",
