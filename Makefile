@@ -36,8 +36,8 @@ wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
 
 test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium; example gateway
-	cd wasm/npm && node --test test/
-	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/
+	cd wasm/npm && node --test test/*.test.mjs
+	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/*.test.mjs
 
 bench: setup-rust ## Benchmarks against the reference library (results for BENCHMARKS.md)
 	$(CARGO) bench -p didcomm-edge --bench envelope --locked
