@@ -89,7 +89,7 @@ fn options_from_js<T: DeserializeOwned + Default>(
 }
 
 /// A Rust value as a plain JS object (maps as objects, `None` left out).
-pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, Error> {
+pub(crate) fn struct_to_js<T: Serialize>(value: &T) -> Result<JsValue, Error> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
         .map_err(|_| Error::new(ErrorKind::InvalidState, "a result does not convert to JS"))

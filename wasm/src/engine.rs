@@ -12,7 +12,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::convert::{
     config_from_js, from_prior_from_js, message_from_js, message_to_js, optional_string_arg,
-    parse_json, string_arg, to_js, unpack_options_from_js, PackEncryptedArgs,
+    parse_json, string_arg, struct_to_js, unpack_options_from_js, PackEncryptedArgs,
     PackEncryptedMetadataJs, PackSignedMetadataJs, UnpackMetadataJs,
 };
 use crate::error::js_err;
@@ -83,7 +83,7 @@ impl JsDidComm {
                 "packed",
                 packed.into(),
                 "metadata",
-                to_js(&PackSignedMetadataJs::from(&metadata))?,
+                struct_to_js(&PackSignedMetadataJs::from(&metadata))?,
             )
         })
     }
@@ -111,7 +111,7 @@ impl JsDidComm {
                 "packed",
                 packed.into(),
                 "metadata",
-                to_js(&PackEncryptedMetadataJs::from(&metadata))?,
+                struct_to_js(&PackEncryptedMetadataJs::from(&metadata))?,
             )
         })
     }
@@ -131,7 +131,7 @@ impl JsDidComm {
                 "message",
                 message_to_js(&message)?,
                 "metadata",
-                to_js(&UnpackMetadataJs::from(&metadata))?,
+                struct_to_js(&UnpackMetadataJs::from(&metadata))?,
             )
         })
     }
