@@ -142,6 +142,21 @@ for (const crv of SIGN_CURVES) {
   });
 }
 
+test('signed then anoncrypt P-256: both ways', async () => {
+  const msg = newMessage();
+  const { packed } = await ours.alice.packEncrypted(msg, bob.kaKids['P-256'], { signBy: alice.did, encAlgAnon: 'A256GCM' });
+  const theirView = await refUnpack(packed);
+  assert.deepEqual(theirView.message, msg);
+  assert.equal(theirView.metadata.sign_from, alice.signKids.Ed25519);
+  assert.equal(theirView.metadata.anonymous_sender, true);
+  const refPacked = await refPack(msg, bob.kaKids['P-256'], { signBy: alice.did, enc_alg_anon: 'A256gcmEcdhEsA256kw' });
+  const ourView = await ours.bob.unpack(refPacked);
+  assert.deepEqual(ourView.message, msg);
+  assert.equal(ourView.metadata.signFrom, alice.signKids.Ed25519);
+  assert.equal(ourView.metadata.anonymousSender, true);
+  assert.equal(ourView.metadata.encryptedFromKid, undefined);
+});
+
 test('plaintext: both ways', async () => {
   const msg = newMessage({ thid: 'thread-1', 'x-custom': { a: [1, 2] } });
   const packed = ours.alice.packPlaintext(msg);
