@@ -21,7 +21,22 @@ wasm)
         echo "rustup is missing: cannot add the wasm32 target" >&2; exit 1
     fi
     ;;
+node)
+    # Node.js 18+ with npm, for the npm package, its tests and the examples.
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1 \
+        || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'; then
+        echo "installing Node.js from Debian"
+        need_root apt-get update -qq && need_root apt-get install -y -qq nodejs npm
+    fi
+    ;;
+browser)
+    # Debian's Chromium for the headless browser test (downloading a browser is not possible here).
+    if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+        echo "installing chromium from Debian"
+        need_root apt-get update -qq && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    fi
+    ;;
 *)
-    echo "usage: $0 rust|wasm" >&2; exit 2
+    echo "usage: $0 rust|wasm|node|browser" >&2; exit 2
     ;;
 esac

@@ -125,7 +125,7 @@ pub(crate) fn decrypt(
 }
 
 /// AES key wrap (RFC 3394) of the content key.
-pub(crate) fn wrap_key(kek: &[u8; 32], cek: &[u8]) -> Result<Vec<u8>> {
+pub fn wrap_key(kek: &[u8; 32], cek: &[u8]) -> Result<Vec<u8>> {
     let kw = AesKey::<A256Kw>::from_secret_bytes(kek)
         .map_err(|_| Error::invalid_state("key-wrapping key has the wrong length"))?;
     let mut buf = Vec::with_capacity(cek.len() + 8);
@@ -136,7 +136,7 @@ pub(crate) fn wrap_key(kek: &[u8; 32], cek: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// AES key unwrap (RFC 3394); fails when the integrity check fails (wrong key or tampering).
-pub(crate) fn unwrap_key(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn unwrap_key(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
         return Err(Error::malformed(
             "JWE 'encrypted_key' has an impossible length",

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build the npm package `didcomm-edge` (wasm/npm/dist) from the `wasm/` crate:
+#   cargo (profile wasm-release: opt-level "s" + LTO) -> wasm-bindgen --target web -> wasm-opt -Oz
+#   -> the hand-written ESM modules -> a CommonJS bundle of the Node entry (esbuild).
+# Installs what is missing (wasm32 target, wasm-bindgen-cli at the Cargo.lock version, the npm
+# dev dependencies) and skips what is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+NPM_DIR=$ROOT/wasm/npm
+DIST=$NPM_DIR/dist
+CARGO=${CARGO:-cargo}
+
+step() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+# --- tools -------------------------------------------------------------------------------------
+./scripts/setup.sh wasm
+./scripts/setup.sh node
+TARGET_DIR=$($CARGO metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+
+# The CLI must be exactly the wasm-bindgen version in Cargo.lock (the glue and the module's
+# custom section must agree). Built from crates.io: about 10 minutes on 2 cores, once.
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+    step "installing wasm-bindgen-cli $WB_VERSION (about 10 minutes)"
+    # No --locked: one of its locked dependencies is not on the registry mirror.
+    $CARGO install wasm-bindgen-cli --version "$WB_VERSION"
+fi
+
+# npm dev dependencies (wasm-opt from `binaryen`, esbuild, typescript, the test tools):
+# reinstalled only when package-lock.json changed since the last install.
+if [ ! -f "$NPM_DIR/node_modules/.package-lock.json" ] \
+    || [ "$NPM_DIR/package-lock.json" -nt "$NPM_DIR/node_modules/.package-lock.json" ]; then
+    step "npm ci (wasm/npm)"
+    (cd "$NPM_DIR" && npm ci --no-audit --no-fund)
+fi
+BIN=$NPM_DIR/node_modules/.bin
+
+# --- build -------------------------------------------------------------------------------------
+step "cargo build (wasm32, profile wasm-release)"
+$CARGO build -p didcomm-edge-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
+RAW=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/didcomm_edge_wasm.wasm
+
+step "wasm-bindgen"
+rm -rf "$DIST"
+mkdir -p "$DIST"
+wasm-bindgen "$RAW" --out-dir "$DIST" --out-name didcomm_edge --target web \
+    --no-typescript --remove-name-section --remove-producers-section
+
+step "wasm-opt -Oz"
+# The features rustc enables by default for wasm32 (and Node 18+ and current browsers run).
+"$BIN/wasm-opt" -Oz \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$DIST/didcomm_edge_bg.wasm" -o "$DIST/didcomm_edge_bg.wasm"
+
+step "JS modules"
+cp "$NPM_DIR"/src/*.js "$NPM_DIR"/src/*.mjs "$DIST/"
+# CommonJS build of the Node entry: one bundle, the same .wasm beside it.
+"$BIN/esbuild" "$DIST/node.mjs" --bundle --platform=node --format=cjs --target=node18 \
+    --define:import.meta.url=__didcomm_edge_module_url \
+    --banner:js="const __didcomm_edge_module_url = require('node:url').pathToFileURL(__filename).href;" \
+    --log-level=warning --outfile="$DIST/node.cjs"
+# The same declarations serve `import` and `require` consumers.
+cp "$NPM_DIR/index.d.ts" "$NPM_DIR/index.d.cts"
+
+SIZE=$(wc -c < "$DIST/didcomm_edge_bg.wasm")
+step "built wasm/npm (didcomm_edge_bg.wasm: $SIZE bytes)"

@@ -1,0 +1,191 @@
+//! `DidComm`: the core engine as a JS class. Async methods return Promises that reject with a
+//! `DidCommError`; argument errors reject too (never throw synchronously from an async method).
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use didcomm_edge::{DidComm, Error};
+use js_sys::{Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::convert::{
+    config_from_js, from_prior_from_js, message_from_js, message_to_js, optional_string_arg,
+    parse_json, string_arg, struct_to_js, unpack_options_from_js, PackEncryptedArgs,
+    PackEncryptedMetadataJs, PackSignedMetadataJs, UnpackMetadataJs,
+};
+use crate::error::js_err;
+use crate::host::{JsDidResolver, JsSecretsResolver};
+
+/// The DIDComm v2 envelope engine over a JS DID resolver and secrets store.
+#[wasm_bindgen(js_name = DidComm)]
+pub struct JsDidComm {
+    inner: Rc<DidComm>,
+}
+
+impl std::fmt::Debug for JsDidComm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// Run `work` as a Promise; its error becomes a `DidCommError` rejection.
+fn promise<F>(work: F) -> Promise
+where
+    F: Future<Output = Result<JsValue, Error>> + 'static,
+{
+    future_to_promise(async move { work.await.map_err(js_err) })
+}
+
+/// `{ [a]: va, [b]: vb }`.
+fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
+    let object = Object::new();
+    Reflect::set(&object, &a.into(), &va)
+        .and_then(|_| Reflect::set(&object, &b.into(), &vb))
+        .map_err(|_| Error::new(didcomm_edge::ErrorKind::InvalidState, "building a result"))?;
+    Ok(object.into())
+}
+
+#[wasm_bindgen(js_class = DidComm)]
+impl JsDidComm {
+    /// `new DidComm(resolver, secrets, config?)`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(resolver: JsValue, secrets: JsValue, config: JsValue) -> Result<JsDidComm, JsValue> {
+        let resolver = JsDidResolver::new(&resolver).map_err(js_err)?;
+        let secrets = JsSecretsResolver::new(&secrets).map_err(js_err)?;
+        let config = config_from_js(&config).map_err(js_err)?;
+        Ok(JsDidComm {
+            inner: Rc::new(DidComm::with_config(
+                Arc::new(resolver),
+                Arc::new(secrets),
+                config,
+            )),
+        })
+    }
+
+    /// `packPlaintext(message): string`.
+    #[wasm_bindgen(js_name = packPlaintext)]
+    pub fn pack_plaintext(&self, message: JsValue) -> Result<String, JsValue> {
+        let message = message_from_js(&message).map_err(js_err)?;
+        self.inner.pack_plaintext(&message).map_err(js_err)
+    }
+
+    /// `packSigned(message, signBy): Promise<{ packed, metadata }>`.
+    #[wasm_bindgen(js_name = packSigned)]
+    pub fn pack_signed(&self, message: JsValue, sign_by: JsValue) -> Promise {
+        let engine = Rc::clone(&self.inner);
+        promise(async move {
+            let message = message_from_js(&message)?;
+            let sign_by = string_arg(&sign_by, "signBy")?;
+            let (packed, metadata) = engine.pack_signed(&message, &sign_by).await?;
+            pair(
+                "packed",
+                packed.into(),
+                "metadata",
+                struct_to_js(&PackSignedMetadataJs::from(&metadata))?,
+            )
+        })
+    }
+
+    /// `packEncrypted(message, to, options?): Promise<{ packed, metadata }>`: authcrypt when
+    /// `options.from` is given, anoncrypt otherwise.
+    #[wasm_bindgen(js_name = packEncrypted)]
+    pub fn pack_encrypted(&self, message: JsValue, to: JsValue, options: JsValue) -> Promise {
+        let engine = Rc::clone(&self.inner);
+        promise(async move {
+            let message = message_from_js(&message)?;
+            let to = string_arg(&to, "to")?;
+            let args = PackEncryptedArgs::from_js(&options)?;
+            let core_options = args.core_options()?;
+            let (packed, metadata) = engine
+                .pack_encrypted(
+                    &message,
+                    &to,
+                    args.from.as_deref(),
+                    args.sign_by.as_deref(),
+                    &core_options,
+                )
+                .await?;
+            pair(
+                "packed",
+                packed.into(),
+                "metadata",
+                struct_to_js(&PackEncryptedMetadataJs::from(&metadata))?,
+            )
+        })
+    }
+
+    /// `unpack(packed, options?): Promise<{ message, metadata }>`. `packed` is the message as
+    /// received: JSON text, or an already parsed object.
+    pub fn unpack(&self, packed: JsValue, options: JsValue) -> Promise {
+        let engine = Rc::clone(&self.inner);
+        promise(async move {
+            let packed = match packed.as_string() {
+                Some(text) => text,
+                None => crate::convert::stringify_object(&packed, "the packed message")?,
+            };
+            let options = unpack_options_from_js(&options)?;
+            let (message, metadata) = engine.unpack(&packed, &options).await?;
+            pair(
+                "message",
+                message_to_js(&message)?,
+                "metadata",
+                struct_to_js(&UnpackMetadataJs::from(&metadata))?,
+            )
+        })
+    }
+
+    /// `resolve(did): Promise<DidDocument>` through the engine's cache.
+    pub fn resolve(&self, did: JsValue) -> Promise {
+        let engine = Rc::clone(&self.inner);
+        promise(async move {
+            let did = string_arg(&did, "did")?;
+            let resolved = engine.resolve(&did).await?;
+            let text = serde_json::to_string(resolved.document()).map_err(|_| {
+                Error::new(
+                    didcomm_edge::ErrorKind::InvalidState,
+                    "DID document to JSON",
+                )
+            })?;
+            parse_json(&text)
+        })
+    }
+
+    /// `packFromPrior(claims, issuerKid?): Promise<{ jwt, issuerKid }>`: sign `from_prior`
+    /// claims with a key of the prior DID, for the `from_prior` header of a message.
+    #[wasm_bindgen(js_name = packFromPrior)]
+    pub fn pack_from_prior(&self, claims: JsValue, issuer_kid: JsValue) -> Promise {
+        let engine = Rc::clone(&self.inner);
+        promise(async move {
+            let claims = from_prior_from_js(&claims)?;
+            let issuer_kid = optional_string_arg(&issuer_kid, "issuerKid")?;
+            let (jwt, kid) = engine
+                .pack_from_prior(&claims, issuer_kid.as_deref())
+                .await?;
+            pair("jwt", jwt.into(), "issuerKid", kid.into())
+        })
+    }
+
+    /// Drop the cached document of `did` (after learning it changed).
+    #[wasm_bindgen(js_name = invalidateDid)]
+    pub fn invalidate_did(&self, did: JsValue) -> Result<(), JsValue> {
+        let did = string_arg(&did, "did").map_err(js_err)?;
+        self.inner.invalidate_did(&did);
+        Ok(())
+    }
+
+    /// Drop a cached private key (after deleting or replacing it in the store).
+    #[wasm_bindgen(js_name = forgetSecret)]
+    pub fn forget_secret(&self, kid: JsValue) -> Result<(), JsValue> {
+        let kid = string_arg(&kid, "kid").map_err(js_err)?;
+        self.inner.forget_secret(&kid);
+        Ok(())
+    }
+
+    /// Drop every cached document, key and shared secret.
+    #[wasm_bindgen(js_name = clearCaches)]
+    pub fn clear_caches(&self) {
+        self.inner.clear_caches();
+    }
+}
