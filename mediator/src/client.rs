@@ -259,10 +259,17 @@ impl Device {
             IdentityMethod::Peer2,
             Some(&DidCommService::new(routing_did)),
         )?;
+        self.add_recipient_identity(&identity)
+    }
+
+    /// Take in a recipient identity made elsewhere (e.g. with the mediator's URL as endpoint
+    /// and its key as routing key); returns its DID. Register it with
+    /// [`Device::keylist_update`].
+    pub fn add_recipient_identity(&mut self, identity: &Identity) -> Result<String> {
         self.wallet.merge(identity.to_wallet()?);
         self.didcomm = engine(&self.wallet);
         self.recipient_dids.push(identity.did.clone());
-        Ok(identity.did)
+        Ok(identity.did.clone())
     }
 
     /// Address a message from this device to the mediator and ask for replies on the same
