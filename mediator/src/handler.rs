@@ -126,6 +126,14 @@ impl Connection {
         true
     }
 
+    /// Ask this connection to look at its queues again (after a push that may have left
+    /// messages behind: one `delivery` carries a bounded number).
+    pub fn poke(&self) {
+        if let Some(link) = &self.live {
+            let _ = link.signals.try_send(LiveSignal::Resync);
+        }
+    }
+
     /// Turn live delivery off.
     pub fn stop_live(&self) {
         if let Some(link) = &self.live {

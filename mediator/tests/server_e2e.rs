@@ -148,18 +148,23 @@ async fn mediation_and_pickup(world: &World, mediation: MediationVersion, versio
     }
 }
 
+/// Messages waiting when live mode starts: more than one delivery carries (100).
+const WAITING: usize = 110;
+
 /// Live mode on `live_side`: pushes of what waits, of new forwards (through `forward_side`),
 /// and of forwards to a recipient DID registered after live mode started.
 async fn live_delivery(live_side: &World, forward_side: &World, version: PickupVersion) {
     let (mut alice, recipient) = live_side.enrolled(MediationVersion::V3).await;
     let dave = forward_side.device(MediationVersion::V3);
     let mut http = forward_side.http().await;
-    // One message waits before live mode starts.
-    let r = dave
-        .send(&recipient, json!({"content": "waiting"}))
-        .await
-        .unwrap();
-    assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+    // More messages wait before live mode starts than one delivery carries.
+    for i in 0..WAITING {
+        let r = dave
+            .send(&recipient, json!({"content": format!("waiting {i}")}))
+            .await
+            .unwrap();
+        assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+    }
 
     let mut ws = live_side.ws().await;
     // Before live mode, the socket answers requests (return_route).
@@ -168,7 +173,7 @@ async fn live_delivery(live_side: &World, forward_side: &World, version: PickupV
     let status = Status::from_message(&ws_reply(&mut ws, &alice).await).unwrap();
     assert_eq!(
         (status.message_count, status.live_delivery),
-        (1, Some(false))
+        (WAITING as u64, Some(false))
     );
     let (on, on_id) = alice
         .request(&LiveDeliveryChange {
@@ -178,10 +183,11 @@ async fn live_delivery(live_side: &World, forward_side: &World, version: PickupV
         .await
         .unwrap();
     ws.send(&on).await.unwrap();
-    // The status answering the change and the push of what waits come in either order.
+    // The status answering the change and the pushes of what waits (several deliveries,
+    // without acknowledgements in between) come in either order.
     let mut pushed = Vec::new();
     let mut status_seen = false;
-    while !(status_seen && pushed.len() == 1) {
+    while !(status_seen && pushed.len() == WAITING) {
         let m = ws_reply(&mut ws, &alice).await;
         if m.thid.as_deref() == Some(on_id.as_str()) {
             assert_eq!(Status::from_message(&m).unwrap().live_delivery, Some(true));
@@ -190,7 +196,13 @@ async fn live_delivery(live_side: &World, forward_side: &World, version: PickupV
             pushed.extend(contents(&alice, &m).await);
         }
     }
-    assert_eq!(pushed[0].1, json!("waiting"));
+    let mut expected: Vec<Value> = (0..WAITING)
+        .map(|i| json!(format!("waiting {i}")))
+        .collect();
+    let mut got_waiting: Vec<Value> = pushed.iter().map(|(_, c)| c.clone()).collect();
+    expected.sort_by_key(Value::to_string);
+    got_waiting.sort_by_key(Value::to_string);
+    assert_eq!(got_waiting, expected, "each waiting message pushed once");
 
     // A new forward is pushed.
     let r = dave
@@ -277,13 +289,18 @@ async fn full_flow(world: World) {
     live_delivery(&world, &world, PickupVersion::V4).await;
     let mut http = world.http().await;
     let metrics = http.get("/metrics").await.unwrap().text();
-    // 3 + 3 forwards per pickup flow, 4 per live flow; each pickup flow repeats 2.
+    // 3 forwards per pickup flow (2 repeated), WAITING + 3 per live flow (WAITING + 2
+    // acknowledged).
+    let stored = 2 * 3 + 2 * (WAITING + 3);
+    let acknowledged = 2 * 3 + 2 * (WAITING + 2);
     assert!(
-        metrics.contains("didcomm_mediator_messages_stored_total 14"),
+        metrics.contains(&format!("didcomm_mediator_messages_stored_total {stored}")),
         "{metrics}"
     );
     assert!(metrics.contains("didcomm_mediator_messages_duplicate_total 4"));
-    assert!(metrics.contains("didcomm_mediator_messages_acknowledged_total 12"));
+    assert!(metrics.contains(&format!(
+        "didcomm_mediator_messages_acknowledged_total {acknowledged}"
+    )));
     world.server.shutdown().await.unwrap();
 }
 
