@@ -226,7 +226,8 @@ async fn enroll(
 }
 
 /// Build `count` routed messages from `sender` to the recipients (round robin) on all cores:
-/// authcrypt to the recipient, then `route` (a forward anoncrypted for the mediator).
+/// authcrypt to the recipient, then `route` (a forward anoncrypted for the mediator). The
+/// message at index `n` carries `"n": n` in its content.
 async fn pack_routed(
     sender: &Device,
     recipients: &[String],
@@ -255,17 +256,18 @@ async fn pack_routed(
                 let routed = sender
                     .send(to, json!({"content": filler, "n": i, "salt": salt}))
                     .await?;
-                out.push(routed.message);
+                out.push((i, routed.message));
                 i += workers;
             }
-            Ok::<Vec<String>, Box<dyn std::error::Error + Send + Sync>>(out)
+            Ok::<Vec<(usize, String)>, Box<dyn std::error::Error + Send + Sync>>(out)
         }));
     }
     let mut all = Vec::with_capacity(count);
     for t in tasks {
         all.extend(t.await??);
     }
-    Ok(all)
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, m)| m).collect())
 }
 
 /// POST every message over `concurrency` connections; returns (elapsed, latencies in µs).
@@ -549,6 +551,7 @@ async fn run(args: Args) -> AnyResult<Value> {
     let (elapsed, latencies) = blast(mediator.addr, messages, args.concurrency, timeout).await?;
     let throughput = latencies.len() as f64 / elapsed.as_secs_f64();
     let tp = percentiles(latencies);
+    let (rss_after_throughput, _) = rss_kib(pid);
 
     // 2. Pickup.
     eprintln!("[{backend}] picking up");
@@ -604,14 +607,23 @@ async fn run(args: Args) -> AnyResult<Value> {
     let mut memory = Value::Null;
     if args.queued > 0 {
         eprintln!("[{backend}] routing {} messages to queue", args.queued);
-        let messages = pack_routed(&sender, &recipients, args.queued, args.payload, "q").await?;
-        let (elapsed, latencies) =
-            blast(mediator.addr, messages, args.concurrency, timeout * 3).await?;
+        // In chunks, so that the generator does not hold them all at once.
+        let mut sent = 0;
+        let mut fill_elapsed = Duration::ZERO;
+        while sent < args.queued {
+            let chunk = (args.queued - sent).min(20_000);
+            let salt = format!("q{sent}");
+            let messages = pack_routed(&sender, &recipients, chunk, args.payload, &salt).await?;
+            let (elapsed, latencies) =
+                blast(mediator.addr, messages, args.concurrency, timeout).await?;
+            fill_elapsed += elapsed;
+            sent += latencies.len();
+        }
         let queued = queued_total(mediator.addr, &devices).await?;
         let (rss, peak) = rss_kib(pid);
         memory = json!({
             "queued": queued,
-            "fill_rate_msgs_per_s": (latencies.len() as f64 / elapsed.as_secs_f64()).round(),
+            "fill_rate_msgs_per_s": (sent as f64 / fill_elapsed.as_secs_f64()).round(),
             "rss_mib": round1(rss as f64 / 1024.0),
             "peak_rss_mib": round1(peak as f64 / 1024.0),
         });
@@ -643,6 +655,7 @@ async fn run(args: Args) -> AnyResult<Value> {
         "live": live,
         "memory": memory,
         "rss_idle_mib": round1(rss_idle as f64 / 1024.0),
+        "rss_after_throughput_mib": round1(rss_after_throughput as f64 / 1024.0),
     }))
 }
 

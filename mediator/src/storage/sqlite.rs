@@ -13,8 +13,8 @@
 //! asks that a message is durable by then, so commits must reach the disk. Group commit pays
 //! for it.
 //!
-//! Reads use a small pool of read-only connections on blocking threads; WAL lets them run
-//! while the writer writes.
+//! Reads go to a fixed set of reader threads ([`MAX_READERS`]), each with its own read-only
+//! connection; WAL lets them run while the writer writes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -78,8 +78,10 @@ CREATE INDEX keys_by_key_did ON keys (key_did);
 /// How many expired messages one sweep step deletes (keeps each write transaction short).
 const SWEEP_STEP: i64 = 5000;
 
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 4;
+/// Read connections: at most this many reads run at once (each on its own connection, kept
+/// open for the next). More would only add threads, page caches and memory on a machine
+/// whose disk and cores they share; waiting reads queue for a connection instead.
+const MAX_READERS: usize = 4;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -121,7 +123,7 @@ enum Op {
 pub struct SqliteStorage {
     path: PathBuf,
     writer: mpsc::Sender<Op>,
-    readers: Arc<Readers>,
+    readers: std::sync::mpsc::Sender<ReadJob>,
     notify: broadcast::Sender<Notification>,
 }
 
@@ -159,11 +161,9 @@ impl SqliteStorage {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx, &writer_notify))
             .map_err(|e| Error::io("starting the sqlite writer thread", &e))?;
+        let readers = start_readers(&path)?;
         Ok(SqliteStorage {
-            readers: Arc::new(Readers {
-                path: path.clone(),
-                idle: Mutex::new(Vec::new()),
-            }),
+            readers,
             path,
             writer: tx,
             notify,
@@ -180,10 +180,13 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
-        let readers = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || readers.with(f))
-            .await
-            .map_err(|_| Error::new(ErrorKind::Internal, "a read task failed"))?
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let result = conn.and_then(|c| f(c).map_err(|e| sql_error(&e)));
+            let _ = reply.send(result);
+        });
+        self.readers.send(job).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 }
 
@@ -623,36 +626,62 @@ fn sweep(c: &Connection, now_ms: u64) -> Result<(u64, bool)> {
     Ok((rows.len() as u64, more))
 }
 
-/// Read-only connections, opened on demand and kept idle for reuse.
-struct Readers {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+/// A read for a reader thread: it gets the thread's connection (or why it could not open one).
+type ReadJob = Box<dyn FnOnce(Result<&Connection>) + Send>;
+
+/// Start [`MAX_READERS`] reader threads, each with its own read-only connection (opened on its
+/// first job), taking jobs from one queue. A fixed set of threads keeps memory flat under load
+/// (no thread, page cache or allocator arena per concurrent request); they stop when the
+/// storage is dropped.
+fn start_readers(path: &Path) -> Result<std::sync::mpsc::Sender<ReadJob>> {
+    let (tx, rx) = std::sync::mpsc::channel::<ReadJob>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..MAX_READERS {
+        let rx = Arc::clone(&rx);
+        let path = path.to_path_buf();
+        std::thread::Builder::new()
+            .name(format!("sqlite-reader-{i}"))
+            .spawn(move || reader_loop(&path, &rx))
+            .map_err(|e| Error::io("starting a sqlite reader thread", &e))?;
+    }
+    Ok(tx)
 }
 
-impl Readers {
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match reused {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| sql_error(&e))?;
-                conn.busy_timeout(std::time::Duration::from_secs(10))
-                    .map_err(|e| sql_error(&e))?;
-                conn
-            }
+fn reader_loop(path: &Path, jobs: &Mutex<std::sync::mpsc::Receiver<ReadJob>>) {
+    let mut conn: Option<Connection> = None;
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
         };
-        let result = f(&conn).map_err(|e| sql_error(&e));
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
+        let Ok(job) = job else {
+            return; // the storage is gone
+        };
+        if conn.is_none() {
+            match open_reader(path) {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    job(Err(e));
+                    continue;
+                }
             }
         }
-        result
+        match &conn {
+            Some(c) => job(Ok(c)),
+            None => job(Err(closed())),
+        }
     }
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error(&e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| sql_error(&e))?;
+    Ok(conn)
 }
 
 fn placeholders(start: usize, n: usize) -> String {
