@@ -168,6 +168,19 @@ impl Connection {
             .unwrap_or(false)
     }
 
+    /// The ids pushed on this connection and not yet acknowledged.
+    pub fn in_flight(&self) -> Vec<String> {
+        self.live
+            .as_ref()
+            .and_then(|l| {
+                l.state
+                    .lock()
+                    .ok()
+                    .map(|s| s.in_flight.iter().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+
     /// Forget pushed ids (they were acknowledged).
     pub fn acknowledged(&self, ids: &[String]) {
         if let Some(Ok(mut state)) = self.live.as_ref().map(|l| l.state.lock()) {

@@ -563,11 +563,6 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                         for _ in &messages {
                             app.metrics.message_out(Transport::WebSocket);
                         }
-                        if !messages.is_empty() {
-                            // More may wait: look again once frames that came meanwhile
-                            // (acknowledgements) are handled.
-                            connection.poke();
-                        }
                         messages
                     }
                     Err(e) => {

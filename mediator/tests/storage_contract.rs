@@ -180,6 +180,21 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     assert_eq!(both.len(), 4);
     assert_eq!(both[0].recipient, "r2", "oldest first across queues");
 
+    // Skipping ids already pushed elsewhere (live mode), however many.
+    let mut pushed = strings(&["m1", "m3"]);
+    pushed.extend((0..3000).map(|i| format!("other-{i}")));
+    let rest = s
+        .fetch_excluding(&strings(&["r1", "r2"]), 10, 0, &pushed)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter()
+            .map(|m| (m.recipient.as_str(), m.id.as_str()))
+            .collect::<Vec<_>>(),
+        [("r1", "m2")],
+        "an id is excluded in every queue"
+    );
+
     let stats = s.queue_stats(&strings(&["r1"])).await.unwrap();
     assert_eq!(stats.messages, 3);
     assert_eq!(stats.bytes, 21);

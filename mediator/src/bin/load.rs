@@ -427,9 +427,31 @@ async fn live_phase(
     }
     let expected = messages.len();
     let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    // The schedule is kept by one task; several connections post (one alone could not keep
+    // up when a post takes longer than the interval).
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(expected.max(1));
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut posters = Vec::new();
+    for _ in 0..8 {
+        let rx = Arc::clone(&rx);
+        posters.push(tokio::spawn(async move {
+            let mut http = HttpClient::connect(addr).await?;
+            loop {
+                let next = rx.lock().await.recv().await;
+                let Some(m) = next else { break };
+                let r = http.post_packed(&m).await?;
+                if r.status != 202 {
+                    return Err(didcomm_edge_mediator::Error::new(
+                        didcomm_edge_mediator::ErrorKind::BadRequest,
+                        format!("status {}", r.status),
+                    ));
+                }
+            }
+            Ok::<(), didcomm_edge_mediator::Error>(())
+        }));
+    }
     let sender_sent = Arc::clone(&sent);
     let sender = tokio::spawn(async move {
-        let mut http = HttpClient::connect(addr).await?;
         let started = Instant::now();
         let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
         for (i, (n, m)) in messages.into_iter().enumerate() {
@@ -438,15 +460,17 @@ async fn live_phase(
             if let Ok(mut map) = sender_sent.lock() {
                 map.insert(n, scheduled);
             }
-            let r = http.post_packed(&m).await?;
-            if r.status != 202 {
-                return Err(didcomm_edge_mediator::Error::new(
-                    didcomm_edge_mediator::ErrorKind::BadRequest,
-                    format!("status {}", r.status),
-                ));
+            if tx.send(m).await.is_err() {
+                break;
             }
         }
-        Ok(())
+        drop(tx);
+        for p in posters {
+            p.await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
     });
     let deadline = Instant::now() + timeout;
     let mut latencies = Vec::with_capacity(expected);
@@ -480,7 +504,7 @@ async fn live_phase(
         let (ack, _) = device.request(&ack).await?;
         ws.send(&ack).await?;
     }
-    sender.await??;
+    sender.await?.map_err(fail)?;
     ws.close().await;
     Ok((latencies.len(), latencies))
 }

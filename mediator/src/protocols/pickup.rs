@@ -24,6 +24,9 @@ use crate::storage::{now_ms, StoredMessage};
 /// Most messages one `delivery` carries.
 pub const MAX_DELIVERY: usize = 100;
 
+/// Most messages pushed to a live connection and not yet acknowledged.
+pub const MAX_IN_FLIGHT: usize = 2_000;
+
 /// Most ids one `messages-received` may acknowledge.
 pub const MAX_ACK: usize = 10_000;
 
@@ -79,6 +82,10 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<Message>>
             let deleted = m.storage.ack(&keys, &r.message_id_list).await?;
             m.metrics.acknowledged(deleted);
             connection.acknowledged(&r.message_id_list);
+            if connection.live_owner().is_some() {
+                // Room was made: what waits behind the in-flight limit can go now.
+                connection.poke();
+            }
             match r.version {
                 PickupVersion::V3 => Some(status(m, connection, r.version, &keys, None).await?),
                 PickupVersion::V4 => None,
@@ -172,35 +179,35 @@ fn delivery(
 
 /// Live mode: the messages queued for any key of `owner` that were not pushed on this
 /// connection yet, as one `delivery` (none when nothing new waits). The keylist is read now,
-/// so keys added after live delivery started are included.
+/// so keys added after live delivery started are included. A full delivery asks the
+/// connection to look again (more may wait); so does an acknowledgement. At most
+/// [`MAX_IN_FLIGHT`] pushed messages wait for acknowledgement: a device that does not
+/// acknowledge is not flooded.
 pub async fn live_delivery(
     m: &Mediator,
     connection: &Connection,
     owner: &str,
     version: PickupVersion,
 ) -> Result<Vec<Message>> {
+    let in_flight = connection.in_flight();
+    if in_flight.len() >= MAX_IN_FLIGHT {
+        return Ok(vec![]);
+    }
     let (keys, _) = m.storage.keylist(owner, 0, MAX_KEYS).await?;
     if keys.is_empty() {
         return Ok(vec![]);
     }
-    // Look past what is already in flight on this connection.
-    let mut limit = MAX_DELIVERY;
-    loop {
-        let fetched = m.storage.fetch(&keys, limit, now_ms()).await?;
-        let exhausted = fetched.len() < limit;
-        let fresh: Vec<StoredMessage> = fetched
-            .into_iter()
-            .filter(|s| !connection.is_in_flight(&s.id))
-            .take(MAX_DELIVERY)
-            .collect();
-        if !fresh.is_empty() {
-            connection.mark_in_flight(fresh.iter().map(|s| s.id.clone()));
-            m.metrics.delivered(fresh.len() as u64);
-            return Ok(vec![delivery(version, &fresh, None)?]);
-        }
-        if exhausted || limit >= 20 * MAX_DELIVERY {
-            return Ok(vec![]);
-        }
-        limit *= 4;
+    let fresh = m
+        .storage
+        .fetch_excluding(&keys, MAX_DELIVERY, now_ms(), &in_flight)
+        .await?;
+    if fresh.is_empty() {
+        return Ok(vec![]);
     }
+    if fresh.len() == MAX_DELIVERY {
+        connection.poke();
+    }
+    connection.mark_in_flight(fresh.iter().map(|s| s.id.clone()));
+    m.metrics.delivered(fresh.len() as u64);
+    Ok(vec![delivery(version, &fresh, None)?])
 }

@@ -219,6 +219,18 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
         recipients: &[String],
         limit: usize,
         now_ms: u64,
+    ) -> Result<Vec<StoredMessage>> {
+        self.fetch_excluding(recipients, limit, now_ms, &[]).await
+    }
+
+    /// As [`Storage::fetch`], skipping the messages whose ids are in `exclude` (those already
+    /// pushed to a live connection and not yet acknowledged).
+    async fn fetch_excluding(
+        &self,
+        recipients: &[String],
+        limit: usize,
+        now_ms: u64,
+        exclude: &[String],
     ) -> Result<Vec<StoredMessage>>;
 
     /// Delete the messages with these ids from the given recipients' queues (and no one

@@ -709,11 +709,12 @@ impl Storage for PostgresStorage {
         answer.await.map_err(|_| closed())?
     }
 
-    async fn fetch(
+    async fn fetch_excluding(
         &self,
         recipients: &[String],
         limit: usize,
         now_ms: u64,
+        exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
         if recipients.is_empty() || limit == 0 {
             return Ok(vec![]);
@@ -722,9 +723,14 @@ impl Storage for PostgresStorage {
         let rows = client
             .query(
                 "SELECT recipient, id, body, received_at FROM messages
-                 WHERE recipient = ANY($1) AND expires_at > $2
+                 WHERE recipient = ANY($1) AND expires_at > $2 AND id <> ALL($4)
                  ORDER BY received_at, seq LIMIT $3",
-                &[&recipients, &to_i64(now_ms), &to_i64(limit as u64)],
+                &[
+                    &recipients,
+                    &to_i64(now_ms),
+                    &to_i64(limit as u64),
+                    &exclude,
+                ],
             )
             .await
             .map_err(|e| pg_error(&e))?;

@@ -778,25 +778,34 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn fetch(
+    async fn fetch_excluding(
         &self,
         recipients: &[String],
         limit: usize,
         now_ms: u64,
+        exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
         if recipients.is_empty() || limit == 0 {
             return Ok(vec![]);
         }
         let recipients = recipients.to_vec();
+        // The excluded ids travel as one JSON array parameter: the statement text (and its
+        // cache entry) does not depend on how many there are.
+        let exclude = serde_json::to_string(exclude)
+            .map_err(|_| Error::new(ErrorKind::Internal, "ids do not serialize"))?;
         self.read(move |c| {
             let sql = format!(
                 "SELECT recipient, id, body, received_at FROM messages
                  WHERE recipient IN ({}) AND expires_at > ?1
+                   AND id NOT IN (SELECT value FROM json_each(?3))
                  ORDER BY received_at, seq LIMIT ?2",
-                placeholders(3, recipients.len())
+                placeholders(4, recipients.len())
             );
-            let mut values: Vec<rusqlite::types::Value> =
-                vec![to_i64(now_ms).into(), to_i64(limit as u64).into()];
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                to_i64(now_ms).into(),
+                to_i64(limit as u64).into(),
+                exclude.into(),
+            ];
             values.extend(recipients.into_iter().map(Into::into));
             let mut statement = c.prepare_cached(&sql)?;
             let rows = statement
