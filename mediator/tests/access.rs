@@ -280,13 +280,20 @@ async fn grant_policies_allow_list_and_invitation_token() {
     )
     .await;
     assert_eq!(reply.type_, MEDIATE_GRANT_V3);
-    let mut with_pthid = world.device(MediationVersion::V3);
-    let reply = ask_mediation(
-        &world,
-        &mut with_pthid,
-        base(json!({}), Some("invite-7f3a")),
+    // The device scans an invitation made for it (its id is the token) and answers it.
+    let url = didcomm_edge_mediator::oob::Invitation::for_token(
+        &world.mediator_did(),
+        &world.server.public_url,
+        "test",
+        "invite-7f3a",
     )
-    .await;
+    .unwrap()
+    .url;
+    let scanned = didcomm_edge::protocols::oob::Invitation::from_url(&url).unwrap();
+    assert_eq!(scanned.from, world.mediator_did());
+    let mut with_pthid = Device::new(&scanned.from, MediationVersion::V3).unwrap();
+    let answer = scanned.reply(Message::build("x", "t", json!({})));
+    let reply = ask_mediation(&world, &mut with_pthid, Some(answer)).await;
     assert_eq!(reply.type_, MEDIATE_GRANT_V3);
     let mut wrong = world.device(MediationVersion::V3);
     let reply = ask_mediation(
