@@ -594,6 +594,59 @@ async fn sqlite_first_schema_is_migrated() {
     s.close().await;
 }
 
+/// A database written by the first schema (before tombstones and `key_did`) is migrated when
+/// an instance connects, and its keys are found by DID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_first_schema_is_migrated() {
+    let url = common::fresh_pg_database().await;
+    {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(
+                "CREATE TABLE schema_version (version integer NOT NULL);
+                 INSERT INTO schema_version VALUES (1);
+                 CREATE TABLE grants (did text PRIMARY KEY, routing_did text NOT NULL,
+                     granted_at bigint NOT NULL);
+                 CREATE TABLE keys (key text PRIMARY KEY, did text NOT NULL);
+                 CREATE TABLE messages (seq bigserial PRIMARY KEY, recipient text NOT NULL,
+                     id text NOT NULL, body bytea NOT NULL, size bigint NOT NULL,
+                     received_at bigint NOT NULL, expires_at bigint NOT NULL,
+                     UNIQUE (recipient, id));
+                 CREATE TABLE queues (recipient text PRIMARY KEY, count bigint NOT NULL,
+                     bytes bigint NOT NULL);
+                 INSERT INTO grants VALUES ('did:example:old', 'did:example:m', 1);
+                 INSERT INTO keys VALUES ('did:example:k#key-1', 'did:example:old');",
+            )
+            .await
+            .unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+    let s = storage::open(&StorageConfig::Postgres { url, pool_size: 2 })
+        .await
+        .unwrap();
+    assert_eq!(
+        s.find_recipient("did:example:k").await.unwrap(),
+        Some(("did:example:k#key-1".into(), "did:example:old".into()))
+    );
+    s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
+        .await
+        .unwrap();
+    s.ack(&strings(&["did:example:k#key-1"]), &strings(&["m"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
+            .await
+            .unwrap(),
+        StoreOutcome::Duplicate
+    );
+    s.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_is_wal_with_full_sync() {
     let dir = tempfile::tempdir().unwrap();
