@@ -1,16 +1,19 @@
 //! The Out-of-Band 2.0 invitation a device scans to start mediation: as JSON, as an `_oob`
 //! URL, and as a QR code (SVG for `GET /oob/qr.svg`, Unicode blocks for the terminal).
 
-use base64::Engine as _;
+use didcomm_edge::protocols::oob::Invitation as OobInvitation;
+use didcomm_edge::protocols::ProtocolMessage;
 use qrcode::render::{svg, unicode};
 use qrcode::QrCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// The Out-of-Band 2.0 invitation message type.
-pub const INVITATION_TYPE: &str = "https://didcomm.org/out-of-band/2.0/invitation";
+pub use didcomm_edge::protocols::oob::INVITATION_TYPE;
+
+/// The goal code of the mediator's invitations.
+pub const GOAL_CODE: &str = "request-mediate";
 
 /// An invitation and its renderings.
 #[derive(Debug, Clone)]
@@ -25,25 +28,27 @@ impl Invitation {
     /// The invitation from the mediator `did`, reachable at `public_url`. Its id is derived
     /// from the DID so the QR code stays the same across restarts.
     pub fn new(did: &str, public_url: &str, label: &str) -> Result<Invitation> {
-        let message = json!({
-            "type": INVITATION_TYPE,
-            "id": stable_id(did),
-            "from": did,
-            "body": {
-                "goal_code": "request-mediate",
-                "goal": "Request mediation",
-                "label": label,
-                "accept": ["didcomm/v2"],
-            },
-        });
-        let text = serde_json::to_string(&message)
-            .map_err(|_| Error::new(ErrorKind::Internal, "the invitation does not serialize"))?;
-        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes());
-        let separator = if public_url.contains('?') { '&' } else { '?' };
-        Ok(Invitation {
-            message,
-            url: format!("{public_url}{separator}_oob={encoded}"),
-        })
+        Invitation::with_id(did, public_url, label, &stable_id(did))
+    }
+
+    /// An invitation whose id is `token`, for the invitation-token grant policy: a device that
+    /// answers it sends its `mediate-request` with the invitation id as `pthid`, which the
+    /// policy accepts when `token` is one of `grant_tokens`. Give each device its own.
+    pub fn for_token(did: &str, public_url: &str, label: &str, token: &str) -> Result<Invitation> {
+        if token.is_empty() {
+            return Err(Error::config("an invitation token must not be empty"));
+        }
+        Invitation::with_id(did, public_url, label, token)
+    }
+
+    fn with_id(did: &str, public_url: &str, label: &str, id: &str) -> Result<Invitation> {
+        let mut invitation = OobInvitation::new(did)?.goal(GOAL_CODE, label);
+        invitation.id = id.to_owned();
+        // No creation time: the same invitation (and QR code) across restarts.
+        invitation.created_time = None;
+        let message = invitation.to_message()?.to_value()?;
+        let url = invitation.to_url(public_url)?;
+        Ok(Invitation { message, url })
     }
 
     fn qr(&self) -> Result<QrCode> {
@@ -92,16 +97,11 @@ fn stable_id(seed: &str) -> String {
     )
 }
 
-/// Parse the invitation out of an `_oob` URL (used by tests and clients).
+/// Parse the invitation out of an `_oob` URL (used by tests and clients), as its plaintext
+/// JSON, with the core's reader.
 pub fn parse_oob_url(url: &str) -> Result<Value> {
-    let encoded = url
-        .split(['?', '&'])
-        .find_map(|part| part.strip_prefix("_oob="))
-        .ok_or_else(|| Error::bad_request("the URL has no _oob parameter"))?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(encoded.trim_end_matches('='))
-        .map_err(|_| Error::bad_request("_oob is not base64url"))?;
-    serde_json::from_slice(&bytes).map_err(|_| Error::bad_request("_oob is not JSON"))
+    let invitation = OobInvitation::from_url(url)?;
+    Ok(invitation.to_message()?.to_value()?)
 }
 
 #[cfg(test)]
@@ -117,6 +117,11 @@ mod tests {
         assert!(a.url.starts_with("http://127.0.0.1:8080?_oob="));
         assert_eq!(a.message["type"], INVITATION_TYPE);
         assert_eq!(a.message["from"], "did:example:m");
+        assert_eq!(a.message["body"]["goal_code"], GOAL_CODE);
+        assert_eq!(a.message["body"]["accept"][0], "didcomm/v2");
+        let token = Invitation::for_token("did:example:m", "http://x", "m", "tok-1").unwrap();
+        assert_eq!(token.message["id"], "tok-1");
+        assert!(Invitation::for_token("did:example:m", "http://x", "m", "").is_err());
         let id = a.message["id"].as_str().unwrap();
         assert_eq!(id.len(), 36);
         let other = Invitation::new("did:example:n", "http://x", "m").unwrap();

@@ -13,8 +13,8 @@
 //! asks that a message is durable by then, so commits must reach the disk. Group commit pays
 //! for it.
 //!
-//! Reads use a small pool of read-only connections on blocking threads; WAL lets them run
-//! while the writer writes.
+//! Reads go to a fixed set of reader threads ([`MAX_READERS`]), each with its own read-only
+//! connection; WAL lets them run while the writer writes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,13 +25,15 @@ use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtensio
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
-    QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
+    key_did, to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage,
+    Notification, QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
+    NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE grants (
     did TEXT PRIMARY KEY,
     routing_did TEXT NOT NULL,
@@ -59,13 +61,27 @@ CREATE TABLE queues (
     count INTEGER NOT NULL,
     bytes INTEGER NOT NULL
 ) WITHOUT ROWID;
-"];
+",
+    r"
+CREATE TABLE tombstones (
+    recipient TEXT NOT NULL,
+    id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (recipient, id)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_by_expiry ON tombstones (expires_at);
+ALTER TABLE keys ADD COLUMN key_did TEXT;
+CREATE INDEX keys_by_key_did ON keys (key_did);
+",
+];
 
 /// How many expired messages one sweep step deletes (keeps each write transaction short).
 const SWEEP_STEP: i64 = 5000;
 
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 4;
+/// Read connections: at most this many reads run at once (each on its own connection, kept
+/// open for the next). More would only add threads, page caches and memory on a machine
+/// whose disk and cores they share; waiting reads queue for a connection instead.
+const MAX_READERS: usize = 4;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -96,7 +112,7 @@ enum Op {
     },
     Sweep {
         now_ms: u64,
-        reply: Reply<u64>,
+        reply: Reply<(u64, bool)>,
     },
     Close {
         reply: oneshot::Sender<()>,
@@ -107,7 +123,7 @@ enum Op {
 pub struct SqliteStorage {
     path: PathBuf,
     writer: mpsc::Sender<Op>,
-    readers: Arc<Readers>,
+    readers: std::sync::mpsc::Sender<ReadJob>,
     notify: broadcast::Sender<Notification>,
 }
 
@@ -145,11 +161,9 @@ impl SqliteStorage {
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx, &writer_notify))
             .map_err(|e| Error::io("starting the sqlite writer thread", &e))?;
+        let readers = start_readers(&path)?;
         Ok(SqliteStorage {
-            readers: Arc::new(Readers {
-                path: path.clone(),
-                idle: Mutex::new(Vec::new()),
-            }),
+            readers,
             path,
             writer: tx,
             notify,
@@ -166,10 +180,13 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
-        let readers = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || readers.with(f))
-            .await
-            .map_err(|_| Error::new(ErrorKind::Internal, "a read task failed"))?
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let result = conn.and_then(|c| f(c).map_err(|e| sql_error(&e)));
+            let _ = reply.send(result);
+        });
+        self.readers.send(job).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 }
 
@@ -205,7 +222,27 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(&format!("PRAGMA user_version={}", index + 1))
             .map_err(|e| sql_error(&e))?;
     }
+    backfill_key_dids(&tx)?;
     tx.commit().map_err(|e| sql_error(&e))
+}
+
+/// Keys registered before `key_did` existed get theirs (DID syntax is parsed in Rust, once).
+fn backfill_key_dids(c: &Connection) -> Result<()> {
+    let keys: Vec<String> = c
+        .prepare("SELECT key FROM keys WHERE key_did IS NULL")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| sql_error(&e))?;
+    for key in keys {
+        c.execute(
+            "UPDATE keys SET key_did = ?2 WHERE key = ?1",
+            params![key, key_did(&key)],
+        )
+        .map_err(|e| sql_error(&e))?;
+    }
+    Ok(())
 }
 
 /// Called after the batch's commit with its outcome.
@@ -227,7 +264,7 @@ fn writer_loop(
         }
         let mut close_replies = Vec::new();
         let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
-        let mut stored: Vec<String> = Vec::new();
+        let mut stored: Vec<(String, String)> = Vec::new();
         let outcome = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         {
             Ok(mut tx) => {
@@ -256,10 +293,11 @@ fn writer_loop(
             finish(outcome.clone());
         }
         if committed {
+            stored.sort_unstable();
             stored.dedup();
-            for recipient in stored {
+            for (owner, recipient) in stored {
                 // No receiver is fine: nobody is live.
-                let _ = notify.send(Notification::Stored { recipient });
+                let _ = notify.send(Notification::Stored { recipient, owner });
             }
         }
         if !close_replies.is_empty() {
@@ -285,7 +323,8 @@ fn fail(op: Op) -> Finish {
         Op::PutGrant { reply, .. } => finish(reply),
         Op::RemoveGrant { reply, .. } => finish(reply),
         Op::UpdateKeylist { reply, .. } => finish(reply),
-        Op::Ack { reply, .. } | Op::Sweep { reply, .. } => finish(reply),
+        Op::Ack { reply, .. } => finish(reply),
+        Op::Sweep { reply, .. } => finish(reply),
         Op::Close { reply } => Box::new(move |_| {
             let _ = reply.send(());
         }),
@@ -294,7 +333,7 @@ fn fail(op: Op) -> Finish {
 
 /// Run `op` in its own savepoint; the returned finisher answers the caller once the batch's
 /// commit is known.
-fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<String>) -> Finish {
+fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<(String, String)>) -> Finish {
     match op {
         Op::Store {
             message,
@@ -303,7 +342,7 @@ fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<String>) -> Finish {
         } => {
             let result = in_savepoint(tx, |c| store_one(c, &message, quota));
             if matches!(result, Ok(StoreOutcome::Stored)) {
-                stored.push(message.recipient);
+                stored.push((message.owner, message.recipient));
             }
             answer(reply, result)
         }
@@ -357,7 +396,10 @@ fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Finish {
 
 fn store_one(c: &Connection, m: &NewMessage, quota: Quota) -> Result<StoreOutcome> {
     let exists = c
-        .prepare_cached("SELECT 1 FROM messages WHERE recipient = ?1 AND id = ?2")
+        .prepare_cached(
+            "SELECT 1 FROM messages WHERE recipient = ?1 AND id = ?2
+             UNION ALL SELECT 1 FROM tombstones WHERE recipient = ?1 AND id = ?2",
+        )
         .and_then(|mut s| s.exists(params![m.recipient, m.id]))
         .map_err(|e| sql_error(&e))?;
     if exists {
@@ -434,6 +476,7 @@ fn put_grant(c: &Connection, grant: &Grant) -> Result<Grant> {
 fn drop_queue(c: &Connection, key: &str) -> rusqlite::Result<()> {
     c.execute("DELETE FROM messages WHERE recipient = ?1", params![key])?;
     c.execute("DELETE FROM queues WHERE recipient = ?1", params![key])?;
+    c.execute("DELETE FROM tombstones WHERE recipient = ?1", params![key])?;
     Ok(())
 }
 
@@ -480,8 +523,8 @@ fn update_keylist(
             }
             (KeylistAction::Add, None) => {
                 c.execute(
-                    "INSERT INTO keys (key, did) VALUES (?1, ?2)",
-                    params![update.key, did],
+                    "INSERT INTO keys (key, did, key_did) VALUES (?1, ?2, ?3)",
+                    params![update.key, did, key_did(&update.key)],
                 )
                 .map_err(|e| sql_error(&e))?;
                 KeylistResult::Success
@@ -503,15 +546,27 @@ fn ack(c: &Connection, recipients: &[String], ids: &[String]) -> Result<u64> {
     for recipient in recipients {
         let (mut count, mut bytes) = (0i64, 0i64);
         for id in ids {
-            let size: Option<i64> = c
+            let gone: Option<(i64, i64)> = c
                 .prepare_cached(
-                    "DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING size",
+                    "DELETE FROM messages WHERE recipient = ?1 AND id = ?2
+                     RETURNING size, expires_at",
                 )
-                .and_then(|mut s| s.query_row(params![recipient, id], |r| r.get(0)).optional())
+                .and_then(|mut s| {
+                    s.query_row(params![recipient, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(|e| sql_error(&e))?;
-            if let Some(size) = size {
+            if let Some((size, expires_at)) = gone {
                 count += 1;
                 bytes += size;
+                // The id stays known until the message would have expired: a late retry of
+                // the same message is not queued again.
+                c.prepare_cached(
+                    "INSERT INTO tombstones (recipient, id, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (recipient, id) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![recipient, id, expires_at]))
+                .map_err(|e| sql_error(&e))?;
             }
         }
         if count > 0 {
@@ -536,7 +591,8 @@ fn release(c: &Connection, recipient: &str, count: i64, bytes: i64) -> Result<()
     Ok(())
 }
 
-fn sweep(c: &Connection, now_ms: u64) -> Result<u64> {
+/// One sweep step: (messages deleted, whether more may be waiting).
+fn sweep(c: &Connection, now_ms: u64) -> Result<(u64, bool)> {
     let rows: Vec<(String, i64)> = c
         .prepare_cached(
             "DELETE FROM messages WHERE seq IN
@@ -559,39 +615,73 @@ fn sweep(c: &Connection, now_ms: u64) -> Result<u64> {
     for (recipient, (count, bytes)) in per_queue {
         release(c, &recipient, count, bytes)?;
     }
-    Ok(rows.len() as u64)
+    let tombstones = c
+        .prepare_cached(
+            "DELETE FROM tombstones WHERE (recipient, id) IN
+                 (SELECT recipient, id FROM tombstones WHERE expires_at <= ?1 LIMIT ?2)",
+        )
+        .and_then(|mut s| s.execute(params![to_i64(now_ms), SWEEP_STEP]))
+        .map_err(|e| sql_error(&e))?;
+    let more = rows.len() as i64 >= SWEEP_STEP || tombstones as i64 >= SWEEP_STEP;
+    Ok((rows.len() as u64, more))
 }
 
-/// Read-only connections, opened on demand and kept idle for reuse.
-struct Readers {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+/// A read for a reader thread: it gets the thread's connection (or why it could not open one).
+type ReadJob = Box<dyn FnOnce(Result<&Connection>) + Send>;
+
+/// Start [`MAX_READERS`] reader threads, each with its own read-only connection (opened on its
+/// first job), taking jobs from one queue. A fixed set of threads keeps memory flat under load
+/// (no thread, page cache or allocator arena per concurrent request); they stop when the
+/// storage is dropped.
+fn start_readers(path: &Path) -> Result<std::sync::mpsc::Sender<ReadJob>> {
+    let (tx, rx) = std::sync::mpsc::channel::<ReadJob>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..MAX_READERS {
+        let rx = Arc::clone(&rx);
+        let path = path.to_path_buf();
+        std::thread::Builder::new()
+            .name(format!("sqlite-reader-{i}"))
+            .spawn(move || reader_loop(&path, &rx))
+            .map_err(|e| Error::io("starting a sqlite reader thread", &e))?;
+    }
+    Ok(tx)
 }
 
-impl Readers {
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let conn = match reused {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| sql_error(&e))?;
-                conn.busy_timeout(std::time::Duration::from_secs(10))
-                    .map_err(|e| sql_error(&e))?;
-                conn
-            }
+fn reader_loop(path: &Path, jobs: &Mutex<std::sync::mpsc::Receiver<ReadJob>>) {
+    let mut conn: Option<Connection> = None;
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
         };
-        let result = f(&conn).map_err(|e| sql_error(&e));
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
+        let Ok(job) = job else {
+            return; // the storage is gone
+        };
+        if conn.is_none() {
+            match open_reader(path) {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    job(Err(e));
+                    continue;
+                }
             }
         }
-        result
+        match &conn {
+            Some(c) => job(Ok(c)),
+            None => job(Err(closed())),
+        }
     }
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error(&e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| sql_error(&e))?;
+    Ok(conn)
 }
 
 fn placeholders(start: usize, n: usize) -> String {
@@ -664,6 +754,21 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn find_recipient(&self, next: &str) -> Result<Option<(String, String)>> {
+        let next = next.to_owned();
+        self.read(move |c| {
+            let did = key_did(&next).to_owned();
+            c.prepare_cached(
+                "SELECT key, did FROM keys WHERE key = ?1 OR key = ?2 OR key_did = ?2
+                 ORDER BY CASE WHEN key = ?1 THEN 0 WHEN key = ?2 THEN 1 ELSE 2 END, key
+                 LIMIT 1",
+            )?
+            .query_row(params![next, did], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+        })
+        .await
+    }
+
     async fn store(&self, message: NewMessage, quota: Quota) -> Result<StoreOutcome> {
         self.write(|reply| Op::Store {
             message,
@@ -673,25 +778,34 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn fetch(
+    async fn fetch_excluding(
         &self,
         recipients: &[String],
         limit: usize,
         now_ms: u64,
+        exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
         if recipients.is_empty() || limit == 0 {
             return Ok(vec![]);
         }
         let recipients = recipients.to_vec();
+        // The excluded ids travel as one JSON array parameter: the statement text (and its
+        // cache entry) does not depend on how many there are.
+        let exclude = serde_json::to_string(exclude)
+            .map_err(|_| Error::new(ErrorKind::Internal, "ids do not serialize"))?;
         self.read(move |c| {
             let sql = format!(
                 "SELECT recipient, id, body, received_at FROM messages
                  WHERE recipient IN ({}) AND expires_at > ?1
+                   AND id NOT IN (SELECT value FROM json_each(?3))
                  ORDER BY received_at, seq LIMIT ?2",
-                placeholders(3, recipients.len())
+                placeholders(4, recipients.len())
             );
-            let mut values: Vec<rusqlite::types::Value> =
-                vec![to_i64(now_ms).into(), to_i64(limit as u64).into()];
+            let mut values: Vec<rusqlite::types::Value> = vec![
+                to_i64(now_ms).into(),
+                to_i64(limit as u64).into(),
+                exclude.into(),
+            ];
             values.extend(recipients.into_iter().map(Into::into));
             let mut statement = c.prepare_cached(&sql)?;
             let rows = statement
@@ -776,9 +890,9 @@ impl Storage for SqliteStorage {
     async fn sweep_expired(&self, now_ms: u64) -> Result<u64> {
         let mut total = 0;
         loop {
-            let step = self.write(|reply| Op::Sweep { now_ms, reply }).await?;
+            let (step, more) = self.write(|reply| Op::Sweep { now_ms, reply }).await?;
             total += step;
-            if step < SWEEP_STEP as u64 {
+            if !more {
                 return Ok(total);
             }
         }

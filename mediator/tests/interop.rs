@@ -1,0 +1,218 @@
+//! Interop with an independent client: the reference `didcomm` crate (0.4.1) packs a message
+//! with `forward: true` to a recipient whose DID document names this mediator, as its
+//! endpoint DID or through its routing key; the packed result is posted to the mediator as
+//! is, and our device picks it up and reads it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use async_trait::async_trait;
+use common::{call, test_settings, World};
+use didcomm_edge::crypto::jwk;
+use didcomm_edge::did::{DidResolver, Relationship};
+use didcomm_edge::protocols::mediation::{MediationVersion, RecipientUpdateItem};
+use didcomm_edge::protocols::pickup::{DeliveryRequest, PickupVersion};
+use didcomm_edge::{
+    DidCommService, Identity, IdentityMethod, ResolvedDid, ResolverChain, SecretMaterial,
+};
+use didcomm_edge_mediator::client::Device;
+use didcomm_reference as reference;
+use reference::did::{
+    DIDCommMessagingService, DIDDoc, Service, ServiceKind, VerificationMaterial,
+    VerificationMethod, VerificationMethodType,
+};
+use reference::secrets::resolvers::ExampleSecretsResolver;
+use serde_json::json;
+
+/// The reference crate resolves with our chain (did:peer:2 of the mediator and the devices),
+/// documents converted to its model.
+struct OurResolution(ResolverChain);
+
+fn to_reference(resolved: &ResolvedDid) -> DIDDoc {
+    let did = resolved.did().to_owned();
+    let mut methods: Vec<VerificationMethod> = vec![];
+    let mut ids = |rel: Relationship| -> Vec<String> {
+        resolved
+            .usable_keys(rel)
+            .map(|(kid, key)| {
+                if !methods.iter().any(|m| m.id == kid) {
+                    methods.push(VerificationMethod {
+                        id: kid.to_owned(),
+                        type_: VerificationMethodType::JsonWebKey2020,
+                        controller: did.clone(),
+                        verification_material: VerificationMaterial::JWK {
+                            public_key_jwk: jwk::public_key_to_jwk(key),
+                        },
+                    });
+                }
+                kid.to_owned()
+            })
+            .collect()
+    };
+    let key_agreement = ids(Relationship::KeyAgreement);
+    let authentication = ids(Relationship::Authentication);
+    let service = resolved
+        .document()
+        .didcomm_endpoints()
+        .into_iter()
+        .map(|e| Service {
+            id: e.service_id,
+            service_endpoint: ServiceKind::DIDCommMessaging {
+                value: DIDCommMessagingService {
+                    uri: e.uri,
+                    accept: Some(e.accept),
+                    routing_keys: e.routing_keys,
+                },
+            },
+        })
+        .collect();
+    DIDDoc {
+        id: did,
+        key_agreement,
+        authentication,
+        verification_method: methods,
+        service,
+    }
+}
+
+#[async_trait(?Send)]
+impl reference::did::DIDResolver for OurResolution {
+    async fn resolve(&self, did: &str) -> reference::error::Result<Option<DIDDoc>> {
+        Ok(self
+            .0
+            .resolve(did)
+            .await
+            .unwrap()
+            .map(|doc| to_reference(&ResolvedDid::new(doc))))
+    }
+}
+
+fn reference_secrets(identity: &Identity) -> ExampleSecretsResolver {
+    ExampleSecretsResolver::new(
+        identity
+            .secrets
+            .iter()
+            .map(|s| {
+                let SecretMaterial::Jwk(private) = &s.material else {
+                    panic!("JWK secrets")
+                };
+                reference::secrets::Secret {
+                    id: s.kid.clone(),
+                    type_: reference::secrets::SecretType::JsonWebKey2020,
+                    secret_material: reference::secrets::SecretMaterial::JWK {
+                        private_key_jwk: private.clone(),
+                    },
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The reference crate packs for `to` with `forward: true`; returns the packed message and
+/// the service endpoint it chose.
+async fn reference_pack(sender: &Identity, to: &str, authcrypt: bool, n: u64) -> (String, String) {
+    let message = reference::Message::build(
+        format!("ref-{n}"),
+        "https://didcomm.org/basicmessage/2.0/message".into(),
+        json!({"content": format!("from the reference crate {n}")}),
+    )
+    .to(to.to_owned());
+    let message = if authcrypt {
+        message.from(sender.did.clone())
+    } else {
+        message
+    }
+    .finalize();
+    let options = reference::PackEncryptedOptions {
+        forward: true,
+        ..reference::PackEncryptedOptions::default()
+    };
+    let (packed, meta) = message
+        .pack_encrypted(
+            to,
+            authcrypt.then_some(sender.did.as_str()),
+            None,
+            &OurResolution(ResolverChain::new()),
+            &reference_secrets(sender),
+            &options,
+        )
+        .await
+        .unwrap();
+    let service = meta
+        .messaging_service
+        .expect("the reference crate routed it");
+    (packed, service.service_endpoint)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_crate_forwards_through_this_mediator() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(test_settings(dir.path(), None)).await;
+    let mediator = world.mediator_did();
+    // Recipient 1: its service endpoint is the mediator's DID (the mediation grant's
+    // routing_did), the usual form.
+    let (mut alice, by_did) = world.enrolled(MediationVersion::V2).await;
+    // Recipient 2: the mediator's URL as endpoint and its key agreement key as routing key.
+    let by_key = Identity::generate(
+        IdentityMethod::Peer2,
+        Some(
+            &DidCommService::new(world.server.public_url.clone())
+                .with_routing_keys([format!("{mediator}#key-2")]),
+        ),
+    )
+    .unwrap();
+    let by_key = alice.add_recipient_identity(&by_key).unwrap();
+    let mut http = world.http().await;
+    let update = alice
+        .keylist_update(vec![RecipientUpdateItem::add(by_key.clone())])
+        .await
+        .unwrap();
+    let reply = call(&mut http, &alice, &update).await;
+    alice.handle_mediation(&reply).unwrap();
+
+    let sender = Identity::generate(IdentityMethod::Peer2, None).unwrap();
+    let cases = [(by_did.clone(), true), (by_did, false), (by_key, true)];
+    for (n, (to, authcrypt)) in cases.iter().enumerate() {
+        let (packed, endpoint) = reference_pack(&sender, to, *authcrypt, n as u64).await;
+        // The reference crate found this mediator's HTTP endpoint in the DIDs.
+        assert_eq!(endpoint, world.server.public_url);
+        let r = http.post_packed(&packed).await.unwrap();
+        assert_eq!(r.status, 202, "case {n}: {}", r.text());
+    }
+
+    let (request, _) = alice
+        .request(&DeliveryRequest {
+            version: PickupVersion::V3,
+            limit: 10,
+            recipient_did: None,
+        })
+        .await
+        .unwrap();
+    let delivery = call(&mut http, &alice, &request).await;
+    let delivered = Device::delivered(&delivery).unwrap().messages;
+    assert_eq!(delivered.len(), cases.len());
+    for (n, item) in delivered.iter().enumerate() {
+        let (message, meta) = alice
+            .didcomm
+            .unpack(&item.message, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(message.id, format!("ref-{n}"));
+        assert_eq!(
+            message.body.unwrap()["content"],
+            format!("from the reference crate {n}")
+        );
+        let (to, authcrypt) = &cases[n];
+        assert_eq!(message.to.as_deref(), Some(std::slice::from_ref(to)));
+        assert_eq!(meta.authenticated, *authcrypt);
+        if *authcrypt {
+            assert_eq!(message.from.as_deref(), Some(sender.did.as_str()));
+        }
+    }
+    world.server.shutdown().await.unwrap();
+}
