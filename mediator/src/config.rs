@@ -20,6 +20,20 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who is granted mediation when they ask (`mediate-request`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GrantPolicy {
+    /// Every authenticated DID.
+    #[default]
+    Open,
+    /// Only the DIDs in `grant_allow_list`.
+    AllowList,
+    /// Requests that carry one of `grant_tokens`: in the body (`"token"`) or as the `pthid`
+    /// (the id of the Out-of-Band invitation the device answers).
+    Token,
+}
+
 /// Every setting of the mediator, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +43,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The URL devices reach this mediator at (default: `http://<listen>`).
     pub public_url: Option<String>,
+    /// The WebSocket URL advertised next to it (default: `public_url` with `ws`/`wss` and `/ws`).
+    pub public_ws_url: Option<String>,
     /// Folder for the identity wallet and the SQLite database.
     pub data_dir: PathBuf,
     /// `postgres://...` to store in PostgreSQL instead of SQLite.
@@ -62,6 +78,17 @@ pub struct Settings {
     /// A wallet-format file whose `did_docs` the mediator resolves without asking anyone
     /// (pinned peers; until the DID method resolvers land, devices' documents go here).
     pub pinned_did_docs: Option<PathBuf>,
+    /// Resolve did:web senders over HTTPS (off: a server should not fetch URLs that anonymous
+    /// input names; devices use did:peer and did:key, which resolve without I/O).
+    pub resolve_did_web: bool,
+    /// Who may obtain a mediation grant.
+    pub grant_policy: GrantPolicy,
+    /// The DIDs granted under [`GrantPolicy::AllowList`].
+    pub grant_allow_list: Vec<String>,
+    /// The tokens accepted under [`GrantPolicy::Token`] (never logged).
+    pub grant_tokens: Vec<String>,
+    /// Most recipient DIDs (keys) one granted DID may register.
+    pub max_keys_per_client: u64,
 }
 
 impl Default for Settings {
@@ -69,6 +96,7 @@ impl Default for Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            public_ws_url: None,
             data_dir: PathBuf::from("mediator-data"),
             database_url: None,
             database_pool_size: 8,
@@ -85,6 +113,11 @@ impl Default for Settings {
             print_qr: true,
             label: "didcomm-edge mediator".into(),
             pinned_did_docs: None,
+            resolve_did_web: false,
+            grant_policy: GrantPolicy::Open,
+            grant_allow_list: vec![],
+            grant_tokens: vec![],
+            max_keys_per_client: 1000,
         }
     }
 }
@@ -95,6 +128,14 @@ impl Settings {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The WebSocket URL devices use: `public_ws_url`, else the public URL with its scheme
+    /// turned into `ws`/`wss` and `/ws` appended.
+    pub fn public_ws_url(&self) -> String {
+        self.public_ws_url
+            .clone()
+            .unwrap_or_else(|| ws_url_for(&self.public_url()))
     }
 
     /// Which storage to open.
@@ -135,8 +176,34 @@ impl Settings {
         if self.queue_max_messages == 0 || self.queue_max_bytes == 0 {
             return Err(Error::config("queue limits must be positive"));
         }
+        match self.grant_policy {
+            GrantPolicy::AllowList if self.grant_allow_list.is_empty() => {
+                return Err(Error::config(
+                    "grant_policy allow-list needs grant_allow_list (the DIDs to grant)",
+                ))
+            }
+            GrantPolicy::Token if self.grant_tokens.iter().all(String::is_empty) => {
+                return Err(Error::config(
+                    "grant_policy token needs grant_tokens (the tokens to accept)",
+                ))
+            }
+            _ => {}
+        }
         Ok(())
     }
+}
+
+/// The WebSocket URL next to an HTTP URL: `http` → `ws`, `https` → `wss`, plus `/ws`.
+pub fn ws_url_for(http_url: &str) -> String {
+    let trimmed = http_url.trim_end_matches('/');
+    let converted = if let Some(rest) = trimmed.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = trimmed.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        trimmed.to_owned()
+    };
+    format!("{converted}/ws")
 }
 
 /// Command-line flags; each may also come from the environment variable named in its help.
@@ -195,6 +262,32 @@ pub struct Args {
     /// Wallet-format file of DID documents to resolve locally (pinned peers).
     #[arg(long, env = "MEDIATOR_PINNED_DID_DOCS")]
     pub pinned_did_docs: Option<PathBuf>,
+    /// WebSocket URL to advertise [default: the public URL as ws(s)://.../ws].
+    #[arg(long, env = "MEDIATOR_PUBLIC_WS_URL")]
+    pub public_ws_url: Option<String>,
+    /// Resolve did:web senders over HTTPS.
+    #[arg(long, env = "MEDIATOR_RESOLVE_DID_WEB")]
+    pub resolve_did_web: bool,
+    /// Who is granted mediation [default: open].
+    #[arg(long, env = "MEDIATOR_GRANT_POLICY", value_enum)]
+    pub grant_policy: Option<GrantPolicy>,
+    /// DIDs granted under the allow-list policy (comma-separated or repeated).
+    #[arg(
+        long = "grant-allow",
+        env = "MEDIATOR_GRANT_ALLOW",
+        value_delimiter = ','
+    )]
+    pub grant_allow_list: Vec<String>,
+    /// Tokens accepted under the token policy (comma-separated or repeated).
+    #[arg(
+        long = "grant-token",
+        env = "MEDIATOR_GRANT_TOKENS",
+        value_delimiter = ','
+    )]
+    pub grant_tokens: Vec<String>,
+    /// Most recipient DIDs one granted DID may register [default: 1000].
+    #[arg(long, env = "MEDIATOR_MAX_KEYS_PER_CLIENT")]
+    pub max_keys_per_client: Option<u64>,
     /// Do not print the invitation QR code at start-up.
     #[arg(long, env = "MEDIATOR_NO_QR")]
     pub no_qr: bool,
@@ -230,8 +323,22 @@ impl Args {
             message_ttl_seconds,
             log_format,
             log_filter,
-            shutdown_grace_seconds
+            shutdown_grace_seconds,
+            grant_policy,
+            max_keys_per_client
         );
+        if self.public_ws_url.is_some() {
+            s.public_ws_url.clone_from(&self.public_ws_url);
+        }
+        if self.resolve_did_web {
+            s.resolve_did_web = true;
+        }
+        if !self.grant_allow_list.is_empty() {
+            s.grant_allow_list.clone_from(&self.grant_allow_list);
+        }
+        if !self.grant_tokens.is_empty() {
+            s.grant_tokens.clone_from(&self.grant_tokens);
+        }
         if self.public_url.is_some() {
             s.public_url.clone_from(&self.public_url);
         }
@@ -282,6 +389,41 @@ mod tests {
         assert!(Settings::from_toml("nope = 1").is_err());
         let args = Args::parse_from(["m", "--max-message-bytes", "0"]);
         assert!(args.settings().is_err());
+    }
+
+    #[test]
+    fn grant_policies_need_their_lists() {
+        let args = Args::parse_from(["m", "--grant-policy", "allow-list"]);
+        assert!(args.settings().is_err());
+        let args = Args::parse_from([
+            "m",
+            "--grant-policy",
+            "allow-list",
+            "--grant-allow",
+            "did:example:a,did:example:b",
+        ]);
+        let s = args.settings().unwrap();
+        assert_eq!(s.grant_policy, GrantPolicy::AllowList);
+        assert_eq!(s.grant_allow_list, ["did:example:a", "did:example:b"]);
+        let s = Settings::from_toml("grant_policy = \"token\"\ngrant_tokens = [\"t1\"]\n").unwrap();
+        assert_eq!(s.grant_policy, GrantPolicy::Token);
+        assert!(Settings::from_toml("grant_policy = \"sometimes\"").is_err());
+    }
+
+    #[test]
+    fn ws_urls() {
+        assert_eq!(
+            ws_url_for("http://127.0.0.1:8080"),
+            "ws://127.0.0.1:8080/ws"
+        );
+        assert_eq!(
+            ws_url_for("https://m.example/didcomm/"),
+            "wss://m.example/didcomm/ws"
+        );
+        let mut s = Settings::default();
+        assert_eq!(s.public_ws_url(), "ws://127.0.0.1:8080/ws");
+        s.public_ws_url = Some("wss://x/y".into());
+        assert_eq!(s.public_ws_url(), "wss://x/y");
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     TooLarge,
     /// The input is not what the protocol expects.
     BadRequest,
+    /// The message type or feature is not served by this mediator.
+    Unsupported,
     /// The configuration is invalid.
     Config,
     /// A file or socket operation failed.
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::UnknownRecipient => "unknown_recipient",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::BadRequest => "bad_request",
+            ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "config",
             ErrorKind::Io => "io",
             ErrorKind::Unavailable => "unavailable",
@@ -62,6 +65,10 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     reason: String,
+    /// A Report Problem code more precise than the kind's (e.g. `e.m.live-mode-not-supported`).
+    problem_code: Option<&'static str>,
+    /// The refusal packed as a problem report for the sender, when it can read one.
+    report: Option<String>,
 }
 
 impl Error {
@@ -70,7 +77,34 @@ impl Error {
         Error {
             kind,
             reason: reason.into(),
+            problem_code: None,
+            report: None,
         }
+    }
+
+    /// Name the Report Problem code to answer this error with.
+    #[must_use]
+    pub fn with_problem_code(mut self, code: &'static str) -> Self {
+        self.problem_code = Some(code);
+        self
+    }
+
+    /// The Report Problem code set with [`Error::with_problem_code`], if any.
+    pub fn problem_code(&self) -> Option<&'static str> {
+        self.problem_code
+    }
+
+    /// Attach the packed problem report the transport sends back instead of its JSON error.
+    #[must_use]
+    pub fn with_report(mut self, packed: String) -> Self {
+        self.report = Some(packed);
+        self
+    }
+
+    /// The packed problem report for the sender, when the refused request was authenticated
+    /// and allowed replies on its connection (`return_route`).
+    pub fn report(&self) -> Option<&str> {
+        self.report.as_deref()
     }
 
     /// What went wrong.
@@ -104,6 +138,10 @@ impl Error {
 
     pub(crate) fn bad_request(reason: impl Into<String>) -> Self {
         Error::new(ErrorKind::BadRequest, reason)
+    }
+
+    pub(crate) fn forbidden(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Forbidden, reason)
     }
 }
 

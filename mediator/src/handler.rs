@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc};
 
+use didcomm_edge::protocols::pickup::PickupVersion;
+
 use crate::error::Result;
 pub use crate::metrics::Transport;
 use crate::storage::Notification;
@@ -25,10 +27,10 @@ pub trait MessageHandler: Send + Sync + 'static {
     /// back on the same connection (empty: nothing to say, HTTP answers 202).
     async fn handle(&self, packed: &[u8], connection: &Connection) -> Result<Vec<String>>;
 
-    /// A message was stored for `recipient`, a key this connection registered for live
-    /// delivery: return the packed messages to push now (e.g. a Pickup `delivery`).
-    async fn deliver_live(&self, recipient: &str, connection: &Connection) -> Result<Vec<String>> {
-        let _ = (recipient, connection);
+    /// Messages may wait for the DID this connection is live for: return the packed messages
+    /// to push now (e.g. a Pickup `delivery`).
+    async fn deliver_live(&self, connection: &Connection) -> Result<Vec<String>> {
+        let _ = connection;
         Ok(vec![])
     }
 }
@@ -36,9 +38,9 @@ pub trait MessageHandler: Send + Sync + 'static {
 /// Why a live connection should look at its queues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveSignal {
-    /// A message was stored for this recipient key.
+    /// A message was stored for this recipient key of the connection's DID.
     Stored(String),
-    /// Look at every registered key (notifications may have been missed).
+    /// Look at every queue of the DID (notifications may have been missed).
     Resync,
 }
 
@@ -63,9 +65,9 @@ struct LiveLink {
 
 #[derive(Debug, Default)]
 struct LiveState {
-    /// The DID that turned live delivery on (the only one whose messages may be pushed).
-    owner: Option<String>,
-    keys: HashSet<String>,
+    /// The DID that turned live delivery on (the only one whose messages may be pushed), and
+    /// the Message Pickup version it asked in.
+    owner: Option<(String, PickupVersion)>,
     /// Ids pushed on this connection and not yet acknowledged: not pushed again.
     in_flight: HashSet<String>,
 }
@@ -107,19 +109,17 @@ impl Connection {
         self.live.is_some()
     }
 
-    /// Turn live delivery on for `owner`'s `keys` (replacing any earlier registration).
-    /// Returns `false` when the connection cannot carry live messages.
-    pub fn start_live(&self, owner: &str, keys: &[String]) -> bool {
+    /// Turn live delivery on for every key of `owner` (replacing any earlier registration);
+    /// deliveries are written in `version`. Returns `false` when the connection cannot carry
+    /// live messages.
+    pub fn start_live(&self, owner: &str, version: PickupVersion) -> bool {
         let Some(link) = &self.live else {
             return false;
         };
         self.stop_live();
         if let Ok(mut state) = link.state.lock() {
-            state.owner = Some(owner.to_owned());
-            for key in keys {
-                state.keys.insert(key.clone());
-                link.registry.register(key, self.id, link.signals.clone());
-            }
+            state.owner = Some((owner.to_owned(), version));
+            link.registry.register(owner, self.id, link.signals.clone());
         }
         // Push what is already queued.
         let _ = link.signals.try_send(LiveSignal::Resync);
@@ -130,33 +130,19 @@ impl Connection {
     pub fn stop_live(&self) {
         if let Some(link) = &self.live {
             if let Ok(mut state) = link.state.lock() {
-                for key in state.keys.drain() {
-                    link.registry.unregister(&key, self.id);
+                if let Some((owner, _)) = state.owner.take() {
+                    link.registry.unregister(&owner, self.id);
                 }
-                state.owner = None;
                 state.in_flight.clear();
             }
         }
     }
 
-    /// The DID live delivery runs for, if on.
-    pub fn live_owner(&self) -> Option<String> {
+    /// The DID live delivery runs for and the Pickup version of its deliveries, if on.
+    pub fn live_owner(&self) -> Option<(String, PickupVersion)> {
         self.live
             .as_ref()
             .and_then(|l| l.state.lock().ok().and_then(|s| s.owner.clone()))
-    }
-
-    /// The keys registered for live delivery.
-    pub fn live_keys(&self) -> Vec<String> {
-        self.live
-            .as_ref()
-            .and_then(|l| {
-                l.state
-                    .lock()
-                    .ok()
-                    .map(|s| s.keys.iter().cloned().collect())
-            })
-            .unwrap_or_default()
     }
 
     /// Remember that these message ids were pushed (so they are not pushed again).
@@ -190,47 +176,47 @@ impl Drop for Connection {
     }
 }
 
-/// Which live connections wait for which recipient keys. One per process; fed by the
-/// storage's notification stream.
+/// Which live connections wait for which granted DIDs. One per process; fed by the storage's
+/// notification stream.
 #[derive(Debug, Default)]
 pub struct LiveRegistry {
-    by_key: Mutex<HashMap<String, HashMap<u64, mpsc::Sender<LiveSignal>>>>,
+    by_owner: Mutex<HashMap<String, HashMap<u64, mpsc::Sender<LiveSignal>>>>,
 }
 
 impl LiveRegistry {
-    fn register(&self, key: &str, connection: u64, signals: mpsc::Sender<LiveSignal>) {
-        if let Ok(mut map) = self.by_key.lock() {
-            map.entry(key.to_owned())
+    fn register(&self, owner: &str, connection: u64, signals: mpsc::Sender<LiveSignal>) {
+        if let Ok(mut map) = self.by_owner.lock() {
+            map.entry(owner.to_owned())
                 .or_default()
                 .insert(connection, signals);
         }
     }
 
-    fn unregister(&self, key: &str, connection: u64) {
-        if let Ok(mut map) = self.by_key.lock() {
-            if let Some(entries) = map.get_mut(key) {
+    fn unregister(&self, owner: &str, connection: u64) {
+        if let Ok(mut map) = self.by_owner.lock() {
+            if let Some(entries) = map.get_mut(owner) {
                 entries.remove(&connection);
                 if entries.is_empty() {
-                    map.remove(key);
+                    map.remove(owner);
                 }
             }
         }
     }
 
-    /// How many keys have a live connection.
-    pub fn live_keys(&self) -> usize {
-        self.by_key.lock().map(|m| m.len()).unwrap_or(0)
+    /// How many DIDs have a live connection.
+    pub fn live_owners(&self) -> usize {
+        self.by_owner.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     /// Pass one storage notification to the connections it concerns. A full signal queue
     /// means the connection already has work pending, so dropping the signal loses nothing.
     pub fn dispatch(&self, notification: &Notification) {
-        let Ok(map) = self.by_key.lock() else {
+        let Ok(map) = self.by_owner.lock() else {
             return;
         };
         match notification {
-            Notification::Stored { recipient } => {
-                if let Some(entries) = map.get(recipient) {
+            Notification::Stored { recipient, owner } => {
+                if let Some(entries) = map.get(owner) {
                     for signals in entries.values() {
                         let _ = signals.try_send(LiveSignal::Stored(recipient.clone()));
                     }

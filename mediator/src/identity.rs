@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use didcomm_edge::crypto::multikey;
-use didcomm_edge::did::VerificationMethod;
-use didcomm_edge::did::VerificationRelationship;
-use didcomm_edge::{DidDocument, KeyPair, KeyType, Secret, Wallet};
+use didcomm_edge::did::methods::peer::{self, Purpose};
+use didcomm_edge::routing::DIDCOMM_V2_PROFILE;
+use didcomm_edge::{KeyPair, KeyType, Secret, Wallet};
+use serde_json::{json, Value};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -37,42 +37,62 @@ impl std::fmt::Debug for Identity {
     }
 }
 
-/// Create the keys and DID document of a new mediator identity, advertising `endpoint`.
+/// Create the keys and DID document of a new mediator identity: a `did:peer:2` with an
+/// Ed25519 authentication key (`#key-1`), an X25519 key agreement key (`#key-2`) and one
+/// `DIDCommMessaging` service per endpoint (`#service` for the HTTP URL, `#service-1` for the
+/// WebSocket URL), so that senders resolve the mediator's endpoint and keys from the DID alone.
 ///
-/// **This is where did:peer:2 generation plugs in** (issue 3: "a new did:peer:2 (Ed25519 +
-/// X25519, DIDComm service)"): replace the body with that call, passing `endpoint` as the
-/// service URI, and return its wallet. Until then the mediator uses a `did:key` built from a
-/// fresh Ed25519 key, with the X25519 key derived from it for key agreement (the standard
-/// did:key document shape), which needs no resolver beyond did:key. The rest of the mediator
+/// Identities created by earlier versions (a `did:key`) keep loading: the rest of the mediator
 /// only assumes that the wallet's first document is the mediator's DID.
-pub fn new_mediator_identity(endpoint: &str) -> Result<Wallet> {
-    let _ = endpoint; // did:key has no services; did:peer:2 will carry the endpoint.
+pub fn new_mediator_identity(endpoints: &[&str]) -> Result<Wallet> {
+    if endpoints.is_empty() || endpoints.iter().any(|e| e.trim().is_empty()) {
+        return Err(Error::config("the mediator needs a non-empty endpoint URL"));
+    }
     let signing = KeyPair::generate(KeyType::Ed25519)?;
-    let agreement = signing.ed25519_to_x25519()?;
-    let ed_mb = multikey::public_key_to_multibase(signing.public());
-    let x_mb = multikey::public_key_to_multibase(agreement.public());
-    let did = format!("did:key:{ed_mb}");
-    let ed_id = format!("{did}#{ed_mb}");
-    let x_id = format!("{did}#{x_mb}");
-    let mut doc = DidDocument::new(did.clone());
-    doc.verification_method = vec![
-        VerificationMethod::multikey(ed_id.clone(), did.clone(), signing.public()),
-        VerificationMethod::multikey(x_id.clone(), did.clone(), agreement.public()),
-    ];
-    doc.authentication = vec![VerificationRelationship::Reference(ed_id.clone())];
-    doc.assertion_method = vec![VerificationRelationship::Reference(ed_id.clone())];
-    doc.key_agreement = vec![VerificationRelationship::Reference(x_id.clone())];
+    let agreement = KeyPair::generate(KeyType::X25519)?;
+    let services: Vec<Value> = endpoints
+        .iter()
+        .map(|uri| {
+            json!({
+                "type": "DIDCommMessaging",
+                "serviceEndpoint": {
+                    "uri": uri,
+                    "accept": [DIDCOMM_V2_PROFILE],
+                    "routingKeys": [],
+                },
+            })
+        })
+        .collect();
+    let did = peer::encode_peer2(
+        &[
+            (Purpose::Verification, signing.public().clone()),
+            (Purpose::Encryption, agreement.public().clone()),
+        ],
+        &services,
+    )?;
+    let document = peer::resolve_peer2(&did)?;
+    // The key ids did:peer:2 resolution gives the keys, in the order they were encoded.
     Ok(Wallet {
-        did_docs: vec![doc],
+        did_docs: vec![document],
         secrets: vec![
-            Secret::from_key_pair_multibase(ed_id, &signing),
-            Secret::from_key_pair_multibase(x_id, &agreement),
+            Secret::from_key_pair_jwk(format!("{did}#key-1"), &signing),
+            Secret::from_key_pair_jwk(format!("{did}#key-2"), &agreement),
         ],
     })
 }
 
-/// Load the identity from `data_dir`, creating it on first start.
-pub fn load_or_create(data_dir: &Path, endpoint: &str) -> Result<Identity> {
+/// The URIs of the `DIDCommMessaging` services of the wallet's first document.
+pub fn advertised_endpoints(wallet: &Wallet) -> Vec<String> {
+    wallet
+        .did_docs
+        .first()
+        .map(|d| d.didcomm_endpoints().into_iter().map(|e| e.uri).collect())
+        .unwrap_or_default()
+}
+
+/// Load the identity from `data_dir`, creating it on first start with `endpoints` (the HTTP
+/// URL first, then the WebSocket URL) as its services.
+pub fn load_or_create(data_dir: &Path, endpoints: &[&str]) -> Result<Identity> {
     if !data_dir.exists() {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir.display(), &e))?;
         // A folder the mediator creates is its own: keys and queues stay private.
@@ -91,6 +111,20 @@ pub fn load_or_create(data_dir: &Path, endpoint: &str) -> Result<Identity> {
             .first()
             .map(|d| d.id.clone())
             .ok_or_else(|| Error::config(format!("{} holds no DID document", path.display())))?;
+        let advertised = advertised_endpoints(&wallet);
+        if let Some(first) = endpoints.first() {
+            if !advertised.iter().any(|a| a == first) {
+                // The DID carries its endpoints: a changed public URL needs a new identity.
+                tracing::warn!(
+                    did = %did,
+                    advertised = ?advertised,
+                    public_url = %first,
+                    "the mediator's DID does not advertise the configured public URL; devices \
+                     resolve its endpoint from the DID (move the identity file away to create a \
+                     new DID)"
+                );
+            }
+        }
         return Ok(Identity {
             did,
             wallet,
@@ -98,7 +132,7 @@ pub fn load_or_create(data_dir: &Path, endpoint: &str) -> Result<Identity> {
             created: false,
         });
     }
-    let wallet = new_mediator_identity(endpoint)?;
+    let wallet = new_mediator_identity(endpoints)?;
     let did = wallet
         .did_docs
         .first()
@@ -166,4 +200,36 @@ pub fn save_wallet(path: &Path, wallet: &Wallet) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use didcomm_edge::did::Relationship;
+    use didcomm_edge::ResolvedDid;
+
+    #[test]
+    fn new_identity_is_a_peer2_with_both_endpoints_and_matching_secrets() {
+        let wallet = new_mediator_identity(&["http://127.0.0.1:9", "ws://127.0.0.1:9/ws"]).unwrap();
+        let doc = &wallet.did_docs[0];
+        assert!(doc.id.starts_with("did:peer:2."));
+        assert_eq!(
+            advertised_endpoints(&wallet),
+            ["http://127.0.0.1:9", "ws://127.0.0.1:9/ws"]
+        );
+        // The document is what the built-in resolver derives from the DID.
+        assert_eq!(doc, &peer::resolve_peer2(&doc.id).unwrap());
+        let resolved = ResolvedDid::new(doc.clone());
+        for rel in [Relationship::Authentication, Relationship::KeyAgreement] {
+            let kids = resolved.kids(rel);
+            assert_eq!(kids.len(), 1);
+            let secret = wallet.secrets.iter().find(|s| s.kid == kids[0]).unwrap();
+            assert_eq!(
+                secret.key_pair().unwrap().public(),
+                resolved.key(&kids[0]).unwrap()
+            );
+        }
+        assert!(new_mediator_identity(&[]).is_err());
+        assert!(new_mediator_identity(&[""]).is_err());
+    }
 }

@@ -10,7 +10,12 @@
 //!   one; 400/403/413/415/429/503/507 with a JSON body `{"error": kind, "reason": "..."}`.
 //! - `GET /ws`: WebSocket; each text or binary frame is one packed message, replies and live
 //!   deliveries come back as text frames; a refused frame is answered with the same JSON error
-//!   object as HTTP and the connection stays open.
+//!   object as HTTP (or a packed problem report, see below) and the connection stays open.
+//!
+//! A refused request that was authenticated and asked for replies on its connection
+//! (`return_route`) is answered with a packed Report Problem 2.0 message
+//! (`application/didcomm-encrypted+json`) under the same HTTP status; other refusals get the
+//! JSON error object.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text).
 //! - `GET /oob` (invitation JSON and `_oob` URL), `GET /oob/url`, `GET /oob/qr.svg`.
 
@@ -28,7 +33,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use didcomm_edge::{Config as EngineConfig, DidComm, InMemoryDidResolver};
+use didcomm_edge::{Config as EngineConfig, DidComm, InMemoryDidResolver, ResolverChain};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -39,7 +44,7 @@ use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handler::{Connection, LiveRegistry, LiveSignal, MessageHandler, Transport};
 use crate::identity::{self, Identity};
-use crate::mediator::{Mediator, MediatorHandler};
+use crate::mediator::{GrantRules, Mediator, MediatorHandler};
 use crate::metrics::Metrics;
 use crate::oob::Invitation;
 use crate::storage::{self, now_ms, Storage};
@@ -201,17 +206,26 @@ pub async fn start_with(
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
 
-    let identity = identity::load_or_create(&settings.data_dir, &public_url)?;
-    let mut resolver = InMemoryDidResolver::new(identity.wallet.did_docs.iter().cloned());
+    let ws_url = settings
+        .public_ws_url
+        .clone()
+        .unwrap_or_else(|| crate::config::ws_url_for(&public_url));
+    let identity = identity::load_or_create(&settings.data_dir, &[&public_url, &ws_url])?;
+    // Pinned documents first (the mediator's own, then any configured), then the built-in
+    // methods: devices' did:peer and did:key resolve without pinning.
+    let mut pinned = InMemoryDidResolver::new(identity.wallet.did_docs.iter().cloned());
     if let Some(path) = &settings.pinned_did_docs {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), &e))?;
-        let pinned = didcomm_edge::Wallet::from_json(&text)
+        let docs = didcomm_edge::Wallet::from_json(&text)
             .map_err(|e| Error::from(e).context(path.display()))?;
-        for doc in pinned.did_docs {
-            resolver.insert(doc);
+        for doc in docs.did_docs {
+            pinned.insert(doc);
         }
     }
-    // Resolver chain (issue 3) plugs in here: built-in DID methods, then these pinned docs.
+    let mut resolver = ResolverChain::new().with_pinned(Arc::new(pinned));
+    if !settings.resolve_did_web {
+        resolver = resolver.without_web();
+    }
     let didcomm = Arc::new(DidComm::with_config(
         Arc::new(resolver),
         Arc::new(identity.wallet.secrets_store()),
@@ -226,6 +240,18 @@ pub async fn start_with(
         metrics: Arc::clone(&metrics),
         quota: settings.quota(),
         message_ttl: Duration::from_secs(settings.message_ttl_seconds),
+        grants: GrantRules {
+            policy: settings.grant_policy,
+            allow_list: settings.grant_allow_list.iter().cloned().collect(),
+            tokens: settings
+                .grant_tokens
+                .iter()
+                .filter(|t| !t.is_empty())
+                .cloned()
+                .collect(),
+        },
+        max_keys_per_client: settings.max_keys_per_client,
+        features: crate::protocols::discover::mediator_features(),
     });
     let handler = make_handler(Arc::clone(&mediator));
     let invitation = Invitation::new(&identity.did, &public_url, &settings.label)?;
@@ -464,7 +490,20 @@ async fn post_message(
         }
         Err(e) => {
             tracing::info!(connection = conn.id, peer = %conn.peer, error = %e.kind(), "message refused");
-            refusal(&app, e.kind(), status_for(e.kind()), e.reason())
+            match e.report() {
+                // The sender can read a problem report: it carries the refusal.
+                Some(report) => {
+                    app.metrics.refused(e.kind().as_str());
+                    app.metrics.message_out(Transport::Http);
+                    (
+                        status_for(e.kind()),
+                        [(header::CONTENT_TYPE, "application/didcomm-encrypted+json")],
+                        report.to_owned(),
+                    )
+                        .into_response()
+                }
+                None => refusal(&app, e.kind(), status_for(e.kind()), e.reason()),
+            }
         }
     }
 }
@@ -516,23 +555,21 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                 }
             }
             signal = signals.recv() => {
-                let Some(signal) = signal else { break };
-                let keys = match signal {
-                    LiveSignal::Stored(key) => vec![key],
-                    LiveSignal::Resync => connection.live_keys(),
-                };
-                let mut out = Vec::new();
-                for key in keys {
-                    match app.handler.deliver_live(&key, &connection).await {
-                        Ok(messages) => {
-                            for m in messages {
-                                app.metrics.message_out(Transport::WebSocket);
-                                out.push(m);
-                            }
+                let Some(_) = signal else { break };
+                // One look at the queues answers every signal waiting now.
+                while let Ok(LiveSignal::Stored(_) | LiveSignal::Resync) = signals.try_recv() {}
+                let out = match app.handler.deliver_live(&connection).await {
+                    Ok(messages) => {
+                        for _ in &messages {
+                            app.metrics.message_out(Transport::WebSocket);
                         }
-                        Err(e) => tracing::warn!(connection = conn.id, error = %e, "live delivery failed"),
+                        messages
                     }
-                }
+                    Err(e) => {
+                        tracing::warn!(connection = conn.id, error = %e, "live delivery failed");
+                        vec![]
+                    }
+                };
                 if send_all(&mut sink, out).await.is_err() {
                     break;
                 }
@@ -588,7 +625,14 @@ async fn ws_frame(app: &App, connection: &Connection, bytes: &[u8]) -> Vec<Strin
         }
         Err(e) => {
             tracing::info!(connection = connection.id, error = %e.kind(), "message refused");
-            error(e.kind(), e.reason())
+            match e.report() {
+                Some(report) => {
+                    app.metrics.refused(e.kind().as_str());
+                    app.metrics.message_out(Transport::WebSocket);
+                    vec![report.to_owned()]
+                }
+                None => error(e.kind(), e.reason()),
+            }
         }
     }
 }

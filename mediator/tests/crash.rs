@@ -15,9 +15,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::make_devices;
+use didcomm_edge::protocols::mediation::MediationVersion;
+use didcomm_edge::protocols::pickup::{DeliveryRequest, MessagesReceived, PickupVersion};
 use didcomm_edge_mediator::client::{Device, HttpClient};
-use didcomm_edge_mediator::storage::{self, StorageConfig};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -33,8 +33,6 @@ async fn spawn_mediator(data_dir: &Path) -> Running {
         .args(["--listen", "127.0.0.1:0", "--no-qr", "--log-filter", "warn"])
         .arg("--data-dir")
         .arg(data_dir)
-        .arg("--pinned-did-docs")
-        .arg(data_dir.join("pinned.json"))
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -69,39 +67,38 @@ async fn kill9(mut running: Running) {
     let _ = running.child.wait().await;
 }
 
-/// One page (at most 100) of Alice's queue; returns (message id, content number) pairs.
-async fn drain(addr: SocketAddr, alice: &Device, mediator: &str) -> Vec<(String, u64)> {
+/// One page (at most 100) of Alice's queue (Pickup 4.0); returns (message id, content
+/// number) pairs.
+async fn drain(addr: SocketAddr, alice: &Device) -> Vec<(String, u64)> {
     let mut http = HttpClient::connect(addr).await.unwrap();
-    let request = alice
-        .pickup_request(mediator, "delivery-request", json!({"limit": 100_000}))
+    let (request, _) = alice
+        .request(&DeliveryRequest {
+            version: PickupVersion::V4,
+            limit: 100_000,
+            recipient_did: None,
+        })
         .await
         .unwrap();
     let mut out = Vec::new();
-    let r = http.post_packed(&request).await.unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let reply = alice.unpack(&r.text()).await.unwrap();
-    for (id, bytes) in Device::delivered(&reply).unwrap() {
-        let m = alice
-            .unpack(std::str::from_utf8(&bytes).unwrap())
-            .await
-            .unwrap();
-        out.push((id, m.body.unwrap()["n"].as_u64().unwrap()));
+    let reply = common::call(&mut http, alice, &request).await;
+    for m in Device::delivered(&reply).unwrap().messages {
+        let inner = alice.unpack(&m.message).await.unwrap();
+        out.push((m.id, inner.body.unwrap()["n"].as_u64().unwrap()));
     }
     out
 }
 
-async fn ack(addr: SocketAddr, alice: &Device, mediator: &str, ids: &[String]) {
+async fn ack(addr: SocketAddr, alice: &Device, ids: &[String]) {
     let mut http = HttpClient::connect(addr).await.unwrap();
-    let request = alice
-        .pickup_request(
-            mediator,
-            "messages-received",
-            json!({"message_id_list": ids}),
-        )
+    let (request, _) = alice
+        .request(&MessagesReceived {
+            version: PickupVersion::V4,
+            message_id_list: ids.to_vec(),
+        })
         .await
         .unwrap();
     let r = http.post_packed(&request).await.unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.status, 202, "{}", r.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,39 +110,23 @@ async fn kill_9_mid_load_loses_nothing_and_redelivers_nothing_acknowledged() {
 
 async fn scenario() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
-    // Grant Alice before the mediator runs (the protocol for it lands separately).
-    {
-        let s = storage::open(&StorageConfig::Sqlite {
-            path: dir.path().join("mediator.sqlite"),
-        })
-        .await
-        .unwrap();
-        common::grant(&s, &wallets[0].did_docs[0].id, "did:example:mediator").await;
-        s.close().await;
-    }
     let first = spawn_mediator(dir.path()).await;
     let mediator = first.did.clone();
-    let mediator_doc = didcomm_edge_mediator::identity::load_wallet(
-        &dir.path()
-            .join(didcomm_edge_mediator::identity::WALLET_FILE),
-    )
-    .unwrap()
-    .did_docs;
-    let mut known = mediator_doc.clone();
-    known.extend(wallets.iter().flat_map(|w| w.did_docs.clone()));
-    let alice = Device::from_wallet(wallets[0].clone(), &known).unwrap();
-    let bob = Device::from_wallet(wallets[1].clone(), &known).unwrap();
+    // Alice enrolls with the protocol; Bob routes real forwards to her recipient DID.
+    let mut alice = Device::new(&mediator, MediationVersion::V3).unwrap();
+    let recipient = {
+        let mut http = HttpClient::connect(first.addr).await.unwrap();
+        common::enroll(&mut http, &mut alice).await
+    };
+    let bob = Device::new(&mediator, MediationVersion::V3).unwrap();
 
     // 90 forwards per sender, 6 senders; the kill comes once 150 are accepted.
     let total = 540u64;
     let mut forwards = Vec::new();
     for n in 0..total {
-        let (f, _) = bob
-            .forward(&mediator, &alice.did, json!({"n": n}))
-            .await
-            .unwrap();
-        forwards.push((n, f));
+        let routed = bob.send(&recipient, json!({"n": n})).await.unwrap();
+        assert_eq!(routed.hops, std::slice::from_ref(&mediator));
+        forwards.push((n, routed.message));
     }
     let accepted = Arc::new(Mutex::new(BTreeSet::new()));
     let mut senders = Vec::new();
@@ -192,13 +173,13 @@ async fn scenario() {
     assert_eq!(second.did, mediator, "same identity after restart");
     let mut acked: BTreeSet<u64> = BTreeSet::new();
     while acked.len() < accepted.len() / 2 {
-        let page = drain(second.addr, &alice, &mediator).await;
+        let page = drain(second.addr, &alice).await;
         assert!(!page.is_empty(), "the queue ran dry early: messages lost");
         let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
         for (_, n) in &page {
             assert!(acked.insert(*n), "message {n} stored or delivered twice");
         }
-        ack(second.addr, &alice, &mediator, &ids).await;
+        ack(second.addr, &alice, &ids).await;
     }
     kill9(second).await;
 
@@ -206,7 +187,7 @@ async fn scenario() {
     let third = spawn_mediator(dir.path()).await;
     let mut after: BTreeSet<u64> = BTreeSet::new();
     loop {
-        let page = drain(third.addr, &alice, &mediator).await;
+        let page = drain(third.addr, &alice).await;
         if page.is_empty() {
             break;
         }
@@ -218,13 +199,43 @@ async fn scenario() {
             );
             assert!(after.insert(*n), "message {n} delivered twice");
         }
-        ack(third.addr, &alice, &mediator, &ids).await;
+        ack(third.addr, &alice, &ids).await;
     }
     let everything: BTreeSet<u64> = acked.union(&after).copied().collect();
     let lost: Vec<&u64> = accepted.difference(&everything).collect();
     assert!(
         lost.is_empty(),
         "accepted (202) but lost after kill -9: {lost:?}"
+    );
+
+    // Bob retries every forward (he cannot know which ones made it before the crash): each
+    // is accepted, the ones already acknowledged are not delivered again (their tombstones
+    // survived kill -9), and the ones that never made it are delivered once.
+    let mut http = HttpClient::connect(third.addr).await.unwrap();
+    for (_, f) in &forwards {
+        let r = http.post_packed(f).await.unwrap();
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    let mut retried: BTreeSet<u64> = BTreeSet::new();
+    loop {
+        let page = drain(third.addr, &alice).await;
+        if page.is_empty() {
+            break;
+        }
+        let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+        for (_, n) in &page {
+            assert!(
+                !everything.contains(n),
+                "message {n} delivered again after messages-received"
+            );
+            assert!(retried.insert(*n), "message {n} delivered twice");
+        }
+        ack(third.addr, &alice, &ids).await;
+    }
+    assert_eq!(
+        everything.len() + retried.len(),
+        total as usize,
+        "every message delivered exactly once in the end"
     );
     kill9(third).await;
 }
@@ -234,7 +245,6 @@ async fn sigterm_stops_gracefully_and_creates_a_private_data_folder() {
     use std::os::unix::fs::PermissionsExt;
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
-    make_devices(&dir, 1);
     let mut running = spawn_mediator(&dir).await;
     let mut http = HttpClient::connect(running.addr).await.unwrap();
     assert_eq!(http.get("/healthz").await.unwrap().status, 200);
@@ -253,7 +263,7 @@ async fn sigterm_stops_gracefully_and_creates_a_private_data_folder() {
     assert!(HttpClient::connect(running.addr).await.is_err());
 
     let identity_dir = parent.path().join("new-folder");
-    didcomm_edge_mediator::identity::load_or_create(&identity_dir, "http://x").unwrap();
+    didcomm_edge_mediator::identity::load_or_create(&identity_dir, &["http://x"]).unwrap();
     let mode = std::fs::metadata(&identity_dir)
         .unwrap()
         .permissions()

@@ -1,5 +1,7 @@
 //! The mediator over real HTTP and WebSocket on 127.0.0.1, with real SQLite files and a real
-//! PostgreSQL server.
+//! PostgreSQL server, driven end to end by devices speaking the protocols with the core's
+//! types: Coordinate Mediation (2.0 and 3.0), senders routing with `route`, Message Pickup
+//! (3.0 and 4.0, live mode).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,254 +13,321 @@ mod common;
 
 use std::time::Duration;
 
-use common::{grant, make_devices, test_settings, World};
-use didcomm_edge_mediator::client::{Device, HttpClient};
-use futures_util::{SinkExt, StreamExt};
+use common::{add_recipient, call, test_settings, World, STEP};
+use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, Paginate};
+use didcomm_edge::protocols::pickup::{
+    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
+    DELIVERY_V3, DELIVERY_V4, STATUS_V3,
+};
+use didcomm_edge::protocols::ProtocolMessage;
+use didcomm_edge::Message;
+use didcomm_edge_mediator::client::{Device, HttpClient, WsClient};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-const STEP: Duration = Duration::from_secs(20);
-
-async fn pickup(
-    http: &mut HttpClient,
-    device: &Device,
-    mediator: &str,
-    name: &str,
-    body: Value,
-) -> didcomm_edge::Message {
-    let request = device.pickup_request(mediator, name, body).await.unwrap();
-    let response = http.post_packed(&request).await.unwrap();
-    assert_eq!(response.status, 200, "{name}: {}", response.text());
-    assert_eq!(
-        response.content_type.as_deref(),
-        Some("application/didcomm-encrypted+json")
-    );
-    device.unpack(&response.text()).await.unwrap()
+async fn pickup(http: &mut HttpClient, device: &Device, message: &impl ProtocolMessage) -> Message {
+    let (packed, id) = device.request(message).await.unwrap();
+    let reply = call(http, device, &packed).await;
+    assert_eq!(reply.thid.as_deref(), Some(id.as_str()), "threaded reply");
+    reply
 }
 
-/// Forward → status → delivery → messages-received → empty, with duplicates stored once.
-async fn store_and_pickup(world: World) {
-    let mediator = world.mediator_did();
-    let (alice, bob) = (&world.devices[0], &world.devices[1]);
-    grant(&world.server.mediator.storage, &alice.did, &mediator).await;
-    let mut http = world.http().await;
-
-    let mut inner_texts = Vec::new();
-    for i in 0..3 {
-        let (forward, inner) = bob
-            .forward(
-                &mediator,
-                &alice.did,
-                json!({"content": format!("hello {i}")}),
-            )
-            .await
-            .unwrap();
-        let r = http.post_packed(&forward).await.unwrap();
-        assert_eq!(r.status, 202, "{}", r.text());
-        assert!(r.body.is_empty());
-        inner_texts.push(inner);
+fn status_request(version: PickupVersion) -> StatusRequest {
+    StatusRequest {
+        version,
+        recipient_did: None,
     }
-    // The same inner message forwarded again (re-wrapped) is stored once.
-    let again = bob
-        .wrap_forward(&mediator, &alice.did, &inner_texts[0])
+}
+
+fn delivery_request(version: PickupVersion, limit: u64) -> DeliveryRequest {
+    DeliveryRequest {
+        version,
+        limit,
+        recipient_did: None,
+    }
+}
+
+fn count(status: &Message) -> u64 {
+    Status::from_message(status).unwrap().message_count
+}
+
+/// The contents of a delivery's messages, each unpacked by the recipient device.
+async fn contents(device: &Device, delivery: &Message) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for m in Device::delivered(delivery).unwrap().messages {
+        let inner = device.unpack(&m.message).await.unwrap();
+        out.push((m.id, inner.body.unwrap()["content"].clone()));
+    }
+    out
+}
+
+async fn ws_reply(ws: &mut WsClient, device: &Device) -> Message {
+    let frame = ws.next(STEP).await.unwrap().expect("a frame in time");
+    device.unpack(&frame).await.unwrap()
+}
+
+/// One device through mediation, keylist, routed forwards, pickup and acknowledgement, in the
+/// given versions (Coordinate Mediation, Message Pickup).
+async fn mediation_and_pickup(world: &World, mediation: MediationVersion, version: PickupVersion) {
+    let (mut alice, recipient) = world.enrolled(mediation).await;
+    let mut http = world.http().await;
+    // The keylist lists the recipient DID.
+    let query = alice
+        .keylist_query(Some(Paginate {
+            limit: 10,
+            offset: 0,
+        }))
         .await
         .unwrap();
-    assert_eq!(http.post_packed(&again).await.unwrap().status, 202);
+    let reply = call(&mut http, &alice, &query).await;
+    let MediationEvent::Listed { list } = alice.handle_mediation(&reply).unwrap() else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(list.version, mediation);
+    assert_eq!(list.dids, std::slice::from_ref(&recipient));
+    assert_eq!(list.pagination.unwrap().remaining, 0);
 
-    let status = pickup(&mut http, alice, &mediator, "status-request", json!({})).await;
-    assert_eq!(status.type_, "https://didcomm.org/messagepickup/3.0/status");
-    assert_eq!(status.body.as_ref().unwrap()["message_count"], 3);
-
-    let delivery = pickup(
-        &mut http,
-        alice,
-        &mediator,
-        "delivery-request",
-        json!({"limit": 10}),
-    )
-    .await;
-    assert_eq!(
-        delivery.type_,
-        "https://didcomm.org/messagepickup/3.0/delivery"
-    );
-    let delivered = Device::delivered(&delivery).unwrap();
-    assert_eq!(delivered.len(), 3);
-    let mut contents = Vec::new();
-    for (_, bytes) in &delivered {
-        let m = alice
-            .unpack(std::str::from_utf8(bytes).unwrap())
+    // A sender with no relation to the mediator routes to the recipient DID: its service names
+    // the mediator, whose own DID names this server.
+    let dave = world.device(MediationVersion::V3);
+    let mut routed = Vec::new();
+    for i in 0..3 {
+        let r = dave
+            .send(&recipient, json!({"content": format!("hello {i}")}))
             .await
             .unwrap();
-        assert_eq!(m.from.as_deref(), Some(bob.did.as_str()));
-        contents.push(m.body.unwrap()["content"].as_str().unwrap().to_owned());
+        assert_eq!(r.uri, world.server.public_url);
+        assert_eq!(r.hops, [world.mediator_did()]);
+        let posted = http.post_packed(&r.message).await.unwrap();
+        assert_eq!(posted.status, 202, "{}", posted.text());
+        assert!(posted.body.is_empty());
+        routed.push(r.message);
     }
-    assert_eq!(contents, ["hello 0", "hello 1", "hello 2"]);
+    // A retry of the same routed message is stored once.
+    assert_eq!(http.post_packed(&routed[0]).await.unwrap().status, 202);
 
+    let status = pickup(&mut http, &alice, &status_request(version)).await;
+    assert_eq!(count(&status), 3);
+    let delivery = pickup(&mut http, &alice, &delivery_request(version, 10)).await;
+    let expected_type = match version {
+        PickupVersion::V3 => DELIVERY_V3,
+        PickupVersion::V4 => DELIVERY_V4,
+    };
+    assert_eq!(delivery.type_, expected_type);
+    let got = contents(&alice, &delivery).await;
+    assert_eq!(
+        got.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+        [json!("hello 0"), json!("hello 1"), json!("hello 2")]
+    );
     // Delivery deletes nothing; messages-received does.
-    let again = pickup(
-        &mut http,
-        alice,
-        &mediator,
-        "delivery-request",
-        json!({"limit": 10}),
-    )
-    .await;
-    assert_eq!(Device::delivered(&again).unwrap().len(), 3);
-    let ids: Vec<String> = delivered.iter().map(|(id, _)| id.clone()).collect();
-    let status = pickup(
-        &mut http,
-        alice,
-        &mediator,
-        "messages-received",
-        json!({"message_id_list": ids}),
-    )
-    .await;
-    assert_eq!(status.body.as_ref().unwrap()["message_count"], 0);
-    let empty = pickup(
-        &mut http,
-        alice,
-        &mediator,
-        "delivery-request",
-        json!({"limit": 10}),
-    )
-    .await;
-    assert_eq!(empty.type_, "https://didcomm.org/messagepickup/3.0/status");
+    let again = pickup(&mut http, &alice, &delivery_request(version, 2)).await;
+    assert_eq!(Device::delivered(&again).unwrap().messages.len(), 2);
+    let ack = Device::delivered(&delivery).unwrap().acknowledgement();
+    let (packed, _) = alice.request(&ack).await.unwrap();
+    let r = http.post_packed(&packed).await.unwrap();
+    match version {
+        PickupVersion::V3 => {
+            assert_eq!(r.status, 200);
+            assert_eq!(count(&alice.unpack(&r.text()).await.unwrap()), 0);
+        }
+        // 4.0: messages-received has no reply.
+        PickupVersion::V4 => assert_eq!(r.status, 202, "{}", r.text()),
+    }
+    // A late retry of an acknowledged message is not queued again.
+    assert_eq!(http.post_packed(&routed[1]).await.unwrap().status, 202);
+    let status = pickup(&mut http, &alice, &status_request(version)).await;
+    assert_eq!(count(&status), 0);
+    // Nothing left: 3.0 answers with a status, 4.0 with an empty delivery.
+    let empty = pickup(&mut http, &alice, &delivery_request(version, 10)).await;
+    match version {
+        PickupVersion::V3 => assert_eq!(empty.type_, STATUS_V3),
+        PickupVersion::V4 => {
+            assert_eq!(empty.type_, DELIVERY_V4);
+            assert!(Device::delivered(&empty).unwrap().messages.is_empty());
+        }
+    }
+}
 
+/// Live mode on `live_side`: pushes of what waits, of new forwards (through `forward_side`),
+/// and of forwards to a recipient DID registered after live mode started.
+async fn live_delivery(live_side: &World, forward_side: &World, version: PickupVersion) {
+    let (mut alice, recipient) = live_side.enrolled(MediationVersion::V3).await;
+    let dave = forward_side.device(MediationVersion::V3);
+    let mut http = forward_side.http().await;
+    // One message waits before live mode starts.
+    let r = dave
+        .send(&recipient, json!({"content": "waiting"}))
+        .await
+        .unwrap();
+    assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+
+    let mut ws = live_side.ws().await;
+    // Before live mode, the socket answers requests (return_route).
+    let (request, _) = alice.request(&status_request(version)).await.unwrap();
+    ws.send(&request).await.unwrap();
+    let status = Status::from_message(&ws_reply(&mut ws, &alice).await).unwrap();
+    assert_eq!(
+        (status.message_count, status.live_delivery),
+        (1, Some(false))
+    );
+    let (on, on_id) = alice
+        .request(&LiveDeliveryChange {
+            version,
+            live_delivery: true,
+        })
+        .await
+        .unwrap();
+    ws.send(&on).await.unwrap();
+    // The status answering the change and the push of what waits come in either order.
+    let mut pushed = Vec::new();
+    let mut status_seen = false;
+    while !(status_seen && pushed.len() == 1) {
+        let m = ws_reply(&mut ws, &alice).await;
+        if m.thid.as_deref() == Some(on_id.as_str()) {
+            assert_eq!(Status::from_message(&m).unwrap().live_delivery, Some(true));
+            status_seen = true;
+        } else {
+            pushed.extend(contents(&alice, &m).await);
+        }
+    }
+    assert_eq!(pushed[0].1, json!("waiting"));
+
+    // A new forward is pushed.
+    let r = dave
+        .send(&recipient, json!({"content": "live!"}))
+        .await
+        .unwrap();
+    assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+    let delivery = ws_reply(&mut ws, &alice).await;
+    let got = contents(&alice, &delivery).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, json!("live!"));
+
+    // A recipient DID registered after live mode started is covered too (registered through
+    // the forwarding side: with two instances, another process than the live one).
+    let mut control = forward_side.http().await;
+    let later = add_recipient(&mut control, &mut alice).await;
+    let r = dave
+        .send(&later, json!({"content": "to the new DID"}))
+        .await
+        .unwrap();
+    assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+    let delivery = ws_reply(&mut ws, &alice).await;
+    let late = contents(&alice, &delivery).await;
+    assert_eq!(late[0].1, json!("to the new DID"));
+
+    // Acknowledge everything over the socket.
+    let ids: Vec<String> = pushed
+        .iter()
+        .chain(&got)
+        .chain(&late)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let (ack, _) = alice
+        .request(&MessagesReceived {
+            version,
+            message_id_list: ids,
+        })
+        .await
+        .unwrap();
+    ws.send(&ack).await.unwrap();
+    if version == PickupVersion::V3 {
+        assert_eq!(count(&ws_reply(&mut ws, &alice).await), 0);
+    }
+    let (request, _) = alice.request(&status_request(version)).await.unwrap();
+    ws.send(&request).await.unwrap();
+    assert_eq!(count(&ws_reply(&mut ws, &alice).await), 0);
+
+    // Live mode off: new forwards wait.
+    let (off, _) = alice
+        .request(&LiveDeliveryChange {
+            version,
+            live_delivery: false,
+        })
+        .await
+        .unwrap();
+    ws.send(&off).await.unwrap();
+    let status = Status::from_message(&ws_reply(&mut ws, &alice).await).unwrap();
+    assert_eq!(status.live_delivery, Some(false));
+    let r = dave
+        .send(&recipient, json!({"content": "later"}))
+        .await
+        .unwrap();
+    assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+    assert!(ws.next(Duration::from_millis(500)).await.unwrap().is_none());
+
+    // A refused frame gets a JSON error and the socket stays usable.
+    ws.send("not a message").await.unwrap();
+    let error: Value = serde_json::from_str(&ws.next(STEP).await.unwrap().unwrap()).unwrap();
+    assert_eq!(error["error"], "malformed");
+    let oversized = "x".repeat(1024 * 1024 + 1);
+    ws.send(&oversized).await.unwrap();
+    let error: Value = serde_json::from_str(&ws.next(STEP).await.unwrap().unwrap()).unwrap();
+    assert_eq!(error["error"], "too_large");
+    let (request, _) = alice.request(&status_request(version)).await.unwrap();
+    ws.send(&request).await.unwrap();
+    assert_eq!(count(&ws_reply(&mut ws, &alice).await), 1);
+    ws.close().await;
+}
+
+async fn full_flow(world: World) {
+    mediation_and_pickup(&world, MediationVersion::V2, PickupVersion::V3).await;
+    mediation_and_pickup(&world, MediationVersion::V3, PickupVersion::V4).await;
+    live_delivery(&world, &world, PickupVersion::V3).await;
+    live_delivery(&world, &world, PickupVersion::V4).await;
+    let mut http = world.http().await;
     let metrics = http.get("/metrics").await.unwrap().text();
+    // 3 + 3 forwards per pickup flow, 4 per live flow; each pickup flow repeats 2.
     assert!(
-        metrics.contains("didcomm_mediator_messages_stored_total 3"),
+        metrics.contains("didcomm_mediator_messages_stored_total 14"),
         "{metrics}"
     );
-    assert!(metrics.contains("didcomm_mediator_messages_duplicate_total 1"));
-    assert!(metrics.contains("didcomm_mediator_messages_acknowledged_total 3"));
+    assert!(metrics.contains("didcomm_mediator_messages_duplicate_total 4"));
+    assert!(metrics.contains("didcomm_mediator_messages_acknowledged_total 12"));
     world.server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_and_pickup_on_sqlite() {
+async fn full_flow_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
-    let world = World::start(test_settings(dir.path(), None), &wallets).await;
-    tokio::time::timeout(Duration::from_secs(120), store_and_pickup(world))
+    let world = World::start(test_settings(dir.path(), None)).await;
+    tokio::time::timeout(Duration::from_secs(120), full_flow(world))
         .await
         .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_and_pickup_on_postgres() {
+async fn full_flow_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
     let url = common::fresh_pg_database().await;
-    let world = World::start(test_settings(dir.path(), Some(url)), &wallets).await;
-    tokio::time::timeout(Duration::from_secs(120), store_and_pickup(world))
+    let world = World::start(test_settings(dir.path(), Some(url))).await;
+    tokio::time::timeout(Duration::from_secs(120), full_flow(world))
         .await
         .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn others_cannot_pick_up_or_forward_to_unknown_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 3);
-    let world = World::start(test_settings(dir.path(), None), &wallets).await;
-    let mediator = world.mediator_did();
-    let (alice, bob, carol) = (&world.devices[0], &world.devices[1], &world.devices[2]);
-    grant(&world.server.mediator.storage, &alice.did, &mediator).await;
-    grant(&world.server.mediator.storage, &carol.did, &mediator).await;
-    let mut http = world.http().await;
-    let (forward, _) = bob
-        .forward(&mediator, &alice.did, json!({"content": "for alice"}))
-        .await
-        .unwrap();
-    assert_eq!(http.post_packed(&forward).await.unwrap().status, 202);
-
-    // Carol (granted, but not Alice) asks for Alice's queue: refused.
-    let request = carol
-        .pickup_request(
-            &mediator,
-            "delivery-request",
-            json!({"limit": 10, "recipient_did": alice.did}),
-        )
-        .await
-        .unwrap();
-    let r = http.post_packed(&request).await.unwrap();
-    assert_eq!(r.status, 403, "{}", r.text());
-    // Carol's own queue is empty, and acking Alice's ids deletes nothing.
-    let delivery = pickup(
-        &mut http,
-        carol,
-        &mediator,
-        "delivery-request",
-        json!({"limit": 10}),
+async fn live_delivery_across_two_instances_on_one_postgres() {
+    let url = common::fresh_pg_database().await;
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let a = World::start(test_settings(dir_a.path(), Some(url.clone()))).await;
+    // Both instances share the database and (as a deployment would) the identity.
+    let wallet_path = didcomm_edge_mediator::identity::WALLET_FILE;
+    let wallet =
+        didcomm_edge_mediator::identity::load_wallet(&dir_a.path().join(wallet_path)).unwrap();
+    didcomm_edge_mediator::identity::save_wallet(&dir_b.path().join(wallet_path), &wallet).unwrap();
+    let b = World::start(test_settings(dir_b.path(), Some(url))).await;
+    assert_eq!(a.mediator_did(), b.mediator_did());
+    // Alice enrolls and goes live on B; Dave's forwards reach A; keylist changes go to B.
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        live_delivery(&b, &a, PickupVersion::V3),
     )
-    .await;
-    assert!(Device::delivered(&delivery).unwrap().is_empty());
-    let own = world
-        .server
-        .mediator
-        .storage
-        .fetch(std::slice::from_ref(&alice.did), 10, 0)
-        .await
-        .unwrap();
-    let ids: Vec<String> = own.iter().map(|m| m.id.clone()).collect();
-    pickup(
-        &mut http,
-        carol,
-        &mediator,
-        "messages-received",
-        json!({"message_id_list": ids}),
-    )
-    .await;
-    assert_eq!(
-        world
-            .server
-            .mediator
-            .storage
-            .fetch(std::slice::from_ref(&alice.did), 10, 0)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-
-    // Bob holds no grant: no pickup.
-    let request = bob
-        .pickup_request(&mediator, "status-request", json!({}))
-        .await
-        .unwrap();
-    let r = http.post_packed(&request).await.unwrap();
-    assert_eq!(r.status, 403);
-    assert!(r.text().contains("forbidden"));
-
-    // An anonymous (anoncrypt) pickup request is refused even when it names Alice.
-    let anon = didcomm_edge::Message::new(
-        "https://didcomm.org/messagepickup/3.0/status-request",
-        json!({}),
-    )
-    .unwrap()
-    .from(alice.did.clone())
-    .to(mediator.clone());
-    let anon = didcomm_edge::Message { from: None, ..anon };
-    let (packed, _) = bob
-        .didcomm
-        .pack_encrypted(&anon, &mediator, None, None, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(http.post_packed(&packed).await.unwrap().status, 403);
-
-    // A forward to a key nobody registered is refused.
-    let (forward, _) = alice
-        .forward(
-            &mediator,
-            &bob.did,
-            json!({"content": "nobody mediates bob"}),
-        )
-        .await
-        .unwrap();
-    let r = http.post_packed(&forward).await.unwrap();
-    assert_eq!(r.status, 400);
-    assert!(r.text().contains("unknown_recipient"), "{}", r.text());
-    world.server.shutdown().await.unwrap();
+    .await
+    .unwrap();
+    a.server.shutdown().await.unwrap();
+    b.server.shutdown().await.unwrap();
 }
 
 /// Send raw bytes on a fresh TCP connection; return the status code and body.
@@ -279,13 +348,11 @@ async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
     let mut settings = test_settings(dir.path(), None);
-    settings.max_message_bytes = 4096;
-    let world = World::start(settings, &wallets).await;
-    let mediator = world.mediator_did();
-    let (alice, bob) = (&world.devices[0], &world.devices[1]);
-    grant(&world.server.mediator.storage, &alice.did, &mediator).await;
+    // Routed messages between did:peer:2 DIDs are a few KiB.
+    settings.max_message_bytes = 16 * 1024;
+    let world = World::start(settings).await;
+    let (_alice, recipient) = world.enrolled(MediationVersion::V3).await;
     let addr = world.server.local_addr;
     let mut http = world.http().await;
 
@@ -329,9 +396,9 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
         ),
         (
             Some("application/didcomm-signed+json; charset=utf-8"),
-            vec![b'x'; 5000],
+            vec![b'x'; 20_000],
             413,
-            "limit of 4096",
+            "limit of 16384",
         ),
     ];
     for (ct, body, status, reason) in cases {
@@ -339,9 +406,26 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
         assert_eq!(r.status, status, "{ct:?}: {}", r.text());
         assert!(r.text().contains(reason), "{ct:?}: {}", r.text());
     }
+    // A plaintext forward posted as JSON: a forward must be encrypted to the mediator.
+    let plain = json!({
+        "id": "p1", "type": "https://didcomm.org/routing/2.0/forward",
+        "body": {"next": recipient},
+        "attachments": [{"data": {"json": {"protected": "x", "ciphertext": "y"}}}],
+    });
+    let r = http
+        .request(
+            "POST",
+            "/",
+            Some("application/json"),
+            plain.to_string().into_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("encrypted"), "{}", r.text());
     // A chunked body without Content-Length that grows past the limit.
     let mut chunked = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
-    for _ in 0..3 {
+    for _ in 0..9 {
         chunked.extend_from_slice(b"800\r\n");
         chunked.extend_from_slice(&[b'a'; 0x800]);
         chunked.extend_from_slice(b"\r\n");
@@ -362,13 +446,14 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
         405
     );
 
-    // Still serving: a real forward is accepted, health and metrics answer.
-    let (forward, _) = bob
-        .forward(&mediator, &alice.did, json!({"content": "still here"}))
+    // Still serving: a routed message is accepted, health and metrics answer.
+    let dave = world.device(MediationVersion::V3);
+    let r = dave
+        .send(&recipient, json!({"content": "still here"}))
         .await
         .unwrap();
     let mut fresh = world.http().await;
-    assert_eq!(fresh.post_packed(&forward).await.unwrap().status, 202);
+    assert_eq!(fresh.post_packed(&r.message).await.unwrap().status, 202);
     let health = fresh.get("/healthz").await.unwrap();
     assert_eq!((health.status, health.text().trim()), (200, "ok"));
     let metrics = fresh.get("/metrics").await.unwrap().text();
@@ -383,6 +468,7 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     assert!(metrics.contains("didcomm_mediator_handle_seconds_count{transport=\"http\"}"));
 
     // The invitation.
+    let mediator = world.mediator_did();
     let oob = fresh.get("/oob").await.unwrap();
     let oob: Value = serde_json::from_slice(&oob.body).unwrap();
     assert_eq!(oob["did"], mediator.as_str());
@@ -402,11 +488,10 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_per_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 1);
     let mut settings = test_settings(dir.path(), None);
     settings.rate_limit_per_second = 1.0;
     settings.rate_limit_burst = 3.0;
-    let world = World::start(settings, &wallets).await;
+    let world = World::start(settings).await;
     let mut one = world.http().await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
@@ -432,185 +517,24 @@ async fn rate_limit_per_connection() {
     world.server.shutdown().await.unwrap();
 }
 
-async fn ws_connect(
-    addr: std::net::SocketAddr,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
-    ws
-}
-
-async fn ws_next(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> String {
-    loop {
-        let frame = tokio::time::timeout(STEP, ws.next())
-            .await
-            .expect("a frame in time");
-        match frame {
-            Some(Ok(WsMessage::Text(t))) => return t.to_string(),
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-/// Alice goes live on `live_side`; Bob forwards through `forward_side`; Alice receives it
-/// pushed over her WebSocket, acknowledges over the same socket.
-async fn live_delivery(live_side: &World, forward_side: &World) {
-    let mediator = live_side.mediator_did();
-    let (alice, bob) = (&live_side.devices[0], &forward_side.devices[1]);
-    let mut ws = ws_connect(live_side.server.local_addr).await;
-    // Before live mode, the socket answers requests (return_route).
-    let request = alice
-        .pickup_request(&mediator, "status-request", json!({}))
-        .await
-        .unwrap();
-    ws.send(WsMessage::Text(request.into())).await.unwrap();
-    let status = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
-    assert_eq!(status.body.as_ref().unwrap()["live_delivery"], false);
-    let request = alice
-        .pickup_request(
-            &mediator,
-            "live-delivery-change",
-            json!({"live_delivery": true}),
-        )
-        .await
-        .unwrap();
-    ws.send(WsMessage::Text(request.into())).await.unwrap();
-    let status = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
-    assert_eq!(status.body.as_ref().unwrap()["live_delivery"], true);
-
-    let mut http = HttpClient::connect(forward_side.server.local_addr)
-        .await
-        .unwrap();
-    let forward_mediator = forward_side.mediator_did();
-    let (forward, _) = bob
-        .forward(&forward_mediator, &alice.did, json!({"content": "live!"}))
-        .await
-        .unwrap();
-    assert_eq!(http.post_packed(&forward).await.unwrap().status, 202);
-
-    let delivery = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
-    assert_eq!(
-        delivery.type_,
-        "https://didcomm.org/messagepickup/3.0/delivery"
-    );
-    let delivered = Device::delivered(&delivery).unwrap();
-    assert_eq!(delivered.len(), 1);
-    let inner = alice
-        .unpack(std::str::from_utf8(&delivered[0].1).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(inner.body.unwrap()["content"], "live!");
-
-    let ack = alice
-        .pickup_request(
-            &mediator,
-            "messages-received",
-            json!({"message_id_list": [delivered[0].0]}),
-        )
-        .await
-        .unwrap();
-    ws.send(WsMessage::Text(ack.into())).await.unwrap();
-    let status = alice.unpack(&ws_next(&mut ws).await).await.unwrap();
-    assert_eq!(status.body.as_ref().unwrap()["message_count"], 0);
-
-    // A refused frame gets a JSON error and the socket stays usable.
-    ws.send(WsMessage::Text("not a message".into()))
-        .await
-        .unwrap();
-    let error: Value = serde_json::from_str(&ws_next(&mut ws).await).unwrap();
-    assert_eq!(error["error"], "malformed");
-    let oversized = "x".repeat(1024 * 1024 + 1);
-    ws.send(WsMessage::Text(oversized.into())).await.unwrap();
-    let error: Value = serde_json::from_str(&ws_next(&mut ws).await).unwrap();
-    assert_eq!(error["error"], "too_large");
-    let request = alice
-        .pickup_request(&mediator, "status-request", json!({}))
-        .await
-        .unwrap();
-    ws.send(WsMessage::Text(request.into())).await.unwrap();
-    alice.unpack(&ws_next(&mut ws).await).await.unwrap();
-    let _ = ws.close(None).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_live_delivery_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
-    let world = World::start(test_settings(dir.path(), None), &wallets).await;
-    grant(
-        &world.server.mediator.storage,
-        &world.devices[0].did,
-        &world.mediator_did(),
-    )
-    .await;
-    tokio::time::timeout(Duration::from_secs(120), live_delivery(&world, &world))
-        .await
-        .unwrap();
-    world.server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn live_delivery_across_two_instances_on_one_postgres() {
-    let url = common::fresh_pg_database().await;
-    let dir_a = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir_a.path(), 2);
-    // Both instances share the database and (as a deployment would) the identity.
-    let dir_b = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        dir_a.path().join("pinned.json"),
-        dir_b.path().join("pinned.json"),
-    )
-    .unwrap();
-    let a = World::start(test_settings(dir_a.path(), Some(url.clone())), &wallets).await;
-    let wallet_path = didcomm_edge_mediator::identity::WALLET_FILE;
-    let wallet =
-        didcomm_edge_mediator::identity::load_wallet(&dir_a.path().join(wallet_path)).unwrap();
-    didcomm_edge_mediator::identity::save_wallet(&dir_b.path().join(wallet_path), &wallet).unwrap();
-    let b = World::start(test_settings(dir_b.path(), Some(url)), &wallets).await;
-    assert_eq!(a.mediator_did(), b.mediator_did());
-    grant(
-        &a.server.mediator.storage,
-        &a.devices[0].did,
-        &a.mediator_did(),
-    )
-    .await;
-    // Alice is live on B; Bob forwards to A.
-    tokio::time::timeout(Duration::from_secs(120), live_delivery(&b, &a))
-        .await
-        .unwrap();
-    a.server.shutdown().await.unwrap();
-    b.server.shutdown().await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_in_flight_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
-    let world = World::start(test_settings(dir.path(), None), &wallets).await;
-    let mediator = world.mediator_did();
-    grant(
-        &world.server.mediator.storage,
-        &world.devices[0].did,
-        &mediator,
-    )
-    .await;
-    let mut forwards = Vec::new();
+    let world = World::start(test_settings(dir.path(), None)).await;
+    let (_alice, recipient) = world.enrolled(MediationVersion::V3).await;
+    let dave = world.device(MediationVersion::V3);
+    let mut routed = Vec::new();
     for i in 0..60 {
-        let (f, _) = world.devices[1]
-            .forward(&mediator, &world.devices[0].did, json!({"n": i}))
-            .await
-            .unwrap();
-        forwards.push(f);
+        routed.push(
+            dave.send(&recipient, json!({"n": i}))
+                .await
+                .unwrap()
+                .message,
+        );
     }
     let addr = world.server.local_addr;
     let mut tasks = Vec::new();
-    for chunk in forwards.chunks(10) {
+    for chunk in routed.chunks(10) {
         let chunk = chunk.to_vec();
         tasks.push(tokio::spawn(async move {
             let mut accepted = 0;
@@ -650,20 +574,30 @@ async fn shutdown_finishes_in_flight_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identity_persists_with_private_permissions() {
+async fn identity_is_a_persistent_private_did_peer_2() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 1);
-    let world = World::start(test_settings(dir.path(), None), &wallets).await;
+    let world = World::start(test_settings(dir.path(), None)).await;
     let did = world.mediator_did();
     assert!(world.server.identity.created);
+    assert!(did.starts_with("did:peer:2."), "{did}");
+    // Its services are the HTTP and WebSocket URLs, resolved from the DID alone.
+    let resolved = didcomm_edge::did::methods::peer::resolve_peer2(&did).unwrap();
+    let uris: Vec<String> = resolved
+        .didcomm_endpoints()
+        .into_iter()
+        .map(|e| e.uri)
+        .collect();
+    let http_url = world.server.public_url.clone();
+    let ws_url = format!("ws://{}/ws", world.server.local_addr);
+    assert_eq!(uris, [http_url, ws_url]);
     world.server.shutdown().await.unwrap();
     let path = dir
         .path()
         .join(didcomm_edge_mediator::identity::WALLET_FILE);
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let world = World::start(test_settings(dir.path(), None), &wallets).await;
+    let world = World::start(test_settings(dir.path(), None)).await;
     assert_eq!(world.mediator_did(), did);
     assert!(!world.server.identity.created);
     world.server.shutdown().await.unwrap();
@@ -675,27 +609,80 @@ async fn identity_persists_with_private_permissions() {
     assert!(err.reason().contains("chmod 600"), "{err}");
 }
 
+/// A data folder of an earlier version, whose identity is a did:key, keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_did_key_identity_keeps_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = didcomm_edge::Identity::generate(didcomm_edge::IdentityMethod::Key, None)
+        .unwrap()
+        .to_wallet()
+        .unwrap();
+    let path = dir
+        .path()
+        .join(didcomm_edge_mediator::identity::WALLET_FILE);
+    didcomm_edge_mediator::identity::save_wallet(&path, &legacy).unwrap();
+    let world = World::start(test_settings(dir.path(), None)).await;
+    assert_eq!(world.mediator_did(), legacy.did_docs[0].id);
+    assert!(!world.server.identity.created);
+    // Devices talk to it as to any mediator (its did:key resolves without pinning).
+    let (alice, recipient) = world.enrolled(MediationVersion::V2).await;
+    let mut http = world.http().await;
+    let dave = world.device(MediationVersion::V3);
+    // A did:key has no service: the sender wraps the forward itself.
+    let (packed, _) = dave
+        .didcomm
+        .pack_encrypted(
+            &Message::new(
+                "https://didcomm.org/basicmessage/2.0/message",
+                json!({"content": "k"}),
+            )
+            .unwrap()
+            .from(dave.did.clone())
+            .to(recipient.clone()),
+            &recipient,
+            Some(&dave.did),
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let forward = dave
+        .didcomm
+        .wrap_in_forward(
+            &packed,
+            &recipient,
+            &[world.mediator_did()],
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(http.post_packed(&forward).await.unwrap().status, 202);
+    let delivery = pickup(&mut http, &alice, &delivery_request(PickupVersion::V3, 10)).await;
+    assert_eq!(contents(&alice, &delivery).await[0].1, json!("k"));
+    world.server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_refusal_and_expiry_sweep() {
     let dir = tempfile::tempdir().unwrap();
-    let wallets = make_devices(dir.path(), 2);
     let mut settings = test_settings(dir.path(), None);
     settings.queue_max_messages = 1;
     settings.message_ttl_seconds = 1;
     settings.sweep_interval_seconds = 1;
-    let world = World::start(settings, &wallets).await;
-    let mediator = world.mediator_did();
-    let (alice, bob) = (&world.devices[0], &world.devices[1]);
-    grant(&world.server.mediator.storage, &alice.did, &mediator).await;
+    let world = World::start(settings).await;
+    let (_alice, recipient) = world.enrolled(MediationVersion::V3).await;
+    let dave = world.device(MediationVersion::V3);
     let mut http = world.http().await;
-    let (first, _) = bob
-        .forward(&mediator, &alice.did, json!({"n": 1}))
+    let first = dave
+        .send(&recipient, json!({"n": 1}))
         .await
-        .unwrap();
-    let (second, _) = bob
-        .forward(&mediator, &alice.did, json!({"n": 2}))
+        .unwrap()
+        .message;
+    let second = dave
+        .send(&recipient, json!({"n": 2}))
         .await
-        .unwrap();
+        .unwrap()
+        .message;
     assert_eq!(http.post_packed(&first).await.unwrap().status, 202);
     let r = http.post_packed(&second).await.unwrap();
     assert_eq!(r.status, 507, "{}", r.text());

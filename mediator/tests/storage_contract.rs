@@ -21,10 +21,20 @@ use didcomm_edge_mediator::ErrorKind;
 fn msg(recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
     NewMessage {
         recipient: recipient.into(),
+        owner: OWNER.into(),
         id: id.into(),
         body: body.to_vec(),
         received_at_ms: received,
         expires_at_ms: u64::MAX / 4,
+    }
+}
+
+const OWNER: &str = "did:example:owner";
+
+fn stored(recipient: &str) -> Notification {
+    Notification::Stored {
+        recipient: recipient.into(),
+        owner: OWNER.into(),
     }
 }
 
@@ -235,6 +245,113 @@ async fn duplicates_are_stored_once(s: Arc<dyn Storage>) {
     assert_eq!(s.queue_stats(&strings(&["r3"])).await.unwrap().messages, 1);
 }
 
+async fn acknowledged_ids_stay_duplicates_until_they_expire(s: Arc<dyn Storage>) {
+    let mut m = msg("r1", "once", b"abc", 1);
+    m.expires_at_ms = 5_000;
+    assert_eq!(s.store(m.clone(), BIG).await.unwrap(), StoreOutcome::Stored);
+    assert_eq!(
+        s.ack(&strings(&["r1"]), &strings(&["once"])).await.unwrap(),
+        1
+    );
+    // Delivered and acknowledged: a late retry is not queued again.
+    assert_eq!(
+        s.store(m.clone(), BIG).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+    assert_eq!(s.queue_stats(&strings(&["r1"])).await.unwrap().messages, 0);
+    assert!(s.fetch(&strings(&["r1"]), 10, 0).await.unwrap().is_empty());
+    // The tombstone is per recipient, like the id.
+    let mut other = m.clone();
+    other.recipient = "r2".into();
+    assert_eq!(s.store(other, BIG).await.unwrap(), StoreOutcome::Stored);
+    // It lasts until the message would have expired, then goes with the sweep.
+    s.sweep_expired(4_000).await.unwrap();
+    assert_eq!(
+        s.store(m.clone(), BIG).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+    s.sweep_expired(6_000).await.unwrap();
+    m.expires_at_ms = 50_000;
+    assert_eq!(s.store(m, BIG).await.unwrap(), StoreOutcome::Stored);
+    // Removing a key forgets its tombstones with its queue.
+    s.put_grant(&grant("did:example:t")).await.unwrap();
+    s.update_keylist("did:example:t", &[add("k-t")])
+        .await
+        .unwrap();
+    s.store(msg("k-t", "x", b"x", 1), BIG).await.unwrap();
+    s.ack(&strings(&["k-t"]), &strings(&["x"])).await.unwrap();
+    s.update_keylist("did:example:t", &[remove("k-t")])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store(msg("k-t", "x", b"x", 1), BIG).await.unwrap(),
+        StoreOutcome::Stored
+    );
+}
+
+async fn forwards_find_their_recipient(s: Arc<dyn Storage>) {
+    let alice = "did:example:alice";
+    let carol = "did:example:carol";
+    s.put_grant(&grant(alice)).await.unwrap();
+    s.put_grant(&grant(carol)).await.unwrap();
+    s.update_keylist(
+        alice,
+        &[
+            add("did:example:a1#key-2"),
+            add("did:example:a2"),
+            add("did:example:a2#key-9"),
+        ],
+    )
+    .await
+    .unwrap();
+    s.update_keylist(carol, &[add("did:example:c1")])
+        .await
+        .unwrap();
+    let find = |next: &'static str| {
+        let s = Arc::clone(&s);
+        async move { s.find_recipient(next).await.unwrap() }
+    };
+    let pair = |key: &str, owner: &str| Some((key.to_owned(), owner.to_owned()));
+    // As registered.
+    assert_eq!(
+        find("did:example:a1#key-2").await,
+        pair("did:example:a1#key-2", alice)
+    );
+    // The DID of a key registered as a DID URL.
+    assert_eq!(
+        find("did:example:a1").await,
+        pair("did:example:a1#key-2", alice)
+    );
+    // Another key id of that DID.
+    assert_eq!(
+        find("did:example:a1#key-1").await,
+        pair("did:example:a1#key-2", alice)
+    );
+    // A key id of a DID registered as a DID.
+    assert_eq!(
+        find("did:example:c1#key-1").await,
+        pair("did:example:c1", carol)
+    );
+    // The exact registration wins over the DID's.
+    assert_eq!(find("did:example:a2").await, pair("did:example:a2", alice));
+    assert_eq!(
+        find("did:example:a2#key-9").await,
+        pair("did:example:a2#key-9", alice)
+    );
+    assert_eq!(
+        find("did:example:a2#key-1").await,
+        pair("did:example:a2", alice)
+    );
+    // Unknown DIDs and prefixes of registered ones are not found.
+    assert_eq!(find("did:example:zed").await, None);
+    assert_eq!(find("did:example:a").await, None);
+    assert_eq!(find("did:example:c1x").await, None);
+    s.update_keylist(carol, &[remove("did:example:c1")])
+        .await
+        .unwrap();
+    assert_eq!(find("did:example:c1").await, None);
+}
+
 async fn quotas(s: Arc<dyn Storage>) {
     let q = Quota {
         max_messages: 2,
@@ -301,12 +418,7 @@ async fn notifications(s: Arc<dyn Storage>) {
         .await
         .expect("a notification in time")
         .unwrap();
-    assert_eq!(
-        event,
-        Notification::Stored {
-            recipient: "r-live".into()
-        }
-    );
+    assert_eq!(event, stored("r-live"));
     // A duplicate announces nothing new; the next store does.
     s.store(msg("r-live", "n1", b"x", 1), BIG).await.unwrap();
     s.store(msg("r-other", "n2", b"x", 1), BIG).await.unwrap();
@@ -314,12 +426,7 @@ async fn notifications(s: Arc<dyn Storage>) {
         .await
         .expect("a notification in time")
         .unwrap();
-    assert_eq!(
-        event,
-        Notification::Stored {
-            recipient: "r-other".into()
-        }
-    );
+    assert_eq!(event, stored("r-other"));
 }
 
 async fn concurrent_stores(s: Arc<dyn Storage>) {
@@ -391,6 +498,8 @@ contract!(
     grants_and_keylists,
     store_fetch_ack,
     duplicates_are_stored_once,
+    acknowledged_ids_stay_duplicates_until_they_expire,
+    forwards_find_their_recipient,
     quotas,
     expiry,
     notifications,
@@ -423,6 +532,53 @@ async fn sqlite_data_survives_reopen() {
     assert_eq!(err.kind(), ErrorKind::Unavailable);
 }
 
+/// A data folder written by the first schema (before tombstones and `key_did`) opens, and its
+/// keys are found by DID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_first_schema_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mediator.sqlite");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE grants (did TEXT PRIMARY KEY, routing_did TEXT NOT NULL,
+                 granted_at INTEGER NOT NULL);
+             CREATE TABLE keys (key TEXT PRIMARY KEY, did TEXT NOT NULL);
+             CREATE INDEX keys_by_did ON keys (did, key);
+             CREATE TABLE messages (seq INTEGER PRIMARY KEY, recipient TEXT NOT NULL,
+                 id TEXT NOT NULL, body BLOB NOT NULL, size INTEGER NOT NULL,
+                 received_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                 UNIQUE (recipient, id));
+             CREATE INDEX messages_by_queue ON messages (recipient, received_at);
+             CREATE INDEX messages_by_expiry ON messages (expires_at);
+             CREATE TABLE queues (recipient TEXT PRIMARY KEY, count INTEGER NOT NULL,
+                 bytes INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO grants VALUES ('did:example:old', 'did:example:m', 1);
+             INSERT INTO keys VALUES ('did:example:k#key-1', 'did:example:old');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let s = sqlite(&dir).await;
+    assert_eq!(
+        s.find_recipient("did:example:k").await.unwrap(),
+        Some(("did:example:k#key-1".into(), "did:example:old".into()))
+    );
+    s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
+        .await
+        .unwrap();
+    s.ack(&strings(&["did:example:k#key-1"]), &strings(&["m"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
+            .await
+            .unwrap(),
+        StoreOutcome::Duplicate
+    );
+    s.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_is_wal_with_full_sync() {
     let dir = tempfile::tempdir().unwrap();
@@ -453,12 +609,7 @@ async fn postgres_instances_share_data_and_notifications() {
         .await
         .expect("instance B hears of a store on instance A")
         .unwrap();
-    assert_eq!(
-        event,
-        Notification::Stored {
-            recipient: "k1".into()
-        }
-    );
+    assert_eq!(event, stored("k1"));
     // B acknowledges what A stored; A then sees an empty queue.
     assert_eq!(b.fetch(&strings(&["k1"]), 10, 0).await.unwrap().len(), 1);
     assert_eq!(
@@ -504,11 +655,6 @@ async fn postgres_listener_reconnects_and_announces_a_resync() {
         .await
         .expect("notifications flow again")
         .unwrap();
-    assert_eq!(
-        event,
-        Notification::Stored {
-            recipient: "k1".into()
-        }
-    );
+    assert_eq!(event, stored("k1"));
     s.close().await;
 }

@@ -1,23 +1,35 @@
 //! `didcomm-edge-mediator-load`: a load generator for the mediator, on loopback only.
 //!
 //! It starts the real mediator binary (SQLite in a temporary folder, or `--database-url`),
-//! then measures, each phase bounded in count and time:
-//! 1. forward throughput: N anoncrypted forwards POSTed over C keep-alive connections
-//!    (each 202 means "stored durably"), with latency percentiles;
-//! 2. pickup throughput: delivery-request + messages-received until the queue is empty;
+//! enrolls `--recipients` devices with real protocol messages (Coordinate Mediation
+//! `mediate-request`, a recipient did:peer:2 whose service names the mediator, `keylist-update`),
+//! then measures, each phase bounded in count and time, with messages a sender builds the way
+//! any sender would (authcrypt to the recipient, then the core's `route`, which wraps it in a
+//! forward for the mediator found in the recipient's DID document):
+//! 1. forward throughput: N routed messages POSTed over C keep-alive connections (each 202
+//!    means "stored durably"), with latency percentiles;
+//! 2. pickup throughput: every device drains its queue (delivery-request + messages-received);
 //! 3. forward latency at a fixed offered rate (default 1,000 messages/s);
-//! 4. resident memory of the mediator with `--queued` messages waiting.
+//! 4. forward-to-delivery latency in live mode (a device on the WebSocket);
+//! 5. resident memory of the mediator with `--queued` messages waiting.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use didcomm_edge_mediator::client::{Device, HttpClient};
-use didcomm_edge_mediator::storage::{self, Grant, KeylistAction, KeylistUpdate, StorageConfig};
+use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, RecipientUpdateItem};
+use didcomm_edge::protocols::pickup::{
+    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
+    DELIVERY_V3,
+};
+use didcomm_edge::protocols::ProtocolMessage;
+use didcomm_edge::Message;
+use didcomm_edge_mediator::client::{Device, HttpClient, WsClient};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -31,22 +43,31 @@ struct Args {
     /// PostgreSQL URL (a fresh database is best); SQLite in a temporary folder when absent.
     #[arg(long)]
     database_url: Option<String>,
-    /// Forwards in the throughput phase.
+    /// Routed messages in the throughput phase.
     #[arg(long, default_value_t = 20_000)]
     messages: usize,
     /// Concurrent connections.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Enrolled devices (the messages are spread over their recipient DIDs).
+    #[arg(long, default_value_t = 8)]
+    recipients: usize,
     /// Offered rate of the latency phase (messages/s).
     #[arg(long, default_value_t = 1_000)]
     rate: u64,
     /// Seconds of the latency phase.
     #[arg(long, default_value_t = 5)]
     rate_seconds: u64,
+    /// Messages of the live phase (0 skips it).
+    #[arg(long, default_value_t = 2_000)]
+    live_messages: usize,
+    /// Offered rate of the live phase (messages/s).
+    #[arg(long, default_value_t = 500)]
+    live_rate: u64,
     /// Messages queued for the memory phase (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     queued: usize,
-    /// Size of each forwarded payload in bytes.
+    /// Size of each message's content in bytes.
     #[arg(long, default_value_t = 512)]
     payload: usize,
     /// The mediator binary (default: next to this one).
@@ -88,8 +109,6 @@ async fn spawn_mediator(
     ])
     .arg("--data-dir")
     .arg(data_dir)
-    .arg("--pinned-did-docs")
-    .arg(data_dir.join("pinned.json"))
     .stdout(std::process::Stdio::piped())
     .kill_on_drop(true);
     if let Some(url) = database_url {
@@ -139,6 +158,12 @@ struct Percentiles {
     max: f64,
 }
 
+impl Percentiles {
+    fn json(&self) -> Value {
+        json!({"p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max})
+    }
+}
+
 fn percentiles(mut micros: Vec<u64>) -> Percentiles {
     micros.sort_unstable();
     let at = |q: f64| {
@@ -156,12 +181,55 @@ fn percentiles(mut micros: Vec<u64>) -> Percentiles {
     }
 }
 
-/// Pack `count` forwards from Bob to Alice on all cores. Payloads are opaque JSON of
-/// `payload` bytes (the mediator never reads them), so only the outer anoncrypt is paid.
-async fn pack_forwards(
-    bob: &Device,
-    mediator: &str,
-    alice: &str,
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn fail(reason: String) -> Box<dyn std::error::Error + Send + Sync> {
+    reason.into()
+}
+
+/// POST a packed request; the reply (200 with a packed message) unpacked.
+async fn call(http: &mut HttpClient, device: &Device, packed: &str) -> AnyResult<Message> {
+    let r = http.post_packed(packed).await?;
+    if r.status != 200 || !r.is_didcomm() {
+        return Err(fail(format!("status {}: {}", r.status, r.text())));
+    }
+    Ok(device.unpack(&r.text()).await?)
+}
+
+/// A device with a grant and one registered recipient DID, enrolled with real protocol
+/// messages over `http`.
+async fn enroll(
+    http: &mut HttpClient,
+    mediator_did: &str,
+    version: MediationVersion,
+) -> AnyResult<(Device, String)> {
+    let mut device = Device::new(mediator_did, version)?;
+    let request = device.mediate_request().await?;
+    let reply = call(http, &device, &request).await?;
+    let routing_did = match device.handle_mediation(&reply)? {
+        MediationEvent::Granted { routing_did } => routing_did,
+        other => return Err(fail(format!("mediation not granted: {other:?}"))),
+    };
+    let first = routing_did.first().ok_or("a grant without a routing DID")?;
+    let recipient = device.new_recipient_did(first)?;
+    let update = device
+        .keylist_update(vec![RecipientUpdateItem::add(recipient.clone())])
+        .await?;
+    let reply = call(http, &device, &update).await?;
+    device.handle_mediation(&reply)?;
+    if !device.mediation.recipient_dids.contains(&recipient) {
+        return Err(fail("the keylist update was refused".into()));
+    }
+    Ok((device, recipient))
+}
+
+/// Build `count` routed messages from `sender` to the recipients (round robin) on all cores:
+/// authcrypt to the recipient, then `route` (a forward anoncrypted for the mediator).
+async fn pack_routed(
+    sender: &Device,
+    recipients: &[String],
     count: usize,
     payload: usize,
     salt: &str,
@@ -170,22 +238,27 @@ async fn pack_forwards(
         .map(|n| n.get())
         .unwrap_or(2);
     let filler = "x".repeat(payload);
+    let recipients = Arc::new(recipients.to_vec());
     let mut tasks = Vec::new();
     for w in 0..workers {
-        let bob = bob.clone();
-        let mediator = mediator.to_owned();
-        let alice = alice.to_owned();
+        let sender = sender.clone();
+        let recipients = Arc::clone(&recipients);
         let filler = filler.clone();
         let salt = salt.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             let mut i = w;
             while i < count {
-                let inner = json!({"ciphertext": filler, "n": i, "salt": salt}).to_string();
-                out.push(bob.wrap_forward(&mediator, &alice, &inner).await?);
+                let to = recipients
+                    .get(i % recipients.len().max(1))
+                    .ok_or("no recipients")?;
+                let routed = sender
+                    .send(to, json!({"content": filler, "n": i, "salt": salt}))
+                    .await?;
+                out.push(routed.message);
                 i += workers;
             }
-            Ok::<Vec<String>, didcomm_edge_mediator::Error>(out)
+            Ok::<Vec<String>, Box<dyn std::error::Error + Send + Sync>>(out)
         }));
     }
     let mut all = Vec::with_capacity(count);
@@ -195,14 +268,14 @@ async fn pack_forwards(
     Ok(all)
 }
 
-/// POST every forward over `concurrency` connections; returns (elapsed, latencies in µs).
+/// POST every message over `concurrency` connections; returns (elapsed, latencies in µs).
 async fn blast(
     addr: SocketAddr,
-    forwards: Vec<String>,
+    messages: Vec<String>,
     concurrency: usize,
     timeout: Duration,
 ) -> AnyResult<(Duration, Vec<u64>)> {
-    let queue = Arc::new(tokio::sync::Mutex::new(forwards));
+    let queue = Arc::new(tokio::sync::Mutex::new(messages));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -211,18 +284,18 @@ async fn blast(
             let mut http = HttpClient::connect(addr).await?;
             let mut latencies = Vec::new();
             loop {
-                let Some(f) = queue.lock().await.pop() else {
+                let Some(m) = queue.lock().await.pop() else {
                     break;
                 };
                 let t = Instant::now();
-                let r = http.post_packed(&f).await?;
+                let r = http.post_packed(&m).await?;
                 if r.status != 202 {
                     return Err(didcomm_edge_mediator::Error::new(
                         didcomm_edge_mediator::ErrorKind::BadRequest,
                         format!("status {}: {}", r.status, r.text()),
                     ));
                 }
-                latencies.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                latencies.push(micros(t.elapsed()));
             }
             Ok(latencies)
         }));
@@ -234,48 +307,62 @@ async fn blast(
     Ok((started.elapsed(), latencies))
 }
 
-/// Pick up and acknowledge until the queue is empty; returns (messages, elapsed).
-async fn drain(
-    addr: SocketAddr,
-    alice: &Device,
-    mediator: &str,
-    timeout: Duration,
-) -> AnyResult<(usize, Duration)> {
+/// One device picks up and acknowledges until its queue is empty; checks that the first
+/// message of each delivery unpacks for the device. Returns the count.
+async fn drain_one(addr: SocketAddr, device: Device, deadline: Instant) -> AnyResult<usize> {
     let mut http = HttpClient::connect(addr).await?;
-    let started = Instant::now();
     let mut total = 0;
-    while started.elapsed() < timeout {
-        let request = alice
-            .pickup_request(mediator, "delivery-request", json!({"limit": 100}))
+    while Instant::now() < deadline {
+        let (request, _) = device
+            .request(&DeliveryRequest {
+                version: PickupVersion::V3,
+                limit: 100,
+                recipient_did: None,
+            })
             .await?;
-        let r = http.post_packed(&request).await?;
-        let reply = alice.unpack(&r.text()).await?;
-        let delivered = Device::delivered(&reply)?;
-        if delivered.is_empty() {
+        let reply = call(&mut http, &device, &request).await?;
+        if reply.type_ != DELIVERY_V3 {
             break;
         }
-        total += delivered.len();
-        let ids: Vec<String> = delivered.into_iter().map(|(id, _)| id).collect();
-        let ack = alice
-            .pickup_request(
-                mediator,
-                "messages-received",
-                json!({"message_id_list": ids}),
-            )
-            .await?;
-        http.post_packed(&ack).await?;
+        let delivery = Device::delivered(&reply)?;
+        if let Some(first) = delivery.messages.first() {
+            // End to end: what the sender routed is readable by the recipient.
+            device.unpack(&first.message).await?;
+        }
+        total += delivery.messages.len();
+        let (ack, _) = device.request(&delivery.acknowledgement()).await?;
+        call(&mut http, &device, &ack).await?;
+    }
+    Ok(total)
+}
+
+/// Every device drains its queue at once; returns (messages, elapsed).
+async fn drain_all(
+    addr: SocketAddr,
+    devices: &[Device],
+    timeout: Duration,
+) -> AnyResult<(usize, Duration)> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let tasks: Vec<_> = devices
+        .iter()
+        .map(|d| tokio::spawn(drain_one(addr, d.clone(), deadline)))
+        .collect();
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
     }
     Ok((total, started.elapsed()))
 }
 
-/// Offer `rate` forwards per second for `seconds`; latency counted from the scheduled time.
+/// Offer `rate` messages per second; latency counted from the scheduled time.
 async fn fixed_rate(
     addr: SocketAddr,
-    forwards: Vec<String>,
+    messages: Vec<String>,
     rate: u64,
     connections: usize,
 ) -> AnyResult<(f64, Vec<u64>)> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, String)>(forwards.len().max(1));
+    let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, String)>(messages.len().max(1));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = Vec::new();
     for _ in 0..connections {
@@ -285,11 +372,10 @@ async fn fixed_rate(
             let mut latencies = Vec::new();
             loop {
                 let next = rx.lock().await.recv().await;
-                let Some((scheduled, f)) = next else { break };
-                let r = http.post_packed(&f).await?;
+                let Some((scheduled, m)) = next else { break };
+                let r = http.post_packed(&m).await?;
                 if r.status == 202 {
-                    latencies
-                        .push(u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX));
+                    latencies.push(micros(scheduled.elapsed()));
                 }
             }
             Ok::<Vec<u64>, didcomm_edge_mediator::Error>(latencies)
@@ -297,10 +383,10 @@ async fn fixed_rate(
     }
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-    for (i, f) in forwards.into_iter().enumerate() {
+    for (i, m) in messages.into_iter().enumerate() {
         let scheduled = started + interval * u32::try_from(i).unwrap_or(u32::MAX);
         tokio::time::sleep_until(scheduled.into()).await;
-        tx.send((scheduled, f)).await?;
+        tx.send((scheduled, m)).await?;
     }
     drop(tx);
     let mut latencies = Vec::new();
@@ -309,6 +395,112 @@ async fn fixed_rate(
     }
     let achieved = latencies.len() as f64 / started.elapsed().as_secs_f64();
     Ok((achieved, latencies))
+}
+
+/// Live mode: `device` on the WebSocket with live delivery on; `messages` (routed to it) are
+/// POSTed at `rate`; latency from the scheduled send to the arrival of the delivery that
+/// carries each message. Returns (received, latencies in µs).
+async fn live_phase(
+    addr: SocketAddr,
+    device: &Device,
+    messages: Vec<(u64, String)>,
+    rate: u64,
+    timeout: Duration,
+) -> AnyResult<(usize, Vec<u64>)> {
+    let mut ws = WsClient::connect(addr).await?;
+    let (on, _) = device
+        .request(&LiveDeliveryChange {
+            version: PickupVersion::V3,
+            live_delivery: true,
+        })
+        .await?;
+    ws.send(&on).await?;
+    let status = ws
+        .next(timeout)
+        .await?
+        .ok_or("no status for live-delivery-change")?;
+    let status = Status::from_message(&device.unpack(&status).await?)?;
+    if status.live_delivery != Some(true) {
+        return Err(fail("live delivery did not turn on".into()));
+    }
+    let expected = messages.len();
+    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let sender_sent = Arc::clone(&sent);
+    let sender = tokio::spawn(async move {
+        let mut http = HttpClient::connect(addr).await?;
+        let started = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+        for (i, (n, m)) in messages.into_iter().enumerate() {
+            let scheduled = started + interval * u32::try_from(i).unwrap_or(u32::MAX);
+            tokio::time::sleep_until(scheduled.into()).await;
+            if let Ok(mut map) = sender_sent.lock() {
+                map.insert(n, scheduled);
+            }
+            let r = http.post_packed(&m).await?;
+            if r.status != 202 {
+                return Err(didcomm_edge_mediator::Error::new(
+                    didcomm_edge_mediator::ErrorKind::BadRequest,
+                    format!("status {}", r.status),
+                ));
+            }
+        }
+        Ok(())
+    });
+    let deadline = Instant::now() + timeout;
+    let mut latencies = Vec::with_capacity(expected);
+    while latencies.len() < expected && Instant::now() < deadline {
+        let Some(frame) = ws.next(Duration::from_secs(5)).await? else {
+            break;
+        };
+        let arrived = Instant::now();
+        let message = device.unpack(&frame).await?;
+        if message.type_ != DELIVERY_V3 {
+            continue; // the status answering an acknowledgement
+        }
+        let delivery = Device::delivered(&message)?;
+        for item in &delivery.messages {
+            let inner = device.unpack(&item.message).await?;
+            let n = inner
+                .body
+                .as_ref()
+                .and_then(|b| b.get("n"))
+                .and_then(Value::as_u64)
+                .ok_or("a delivered message without its number")?;
+            let scheduled = sent.lock().ok().and_then(|m| m.get(&n).copied());
+            if let Some(scheduled) = scheduled {
+                latencies.push(micros(arrived.saturating_duration_since(scheduled)));
+            }
+        }
+        let ack = MessagesReceived {
+            version: PickupVersion::V3,
+            message_id_list: delivery.messages.iter().map(|m| m.id.clone()).collect(),
+        };
+        let (ack, _) = device.request(&ack).await?;
+        ws.send(&ack).await?;
+    }
+    sender.await??;
+    ws.close().await;
+    Ok((latencies.len(), latencies))
+}
+
+async fn queued_total(addr: SocketAddr, devices: &[Device]) -> AnyResult<u64> {
+    let mut http = HttpClient::connect(addr).await?;
+    let mut total = 0;
+    for device in devices {
+        let (request, _) = device
+            .request(&StatusRequest {
+                version: PickupVersion::V3,
+                recipient_did: None,
+            })
+            .await?;
+        let status = Status::from_message(&call(&mut http, device, &request).await?)?;
+        total += status.message_count;
+    }
+    Ok(total)
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 async fn run(args: Args) -> AnyResult<Value> {
@@ -325,82 +517,48 @@ async fn run(args: Args) -> AnyResult<Value> {
     } else {
         "sqlite"
     };
-    // Devices, pinned for the mediator; Alice's grant written before it starts.
-    let wallets: Vec<didcomm_edge::Wallet> = (0..2)
-        .map(|_| didcomm_edge_mediator::identity::new_mediator_identity(""))
-        .collect::<Result<_, _>>()?;
-    let pinned = didcomm_edge::Wallet {
-        did_docs: wallets.iter().flat_map(|w| w.did_docs.clone()).collect(),
-        secrets: vec![],
-    };
-    std::fs::write(data.join("pinned.json"), pinned.to_json_pretty()?)?;
-    let [alice_wallet, bob_wallet] =
-        <[didcomm_edge::Wallet; 2]>::try_from(wallets).map_err(|_| "two wallets")?;
-    let alice_did = alice_wallet
-        .did_docs
-        .first()
-        .ok_or("no document")?
-        .id
-        .clone();
-    let store_config = match &args.database_url {
-        Some(url) => StorageConfig::Postgres {
-            url: url.clone(),
-            pool_size: 2,
-        },
-        None => StorageConfig::Sqlite {
-            path: data.join("mediator.sqlite"),
-        },
-    };
-    {
-        let s = storage::open(&store_config).await?;
-        s.put_grant(&Grant {
-            did: alice_did.clone(),
-            routing_did: "did:example:m".into(),
-            granted_at_ms: 0,
-        })
-        .await?;
-        s.update_keylist(
-            &alice_did,
-            &[KeylistUpdate {
-                key: alice_did.clone(),
-                action: KeylistAction::Add,
-            }],
-        )
-        .await?;
-        s.close().await;
-    }
     let mut mediator = spawn_mediator(&bin, &data, args.database_url.as_deref()).await?;
-    let mediator_wallet = didcomm_edge_mediator::identity::load_wallet(
-        &data.join(didcomm_edge_mediator::identity::WALLET_FILE),
-    )?;
-    let mut known = mediator_wallet.did_docs.clone();
-    known.extend(pinned.did_docs.clone());
-    let alice = Device::from_wallet(alice_wallet, &known)?;
-    let bob = Device::from_wallet(bob_wallet, &known)?;
-    let timeout = Duration::from_secs(args.phase_timeout);
     let pid = mediator.child.id().unwrap_or(0);
     let (rss_idle, _) = rss_kib(pid);
+    let timeout = Duration::from_secs(args.phase_timeout);
+
+    // Enrollment, alternating Coordinate Mediation 2.0 and 3.0.
+    eprintln!("[{backend}] enrolling {} devices", args.recipients);
+    let mut http = HttpClient::connect(mediator.addr).await?;
+    let mut devices = Vec::new();
+    let mut recipients = Vec::new();
+    for i in 0..args.recipients.max(1) {
+        let version = if i % 2 == 0 {
+            MediationVersion::V3
+        } else {
+            MediationVersion::V2
+        };
+        let (device, recipient) = enroll(&mut http, &mediator.did, version).await?;
+        devices.push(device);
+        recipients.push(recipient);
+    }
+    // The sender needs no mediation: it resolves the recipients' DIDs (did:peer:2) and the
+    // mediator's from the DIDs themselves.
+    let sender = Device::new(&mediator.did, MediationVersion::V3)?;
 
     // 1. Throughput.
-    eprintln!("[{backend}] packing {} forwards", args.messages);
-    let forwards = pack_forwards(
-        &bob,
-        &mediator.did,
-        &alice.did,
-        args.messages,
-        args.payload,
-        "t",
-    )
-    .await?;
-    let forward_bytes = forwards.first().map(String::len).unwrap_or(0);
+    eprintln!("[{backend}] routing {} messages", args.messages);
+    let messages = pack_routed(&sender, &recipients, args.messages, args.payload, "t").await?;
+    let forward_bytes = messages.first().map(String::len).unwrap_or(0);
     eprintln!("[{backend}] sending over {} connections", args.concurrency);
-    let (elapsed, latencies) = blast(mediator.addr, forwards, args.concurrency, timeout).await?;
+    let (elapsed, latencies) = blast(mediator.addr, messages, args.concurrency, timeout).await?;
     let throughput = latencies.len() as f64 / elapsed.as_secs_f64();
     let tp = percentiles(latencies);
 
     // 2. Pickup.
     eprintln!("[{backend}] picking up");
-    let (picked, pickup_elapsed) = drain(mediator.addr, &alice, &mediator.did, timeout).await?;
+    let (picked, pickup_elapsed) = drain_all(mediator.addr, &devices, timeout).await?;
+    if picked != args.messages {
+        return Err(fail(format!(
+            "{picked} of {} forwarded messages were picked up",
+            args.messages
+        )));
+    }
     let pickup_rate = picked as f64 / pickup_elapsed.as_secs_f64();
 
     // 3. Fixed rate.
@@ -409,40 +567,53 @@ async fn run(args: Args) -> AnyResult<Value> {
         "[{backend}] offering {} msg/s for {} s",
         args.rate, args.rate_seconds
     );
-    let forwards = pack_forwards(&bob, &mediator.did, &alice.did, count, args.payload, "r").await?;
+    let messages = pack_routed(&sender, &recipients, count, args.payload, "r").await?;
     let (achieved, latencies) =
-        fixed_rate(mediator.addr, forwards, args.rate, args.concurrency).await?;
+        fixed_rate(mediator.addr, messages, args.rate, args.concurrency).await?;
     let fr = percentiles(latencies);
-    drain(mediator.addr, &alice, &mediator.did, timeout).await?;
+    drain_all(mediator.addr, &devices, timeout).await?;
 
-    // 4. Memory with `queued` messages waiting.
+    // 4. Live delivery.
+    let mut live = Value::Null;
+    if args.live_messages > 0 {
+        eprintln!(
+            "[{backend}] live delivery of {} messages at {} msg/s",
+            args.live_messages, args.live_rate
+        );
+        let first = recipients.first().ok_or("no recipient")?.clone();
+        let messages =
+            pack_routed(&sender, &[first], args.live_messages, args.payload, "l").await?;
+        let numbered = messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (i as u64, m))
+            .collect();
+        let device = devices.first().ok_or("no device")?;
+        let (received, latencies) =
+            live_phase(mediator.addr, device, numbered, args.live_rate, timeout).await?;
+        let lp = percentiles(latencies);
+        live = json!({
+            "messages": args.live_messages,
+            "received": received,
+            "offered_per_s": args.live_rate,
+            "forward_to_delivery_ms": lp.json(),
+        });
+    }
+
+    // 5. Memory with `queued` messages waiting.
     let mut memory = Value::Null;
     if args.queued > 0 {
-        eprintln!("[{backend}] queueing {} messages", args.queued);
-        let forwards = pack_forwards(
-            &bob,
-            &mediator.did,
-            &alice.did,
-            args.queued,
-            args.payload,
-            "q",
-        )
-        .await?;
+        eprintln!("[{backend}] routing {} messages to queue", args.queued);
+        let messages = pack_routed(&sender, &recipients, args.queued, args.payload, "q").await?;
         let (elapsed, latencies) =
-            blast(mediator.addr, forwards, args.concurrency, timeout * 3).await?;
-        let mut http = HttpClient::connect(mediator.addr).await?;
-        let status = alice
-            .pickup_request(&mediator.did, "status-request", json!({}))
-            .await?;
-        let status = alice
-            .unpack(&http.post_packed(&status).await?.text())
-            .await?;
+            blast(mediator.addr, messages, args.concurrency, timeout * 3).await?;
+        let queued = queued_total(mediator.addr, &devices).await?;
         let (rss, peak) = rss_kib(pid);
         memory = json!({
-            "queued": status.body.as_ref().and_then(|b| b.get("message_count")).cloned(),
+            "queued": queued,
             "fill_rate_msgs_per_s": (latencies.len() as f64 / elapsed.as_secs_f64()).round(),
-            "rss_mib": (rss as f64 / 1024.0 * 10.0).round() / 10.0,
-            "peak_rss_mib": (peak as f64 / 1024.0 * 10.0).round() / 10.0,
+            "rss_mib": round1(rss as f64 / 1024.0),
+            "peak_rss_mib": round1(peak as f64 / 1024.0),
         });
     }
     // Graceful stop (SIGTERM) so the database is left clean.
@@ -455,21 +626,23 @@ async fn run(args: Args) -> AnyResult<Value> {
     let _ = std::fs::remove_dir_all(&data);
     Ok(json!({
         "backend": backend,
-        "forward_bytes": forward_bytes,
+        "recipients": recipients.len(),
+        "routed_forward_bytes": forward_bytes,
         "concurrency": args.concurrency,
         "throughput": {
             "messages": args.messages,
             "msgs_per_s": throughput.round(),
-            "latency_ms": {"p50": tp.p50, "p90": tp.p90, "p99": tp.p99, "max": tp.max},
+            "latency_ms": tp.json(),
         },
         "pickup": {"messages": picked, "msgs_per_s": pickup_rate.round()},
         "fixed_rate": {
             "offered_per_s": args.rate,
             "achieved_per_s": achieved.round(),
-            "latency_ms": {"p50": fr.p50, "p90": fr.p90, "p99": fr.p99, "max": fr.max},
+            "latency_ms": fr.json(),
         },
+        "live": live,
         "memory": memory,
-        "rss_idle_mib": (rss_idle as f64 / 1024.0 * 10.0).round() / 10.0,
+        "rss_idle_mib": round1(rss_idle as f64 / 1024.0),
     }))
 }
 

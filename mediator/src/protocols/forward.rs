@@ -1,90 +1,77 @@
-//! Routing 2.0 `forward`: queue the attached message for the recipient key named in `next`.
+//! Routing 2.0 `forward`: queue the attached message(s) for the recipient named in `next`.
 //!
-//! The sender needs no grant (anonymous forwards are the point of routing); the recipient key
-//! must be in some granted DID's keylist. The stored message's id is the SHA-256 of its bytes
-//! (base64url), so a sender's retry of the same packed message is stored once, and no sender
-//! can pre-empt another message's id.
+//! The forward is read by the core's one parser ([`Forward::from_message`]). The sender needs
+//! no grant (anonymous forwards are the point of routing), but the forward must be encrypted to
+//! the mediator and `next` must be registered: as given (a DID or a DID URL), as its DID, or as
+//! a DID URL of that DID (see [`crate::storage::Storage::find_recipient`]); the message is
+//! queued under the key as registered. Each message is durable before this returns (and so
+//! before the sender gets 202).
+//!
+//! The stored message's id is the SHA-256 of its bytes (base64url), so a sender's retry of the
+//! same packed message is stored once, and no sender can pre-empt another message's id.
 
 use std::time::Instant;
 
 use base64::Engine as _;
+use didcomm_edge::Forward;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::mediator::{Mediator, Request};
 use crate::storage::{now_ms, NewMessage, StoreOutcome};
 
-/// The Routing 2.0 forward message type.
-pub const FORWARD_TYPE: &str = "https://didcomm.org/routing/2.0/forward";
-
 /// The id a queued message is stored under: base64url(SHA-256(bytes)).
 pub fn message_id(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
 }
 
-/// The DID of a DID URL (`did:x:y#key-1` → `did:x:y`).
-fn did_of(value: &str) -> &str {
-    value.split(['#', '?']).next().unwrap_or(value)
-}
-
-/// Extract `next` and the forwarded bytes from a forward message.
-pub fn parse(message: &didcomm_edge::Message) -> Result<(String, Vec<u8>)> {
-    let next = message
-        .body
-        .as_ref()
-        .and_then(|b| b.get("next"))
-        .and_then(|n| n.as_str())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| Error::bad_request("forward without body.next"))?;
-    let attachment = match message.attachments.as_deref() {
-        Some([one]) => one,
-        Some([]) | None => return Err(Error::bad_request("forward without an attachment")),
-        Some(_) => return Err(Error::bad_request("forward with more than one attachment")),
-    };
-    let bytes = if let Some(json) = &attachment.data.json {
-        serde_json::to_vec(json)
-            .map_err(|_| Error::new(ErrorKind::Internal, "attachment JSON does not serialize"))?
-    } else if let Some(b64) = &attachment.data.base64 {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(b64.trim_end_matches('='))
-            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(b64))
-            .map_err(|_| Error::bad_request("forward attachment is not base64url"))?
-    } else {
+/// Queue a forward's messages; returns once they are durable.
+pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutcome>> {
+    if !request.metadata.encrypted {
         return Err(Error::bad_request(
-            "forward attachment carries neither json nor base64",
+            "a forward must be encrypted to the mediator",
         ));
-    };
-    Ok((next.to_owned(), bytes))
-}
-
-/// Queue a forwarded message; returns once it is durable.
-pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<StoreOutcome> {
-    let (next, bytes) = parse(&request.message)?;
-    // Keylists hold DIDs or key ids: try `next` as given, then its DID.
-    let recipient = if m.storage.key_owner(&next).await?.is_some() {
-        next
-    } else if m.storage.key_owner(did_of(&next)).await?.is_some() {
-        did_of(&next).to_owned()
-    } else {
-        return Err(Error::new(
-            ErrorKind::UnknownRecipient,
-            "no mediation grant covers the forward's recipient",
-        ));
-    };
-    store(m, recipient, bytes).await
-}
-
-/// Queue `bytes` for `recipient` with the configured TTL and quota.
-pub async fn store(m: &Mediator, recipient: String, bytes: Vec<u8>) -> Result<StoreOutcome> {
+    }
+    let forward = Forward::from_message(&request.message)?;
     let now = now_ms();
     let ttl = u64::try_from(m.message_ttl.as_millis()).unwrap_or(u64::MAX);
-    let message = NewMessage {
-        recipient,
-        id: message_id(&bytes),
-        body: bytes,
-        received_at_ms: now,
-        expires_at_ms: now.saturating_add(ttl),
-    };
+    let mut expires_at_ms = now.saturating_add(ttl);
+    if let Some(expires) = forward.expires_time {
+        // The sender's expiry wins when it is sooner.
+        let expires_ms = expires.saturating_mul(1000);
+        if expires_ms <= now {
+            return Err(Error::bad_request("the forward has expired"));
+        }
+        expires_at_ms = expires_at_ms.min(expires_ms);
+    }
+    let (recipient, owner) = m
+        .storage
+        .find_recipient(&forward.next)
+        .await?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownRecipient,
+                "no mediation grant covers the forward's recipient",
+            )
+        })?;
+    let mut outcomes = Vec::with_capacity(forward.messages.len());
+    for message in forward.messages {
+        let body = message.into_bytes();
+        let new = NewMessage {
+            recipient: recipient.clone(),
+            owner: owner.clone(),
+            id: message_id(&body),
+            body,
+            received_at_ms: now,
+            expires_at_ms,
+        };
+        outcomes.push(store(m, new).await?);
+    }
+    Ok(outcomes)
+}
+
+/// Queue one message with the configured quota; returns once it is durable.
+pub async fn store(m: &Mediator, message: NewMessage) -> Result<StoreOutcome> {
     let started = Instant::now();
     let outcome = m.storage.store(message, m.quota).await?;
     m.metrics

@@ -1,40 +1,39 @@
-//! Message Pickup 3.0 (mediator side): `status-request`, `delivery-request`,
-//! `messages-received`, `live-delivery-change`, and live `delivery` pushes.
+//! Message Pickup 3.0 and 4.0 (mediator side), on the core's message types: `status-request`,
+//! `delivery-request`, `messages-received`, `live-delivery-change`, and live `delivery`
+//! pushes. Replies use the request's version (3.0 times in seconds, 4.0 in milliseconds; 3.0
+//! answers an empty `delivery-request` with a `status`, 4.0 with an empty `delivery`; 4.0's
+//! `messages-received` has no reply).
 //!
 //! Only the DID holding the mediation grant may pick up, and only from its own keys' queues;
-//! requests must be authenticated (authcrypt). Messages leave a queue only through
-//! `messages-received`.
+//! requests must be authcrypted. Messages leave a queue only through `messages-received`.
+//! Live mode needs a WebSocket; it covers every key of the DID, including keys added later.
 
-use base64::Engine as _;
-use didcomm_edge::{Attachment, Message};
-use serde_json::{json, Map, Value};
+use didcomm_edge::protocols::pickup::{
+    AttachmentForm, DeliveredMessage, Delivery, PickupMessage, PickupVersion, Status,
+};
+use didcomm_edge::protocols::report_problem::codes;
+use didcomm_edge::protocols::threading::reply_to;
+use didcomm_edge::protocols::ProtocolMessage;
+use didcomm_edge::Message;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::handler::Connection;
 use crate::mediator::{Mediator, Request};
 use crate::storage::{now_ms, StoredMessage};
 
-/// The Pickup 3.0 type prefix.
-pub const PICKUP_3: &str = "https://didcomm.org/messagepickup/3.0/";
-
 /// Most messages one `delivery` carries.
 pub const MAX_DELIVERY: usize = 100;
+
+/// Most ids one `messages-received` may acknowledge.
+pub const MAX_ACK: usize = 10_000;
 
 /// Most keys of one DID looked at per request.
 const MAX_KEYS: u64 = 10_000;
 
-fn body(message: &Message) -> Map<String, Value> {
-    match &message.body {
-        Some(Value::Object(map)) => map.clone(),
-        _ => Map::new(),
-    }
-}
-
 /// The keys of `owner` a request may touch: all of them, or the one named by `recipient_did`.
 async fn scope(m: &Mediator, owner: &str, recipient_did: Option<&str>) -> Result<Vec<String>> {
     if m.storage.grant(owner).await?.is_none() {
-        return Err(Error::new(
-            ErrorKind::Forbidden,
+        return Err(Error::forbidden(
             "pickup from a DID without a mediation grant",
         ));
     }
@@ -42,150 +41,145 @@ async fn scope(m: &Mediator, owner: &str, recipient_did: Option<&str>) -> Result
     match recipient_did {
         None => Ok(keys),
         Some(wanted) if keys.iter().any(|k| k == wanted) => Ok(vec![wanted.to_owned()]),
-        Some(_) => Err(Error::new(
-            ErrorKind::Forbidden,
+        Some(_) => Err(Error::forbidden(
             "recipient_did is not in the requester's keylist",
         )),
     }
 }
 
-/// Handle a Pickup 3.0 message whose type ends with `name`.
-pub async fn handle(m: &Mediator, request: &Request<'_>, name: &str) -> Result<Vec<Message>> {
+/// Handle a Message Pickup 3.0 or 4.0 message; returns the replies (threaded, addressed).
+pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<Message>> {
     let owner = request.authenticated_sender()?.to_owned();
-    let body = body(&request.message);
-    let recipient_did = body.get("recipient_did").and_then(Value::as_str);
-    let thid = request.message.id.clone();
-    match name {
-        "status-request" => {
-            let keys = scope(m, &owner, recipient_did).await?;
-            Ok(vec![status(m, request.connection, &keys, recipient_did)
-                .await?
-                .thid(thid)])
+    let connection = request.connection;
+    let reply = match PickupMessage::parse(&request.message)? {
+        PickupMessage::StatusRequest(r) => {
+            let keys = scope(m, &owner, r.recipient_did.as_deref()).await?;
+            Some(status(m, connection, r.version, &keys, r.recipient_did).await?)
         }
-        "delivery-request" => {
-            let limit = body
-                .get("limit")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| Error::bad_request("delivery-request needs a numeric limit"))?;
-            let limit = usize::try_from(limit)
+        PickupMessage::DeliveryRequest(r) => {
+            let keys = scope(m, &owner, r.recipient_did.as_deref()).await?;
+            let limit = usize::try_from(r.limit)
                 .unwrap_or(MAX_DELIVERY)
                 .min(MAX_DELIVERY);
-            let keys = scope(m, &owner, recipient_did).await?;
             let messages = m.storage.fetch(&keys, limit, now_ms()).await?;
-            if messages.is_empty() {
-                return Ok(vec![status(m, request.connection, &keys, recipient_did)
-                    .await?
-                    .thid(thid)]);
+            if messages.is_empty() && r.version == PickupVersion::V3 {
+                Some(status(m, connection, r.version, &keys, r.recipient_did).await?)
+            } else {
+                m.metrics.delivered(messages.len() as u64);
+                Some(delivery(r.version, &messages, r.recipient_did)?)
             }
-            m.metrics.delivered(messages.len() as u64);
-            Ok(vec![delivery(&messages, recipient_did)?.thid(thid)])
         }
-        "messages-received" => {
-            let ids: Vec<String> = body
-                .get("message_id_list")
-                .and_then(Value::as_array)
-                .ok_or_else(|| Error::bad_request("messages-received needs message_id_list"))?
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
+        PickupMessage::MessagesReceived(r) => {
+            if r.message_id_list.len() > MAX_ACK {
+                return Err(Error::bad_request(format!(
+                    "messages-received may acknowledge at most {MAX_ACK} ids"
+                )));
+            }
             let keys = scope(m, &owner, None).await?;
-            let deleted = m.storage.ack(&keys, &ids).await?;
+            let deleted = m.storage.ack(&keys, &r.message_id_list).await?;
             m.metrics.acknowledged(deleted);
-            request.connection.acknowledged(&ids);
-            Ok(vec![status(m, request.connection, &keys, None)
-                .await?
-                .thid(thid)])
+            connection.acknowledged(&r.message_id_list);
+            match r.version {
+                PickupVersion::V3 => Some(status(m, connection, r.version, &keys, None).await?),
+                PickupVersion::V4 => None,
+            }
         }
-        "live-delivery-change" => {
-            let live = body
-                .get("live_delivery")
-                .and_then(Value::as_bool)
-                .ok_or_else(|| Error::bad_request("live-delivery-change needs live_delivery"))?;
+        PickupMessage::LiveDeliveryChange(r) => {
             let keys = scope(m, &owner, None).await?;
-            if live {
-                if !request.connection.start_live(&owner, &keys) {
-                    return Err(Error::bad_request(
-                        "live delivery needs a WebSocket connection (e.m.live-mode-not-supported)",
-                    ));
+            if r.live_delivery {
+                if !connection.start_live(&owner, r.version) {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        "Connection does not support Live Delivery (use the WebSocket at /ws)",
+                    )
+                    .with_problem_code(codes::LIVE_MODE_NOT_SUPPORTED));
                 }
             } else {
-                request.connection.stop_live();
+                connection.stop_live();
             }
-            Ok(vec![status(m, request.connection, &keys, None)
-                .await?
-                .thid(thid)])
+            Some(status(m, connection, r.version, &keys, None).await?)
         }
-        other => Err(Error::bad_request(format!(
-            "unknown Pickup 3.0 message '{other}'"
-        ))),
-    }
+        PickupMessage::Status(_) | PickupMessage::Delivery(_) => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "this Message Pickup message is for recipients, not for the mediator",
+            ))
+        }
+    };
+    Ok(reply
+        .map(|r| reply_to(&request.message, r))
+        .into_iter()
+        .collect())
 }
 
 async fn status(
     m: &Mediator,
     connection: &Connection,
+    version: PickupVersion,
     keys: &[String],
-    recipient_did: Option<&str>,
+    recipient_did: Option<String>,
 ) -> Result<Message> {
     let stats = m.storage.queue_stats(keys).await?;
     let now = now_ms();
-    let mut body = json!({
-        "message_count": stats.messages,
-        "total_bytes": stats.bytes,
-        "live_delivery": connection.live_owner().is_some(),
-    });
-    if let Value::Object(map) = &mut body {
-        if let Some(did) = recipient_did {
-            map.insert("recipient_did".into(), json!(did));
-        }
-        if let Some(oldest) = stats.oldest_received_at_ms {
-            map.insert("oldest_received_time".into(), json!(oldest / 1000));
-            map.insert(
-                "longest_waited_seconds".into(),
-                json!(now.saturating_sub(oldest) / 1000),
-            );
-        }
-        if let Some(newest) = stats.newest_received_at_ms {
-            map.insert("newest_received_time".into(), json!(newest / 1000));
-        }
+    let unit = |ms: u64| match version {
+        PickupVersion::V3 => ms / 1000,
+        PickupVersion::V4 => ms,
+    };
+    Ok(Status {
+        version,
+        recipient_did,
+        message_count: stats.messages,
+        longest_waited_seconds: match version {
+            PickupVersion::V3 => stats
+                .oldest_received_at_ms
+                .map(|o| now.saturating_sub(o) / 1000),
+            PickupVersion::V4 => None,
+        },
+        newest_received_time: stats.newest_received_at_ms.map(unit),
+        oldest_received_time: stats.oldest_received_at_ms.map(unit),
+        total_bytes: Some(stats.bytes),
+        live_delivery: Some(connection.live_owner().is_some()),
     }
-    Ok(Message::new(format!("{PICKUP_3}status"), body)?)
+    .to_message()?)
 }
 
-fn delivery(messages: &[StoredMessage], recipient_did: Option<&str>) -> Result<Message> {
-    let mut body = Map::new();
-    if let Some(did) = recipient_did {
-        body.insert("recipient_did".into(), json!(did));
-    }
-    let mut message = Message::new(format!("{PICKUP_3}delivery"), Value::Object(body))?;
-    message.attachments = Some(
-        messages
-            .iter()
-            .map(|stored| {
-                let mut attachment = Attachment::base64(stored.id.clone(), &stored.body);
-                // Attachment::base64 writes base64url, as DIDComm attachments use.
-                attachment.data.base64 =
-                    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&stored.body));
-                attachment
+fn delivery(
+    version: PickupVersion,
+    messages: &[StoredMessage],
+    recipient_did: Option<String>,
+) -> Result<Message> {
+    let messages = messages
+        .iter()
+        .map(|stored| {
+            // Stored bodies are the forwarded messages' JSON text.
+            let message = String::from_utf8(stored.body.clone()).map_err(|_| {
+                Error::new(ErrorKind::Internal, "a queued message is not UTF-8 text")
+            })?;
+            Ok(DeliveredMessage {
+                id: stored.id.clone(),
+                message,
             })
-            .collect(),
-    );
-    Ok(message)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Delivery {
+        version,
+        recipient_did,
+        messages,
+        form: AttachmentForm::Base64,
+    }
+    .to_message()?)
 }
 
-/// Live mode: the messages queued for `recipient` (or all live keys when `recipient` is
-/// empty) that were not pushed on this connection yet, as one `delivery`.
+/// Live mode: the messages queued for any key of `owner` that were not pushed on this
+/// connection yet, as one `delivery` (none when nothing new waits). The keylist is read now,
+/// so keys added after live delivery started are included.
 pub async fn live_delivery(
     m: &Mediator,
     connection: &Connection,
-    _owner: &str,
-    recipient: &str,
+    owner: &str,
+    version: PickupVersion,
 ) -> Result<Vec<Message>> {
-    let keys = if recipient.is_empty() {
-        connection.live_keys()
-    } else {
-        vec![recipient.to_owned()]
-    };
+    let (keys, _) = m.storage.keylist(owner, 0, MAX_KEYS).await?;
     if keys.is_empty() {
         return Ok(vec![]);
     }
@@ -202,7 +196,7 @@ pub async fn live_delivery(
         if !fresh.is_empty() {
             connection.mark_in_flight(fresh.iter().map(|s| s.id.clone()));
             m.metrics.delivered(fresh.len() as u64);
-            return Ok(vec![delivery(&fresh, None)?]);
+            return Ok(vec![delivery(version, &fresh, None)?]);
         }
         if exhausted || limit >= 20 * MAX_DELIVERY {
             return Ok(vec![]);

@@ -5,7 +5,8 @@
 //! The contract every backend keeps (tested with the same test bodies against both):
 //! - [`Storage::store`] returns only once the message is durable (committed and synced).
 //! - A message is identified by `(recipient, id)`; storing the same pair again is a no-op that
-//!   answers [`StoreOutcome::Duplicate`] (a sender's retry never queues a copy).
+//!   answers [`StoreOutcome::Duplicate`] (a sender's retry never queues a copy), also after the
+//!   message was acknowledged: an acknowledged id leaves a tombstone until the message's expiry.
 //! - A message leaves its queue only through [`Storage::ack`] (the device's `messages-received`)
 //!   or because it expired ([`Storage::sweep_expired`]); fetching never deletes.
 //! - Each queue has a count and byte quota, checked atomically with the insert.
@@ -67,8 +68,11 @@ pub enum KeylistResult {
 /// A message to queue for a recipient key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewMessage {
-    /// The recipient key (a forward's `next`).
+    /// The recipient key (a forward's `next`, as registered in the keylist).
     pub recipient: String,
+    /// The granted DID whose keylist holds `recipient` (announced with the notification, so
+    /// that live connections, registered per DID, hear of it).
+    pub owner: String,
     /// The message id, unique per recipient (see `mediator::handler::message_id`).
     pub id: String,
     /// The packed message, opaque to the mediator.
@@ -84,6 +88,7 @@ impl fmt::Debug for NewMessage {
         // Never the body: logs must not carry message contents.
         f.debug_struct("NewMessage")
             .field("recipient", &self.recipient)
+            .field("owner", &self.owner)
             .field("id", &self.id)
             .field("bytes", &self.body.len())
             .finish_non_exhaustive()
@@ -118,7 +123,8 @@ impl fmt::Debug for StoredMessage {
 pub enum StoreOutcome {
     /// The message is now queued (durably).
     Stored,
-    /// The same `(recipient, id)` was already queued; nothing changed.
+    /// The same `(recipient, id)` is queued, or was acknowledged and has not expired yet;
+    /// nothing changed.
     Duplicate,
 }
 
@@ -160,6 +166,8 @@ pub enum Notification {
     Stored {
         /// The recipient key.
         recipient: String,
+        /// The granted DID that owns the key.
+        owner: String,
     },
     /// Notifications may have been missed (listener reconnected, receiver lagged): every live
     /// connection should look at its queues again.
@@ -196,6 +204,11 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// The DID whose keylist holds `key`.
     async fn key_owner(&self, key: &str) -> Result<Option<String>>;
 
+    /// Where a forward to `next` (a DID or a DID URL) goes: the registered key and its owner.
+    /// `next` itself when registered; else its DID when registered; else the first registered
+    /// DID URL of that DID (a sender may name the DID where the device registered a key id).
+    async fn find_recipient(&self, next: &str) -> Result<Option<(String, String)>>;
+
     /// Queue a message. Returns once it is durable. Fails with
     /// [`crate::ErrorKind::QuotaExceeded`] when the queue is full.
     async fn store(&self, message: NewMessage, quota: Quota) -> Result<StoreOutcome>;
@@ -209,7 +222,8 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<StoredMessage>>;
 
     /// Delete the messages with these ids from the given recipients' queues (and no one
-    /// else's). Returns how many were deleted; unknown ids are ignored.
+    /// else's), leaving tombstones so that the same ids are not stored again before they
+    /// expire. Returns how many were deleted; unknown ids are ignored.
     async fn ack(&self, recipients: &[String], ids: &[String]) -> Result<u64>;
 
     /// Counts of the given recipients' queues.
@@ -218,7 +232,8 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Counts over every queue (for metrics).
     async fn totals(&self) -> Result<QueueStats>;
 
-    /// Delete messages whose expiry is at or before `now_ms`. Returns how many.
+    /// Delete messages (and tombstones) whose expiry is at or before `now_ms`. Returns how
+    /// many messages.
     async fn sweep_expired(&self, now_ms: u64) -> Result<u64>;
 
     /// A stream of [`Notification`]s. A lagging receiver should treat
@@ -262,6 +277,12 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// The DID part of a key (`did:x:y#key-1` → `did:x:y`), stored next to each key so that a
+/// forward naming the DID finds a key registered as a DID URL.
+pub(crate) fn key_did(key: &str) -> &str {
+    didcomm_edge::did::did_of(key)
 }
 
 /// Saturating conversion for database integer columns.

@@ -27,8 +27,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::{
-    to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
-    QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
+    key_did, to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage,
+    Notification, QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
+    NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -42,7 +43,8 @@ const MAX_NOTIFY_PAYLOAD: usize = 7000;
 const MIGRATION_LOCK: i64 = 0x6469_6463_6f6d;
 
 /// Schema migrations; `schema_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE grants (
     did text PRIMARY KEY,
     routing_did text NOT NULL,
@@ -100,7 +102,50 @@ BEGIN
         WHERE recipient = p_recipient;
     RETURN 0;
 END $$;
-"];
+",
+    r"
+CREATE TABLE tombstones (
+    recipient text NOT NULL,
+    id text NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (recipient, id)
+);
+CREATE INDEX tombstones_by_expiry ON tombstones (expires_at);
+ALTER TABLE keys ADD COLUMN key_did text;
+CREATE INDEX keys_by_key_did ON keys (key_did);
+-- As before, and an acknowledged id (a tombstone) counts as a duplicate until it expires.
+CREATE OR REPLACE FUNCTION didcomm_edge_store(p_recipient text, p_id text, p_body bytea,
+        p_received bigint, p_expires bigint, p_max_count bigint, p_max_bytes bigint)
+    RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    q_count bigint;
+    q_bytes bigint;
+    inserted integer;
+BEGIN
+    INSERT INTO queues (recipient, count, bytes) VALUES (p_recipient, 0, 0)
+        ON CONFLICT (recipient) DO NOTHING;
+    SELECT count, bytes INTO q_count, q_bytes FROM queues
+        WHERE recipient = p_recipient FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM messages WHERE recipient = p_recipient AND id = p_id)
+        OR EXISTS (SELECT 1 FROM tombstones WHERE recipient = p_recipient AND id = p_id) THEN
+        RETURN 1;
+    END IF;
+    IF q_count + 1 > p_max_count OR q_bytes + length(p_body) > p_max_bytes THEN
+        RETURN 2;
+    END IF;
+    INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
+        VALUES (p_recipient, p_id, p_body, length(p_body), p_received, p_expires)
+        ON CONFLICT (recipient, id) DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    IF inserted = 0 THEN
+        RETURN 1;
+    END IF;
+    UPDATE queues SET count = count + 1, bytes = bytes + length(p_body)
+        WHERE recipient = p_recipient;
+    RETURN 0;
+END $$;
+",
+];
 
 fn pg_error(e: &tokio_postgres::Error) -> Error {
     // The Display of a server error is its message (no parameters, so no message contents).
@@ -234,7 +279,34 @@ async fn migrate(pool: &Pool) -> Result<()> {
         .await
         .map_err(|e| pg_error(&e))?;
     }
+    // Keys registered before `key_did` existed get theirs (DID syntax is parsed in Rust).
+    let old = tx
+        .query("SELECT key FROM keys WHERE key_did IS NULL", &[])
+        .await
+        .map_err(|e| pg_error(&e))?;
+    for row in old {
+        let key: String = row.get(0);
+        tx.execute(
+            "UPDATE keys SET key_did = $2 WHERE key = $1",
+            &[&key, &key_did(&key)],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
+    }
     tx.commit().await.map_err(|e| pg_error(&e))
+}
+
+/// The `NOTIFY` payload announcing a stored message: `[owner, recipient]` as JSON.
+fn notify_payload(owner: &str, recipient: &str) -> String {
+    serde_json::json!([owner, recipient]).to_string()
+}
+
+/// Read a `NOTIFY` payload; anything unexpected means "look at every queue".
+fn parse_payload(payload: &str) -> Notification {
+    match serde_json::from_str::<(String, String)>(payload) {
+        Ok((owner, recipient)) => Notification::Stored { recipient, owner },
+        Err(_) => Notification::Resync,
+    }
 }
 
 /// Hold a `LISTEN` connection forever, reconnecting with backoff.
@@ -271,12 +343,7 @@ async fn listen(
                             tracing::info!("postgres listener reconnected");
                         }
                         while let Some(payload) = events.recv().await {
-                            let event = if payload.is_empty() {
-                                Notification::Resync
-                            } else {
-                                Notification::Stored { recipient: payload }
-                            };
-                            let _ = notify.send(event);
+                            let _ = notify.send(parse_payload(&payload));
                         }
                         tracing::warn!("postgres listener connection lost");
                     }
@@ -403,7 +470,10 @@ async fn run_store_batch(
         let code: i32 = row.map_err(|e| classify(&e))?.get(0);
         results.push(match code {
             0 => {
-                stored.insert(request.message.recipient.as_str());
+                stored.insert((
+                    request.message.owner.as_str(),
+                    request.message.recipient.as_str(),
+                ));
                 Ok(StoreOutcome::Stored)
             }
             1 => Ok(StoreOutcome::Duplicate),
@@ -416,12 +486,11 @@ async fn run_store_batch(
             )),
         });
     }
-    for recipient in stored {
-        let payload = if recipient.len() > MAX_NOTIFY_PAYLOAD {
-            ""
-        } else {
-            recipient
-        };
+    for (owner, recipient) in stored {
+        let mut payload = notify_payload(owner, recipient);
+        if payload.len() > MAX_NOTIFY_PAYLOAD {
+            payload.clear();
+        }
         tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
             .await
             .map_err(|e| classify(&e))?;
@@ -491,6 +560,12 @@ impl Storage for PostgresStorage {
         )
         .await
         .map_err(|e| pg_error(&e))?;
+        tx.execute(
+            "DELETE FROM tombstones WHERE recipient IN (SELECT key FROM keys WHERE did = $1)",
+            &[&did],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
         tx.execute("DELETE FROM keys WHERE did = $1", &[&did])
             .await
             .map_err(|e| pg_error(&e))?;
@@ -525,8 +600,9 @@ impl Storage for PostgresStorage {
                 KeylistAction::Add => {
                     let inserted = tx
                         .execute(
-                            "INSERT INTO keys (key, did) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                            &[&update.key, &did],
+                            "INSERT INTO keys (key, did, key_did) VALUES ($1, $2, $3)
+                             ON CONFLICT (key) DO NOTHING",
+                            &[&update.key, &did, &key_did(&update.key)],
                         )
                         .await
                         .map_err(|e| pg_error(&e))?;
@@ -562,6 +638,7 @@ impl Storage for PostgresStorage {
                                 "DELETE FROM keys WHERE key = $1",
                                 "DELETE FROM messages WHERE recipient = $1",
                                 "DELETE FROM queues WHERE recipient = $1",
+                                "DELETE FROM tombstones WHERE recipient = $1",
                             ] {
                                 tx.execute(sql, &[&update.key])
                                     .await
@@ -602,6 +679,21 @@ impl Storage for PostgresStorage {
             .await
             .map_err(|e| pg_error(&e))?
             .map(|r| r.get(0)))
+    }
+
+    async fn find_recipient(&self, next: &str) -> Result<Option<(String, String)>> {
+        let client = self.client().await?;
+        let did = key_did(next);
+        Ok(client
+            .query_opt(
+                "SELECT key, did FROM keys WHERE key = $1 OR key = $2 OR key_did = $2
+                 ORDER BY CASE WHEN key = $1 THEN 0 WHEN key = $2 THEN 1 ELSE 2 END, key
+                 LIMIT 1",
+                &[&next, &did],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?
+            .map(|r| (r.get(0), r.get(1))))
     }
 
     async fn store(&self, message: NewMessage, quota: Quota) -> Result<StoreOutcome> {
@@ -656,7 +748,11 @@ impl Storage for PostgresStorage {
             .query(
                 "WITH gone AS (
                      DELETE FROM messages WHERE recipient = ANY($1) AND id = ANY($2)
-                     RETURNING recipient, size
+                     RETURNING recipient, id, size, expires_at
+                 ), tombs AS (
+                     INSERT INTO tombstones (recipient, id, expires_at)
+                     SELECT recipient, id, expires_at FROM gone
+                     ON CONFLICT (recipient, id) DO NOTHING
                  ), per AS (
                      SELECT recipient, count(*) AS n, sum(size)::bigint AS b
                      FROM gone GROUP BY recipient
@@ -741,7 +837,15 @@ impl Storage for PostgresStorage {
                 .map_err(|e| pg_error(&e))?;
             let step: u64 = rows.iter().map(|r| to_u64(r.get(0))).sum();
             total += step;
-            if step < 5000 {
+            let tombstones = client
+                .execute(
+                    "DELETE FROM tombstones WHERE (recipient, id) IN
+                         (SELECT recipient, id FROM tombstones WHERE expires_at <= $1 LIMIT 5000)",
+                    &[&to_i64(now_ms)],
+                )
+                .await
+                .map_err(|e| pg_error(&e))?;
+            if step < 5000 && tombstones < 5000 {
                 return Ok(total);
             }
         }

@@ -25,13 +25,15 @@ use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtensio
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{
-    to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
-    QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH, NOTIFY_CAPACITY,
+    key_did, to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage,
+    Notification, QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
+    NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE grants (
     did TEXT PRIMARY KEY,
     routing_did TEXT NOT NULL,
@@ -59,7 +61,19 @@ CREATE TABLE queues (
     count INTEGER NOT NULL,
     bytes INTEGER NOT NULL
 ) WITHOUT ROWID;
-"];
+",
+    r"
+CREATE TABLE tombstones (
+    recipient TEXT NOT NULL,
+    id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (recipient, id)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_by_expiry ON tombstones (expires_at);
+ALTER TABLE keys ADD COLUMN key_did TEXT;
+CREATE INDEX keys_by_key_did ON keys (key_did);
+",
+];
 
 /// How many expired messages one sweep step deletes (keeps each write transaction short).
 const SWEEP_STEP: i64 = 5000;
@@ -96,7 +110,7 @@ enum Op {
     },
     Sweep {
         now_ms: u64,
-        reply: Reply<u64>,
+        reply: Reply<(u64, bool)>,
     },
     Close {
         reply: oneshot::Sender<()>,
@@ -205,7 +219,27 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(&format!("PRAGMA user_version={}", index + 1))
             .map_err(|e| sql_error(&e))?;
     }
+    backfill_key_dids(&tx)?;
     tx.commit().map_err(|e| sql_error(&e))
+}
+
+/// Keys registered before `key_did` existed get theirs (DID syntax is parsed in Rust, once).
+fn backfill_key_dids(c: &Connection) -> Result<()> {
+    let keys: Vec<String> = c
+        .prepare("SELECT key FROM keys WHERE key_did IS NULL")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| sql_error(&e))?;
+    for key in keys {
+        c.execute(
+            "UPDATE keys SET key_did = ?2 WHERE key = ?1",
+            params![key, key_did(&key)],
+        )
+        .map_err(|e| sql_error(&e))?;
+    }
+    Ok(())
 }
 
 /// Called after the batch's commit with its outcome.
@@ -227,7 +261,7 @@ fn writer_loop(
         }
         let mut close_replies = Vec::new();
         let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
-        let mut stored: Vec<String> = Vec::new();
+        let mut stored: Vec<(String, String)> = Vec::new();
         let outcome = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         {
             Ok(mut tx) => {
@@ -256,10 +290,11 @@ fn writer_loop(
             finish(outcome.clone());
         }
         if committed {
+            stored.sort_unstable();
             stored.dedup();
-            for recipient in stored {
+            for (owner, recipient) in stored {
                 // No receiver is fine: nobody is live.
-                let _ = notify.send(Notification::Stored { recipient });
+                let _ = notify.send(Notification::Stored { recipient, owner });
             }
         }
         if !close_replies.is_empty() {
@@ -285,7 +320,8 @@ fn fail(op: Op) -> Finish {
         Op::PutGrant { reply, .. } => finish(reply),
         Op::RemoveGrant { reply, .. } => finish(reply),
         Op::UpdateKeylist { reply, .. } => finish(reply),
-        Op::Ack { reply, .. } | Op::Sweep { reply, .. } => finish(reply),
+        Op::Ack { reply, .. } => finish(reply),
+        Op::Sweep { reply, .. } => finish(reply),
         Op::Close { reply } => Box::new(move |_| {
             let _ = reply.send(());
         }),
@@ -294,7 +330,7 @@ fn fail(op: Op) -> Finish {
 
 /// Run `op` in its own savepoint; the returned finisher answers the caller once the batch's
 /// commit is known.
-fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<String>) -> Finish {
+fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<(String, String)>) -> Finish {
     match op {
         Op::Store {
             message,
@@ -303,7 +339,7 @@ fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<String>) -> Finish {
         } => {
             let result = in_savepoint(tx, |c| store_one(c, &message, quota));
             if matches!(result, Ok(StoreOutcome::Stored)) {
-                stored.push(message.recipient);
+                stored.push((message.owner, message.recipient));
             }
             answer(reply, result)
         }
@@ -357,7 +393,10 @@ fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Finish {
 
 fn store_one(c: &Connection, m: &NewMessage, quota: Quota) -> Result<StoreOutcome> {
     let exists = c
-        .prepare_cached("SELECT 1 FROM messages WHERE recipient = ?1 AND id = ?2")
+        .prepare_cached(
+            "SELECT 1 FROM messages WHERE recipient = ?1 AND id = ?2
+             UNION ALL SELECT 1 FROM tombstones WHERE recipient = ?1 AND id = ?2",
+        )
         .and_then(|mut s| s.exists(params![m.recipient, m.id]))
         .map_err(|e| sql_error(&e))?;
     if exists {
@@ -434,6 +473,7 @@ fn put_grant(c: &Connection, grant: &Grant) -> Result<Grant> {
 fn drop_queue(c: &Connection, key: &str) -> rusqlite::Result<()> {
     c.execute("DELETE FROM messages WHERE recipient = ?1", params![key])?;
     c.execute("DELETE FROM queues WHERE recipient = ?1", params![key])?;
+    c.execute("DELETE FROM tombstones WHERE recipient = ?1", params![key])?;
     Ok(())
 }
 
@@ -480,8 +520,8 @@ fn update_keylist(
             }
             (KeylistAction::Add, None) => {
                 c.execute(
-                    "INSERT INTO keys (key, did) VALUES (?1, ?2)",
-                    params![update.key, did],
+                    "INSERT INTO keys (key, did, key_did) VALUES (?1, ?2, ?3)",
+                    params![update.key, did, key_did(&update.key)],
                 )
                 .map_err(|e| sql_error(&e))?;
                 KeylistResult::Success
@@ -503,15 +543,27 @@ fn ack(c: &Connection, recipients: &[String], ids: &[String]) -> Result<u64> {
     for recipient in recipients {
         let (mut count, mut bytes) = (0i64, 0i64);
         for id in ids {
-            let size: Option<i64> = c
+            let gone: Option<(i64, i64)> = c
                 .prepare_cached(
-                    "DELETE FROM messages WHERE recipient = ?1 AND id = ?2 RETURNING size",
+                    "DELETE FROM messages WHERE recipient = ?1 AND id = ?2
+                     RETURNING size, expires_at",
                 )
-                .and_then(|mut s| s.query_row(params![recipient, id], |r| r.get(0)).optional())
+                .and_then(|mut s| {
+                    s.query_row(params![recipient, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(|e| sql_error(&e))?;
-            if let Some(size) = size {
+            if let Some((size, expires_at)) = gone {
                 count += 1;
                 bytes += size;
+                // The id stays known until the message would have expired: a late retry of
+                // the same message is not queued again.
+                c.prepare_cached(
+                    "INSERT INTO tombstones (recipient, id, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (recipient, id) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![recipient, id, expires_at]))
+                .map_err(|e| sql_error(&e))?;
             }
         }
         if count > 0 {
@@ -536,7 +588,8 @@ fn release(c: &Connection, recipient: &str, count: i64, bytes: i64) -> Result<()
     Ok(())
 }
 
-fn sweep(c: &Connection, now_ms: u64) -> Result<u64> {
+/// One sweep step: (messages deleted, whether more may be waiting).
+fn sweep(c: &Connection, now_ms: u64) -> Result<(u64, bool)> {
     let rows: Vec<(String, i64)> = c
         .prepare_cached(
             "DELETE FROM messages WHERE seq IN
@@ -559,7 +612,15 @@ fn sweep(c: &Connection, now_ms: u64) -> Result<u64> {
     for (recipient, (count, bytes)) in per_queue {
         release(c, &recipient, count, bytes)?;
     }
-    Ok(rows.len() as u64)
+    let tombstones = c
+        .prepare_cached(
+            "DELETE FROM tombstones WHERE (recipient, id) IN
+                 (SELECT recipient, id FROM tombstones WHERE expires_at <= ?1 LIMIT ?2)",
+        )
+        .and_then(|mut s| s.execute(params![to_i64(now_ms), SWEEP_STEP]))
+        .map_err(|e| sql_error(&e))?;
+    let more = rows.len() as i64 >= SWEEP_STEP || tombstones as i64 >= SWEEP_STEP;
+    Ok((rows.len() as u64, more))
 }
 
 /// Read-only connections, opened on demand and kept idle for reuse.
@@ -660,6 +721,21 @@ impl Storage for SqliteStorage {
             c.prepare_cached("SELECT did FROM keys WHERE key = ?1")?
                 .query_row(params![key], |r| r.get(0))
                 .optional()
+        })
+        .await
+    }
+
+    async fn find_recipient(&self, next: &str) -> Result<Option<(String, String)>> {
+        let next = next.to_owned();
+        self.read(move |c| {
+            let did = key_did(&next).to_owned();
+            c.prepare_cached(
+                "SELECT key, did FROM keys WHERE key = ?1 OR key = ?2 OR key_did = ?2
+                 ORDER BY CASE WHEN key = ?1 THEN 0 WHEN key = ?2 THEN 1 ELSE 2 END, key
+                 LIMIT 1",
+            )?
+            .query_row(params![next, did], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
         })
         .await
     }
@@ -776,9 +852,9 @@ impl Storage for SqliteStorage {
     async fn sweep_expired(&self, now_ms: u64) -> Result<u64> {
         let mut total = 0;
         loop {
-            let step = self.write(|reply| Op::Sweep { now_ms, reply }).await?;
+            let (step, more) = self.write(|reply| Op::Sweep { now_ms, reply }).await?;
             total += step;
-            if step < SWEEP_STEP as u64 {
+            if !more {
                 return Ok(total);
             }
         }

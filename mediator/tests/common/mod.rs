@@ -68,12 +68,16 @@ pub async fn fresh_pg_database() -> String {
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 use std::path::Path;
-use std::sync::Arc;
+use std::time::Duration;
 
-use didcomm_edge_mediator::client::{Device, HttpClient};
+use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, RecipientUpdateItem};
+use didcomm_edge::Message;
+use didcomm_edge_mediator::client::{Device, HttpClient, HttpResponse, WsClient};
 use didcomm_edge_mediator::config::Settings;
 use didcomm_edge_mediator::server::{self, RunningServer};
-use didcomm_edge_mediator::storage::{Grant, KeylistAction, KeylistUpdate, Storage};
+
+/// How long one step of a test may wait.
+pub const STEP: Duration = Duration::from_secs(20);
 
 /// Settings for a test mediator: loopback, ephemeral port, no QR, quiet.
 pub fn test_settings(data_dir: &Path, database_url: Option<String>) -> Settings {
@@ -83,66 +87,19 @@ pub fn test_settings(data_dir: &Path, database_url: Option<String>) -> Settings 
     s.database_url = database_url;
     s.print_qr = false;
     s.shutdown_grace_seconds = 5;
-    s.pinned_did_docs = Some(data_dir.join("pinned.json"));
     s
 }
 
-/// Device identities, pinned in `data_dir/pinned.json` so the mediator can resolve them.
-pub fn make_devices(data_dir: &Path, n: usize) -> Vec<didcomm_edge::Wallet> {
-    std::fs::create_dir_all(data_dir).unwrap();
-    let wallets: Vec<didcomm_edge::Wallet> = (0..n)
-        .map(|_| didcomm_edge_mediator::identity::new_mediator_identity("").unwrap())
-        .collect();
-    let pinned = didcomm_edge::Wallet {
-        did_docs: wallets.iter().flat_map(|w| w.did_docs.clone()).collect(),
-        secrets: vec![],
-    };
-    std::fs::write(
-        data_dir.join("pinned.json"),
-        pinned.to_json_pretty().unwrap(),
-    )
-    .unwrap();
-    wallets
-}
-
-/// Grant mediation to `did` and register `did` itself as its recipient key.
-pub async fn grant(storage: &Arc<dyn Storage>, did: &str, mediator: &str) {
-    storage
-        .put_grant(&Grant {
-            did: did.into(),
-            routing_did: mediator.into(),
-            granted_at_ms: 1,
-        })
-        .await
-        .unwrap();
-    storage
-        .update_keylist(
-            did,
-            &[KeylistUpdate {
-                key: did.into(),
-                action: KeylistAction::Add,
-            }],
-        )
-        .await
-        .unwrap();
-}
-
-/// A started mediator plus devices that know its document and each other's.
+/// A started mediator.
 pub struct World {
     pub server: RunningServer,
-    pub devices: Vec<Device>,
 }
 
 impl World {
-    pub async fn start(settings: Settings, wallets: &[didcomm_edge::Wallet]) -> World {
-        let server = server::start(settings).await.unwrap();
-        let mut known = server.identity.wallet.did_docs.clone();
-        known.extend(wallets.iter().flat_map(|w| w.did_docs.clone()));
-        let devices = wallets
-            .iter()
-            .map(|w| Device::from_wallet(w.clone(), &known).unwrap())
-            .collect();
-        World { server, devices }
+    pub async fn start(settings: Settings) -> World {
+        World {
+            server: server::start(settings).await.unwrap(),
+        }
     }
 
     pub fn mediator_did(&self) -> String {
@@ -152,4 +109,64 @@ impl World {
     pub async fn http(&self) -> HttpClient {
         HttpClient::connect(self.server.local_addr).await.unwrap()
     }
+
+    pub async fn ws(&self) -> WsClient {
+        WsClient::connect(self.server.local_addr).await.unwrap()
+    }
+
+    /// A new device of this mediator (not enrolled yet).
+    pub fn device(&self, version: MediationVersion) -> Device {
+        Device::new(&self.mediator_did(), version).unwrap()
+    }
+
+    /// A new device, granted mediation and with one registered recipient DID (returned),
+    /// enrolled with real protocol messages over HTTP.
+    pub async fn enrolled(&self, version: MediationVersion) -> (Device, String) {
+        let mut device = self.device(version);
+        let mut http = self.http().await;
+        let recipient = enroll(&mut http, &mut device).await;
+        (device, recipient)
+    }
+}
+
+/// POST `packed`; expect a 200 with a packed reply and unpack it.
+pub async fn call(http: &mut HttpClient, device: &Device, packed: &str) -> Message {
+    let r = http.post_packed(packed).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.is_didcomm(), "{:?}", r.content_type);
+    device.unpack(&r.text()).await.unwrap()
+}
+
+/// POST `packed`; expect a refusal `status` carrying a packed problem report, and unpack it.
+pub async fn refused(http: &mut HttpClient, device: &Device, packed: &str, status: u16) -> Message {
+    let r: HttpResponse = http.post_packed(packed).await.unwrap();
+    assert_eq!(r.status, status, "{}", r.text());
+    assert!(r.is_didcomm(), "a packed problem report: {}", r.text());
+    device.unpack(&r.text()).await.unwrap()
+}
+
+/// Mediation (request → grant), a new recipient DID routed through the mediator, and its
+/// keylist update; returns the recipient DID.
+pub async fn enroll(http: &mut HttpClient, device: &mut Device) -> String {
+    let request = device.mediate_request().await.unwrap();
+    let reply = call(http, device, &request).await;
+    let MediationEvent::Granted { routing_did } = device.handle_mediation(&reply).unwrap() else {
+        panic!("not granted: {reply:?}")
+    };
+    assert_eq!(routing_did, std::slice::from_ref(&device.mediator_did));
+    add_recipient(http, device).await
+}
+
+/// A new recipient DID for `device`, registered with the mediator; returned.
+pub async fn add_recipient(http: &mut HttpClient, device: &mut Device) -> String {
+    let routing = device.mediator_did.clone();
+    let recipient = device.new_recipient_did(&routing).unwrap();
+    let update = device
+        .keylist_update(vec![RecipientUpdateItem::add(recipient.clone())])
+        .await
+        .unwrap();
+    let reply = call(http, device, &update).await;
+    device.handle_mediation(&reply).unwrap();
+    assert!(device.mediation.recipient_dids.contains(&recipient));
+    recipient
 }
