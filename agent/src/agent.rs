@@ -285,7 +285,10 @@ impl EdgeAgent {
 
         // Mediation request → grant.
         let mut client = MediationClient::new(self.inner.config.mediation_version, &target.did);
-        let request = client.request(&self.inner.control_did)?;
+        let mut request = client.request(&self.inner.control_did)?;
+        // The request answers the invitation: its id is the parent thread (mediators with an
+        // invitation-token grant policy check it).
+        request.pthid.clone_from(&target.invitation_id);
         let reply = self.mediator_call(&endpoint, request).await?;
         let routing_did = match client.handle(&reply)? {
             MediationEvent::Granted { routing_did } => routing_did,
@@ -313,7 +316,8 @@ impl EdgeAgent {
         }
 
         // The messaging DID names the mediator; register it.
-        let messaging = match self.inner.state.lock().await.messaging.clone() {
+        let existing = self.inner.state.lock().await.messaging.clone();
+        let messaging = match existing {
             Some(existing) => existing.did,
             None => {
                 let service = self.messaging_service(&routing_did, &target).await?;
@@ -341,11 +345,12 @@ impl EdgeAgent {
     /// The mediator named by an invitation, with its endpoints.
     async fn read_invitation(&self, invitation: &str) -> Result<MediatorTarget> {
         let invitation = invitation.trim();
-        let (did, url_base) = if is_did(invitation) {
-            (invitation.to_owned(), None)
+        let (did, url_base, invitation_id) = if is_did(invitation) {
+            (invitation.to_owned(), None, None)
         } else if invitation.starts_with('{') {
             let message = Message::from_json(invitation, Default::default())?;
-            (Invitation::from_message(&message)?.from, None)
+            let parsed = Invitation::from_message(&message)?;
+            (parsed.from, None, Some(parsed.id))
         } else {
             let parsed = Invitation::from_url(invitation)?;
             let base = invitation
@@ -353,7 +358,7 @@ impl EdgeAgent {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            (parsed.from, Some(base))
+            (parsed.from, Some(base), Some(parsed.id))
         };
         let doc = self.inner.didcomm.resolve(&did).await.map_err(|e| {
             Error::from(e).context("resolving the mediator named by the invitation")
@@ -381,6 +386,7 @@ impl EdgeAgent {
             did,
             http,
             websocket,
+            invitation_id,
         })
     }
 
@@ -1045,6 +1051,7 @@ struct MediatorTarget {
     did: String,
     http: String,
     websocket: String,
+    invitation_id: Option<String>,
 }
 
 /// The WebSocket URL of the didcomm-edge mediator at an HTTP endpoint: same host, `/ws`.
