@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use didcomm_edge::protocols::pickup::{
-    LiveDeliveryChange, MessagesReceived, PickupMessage, PickupVersion,
+    LiveDeliveryChange, MessagesReceived, PickupMessage, PickupVersion, StatusRequest,
 };
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::ProtocolMessage;
@@ -300,7 +300,6 @@ impl Worker {
                 Err(e) => return (Ended::Lost(e), false),
             }
         }
-        self.complete_unconfirmed_v4();
         let mut live_request = match self.send_live_on(&mut ws).await {
             Ok(id) => id,
             Err(e) => return (Ended::Lost(e), false),
@@ -355,8 +354,7 @@ impl Worker {
                             if let Some(p) = self.pending.last_mut() {
                                 p.sent_as = sent_as;
                             }
-                            self.complete_unconfirmed_v4();
-                        }
+                                            }
                         Err(e) => return (Ended::Lost(e), live),
                     }
                 }
@@ -418,7 +416,9 @@ impl Worker {
         self.send_request(ws, request).await
     }
 
-    /// Send `messages-received`; its id when the mediator will confirm it with a status.
+    /// Send `messages-received`; returns the id of the request whose `status` reply confirms
+    /// it. Pickup 4.0 does not answer `messages-received`, so a `status-request` follows it on
+    /// the same socket (the mediator handles a connection's frames in order).
     async fn send_ack(&self, ws: &mut WsStream, ids: Vec<String>) -> Result<Option<String>> {
         let version = self.agent.config().pickup_version;
         let request = MessagesReceived {
@@ -427,18 +427,15 @@ impl Worker {
         }
         .to_message()?;
         let id = self.send_request(ws, request).await?;
-        Ok((version == PickupVersion::V3).then_some(id))
-    }
-
-    /// Pickup 4.0 does not answer `messages-received`: sent is done.
-    fn complete_unconfirmed_v4(&mut self) {
-        if self.agent.config().pickup_version != PickupVersion::V4 {
-            return;
+        if version == PickupVersion::V3 {
+            return Ok(Some(id));
         }
-        let done: Vec<PendingAck> = self.pending.drain(..).collect();
-        for p in done {
-            self.confirmed(p);
+        let probe = StatusRequest {
+            version,
+            recipient_did: None,
         }
+        .to_message()?;
+        Ok(Some(self.send_request(ws, probe).await?))
     }
 
     fn confirmed(&mut self, pending: PendingAck) {
@@ -530,7 +527,6 @@ impl Worker {
                     if let Some(p) = self.pending.last_mut() {
                         p.sent_as = sent_as;
                     }
-                    self.complete_unconfirmed_v4();
                 }
                 // Live delivery has evidently started.
                 Ok(FrameOutcome::LiveConfirmed)
