@@ -49,7 +49,12 @@ pub(crate) struct Inner {
     pub(crate) control_did: String,
     /// Bumped whenever the set of recipient DIDs changes (live mode re-registers).
     pub(crate) keys_version: watch::Sender<u64>,
+    /// Sends whose delivery failed, newest last (see [`EdgeAgent::send`]).
+    outbox: std::sync::Mutex<std::collections::VecDeque<Sent>>,
 }
+
+/// How many failed sends are kept for a re-send of the same message id.
+const OUTBOX_CAPACITY: usize = 64;
 
 impl std::fmt::Debug for EdgeAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,6 +191,7 @@ impl EdgeAgent {
                 path,
                 control_did,
                 keys_version,
+                outbox: std::sync::Mutex::default(),
             }),
         })
     }
@@ -660,8 +666,22 @@ impl EdgeAgent {
     /// (while a rotation is being announced) `from_prior` are set here.
     ///
     /// Transient failures are retried with the very same bytes, so a mediator that did store an
-    /// earlier attempt stores the message once.
+    /// earlier attempt stores the message once. When every attempt failed, sending a message
+    /// with the same id to the same peer again (after the network is back) repeats those bytes
+    /// too (the last 64 failed sends are kept, in memory).
     pub async fn send(&self, to: &str, message: Message) -> Result<Sent> {
+        // A message id identifies the message: re-sending one whose delivery failed sends the
+        // bytes of that attempt again (the mediator may have stored them; it stores them once).
+        let recipient = self.inner.state.lock().await.current_peer_did(to);
+        let earlier = self.inner.outbox.lock().ok().and_then(|mut outbox| {
+            let index = outbox
+                .iter()
+                .position(|s| s.id == message.id && s.to == recipient)?;
+            outbox.remove(index)
+        });
+        if let Some(sent) = earlier {
+            return self.deliver_sent(sent).await;
+        }
         let (from, to, message, announced) = {
             let state = self.inner.state.lock().await;
             let from = state
@@ -714,8 +734,7 @@ impl EdgeAgent {
                 &RouteOptions::default().enc_alg_anon(self.inner.config.enc_alg_anon),
             )
             .await?;
-        self.deliver(&routed.uri, &routed.message).await?;
-        Ok(Sent {
+        self.deliver_sent(Sent {
             id: message.id,
             to,
             uri: routed.uri,
@@ -724,6 +743,23 @@ impl EdgeAgent {
             wire: routed.message,
             announced_rotation: announced,
         })
+        .await
+    }
+
+    /// Deliver a packed send; when delivery fails, keep it for a re-send of the same id.
+    async fn deliver_sent(&self, sent: Sent) -> Result<Sent> {
+        match self.deliver(&sent.uri, &sent.wire).await {
+            Ok(()) => Ok(sent),
+            Err(e) => {
+                if let Ok(mut outbox) = self.inner.outbox.lock() {
+                    outbox.push_back(sent);
+                    while outbox.len() > OUTBOX_CAPACITY {
+                        outbox.pop_front();
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Deliver a packed message to a transport URI (HTTP POST or a WebSocket frame).

@@ -141,3 +141,42 @@ async fn refusals_carry_the_reason_and_the_problem_report() {
     assert!(e.reason().contains("unknown_recipient"), "{e}");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_whose_answer_was_lost_is_stored_once() {
+    // The mediator is reached through a proxy that can swallow its answers: the request is
+    // handled (the message stored) but the sender never hears so.
+    let free = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mediator_addr = free.local_addr().unwrap();
+    drop(free);
+    let proxy = common::Proxy::start(mediator_addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), Some(mediator_addr));
+    s.public_url = Some(format!("http://{}", proxy.addr));
+    let server = mediator(s).await;
+    let alice = connected(&server, config()).await;
+    let bob = connected(&server, config()).await;
+    let bob_did = bob.did().await.unwrap();
+
+    let message = didcomm_edge::protocols::basic_message::BasicMessage::new("exactly once");
+    let message = didcomm_edge::protocols::ProtocolMessage::to_message(&message).unwrap();
+    proxy.drop_answers(true);
+    proxy.cut(); // pooled connections too
+    let e = alice
+        .send(&bob_did, message.clone())
+        .await
+        .map(|sent| sent.id)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unreachable, "{e}");
+    assert!(e.reason().contains("after 3 attempts"), "{e}");
+    proxy.drop_answers(false);
+    // Three attempts reached the mediator with the same bytes: stored once.
+    assert_eq!(bob.status(None).await.unwrap().message_count, 1);
+    // The application sends the same message again: the same bytes go out, still once.
+    alice.send(&bob_did, message).await.unwrap();
+    assert_eq!(bob.status(None).await.unwrap().message_count, 1);
+    let batch = bob.pickup().await.unwrap();
+    assert_eq!(batch.messages.len(), 1);
+    batch.acknowledge().await.unwrap();
+    server.shutdown().await.unwrap();
+}

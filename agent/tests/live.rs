@@ -193,3 +193,34 @@ async fn live_mode_survives_a_mediator_restart() {
     live.close().await;
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_follows_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = mediator(settings(dir.path(), None)).await;
+    let alice = connected(&server, config()).await;
+    let bob = connected(&server, config()).await;
+    let mut live = bob.live().await.unwrap();
+    live.wait_live(STEP).await.unwrap();
+    let prior = bob.did().await.unwrap();
+    let rotated = bob.rotate().await.unwrap();
+    // Both the new and the prior DID deliver live.
+    alice.send(&rotated.new_did, text("to new")).await.unwrap();
+    alice.send(&prior, text("to prior")).await.unwrap();
+    let mut got = BTreeSet::new();
+    for _ in 0..2 {
+        let event = next(&mut live).await;
+        got.insert(content_of(&event));
+        live.ack(&event).await.unwrap();
+    }
+    assert_eq!(
+        got,
+        ["to new", "to prior"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    );
+    quiet(&mut live, Duration::from_millis(300)).await;
+    live.close().await;
+    server.shutdown().await.unwrap();
+}

@@ -279,3 +279,78 @@ async fn both_protocol_versions() {
     }
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_modes_endpoint_styles_and_undecryptable_messages() {
+    use didcomm_edge_agent::{EndpointStyle, SendMode};
+    let dir = tempfile::tempdir().unwrap();
+    let server = mediator(settings(dir.path(), None)).await;
+    // Bob names the mediator by URL and routing key instead of by DID.
+    let bob = connected(&server, config().endpoint_style(EndpointStyle::RoutingKeys)).await;
+    let bob_did = bob.did().await.unwrap();
+    let doc = bob.didcomm().resolve(&bob_did).await.unwrap();
+    let endpoint = &doc.document().didcomm_endpoints()[0];
+    assert_eq!(endpoint.uri, server.public_url);
+    assert_eq!(
+        endpoint.routing_keys,
+        [format!("{}#key-2", server.identity.did)]
+    );
+    for (mode, authenticated) in [
+        (SendMode::Anoncrypt, false),
+        (SendMode::AuthcryptProtectSender, true),
+        (SendMode::Authcrypt, true),
+    ] {
+        let alice = connected(&server, config().send_mode(mode)).await;
+        let sent = alice.send(&bob_did, text("mode")).await.unwrap();
+        assert_eq!(sent.uri, server.public_url);
+        let batch = bob.pickup().await.unwrap();
+        assert_eq!(batch.messages.len(), 1, "{mode:?}");
+        let got = &batch.messages[0];
+        assert_eq!(got.metadata.authenticated, authenticated, "{mode:?}");
+        assert_eq!(got.sender().is_some(), authenticated);
+        if authenticated {
+            assert_eq!(got.sender(), alice.did().await.as_deref());
+        }
+        batch.acknowledge().await.unwrap();
+    }
+
+    // A message Bob cannot open (encrypted for someone else, forwarded to him) is handed over
+    // as undecryptable and acknowledged with the batch.
+    let carol = connected(&server, config()).await;
+    let carol_did = carol.did().await.unwrap();
+    let dc = carol.didcomm();
+    let (for_carol, _) = dc
+        .pack_encrypted(
+            &text("not for Bob").to(carol_did.clone()),
+            &carol_did,
+            None,
+            None,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let wire = dc
+        .wrap_in_forward(
+            &for_carol,
+            &bob_did,
+            &[server.identity.did.clone()],
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    didcomm_edge_agent::transport::HttpTransport::new(common::STEP)
+        .unwrap()
+        .post(&server.public_url, &wire)
+        .await
+        .unwrap();
+    let batch = bob.pickup().await.unwrap();
+    assert!(batch.messages.is_empty());
+    assert_eq!(batch.failed.len(), 1);
+    assert!(matches!(
+        batch.failed[0].error.kind(),
+        ErrorKind::Envelope(_)
+    ));
+    batch.acknowledge().await.unwrap();
+    assert_eq!(bob.status(None).await.unwrap().message_count, 0);
+    server.shutdown().await.unwrap();
+}

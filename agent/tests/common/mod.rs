@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use didcomm_edge::{DidComm, ResolverChain};
 use didcomm_edge_agent::{AgentConfig, EdgeAgent, RetryPolicy};
 use didcomm_edge_mediator::config::Settings;
 use didcomm_edge_mediator::server::{self, RunningServer};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -72,6 +74,9 @@ pub struct Proxy {
     pub addr: SocketAddr,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
+    /// New connections pass requests on but hang up as soon as the answer starts (the
+    /// request was handled; the client never learns it).
+    drop_answers: Arc<AtomicBool>,
 }
 
 impl Proxy {
@@ -79,11 +84,25 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let drop_answers = Arc::new(AtomicBool::new(false));
         let list = Arc::clone(&connections);
+        let flag = Arc::clone(&drop_answers);
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let drop_answer = flag.load(Ordering::SeqCst);
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    if drop_answer {
+                        let (mut from_client, _to_client) = inbound.split();
+                        let (mut from_server, mut to_server) = outbound.split();
+                        let mut first = [0u8; 1];
+                        tokio::select! {
+                            _ = tokio::io::copy(&mut from_client, &mut to_server) => {}
+                            _ = from_server.read(&mut first) => {}
+                        }
+                    } else {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
@@ -94,7 +113,13 @@ impl Proxy {
             addr,
             connections,
             accept,
+            drop_answers,
         }
+    }
+
+    /// Make new connections hang up when the answer starts (or behave again).
+    pub fn drop_answers(&self, on: bool) {
+        self.drop_answers.store(on, Ordering::SeqCst);
     }
 
     /// Drop every open connection (as a network outage would).
