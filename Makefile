@@ -20,7 +20,7 @@ setup-wasm:
 	@./scripts/setup.sh node
 	@./scripts/setup.sh browser
 
-demo: setup-rust ## Run the end-to-end demo
+demo: setup-rust ## Run the end-to-end demo (a mediator and two edge devices, loopback)
 	@./scripts/demo.sh
 
 test: setup test-rust test-mediator test-wasm-build test-wasm ## Run every test suite that exists

@@ -1,0 +1,216 @@
+//! How an agent behaves: protocol versions, how it packs, how long it waits and how often it
+//! retries. The defaults match the didcomm-edge mediator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use didcomm_edge::protocols::mediation::MediationVersion;
+use didcomm_edge::protocols::pickup::PickupVersion;
+use didcomm_edge::{ContentEncAlg, DidResolver};
+
+/// How [`EdgeAgent::send`](crate::EdgeAgent::send) protects a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SendMode {
+    /// Authcrypt from our DID (the recipient learns and can trust who sent it).
+    #[default]
+    Authcrypt,
+    /// Authcrypt wrapped in anoncrypt, so the sender's key id is hidden from anyone on the path.
+    AuthcryptProtectSender,
+    /// Anoncrypt: the recipient does not learn who sent it.
+    Anoncrypt,
+}
+
+/// How the agent's messaging DID names its mediator in its `DIDCommMessaging` service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum EndpointStyle {
+    /// The mediator's routing DID as the service `uri` when that DID publishes its own
+    /// endpoint (the compact DIDComm v2.1 form), else [`EndpointStyle::RoutingKeys`].
+    #[default]
+    Auto,
+    /// The mediator's routing DID as the service `uri` (senders resolve it for the endpoint).
+    MediatorDid,
+    /// The mediator's transport URL as the `uri` and its key agreement key as the routing key.
+    RoutingKeys,
+}
+
+/// Retries of requests that are safe to repeat (every mediator request the agent makes, and
+/// sends, which repeat the very same bytes so the mediator stores them once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (1: no retry).
+    pub attempts: u32,
+    /// Wait before the first retry; doubled each time.
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The wait before attempt `n + 1` (n counted from 1).
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(16);
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// The agent's configuration.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct AgentConfig {
+    /// Coordinate Mediation version spoken to the mediator. 2.0 by default: the most widely
+    /// deployed, and served by the didcomm-edge mediator like 3.0.
+    pub mediation_version: MediationVersion,
+    /// Message Pickup version. 3.0 by default (the didcomm-edge mediator's live mode speaks it).
+    pub pickup_version: PickupVersion,
+    /// How messages to peers are protected.
+    pub send_mode: SendMode,
+    /// Content encryption of anoncrypt layers (including the forwards to the mediator).
+    pub enc_alg_anon: ContentEncAlg,
+    /// How the messaging DID names the mediator.
+    pub endpoint_style: EndpointStyle,
+    /// The WebSocket URL of the mediator; derived from its HTTP endpoint (`/ws`) when `None`
+    /// and its DID publishes no `ws://` / `wss://` endpoint.
+    pub websocket_url: Option<String>,
+    /// How long one request may take (connect, send, reply).
+    pub request_timeout: Duration,
+    /// Retries of repeatable requests.
+    pub retry: RetryPolicy,
+    /// Most messages one pickup batch asks for.
+    pub batch_size: u64,
+    /// Answer `please_ack` with an `ack` once the message was handed over and acknowledged.
+    pub auto_ack: bool,
+    /// Answer trust pings from peers with a `ping-response`.
+    pub auto_ping_response: bool,
+    /// Live mode: how often the WebSocket is pinged to notice a dead connection.
+    pub keepalive: Duration,
+    /// Live mode: longest wait between reconnection attempts.
+    pub max_reconnect_backoff: Duration,
+    /// A resolver for DID methods the built-in chain does not know.
+    pub host_resolver: Option<Arc<dyn DidResolver>>,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("mediation_version", &self.mediation_version)
+            .field("pickup_version", &self.pickup_version)
+            .field("send_mode", &self.send_mode)
+            .field("endpoint_style", &self.endpoint_style)
+            .field("websocket_url", &self.websocket_url)
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .field("batch_size", &self.batch_size)
+            .field("auto_ack", &self.auto_ack)
+            .field("auto_ping_response", &self.auto_ping_response)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            mediation_version: MediationVersion::V2,
+            pickup_version: PickupVersion::V3,
+            send_mode: SendMode::default(),
+            enc_alg_anon: ContentEncAlg::default(),
+            endpoint_style: EndpointStyle::default(),
+            websocket_url: None,
+            request_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            batch_size: 50,
+            auto_ack: true,
+            auto_ping_response: true,
+            keepalive: Duration::from_secs(20),
+            max_reconnect_backoff: Duration::from_secs(10),
+            host_resolver: None,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Speak this Coordinate Mediation version.
+    #[must_use]
+    pub fn mediation_version(mut self, version: MediationVersion) -> Self {
+        self.mediation_version = version;
+        self
+    }
+
+    /// Speak this Message Pickup version.
+    #[must_use]
+    pub fn pickup_version(mut self, version: PickupVersion) -> Self {
+        self.pickup_version = version;
+        self
+    }
+
+    /// Protect sends this way.
+    #[must_use]
+    pub fn send_mode(mut self, mode: SendMode) -> Self {
+        self.send_mode = mode;
+        self
+    }
+
+    /// Name the mediator this way in the messaging DID.
+    #[must_use]
+    pub fn endpoint_style(mut self, style: EndpointStyle) -> Self {
+        self.endpoint_style = style;
+        self
+    }
+
+    /// Wait at most this long for one request.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Retry this way.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Use this WebSocket URL for live mode.
+    #[must_use]
+    pub fn websocket_url(mut self, url: impl Into<String>) -> Self {
+        self.websocket_url = Some(url.into());
+        self
+    }
+
+    /// Resolve other DID methods with `resolver`.
+    #[must_use]
+    pub fn host_resolver(mut self, resolver: Arc<dyn DidResolver>) -> Self {
+        self.host_resolver = Some(resolver);
+        self
+    }
+
+    /// Live mode keep-alive and reconnection pacing.
+    #[must_use]
+    pub fn live_timing(mut self, keepalive: Duration, max_reconnect_backoff: Duration) -> Self {
+        self.keepalive = keepalive;
+        self.max_reconnect_backoff = max_reconnect_backoff;
+        self
+    }
+}

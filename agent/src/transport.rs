@@ -1,0 +1,326 @@
+//! Transports: HTTP POST of one packed message (reqwest) and WebSocket connections
+//! (tokio-tungstenite), with network failures mapped to typed errors.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::config::RetryPolicy;
+use crate::error::{shorten, Error, ErrorKind, Result};
+
+/// The media type of an encrypted DIDComm message.
+pub const ENCRYPTED_MEDIA_TYPE: &str = "application/didcomm-encrypted+json";
+
+/// Largest reply body read (a delivery of a full batch stays far below).
+const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+/// What an HTTP POST answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpReply {
+    /// Accepted, nothing to say (202, or 200/204 without a body).
+    Accepted,
+    /// A reply on the same connection (`return_route`): the packed message.
+    Message(String),
+}
+
+/// An HTTP client for DIDComm endpoints.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl HttpTransport {
+    /// A client whose requests each take at most `timeout`.
+    pub fn new(timeout: Duration) -> Result<HttpTransport> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Unreachable, format!("HTTP client: {e}")))?;
+        Ok(HttpTransport { client, timeout })
+    }
+
+    /// POST one packed message to `url` and read the answer.
+    pub async fn post(&self, url: &str, packed: &str) -> Result<HttpReply> {
+        match self.post_raw(url, packed).await? {
+            (200..=299, body) if body.trim().is_empty() => Ok(HttpReply::Accepted),
+            (200..=299, body) => Ok(HttpReply::Message(body)),
+            (status, body) => Err(refusal(url, status, &body)),
+        }
+    }
+
+    /// POST one packed message; the status and body, whatever the status (network failures
+    /// are errors).
+    pub async fn post_raw(&self, url: &str, packed: &str) -> Result<(u16, String)> {
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, ENCRYPTED_MEDIA_TYPE)
+            .body(packed.to_owned())
+            .send()
+            .await
+            .map_err(|e| self.network_error(url, &e))?;
+        let status = response.status().as_u16();
+        let body = read_body(response)
+            .await
+            .map_err(|e| self.network_error(url, &e))?;
+        Ok((status, body))
+    }
+
+    /// POST with retries of transient failures (the same bytes each time).
+    pub async fn post_with_retry(
+        &self,
+        url: &str,
+        packed: &str,
+        retry: &RetryPolicy,
+    ) -> Result<HttpReply> {
+        retrying(retry, || self.post(url, packed)).await
+    }
+
+    /// GET `url` as text (invitations).
+    pub async fn get_text(&self, url: &str) -> Result<String> {
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| self.network_error(url, &e))?;
+        let status = response.status().as_u16();
+        let body = read_body(response)
+            .await
+            .map_err(|e| self.network_error(url, &e))?;
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(refusal(url, status, &body))
+        }
+    }
+
+    fn network_error(&self, url: &str, e: &reqwest::Error) -> Error {
+        let target = endpoint_name(url);
+        if e.is_timeout() {
+            Error::new(
+                ErrorKind::TimedOut,
+                format!("{target} did not answer within {:?}", self.timeout),
+            )
+        } else if e.is_connect() {
+            Error::new(
+                ErrorKind::Unreachable,
+                format!("cannot connect to {target}"),
+            )
+        } else if e.is_builder() {
+            Error::invalid(format!("{target} is not a usable URL"))
+        } else {
+            Error::new(
+                ErrorKind::Unreachable,
+                format!("the connection to {target} failed"),
+            )
+        }
+    }
+}
+
+async fn read_body(mut response: reqwest::Response) -> std::result::Result<String, reqwest::Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The refusal an error status (and its body) stands for. The mediator answers
+/// `{"error": kind, "reason": "..."}`; other servers answer anything.
+pub(crate) fn refusal(url: &str, status: u16, body: &str) -> Error {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let reason = parsed
+        .as_ref()
+        .and_then(|v| {
+            let kind = v.get("error")?.as_str()?;
+            let reason = v.get("reason").and_then(|r| r.as_str()).unwrap_or("");
+            Some(format!("{kind}: {}", shorten(reason)))
+        })
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    Error::refused_http(status, format!("{} refused: {reason}", endpoint_name(url)))
+}
+
+/// Scheme, host and port of a URL (no path or query, which may carry tokens).
+pub(crate) fn endpoint_name(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => u.scheme().to_owned(),
+        },
+        Err(_) => "an endpoint".to_owned(),
+    }
+}
+
+/// Run `attempt` until it succeeds, fails for good, or the policy's attempts run out.
+pub(crate) async fn retrying<T, F, Fut>(retry: &RetryPolicy, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let attempts = retry.attempts.max(1);
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && n < attempts => {
+                tokio::time::sleep(retry.backoff(n)).await;
+                n += 1;
+            }
+            Err(e) if n > 1 => return Err(e.context(format!("after {n} attempts"))),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// An open WebSocket.
+pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Open a WebSocket to `url` within `timeout`.
+pub(crate) async fn ws_connect(url: &str, timeout: Duration) -> Result<WsStream> {
+    let target = endpoint_name(url);
+    match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url)).await {
+        Err(_) => Err(Error::new(
+            ErrorKind::TimedOut,
+            format!("WebSocket to {target} did not open within {timeout:?}"),
+        )),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => Err(Error::refused_http(
+            response.status().as_u16(),
+            format!("{target} refused the WebSocket upgrade"),
+        )),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Url(_))) => {
+            Err(Error::invalid(format!("{target} is not a WebSocket URL")))
+        }
+        Ok(Err(_)) => Err(Error::new(
+            ErrorKind::Unreachable,
+            format!("cannot open a WebSocket to {target}"),
+        )),
+        Ok(Ok((stream, _))) => Ok(stream),
+    }
+}
+
+/// Send one packed message over a fresh WebSocket and close it (a peer whose endpoint is a
+/// WebSocket URL).
+pub(crate) async fn ws_send_once(url: &str, packed: &str, timeout: Duration) -> Result<()> {
+    let mut ws = ws_connect(url, timeout).await?;
+    let target = endpoint_name(url);
+    let sent = tokio::time::timeout(timeout, async {
+        ws.send(WsMessage::Text(packed.to_owned().into())).await?;
+        ws.close(None).await?;
+        // Drain until the close handshake completes; a refusal frame would arrive first.
+        while let Some(frame) = ws.next().await {
+            if let WsMessage::Text(text) = frame? {
+                if let Some(e) = ws_refusal(&target, &text) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Ok::<_, tokio_tungstenite::tungstenite::Error>(Ok(()))
+    })
+    .await;
+    match sent {
+        Err(_) => Err(Error::new(
+            ErrorKind::TimedOut,
+            format!("sending over the WebSocket to {target} timed out"),
+        )),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed)) | Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Err(_)) => Err(Error::new(
+            ErrorKind::Unreachable,
+            format!("the WebSocket to {target} failed"),
+        )),
+        Ok(Ok(Err(e))) => Err(e),
+    }
+}
+
+/// A WebSocket text frame that is a mediator's JSON refusal (`{"error", "reason"}`) rather than
+/// a packed message.
+pub(crate) fn ws_refusal(target: &str, text: &str) -> Option<Error> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let kind = value.get("error")?.as_str()?;
+    if value.get("protected").is_some() {
+        return None;
+    }
+    let reason = value.get("reason").and_then(|r| r.as_str()).unwrap_or("");
+    let reason = format!("{target} refused: {kind}: {}", shorten(reason));
+    // The HTTP status the mediator would have answered, so passing refusals count as such.
+    let status = match kind {
+        "rate_limited" => 429,
+        "storage" | "unavailable" => 503,
+        "forbidden" => 403,
+        "too_large" => 413,
+        "quota_exceeded" => 507,
+        _ => 400,
+    };
+    Some(Error::refused_http(status, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn endpoint_names_hide_paths_and_queries() {
+        assert_eq!(
+            endpoint_name("http://127.0.0.1:8080/didcomm?token=secret"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            endpoint_name("https://example.com/x"),
+            "https://example.com"
+        );
+        assert_eq!(endpoint_name("not a url"), "an endpoint");
+    }
+
+    #[test]
+    fn refusals_read_the_mediator_json() {
+        let e = refusal(
+            "http://h:1/",
+            403,
+            r#"{"error":"forbidden","reason":"no grant"}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::Refused);
+        assert_eq!(e.http_status(), Some(403));
+        assert!(e.reason().contains("forbidden: no grant"));
+        assert!(!e.is_transient());
+        let e = refusal("http://h:1/", 503, "<html>");
+        assert!(e.is_transient());
+        assert!(ws_refusal("x", r#"{"error":"bad_request","reason":"r"}"#).is_some());
+        assert!(ws_refusal("x", r#"{"protected":"e30","error":"x"}"#).is_none());
+        assert!(ws_refusal("x", "not json").is_none());
+    }
+
+    #[tokio::test]
+    async fn retries_stop_on_permanent_errors() {
+        let retry = RetryPolicy {
+            attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        };
+        let mut calls = 0;
+        let r: Result<()> = retrying(&retry, || {
+            calls += 1;
+            async { Err(Error::new(ErrorKind::Unreachable, "down")) }
+        })
+        .await;
+        assert_eq!(calls, 3);
+        assert!(r.unwrap_err().reason().contains("after 3 attempts"));
+        let mut calls = 0;
+        let r: Result<()> = retrying(&retry, || {
+            calls += 1;
+            async { Err(Error::refused_http(400, "bad")) }
+        })
+        .await;
+        assert_eq!(calls, 1);
+        assert_eq!(r.unwrap_err().http_status(), Some(400));
+    }
+}
