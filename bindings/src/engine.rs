@@ -23,7 +23,7 @@ pub enum ContentEncryption {
     /// AES-256-GCM.
     A256Gcm,
     /// XChaCha20-Poly1305.
-    Xc20P,
+    Xc20p,
 }
 
 impl From<ContentEncryption> for ContentEncAlg {
@@ -31,7 +31,7 @@ impl From<ContentEncryption> for ContentEncAlg {
         match value {
             ContentEncryption::A256CbcHs512 => ContentEncAlg::A256CbcHs512,
             ContentEncryption::A256Gcm => ContentEncAlg::A256Gcm,
-            ContentEncryption::Xc20P => ContentEncAlg::Xc20P,
+            ContentEncryption::Xc20p => ContentEncAlg::Xc20P,
         }
     }
 }
@@ -45,9 +45,9 @@ pub struct Config {
     /// How many resolved DID documents to keep.
     #[uniffi(default = 1024)]
     pub did_cache_capacity: u64,
-    /// How long a resolved document stays cached, in seconds (nothing: until evicted). did:key,
-    /// did:peer and did:jwk documents never expire.
-    #[uniffi(default = 600)]
+    /// How long a resolved document stays cached, in seconds (nothing: the default, 600).
+    /// did:key, did:peer and did:jwk documents never expire.
+    #[uniffi(default)]
     pub did_cache_ttl_seconds: Option<u64>,
     /// How many parsed private keys to keep (0 disables).
     #[uniffi(default = 256)]
@@ -84,14 +84,19 @@ fn usize_of(value: u64) -> usize {
     usize::try_from(value).unwrap_or(usize::MAX)
 }
 
+/// A century: longer times to live mean "until evicted" and must not overflow clock arithmetic.
+const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
+
 impl From<&Config> for didcomm_edge::Config {
     fn from(c: &Config) -> Self {
-        let mut config = didcomm_edge::Config::default()
+        let defaults = didcomm_edge::Config::default();
+        let ttl = match c.did_cache_ttl_seconds {
+            Some(seconds) => Some(Duration::from_secs(seconds.min(MAX_TTL_SECONDS))),
+            None => defaults.did_cache_ttl,
+        };
+        let mut config = defaults
             .with_max_message_size(usize_of(c.max_message_size))
-            .with_did_cache(
-                usize_of(c.did_cache_capacity),
-                c.did_cache_ttl_seconds.map(Duration::from_secs),
-            )
+            .with_did_cache(usize_of(c.did_cache_capacity), ttl)
             .with_key_caches(
                 usize_of(c.secret_cache_capacity),
                 usize_of(c.static_secret_cache_capacity),
@@ -114,9 +119,9 @@ pub struct PackEncryptedOptions {
     /// Wrap the authcrypt envelope in an anoncrypt one, hiding the sender's key id.
     #[uniffi(default)]
     pub protect_sender: bool,
-    /// Content encryption of anoncrypt envelopes.
+    /// Content encryption of anoncrypt envelopes (nothing: A256CBC-HS512).
     #[uniffi(default)]
-    pub enc_alg_anon: ContentEncryption,
+    pub enc_alg_anon: Option<ContentEncryption>,
     /// Encrypt only to these key ids of the recipient (empty: every key of the chosen curve).
     #[uniffi(default)]
     pub to_kids: Vec<String>,
@@ -413,7 +418,7 @@ mod ops {
         let message = parse_message(message)?;
         let core_options = didcomm_edge::PackEncryptedOptions::default()
             .protect_sender(options.protect_sender)
-            .enc_alg_anon(options.enc_alg_anon.into())
+            .enc_alg_anon(options.enc_alg_anon.unwrap_or_default().into())
             .to_kids(options.to_kids.clone());
         let (packed, metadata) = dc
             .pack_encrypted(

@@ -11,9 +11,9 @@ use crate::runtime::{block_on, off_thread};
 /// How `route` and `wrap_in_forward` wrap.
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct RouteOptions {
-    /// Content encryption of each anoncrypted forward.
+    /// Content encryption of each anoncrypted forward (nothing: A256CBC-HS512).
     #[uniffi(default)]
-    pub enc_alg_anon: ContentEncryption,
+    pub enc_alg_anon: Option<ContentEncryption>,
     /// Use this `DIDCommMessaging` service of the recipient (its id) rather than the first one
     /// that accepts `didcomm/v2`.
     #[uniffi(default)]
@@ -31,8 +31,8 @@ pub struct RouteOptions {
 
 impl RouteOptions {
     fn to_core(&self) -> Result<didcomm_edge::RouteOptions> {
-        let mut options =
-            didcomm_edge::RouteOptions::default().enc_alg_anon(self.enc_alg_anon.into());
+        let mut options = didcomm_edge::RouteOptions::default()
+            .enc_alg_anon(self.enc_alg_anon.unwrap_or_default().into());
         options.service_id.clone_from(&self.service_id);
         options.expires_time = self.expires_time;
         options.delay_milli = self.delay_milli;
