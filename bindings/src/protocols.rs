@@ -343,6 +343,16 @@ fn build_invitation(fields: Value) -> Result<Message> {
     build::<Invitation>(Value::Object(merged))
 }
 
+/// `empty` has no content: its typed form is `{}` (serde writes the unit struct as `null`).
+fn build_empty(_fields: Value) -> Result<Message> {
+    Ok(empty::Empty.to_message()?)
+}
+
+fn parse_empty(message: &Message) -> Result<Value> {
+    empty::Empty::from_message(message)?;
+    Ok(Value::Object(Map::new()))
+}
+
 fn build_forward(fields: Value) -> Result<Message> {
     Ok(from_fields::<CoreForward>(fields)?.to_message()?)
 }
@@ -401,7 +411,12 @@ fn entries() -> Vec<Entry> {
             discover_features::DISCLOSE_TYPE,
             discover_features::Disclose
         ),
-        plain!(empty::EMPTY_TYPE, empty::Empty),
+        Entry {
+            type_: empty::EMPTY_TYPE,
+            version: None,
+            build: build_empty,
+            parse: parse_empty,
+        },
         Entry {
             type_: oob::INVITATION_TYPE,
             version: None,
