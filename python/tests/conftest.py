@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 import didcomm_edge as de
+
+# The reference library (PyPI `didcomm`) imports Authlib's deprecated JOSE module.
+warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = Path(os.environ.get("DIDCOMM_VECTORS") or REPO.parent / "shared" / "vectors")
