@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+import authlib.deprecate  # noqa: F401 - its import adds an "always" filter; ours must come after
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from didcomm.common.algorithms import AnonCryptAlg
