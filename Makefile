@@ -5,7 +5,8 @@ CARGO ?= cargo
 VECTORS ?= $(abspath ../shared/vectors)
 export DIDCOMM_VECTORS := $(VECTORS)
 
-.PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-wasm fmt lint fuzz clean
+.PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-wasm fmt lint fuzz clean \
+	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,7 +24,7 @@ setup-wasm:
 demo: setup-rust ## Run the end-to-end demo (a mediator and two edge devices, loopback)
 	@./scripts/demo.sh
 
-test: setup test-rust test-mediator test-wasm-build test-wasm ## Run every test suite that exists
+test: setup test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
 	@echo "make test: all suites passed"
 
 test-rust: ## Rust unit, vector, interop and CLI tests
@@ -49,12 +50,44 @@ bench: setup-rust ## Benchmarks against the reference library (results for BENCH
 	$(CARGO) run --release -p didcomm-edge-cli --locked -- bench
 	./scripts/bench-mediator.sh
 	@$(MAKE) --no-print-directory bench-wasm
+	@$(MAKE) --no-print-directory bench-python
 
 bench-mediator: setup-rust ## Mediator load test (SQLite and PostgreSQL, loopback)
 	./scripts/bench-mediator.sh
 
 bench-wasm: wasm ## Node: pack/unpack ops/s of the npm package against didcomm-node
 	cd wasm/npm && node bench/bench.mjs
+
+setup-python: ## Python venvs for the bindings under build/ (maturin, pytest, PyPI didcomm, mypy, tree-sitter)
+	@./scripts/python.sh setup
+
+bindings: setup-rust ## Regenerate the committed Kotlin and Swift sources (after changing bindings/)
+	@./scripts/bindings.sh generate
+
+test-bindings: test-python test-kotlin test-swift ## Python, Kotlin and Swift (syntax) suites of the UniFFI bindings
+
+test-python: setup-rust ## Python package: vectors, interop with PyPI didcomm, host objects, mediator flow, mypy
+	@./scripts/python.sh test
+
+test-kotlin: setup-rust ## Kotlin on the JVM (Maven): vectors, round trips, host objects, mediator flow
+	@./scripts/bindings.sh check
+	$(CARGO) build --locked -p didcomm-edge-ffi -p didcomm-edge-mediator
+	@./scripts/setup.sh maven
+	cd kotlin && mvn -B -q test -Dnative.dir="$(CURDIR)/target/debug" -Dvectors.dir="$(VECTORS)" \
+		-Dmediator.bin="$(CURDIR)/target/debug/didcomm-edge-mediator"
+
+test-swift: setup-rust setup-python ## Swift: generated sources up to date, every Swift file parses (no compiler here)
+	@./scripts/bindings.sh check
+	build/venv/bin/python scripts/swift-syntax-check.py swift
+	@mkdir -p build; printf 'func broken( {\n' > build/broken.swift; \
+	if build/venv/bin/python scripts/swift-syntax-check.py build/broken.swift >/dev/null 2>&1; then \
+		echo "the Swift syntax check accepted a broken file" >&2; exit 1; fi
+
+wheel: setup-rust ## Build the Python wheel (build/wheels/didcomm_edge-*.whl; pip install it)
+	@./scripts/python.sh wheel
+
+bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and the Rust core (BENCHMARKS.md)
+	@./scripts/python.sh bench
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

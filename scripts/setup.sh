@@ -36,7 +36,14 @@ browser)
         need_root apt-get update -qq && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
     fi
     ;;
+maven)
+    # A JDK (17+) and Maven for the Kotlin bindings' tests; Maven fetches the rest itself.
+    if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+        echo "installing a JDK and Maven from Debian"
+        need_root apt-get update -qq && need_root apt-get install -y -qq default-jdk-headless maven
+    fi
+    ;;
 *)
-    echo "usage: $0 rust|wasm|node|browser" >&2; exit 2
+    echo "usage: $0 rust|wasm|node|browser|maven" >&2; exit 2
     ;;
 esac

@@ -240,15 +240,21 @@ impl PublicKey {
                 "{key_type} keys have no y coordinate"
             )));
         }
-        if x.len() != len || y.len() != len {
+        // RFC 7518 6.2.1.2 wants full-length coordinates, but deployed writers (the reference
+        // Python library, through Authlib) drop leading zero bytes: read those as the same
+        // number. Longer or empty coordinates are still refused; the point is validated below.
+        let valid = |c: &[u8]| !c.is_empty() && c.len() <= len;
+        if !valid(x) || !valid(y) {
             return Err(Error::malformed(format!(
                 "{key_type} coordinates must be {len} bytes each"
             )));
         }
         let mut sec1 = Vec::with_capacity(1 + 2 * len);
         sec1.push(0x04);
-        sec1.extend_from_slice(x);
-        sec1.extend_from_slice(y);
+        for coordinate in [x, y] {
+            sec1.resize(sec1.len() + (len - coordinate.len()), 0);
+            sec1.extend_from_slice(coordinate);
+        }
         PublicKey::from_bytes(key_type, &sec1)
     }
 
@@ -719,6 +725,30 @@ mod tests {
         let mut y = y.unwrap();
         y[5] ^= 1;
         assert!(PublicKey::from_coordinates(KeyType::P256, &x, &y).is_err());
+    }
+
+    #[test]
+    fn coordinates_without_leading_zero_bytes_are_the_same_key() {
+        for key_type in [KeyType::P256, KeyType::P521] {
+            let len = key_type.coordinate_len();
+            // About one key in 128 has a coordinate with a leading zero byte.
+            let (pair, x, y) = (0..100_000)
+                .find_map(|_| {
+                    let pair = KeyPair::generate(key_type).unwrap();
+                    let (x, y) = pair.public().coordinates();
+                    let y = y.unwrap();
+                    (x[0] == 0 || y[0] == 0).then_some((pair, x, y))
+                })
+                .unwrap();
+            let strip = |c: &[u8]| c.iter().skip_while(|b| **b == 0).copied().collect::<Vec<u8>>();
+            let short = PublicKey::from_coordinates(key_type, &strip(&x), &strip(&y)).unwrap();
+            assert_eq!(&short, pair.public());
+            let mut long = x.clone();
+            long.insert(0, 0);
+            assert!(PublicKey::from_coordinates(key_type, &long, &y).is_err());
+            assert!(PublicKey::from_coordinates(key_type, &[], &y).is_err());
+            assert_eq!(x.len(), len);
+        }
     }
 
     #[test]

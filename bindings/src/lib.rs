@@ -1,0 +1,53 @@
+//! # didcomm-edge-ffi
+//!
+//! The UniFFI layer of didcomm-edge: Kotlin, Swift and Python bindings generated from this one
+//! crate. It holds conversions only (JSON text for messages, documents and secrets; records for
+//! options and results; one error enum); every rule lives in the core (`didcomm-edge`).
+//!
+//! | module | what |
+//! |---|---|
+//! | `engine` | `DidComm`: pack (plaintext, signed, encrypted), unpack, resolve, `from_prior` |
+//! | `routing` | route planning, forward wrapping and unwrapping |
+//! | `host` | the host's `DidResolver` and `SecretsStore` (foreign traits), in-memory versions, `ResolverChain` |
+//! | `identity` | new identities, the wallet |
+//! | `protocols` | plaintext messages; protocol builders and parsers |
+//! | `error` | `DidCommError`, one variant per core error kind |
+//! | `runtime` | where blocking and async calls run |
+//!
+//! The edge agent client (mediation, send, pickup, live delivery) will be exported from an
+//! `agent` module here, as async methods on the same runtime (see bindings/README.md).
+#![forbid(unsafe_code)]
+
+mod engine;
+mod error;
+mod host;
+mod identity;
+mod json;
+mod protocols;
+mod routing;
+mod runtime;
+
+pub use engine::{
+    Config, ContentEncryption, DidComm, FromPrior, PackEncryptedMetadata, PackEncryptedOptions,
+    PackSignedMetadata, PackedEncrypted, PackedFromPrior, PackedSigned, UnpackMetadata,
+    UnpackOptions, Unpacked,
+};
+pub use error::DidCommError;
+pub use host::{
+    DidResolver, InMemoryDidResolver, InMemorySecretsStore, ResolverChain, SecretsStore,
+};
+pub use identity::{
+    generate_did_key, generate_identity, DidCommService, Identity, IdentityMethod, KeyType, Wallet,
+};
+pub use protocols::{
+    basic_message, build_protocol_message, create_message, oob_attached_messages, oob_invitation,
+    oob_invitation_from_url, oob_invitation_url, oob_reply, parse_basic_message,
+    parse_problem_report, parse_protocol_message, problem_report, problem_report_for_error,
+    protocol_message_types, pure_ack, reply_to, trust_ping, trust_ping_response, BasicMessage,
+    ProblemReport, ProtocolMessage,
+};
+pub use routing::{
+    forward_message, parse_forward, Forward, Route, RouteOptions, Routed, UnwrappedForward,
+};
+
+uniffi::setup_scaffolding!("didcomm_edge");

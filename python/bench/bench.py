@@ -1,0 +1,228 @@
+"""Pack/unpack throughput through Python, side by side in one run:
+
+- this package, blocking methods (``*_blocking``) and coroutines (``await``);
+- the reference Python library (PyPI ``didcomm``), which is coroutine-only;
+- the Rust core itself with no FFI (``bindings/examples/core_bench.rs``, a child process fed
+  the same wallets and message).
+
+Rounds alternate between the four, and medians are compared. The scenarios and the 418-byte
+basic message are the npm package's benchmark's (wasm/npm/bench/bench.mjs).
+
+Usage: python bench/bench.py --core PATH [--quick] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import authlib.deprecate  # noqa: E402,F401 - before the filter: its import adds an "always" filter
+
+warnings.filterwarnings("ignore")
+
+import didcomm_edge as de  # noqa: E402
+from conftest import make_party  # noqa: E402
+from didcomm.common.algorithms import AnonCryptAlg  # noqa: E402
+from didcomm.common.resolvers import ResolversConfig  # noqa: E402
+from didcomm.did_doc.did_doc import DIDDoc  # noqa: E402
+from didcomm.did_doc.did_resolver_in_memory import DIDResolverInMemory  # noqa: E402
+from didcomm.message import Message as RefMessage  # noqa: E402
+from didcomm.pack_encrypted import PackEncryptedConfig, pack_encrypted  # noqa: E402
+from didcomm.pack_signed import pack_signed  # noqa: E402
+from didcomm.secrets.secrets_resolver_in_memory import SecretsResolverInMemory  # noqa: E402
+from didcomm.secrets.secrets_util import jwk_to_secret  # noqa: E402
+from didcomm.unpack import unpack  # noqa: E402
+
+ALICE = make_party("alice", ka=["X25519", "P-256"], sign=["Ed25519"])
+BOB = make_party("bob", ka=["X25519", "P-256"], sign=["Ed25519"])
+DOCS = [ALICE.doc, BOB.doc]
+
+
+def wallet_json(me: Any) -> dict[str, Any]:
+    return {"did_docs": DOCS, "secrets": me.secrets}
+
+
+OURS_A = de.Wallet(wallet_json(ALICE)).did_comm()
+OURS_B = de.Wallet(wallet_json(BOB)).did_comm()
+
+
+def ref_config(me: Any) -> ResolversConfig:
+    secrets = [jwk_to_secret({**s["privateKeyJwk"], "kid": s["kid"]}) for s in me.secrets]
+    return ResolversConfig(
+        secrets_resolver=SecretsResolverInMemory(secrets),
+        did_resolver=DIDResolverInMemory([DIDDoc.deserialize(d) for d in DOCS]),
+    )
+
+
+REF_A, REF_B = ref_config(ALICE), ref_config(BOB)
+MESSAGE = de.create_message(
+    "https://didcomm.org/basicmessage/2.0/message",
+    {"content": "The quick brown fox jumps over the lazy dog. " * 4},
+    {"from": ALICE.did, "to": [BOB.did]},
+)
+
+
+class Core:
+    """The Rust core benchmark child process."""
+
+    def __init__(self, binary: Path, folder: Path) -> None:
+        files = []
+        for name, content in (("a", wallet_json(ALICE)), ("b", wallet_json(BOB)), ("m", MESSAGE)):
+            path = folder / f"{name}.json"
+            path.write_text(json.dumps(content))
+            files.append(str(path))
+        self.process = subprocess.Popen(
+            [str(binary), *files], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def measure(self, request: dict[str, Any]) -> float:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return float(json.loads(self.process.stdout.readline())["ops_per_sec"])
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def ref_message() -> Any:
+    return RefMessage.from_dict(json.loads(json.dumps(MESSAGE)))
+
+
+def scenarios() -> dict[str, dict[str, Any]]:
+    """name -> the same operation four ways: blocking, async, reference (async), core request."""
+    x_from, x_to = ALICE.ka_kids["X25519"], BOB.ka_kids["X25519"]
+    p_from, p_to = ALICE.ka_kids["P-256"], BOB.ka_kids["P-256"]
+    signer = ALICE.sign_kids["Ed25519"]
+    cbc = de.ContentEncryption.A256_CBC_HS512
+    ref_anon = PackEncryptedConfig(forward=False, enc_alg_anon=AnonCryptAlg.A256CBC_HS512_ECDH_ES_A256KW)
+    no_forward = PackEncryptedConfig(forward=False)
+    auth = OURS_A.pack_encrypted_blocking(MESSAGE, x_to, from_=x_from).packed
+    anon = OURS_A.pack_encrypted_blocking(MESSAGE, x_to, enc_alg_anon=cbc).packed
+    auth_p256 = OURS_A.pack_encrypted_blocking(MESSAGE, p_to, from_=p_from).packed
+    signed = OURS_A.pack_signed_blocking(MESSAGE, signer).packed
+    for packed in (auth, anon, auth_p256, signed):
+        assert OURS_B.unpack_blocking(packed).message == MESSAGE
+    ms = 400
+
+    def unpack_case(packed: str) -> dict[str, Any]:
+        return {
+            "blocking": lambda: OURS_B.unpack_blocking(packed),
+            "async": lambda: OURS_B.unpack(packed),
+            "reference": lambda: unpack(REF_B, packed),
+            "core": {"op": "unpack", "packed": packed, "ms": ms},
+        }
+
+    return {
+        "authcrypt X25519 pack": {
+            "blocking": lambda: OURS_A.pack_encrypted_blocking(MESSAGE, x_to, from_=x_from),
+            "async": lambda: OURS_A.pack_encrypted(MESSAGE, x_to, from_=x_from),
+            "reference": lambda: pack_encrypted(REF_A, ref_message(), to=x_to, frm=x_from, pack_config=no_forward),
+            "core": {"op": "pack_encrypted", "to": x_to, "from": x_from, "ms": ms},
+        },
+        "authcrypt X25519 unpack": unpack_case(auth),
+        "anoncrypt X25519 pack (A256CBC-HS512)": {
+            "blocking": lambda: OURS_A.pack_encrypted_blocking(MESSAGE, x_to, enc_alg_anon=cbc),
+            "async": lambda: OURS_A.pack_encrypted(MESSAGE, x_to, enc_alg_anon=cbc),
+            "reference": lambda: pack_encrypted(REF_A, ref_message(), to=x_to, pack_config=ref_anon),
+            "core": {"op": "pack_encrypted", "to": x_to, "from": None, "enc": "A256CBC-HS512", "ms": ms},
+        },
+        "anoncrypt X25519 unpack": unpack_case(anon),
+        "authcrypt P-256 pack": {
+            "blocking": lambda: OURS_A.pack_encrypted_blocking(MESSAGE, p_to, from_=p_from),
+            "async": lambda: OURS_A.pack_encrypted(MESSAGE, p_to, from_=p_from),
+            "reference": lambda: pack_encrypted(REF_A, ref_message(), to=p_to, frm=p_from, pack_config=no_forward),
+            "core": {"op": "pack_encrypted", "to": p_to, "from": p_from, "ms": ms},
+        },
+        "authcrypt P-256 unpack": unpack_case(auth_p256),
+        "signed EdDSA pack": {
+            "blocking": lambda: OURS_A.pack_signed_blocking(MESSAGE, signer),
+            "async": lambda: OURS_A.pack_signed(MESSAGE, signer),
+            "reference": lambda: pack_signed(REF_A, ref_message(), sign_frm=signer),
+            "core": {"op": "pack_signed", "sign_by": signer, "ms": ms},
+        },
+        "signed EdDSA unpack": unpack_case(signed),
+    }
+
+
+def rate_blocking(op: Callable[[], Any], seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        op()
+        count += 1
+    return count / elapsed
+
+
+async def rate_async(op: Callable[[], Awaitable[Any]], seconds: float) -> float:
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        await op()
+        count += 1
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--core", type=Path, required=True, help="the built core_bench example")
+    parser.add_argument("--quick", action="store_true", help="3 short rounds (a smoke test)")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    rounds, seconds = (3, 0.15) if args.quick else (7, 0.4)
+
+    cases = scenarios()
+    kinds = ("blocking", "async", "reference", "core")
+    figures: dict[str, dict[str, list[float]]] = {name: {k: [] for k in kinds} for name in cases}
+    with tempfile.TemporaryDirectory() as folder:
+        core = Core(args.core, Path(folder))
+        loop = asyncio.new_event_loop()
+        try:
+            # Warm-up: caches, allocator, CPU frequency.
+            for case in cases.values():
+                rate_blocking(case["blocking"], 0.05)
+                loop.run_until_complete(rate_async(case["async"], 0.05))
+                loop.run_until_complete(rate_async(case["reference"], 0.05))
+                core.measure({**case["core"], "ms": 50})
+            for _ in range(rounds):
+                for name, case in cases.items():
+                    figures[name]["blocking"].append(rate_blocking(case["blocking"], seconds))
+                    figures[name]["async"].append(loop.run_until_complete(rate_async(case["async"], seconds)))
+                    figures[name]["reference"].append(loop.run_until_complete(rate_async(case["reference"], seconds)))
+                    figures[name]["core"].append(core.measure({**case["core"], "ms": int(seconds * 1000)}))
+        finally:
+            loop.close()
+            core.close()
+
+    medians = {name: {k: statistics.median(v) for k, v in f.items()} for name, f in figures.items()}
+    header = (
+        "| operation | Python blocking ops/s | Python async ops/s | PyPI didcomm ops/s | Rust core ops/s "
+        "| blocking / didcomm | blocking / core | async / core |"
+    )
+    print(f"Python {platform.python_version()}, {rounds} rounds of {seconds * 1000:.0f} ms, medians")
+    print(header)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, m in medians.items():
+        print(
+            f"| {name} | {m['blocking']:.0f} | {m['async']:.0f} | {m['reference']:.0f} | {m['core']:.0f} "
+            f"| {m['blocking'] / m['reference']:.1f} | {m['blocking'] / m['core']:.2f} | {m['async'] / m['core']:.2f} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"rounds": rounds, "seconds": seconds, "figures": figures, "medians": medians}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""didcomm-edge: DIDComm v2 for Python on a Rust core.
+
+Pack (plaintext, signed, anoncrypt, authcrypt), unpack, resolve (did:key, did:peer, did:jwk,
+did:web, plus your own resolver) and route, with typed errors and an asyncio-friendly API::
+
+    import asyncio
+    from didcomm_edge import Wallet, create_message
+
+    async def main() -> None:
+        dc = Wallet.from_file("alice.json").did_comm()
+        msg = create_message("https://didcomm.org/basicmessage/2.0/message",
+                             {"content": "hi"}, {"from": alice, "to": [bob]})
+        packed = await dc.pack_encrypted(msg, bob, from_=alice)
+        received = await dc.unpack(packed.packed)
+
+Every failure is a :class:`DidCommError` subclass named after its kind
+(``DidCommError.DecryptionFailed``, ...), with ``.kind`` (``"decryption_failed"``) and
+``.reason``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from ._engine import (
+    Config,
+    ContentEncryption,
+    DidComm,
+    Forward,
+    FromPrior,
+    Identity,
+    IdentityMethod,
+    PackedEncrypted,
+    PackedFromPrior,
+    PackedSigned,
+    ResolverChain,
+    Route,
+    Routed,
+    Unpacked,
+    UnpackMetadata,
+    UnwrappedForward,
+    Wallet,
+    generate_did_key,
+    generate_identity,
+)
+from ._host import DidResolverLike, SecretsStoreLike
+from ._native import didcomm_edge as _ffi
+from ._protocols import (
+    BasicMessage,
+    ProblemReport,
+    ProtocolMessage,
+    basic_message,
+    build_protocol_message,
+    create_message,
+    forward_message,
+    oob_attached_messages,
+    oob_invitation,
+    oob_invitation_from_url,
+    oob_invitation_url,
+    oob_reply,
+    parse_basic_message,
+    parse_forward,
+    parse_problem_report,
+    parse_protocol_message,
+    problem_report,
+    problem_report_for_error,
+    protocol_message_types,
+    pure_ack,
+    reply_to,
+    trust_ping,
+    trust_ping_response,
+)
+
+DidCommError = _ffi.DidCommError
+DidResolver = _ffi.DidResolver
+SecretsStore = _ffi.SecretsStore
+InMemoryDidResolver = _ffi.InMemoryDidResolver
+InMemorySecretsStore = _ffi.InMemorySecretsStore
+DidCommService = _ffi.DidCommService
+KeyType = _ffi.KeyType
+PackEncryptedMetadata = _ffi.PackEncryptedMetadata
+PackSignedMetadata = _ffi.PackSignedMetadata
+
+
+class ErrorKind(str, enum.Enum):
+    """The error kinds, as the CLI and the npm package name them."""
+
+    MALFORMED = "malformed"
+    UNSUPPORTED = "unsupported"
+    DID_NOT_RESOLVED = "did_not_resolved"
+    DID_URL_NOT_FOUND = "did_url_not_found"
+    SECRET_NOT_FOUND = "secret_not_found"
+    NO_COMPATIBLE_KEYS = "no_compatible_keys"
+    DECRYPTION_FAILED = "decryption_failed"
+    INVALID_SIGNATURE = "invalid_signature"
+    SENDER_MISMATCH = "sender_mismatch"
+    RECIPIENT_MISMATCH = "recipient_mismatch"
+    TOO_LARGE = "too_large"
+    EXPIRED = "expired"
+    ILLEGAL_ARGUMENT = "illegal_argument"
+    RESOLVER_FAILURE = "resolver_failure"
+    INVALID_STATE = "invalid_state"
+
+
+def _kind_of(error: DidCommError) -> ErrorKind:
+    # The variant classes are named after the kinds: DecryptionFailed -> decryption_failed.
+    name = type(error).__name__
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return ErrorKind(snake)
+
+
+# Every variant gets `.kind`, as `DidCommError.kind` does in the npm package.
+DidCommError.kind = property(_kind_of)  # type: ignore[attr-defined]
+
+__all__ = [
+    "BasicMessage",
+    "Config",
+    "ContentEncryption",
+    "DidComm",
+    "DidCommError",
+    "DidCommService",
+    "DidResolver",
+    "DidResolverLike",
+    "ErrorKind",
+    "Forward",
+    "FromPrior",
+    "Identity",
+    "IdentityMethod",
+    "InMemoryDidResolver",
+    "InMemorySecretsStore",
+    "KeyType",
+    "PackEncryptedMetadata",
+    "PackSignedMetadata",
+    "PackedEncrypted",
+    "PackedFromPrior",
+    "PackedSigned",
+    "ProblemReport",
+    "ProtocolMessage",
+    "ResolverChain",
+    "Route",
+    "Routed",
+    "SecretsStore",
+    "SecretsStoreLike",
+    "UnpackMetadata",
+    "Unpacked",
+    "UnwrappedForward",
+    "Wallet",
+    "basic_message",
+    "build_protocol_message",
+    "create_message",
+    "forward_message",
+    "generate_did_key",
+    "generate_identity",
+    "oob_attached_messages",
+    "oob_invitation",
+    "oob_invitation_from_url",
+    "oob_invitation_url",
+    "oob_reply",
+    "parse_basic_message",
+    "parse_forward",
+    "parse_problem_report",
+    "parse_protocol_message",
+    "problem_report",
+    "problem_report_for_error",
+    "protocol_message_types",
+    "pure_ack",
+    "reply_to",
+    "trust_ping",
+    "trust_ping_response",
+]
