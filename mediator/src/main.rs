@@ -23,6 +23,10 @@ fn init_logging(settings: &Settings) {
 
 async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
     let running = server::start(settings.clone()).await?;
+    // Listen for the stop signals before announcing the address: a supervisor (or a test) may
+    // send SIGTERM as soon as it reads the banner, and an uninstalled handler means death by
+    // signal instead of a graceful stop.
+    let stop = StopSignals::install();
     tracing::info!(
         did = %running.identity.did,
         url = %running.public_url,
@@ -45,32 +49,58 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
 
     let trigger = running.shutdown_trigger();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stop.wait().await;
         tracing::info!("shutdown requested");
         let _ = trigger.send(true);
     });
     running.wait().await
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), registered with the runtime at construction.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => None,
+            };
+            StopSignals { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            StopSignals {}
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            match self.streams {
+                Some((mut term, mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -740,7 +740,12 @@ mod tests {
                     (x[0] == 0 || y[0] == 0).then_some((pair, x, y))
                 })
                 .unwrap();
-            let strip = |c: &[u8]| c.iter().skip_while(|b| **b == 0).copied().collect::<Vec<u8>>();
+            let strip = |c: &[u8]| {
+                c.iter()
+                    .skip_while(|b| **b == 0)
+                    .copied()
+                    .collect::<Vec<u8>>()
+            };
             let short = PublicKey::from_coordinates(key_type, &strip(&x), &strip(&y)).unwrap();
             assert_eq!(&short, pair.public());
             let mut long = x.clone();
