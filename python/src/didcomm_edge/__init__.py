@@ -20,8 +20,8 @@ Every failure is a :class:`DidCommError` subclass named after its kind
 
 from __future__ import annotations
 
-import enum
 
+from ._errors import DidCommError, ErrorKind
 from ._engine import (
     Config,
     ContentEncryption,
@@ -71,7 +71,6 @@ from ._protocols import (
     trust_ping_response,
 )
 
-DidCommError = _ffi.DidCommError
 DidResolver = _ffi.DidResolver
 SecretsStore = _ffi.SecretsStore
 InMemoryDidResolver = _ffi.InMemoryDidResolver
@@ -81,36 +80,6 @@ KeyType = _ffi.KeyType
 PackEncryptedMetadata = _ffi.PackEncryptedMetadata
 PackSignedMetadata = _ffi.PackSignedMetadata
 
-
-class ErrorKind(str, enum.Enum):
-    """The error kinds, as the CLI and the npm package name them."""
-
-    MALFORMED = "malformed"
-    UNSUPPORTED = "unsupported"
-    DID_NOT_RESOLVED = "did_not_resolved"
-    DID_URL_NOT_FOUND = "did_url_not_found"
-    SECRET_NOT_FOUND = "secret_not_found"
-    NO_COMPATIBLE_KEYS = "no_compatible_keys"
-    DECRYPTION_FAILED = "decryption_failed"
-    INVALID_SIGNATURE = "invalid_signature"
-    SENDER_MISMATCH = "sender_mismatch"
-    RECIPIENT_MISMATCH = "recipient_mismatch"
-    TOO_LARGE = "too_large"
-    EXPIRED = "expired"
-    ILLEGAL_ARGUMENT = "illegal_argument"
-    RESOLVER_FAILURE = "resolver_failure"
-    INVALID_STATE = "invalid_state"
-
-
-def _kind_of(error: DidCommError) -> ErrorKind:
-    # The variant classes are named after the kinds: DecryptionFailed -> decryption_failed.
-    name = type(error).__name__
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return ErrorKind(snake)
-
-
-# Every variant gets `.kind`, as `DidCommError.kind` does in the npm package.
-DidCommError.kind = property(_kind_of)  # type: ignore[attr-defined]
 
 __all__ = [
     "BasicMessage",

@@ -10,9 +10,9 @@ from os import PathLike
 from typing import Any, Optional, Sequence, Union
 
 from ._host import LOOPS, DidResolverLike, SecretsStoreLike, native_resolver, native_secrets
+from ._errors import DidCommError
 from ._native import didcomm_edge as _ffi
 
-DidCommError = _ffi.DidCommError
 Config = _ffi.Config
 ContentEncryption = _ffi.ContentEncryption
 FromPrior = _ffi.FromPrior

@@ -12,13 +12,13 @@ import asyncio
 import inspect
 import json
 import threading
-from typing import Any, Awaitable, Callable, Optional, Protocol, TypeVar, Union, runtime_checkable
+from typing import Any, Dict, Awaitable, Callable, Optional, Protocol, TypeVar, Union, runtime_checkable
 
+from ._errors import DidCommError
 from ._native import didcomm_edge as _ffi
 
-DidCommError = _ffi.DidCommError
 
-JsonObject = dict  # a parsed JSON object (``dict[str, Any]``)
+JsonObject = Dict[str, Any]  # a parsed JSON object
 T = TypeVar("T")
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 from ._engine import MessageLike, to_dict, to_text
+from ._errors import DidCommError
 from ._native import didcomm_edge as _ffi
 
 BasicMessage = _ffi.BasicMessage
 ProblemReport = _ffi.ProblemReport
 Forward = _ffi.Forward
-DidCommError = _ffi.DidCommError
 
 
 def _headers(headers: Optional["dict[str, Any]"]) -> Optional[str]:
@@ -105,7 +105,7 @@ def problem_report_for_error(
     """A problem report about a received ``message`` for one of our own errors: the code
     follows the error's kind, the comment is the code's standard text (never the reason)."""
     return to_dict(
-        _ffi.problem_report_for_error(error, to_text(message, "the message"), _headers(headers))
+        _ffi.problem_report_for_error(cast(Any, error), to_text(message, "the message"), _headers(headers))
     )
 
 
