@@ -13,15 +13,42 @@ did:web, plus your own resolver) and route, with typed errors and an asyncio-fri
         packed = await dc.pack_encrypted(msg, bob, from_=alice)
         received = await dc.unpack(packed.packed)
 
+The edge agent (:class:`EdgeAgent`: mediator connection, send, pickup, live delivery, DID
+rotation) is asyncio too::
+
+    alice = EdgeAgent("alice.json")
+    await alice.connect(invitation_url)
+    await alice.send(bob_did, basic_message("hi"))
+    async with bob.live() as live:
+        async for item in live:
+            await live.ack(item)
+
 Every failure is a :class:`DidCommError` subclass named after its kind
-(``DidCommError.DecryptionFailed``, ...), with ``.kind`` (``"decryption_failed"``) and
-``.reason``.
+(``DidCommError.DecryptionFailed``, ``DidCommError.Unreachable``, ...), with ``.kind``
+(``"decryption_failed"``) and ``.reason``.
 """
 
 from __future__ import annotations
 
 import enum
 
+from ._agent import (
+    Acknowledged,
+    Batch,
+    Connection,
+    EdgeAgent,
+    LiveItem,
+    LiveState,
+    LiveStream,
+    MediationVersion,
+    PickupStatus,
+    PickupVersion,
+    Received,
+    Rotated,
+    SendMode,
+    Sent,
+    Undecryptable,
+)
 from ._engine import (
     Config,
     ContentEncryption,
@@ -100,6 +127,14 @@ class ErrorKind(str, enum.Enum):
     ILLEGAL_ARGUMENT = "illegal_argument"
     RESOLVER_FAILURE = "resolver_failure"
     INVALID_STATE = "invalid_state"
+    # The edge agent's network and protocol kinds.
+    UNREACHABLE = "unreachable"
+    TIMED_OUT = "timed_out"
+    REFUSED = "refused"
+    PROTOCOL = "protocol"
+    NOT_CONNECTED = "not_connected"
+    STORAGE = "storage"
+    CLOSED = "closed"
 
 
 def _kind_of(error: DidCommError) -> ErrorKind:
@@ -113,6 +148,21 @@ def _kind_of(error: DidCommError) -> ErrorKind:
 DidCommError.kind = property(_kind_of)  # type: ignore[attr-defined]
 
 __all__ = [
+    "Acknowledged",
+    "Batch",
+    "Connection",
+    "EdgeAgent",
+    "LiveItem",
+    "LiveState",
+    "LiveStream",
+    "MediationVersion",
+    "PickupStatus",
+    "PickupVersion",
+    "Received",
+    "Rotated",
+    "SendMode",
+    "Sent",
+    "Undecryptable",
     "BasicMessage",
     "Config",
     "ContentEncryption",
