@@ -110,9 +110,10 @@ impl From<&AgentConfig> for agent::AgentConfig {
             config = config.request_timeout(Duration::from_millis(ms));
         }
         if let Some(attempts) = c.retry_attempts {
-            let mut retry = agent::RetryPolicy::default();
-            retry.attempts = attempts.max(1);
-            config = config.retry(retry);
+            config = config.retry(agent::RetryPolicy {
+                attempts: attempts.max(1),
+                ..agent::RetryPolicy::default()
+            });
         }
         if let Some(url) = &c.websocket_url {
             config = config.websocket_url(url.clone());
