@@ -655,7 +655,7 @@ impl PickupBatch {
 }
 
 /// Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
-/// it (the mediator then deletes it), `close` when done: unacknowledged messages stay queued.
+/// it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
 #[derive(Debug, uniffi::Object)]
 pub struct LiveStream {
     stream: Mutex<Option<agent::LiveStream>>,
@@ -663,7 +663,7 @@ pub struct LiveStream {
     /// Handed to the app and not acknowledged yet, by queue id (`ack` needs the message for
     /// its automatic replies).
     handed: StdMutex<HashMap<String, agent::LiveEvent>>,
-    /// Set by `close`: a pending `recv` returns.
+    /// Set by `stop`: a pending `recv` returns.
     closed: watch::Sender<bool>,
 }
 
@@ -812,13 +812,14 @@ impl LiveStream {
         Ok(block_on(self.handle.wait_live(Duration::from_millis(timeout_ms)))??)
     }
 
-    /// Close the connection; a pending `recv` ends with `Closed`.
-    pub async fn close(&self) {
+    /// Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+    /// `AutoCloseable.close` frees the object.)
+    pub async fn stop(&self) {
         self.shut().await;
     }
 
-    /// `close` on the caller's thread.
-    pub fn close_blocking(&self) {
+    /// `stop` on the caller's thread.
+    pub fn stop_blocking(&self) {
         let _ = block_on(self.shut());
     }
 }

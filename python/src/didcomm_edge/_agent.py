@@ -188,7 +188,7 @@ class LiveStream:
         self._closed = True
         native, self._native = self._native, None
         if native is not None:
-            await LOOPS.call(native.close_blocking)
+            await LOOPS.call(native.stop_blocking)
         inflight, self._inflight = self._inflight, None
         if inflight is not None:
             # The pending native wait ends with Closed (or a message that stays queued).

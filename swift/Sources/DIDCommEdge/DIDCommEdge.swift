@@ -2479,7 +2479,7 @@ public func FfiConverterTypeInMemorySecretsStore_lower(_ value: InMemorySecretsS
 
 /**
  * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
- * it (the mediator then deletes it), `close` when done: unacknowledged messages stay queued.
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
  */
 public protocol LiveStreamProtocol: AnyObject, Sendable {
     
@@ -2493,16 +2493,6 @@ public protocol LiveStreamProtocol: AnyObject, Sendable {
      * `ack` on the caller's thread.
      */
     func ackBlocking(queueId: String) throws  -> Acknowledged
-    
-    /**
-     * Close the connection; a pending `recv` ends with `Closed`.
-     */
-    func close() async 
-    
-    /**
-     * `close` on the caller's thread.
-     */
-    func closeBlocking() 
     
     /**
      * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
@@ -2521,6 +2511,17 @@ public protocol LiveStreamProtocol: AnyObject, Sendable {
     func state()  -> LiveState
     
     /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+    func stop() async 
+    
+    /**
+     * `stop` on the caller's thread.
+     */
+    func stopBlocking() 
+    
+    /**
      * Wait until the connection is live (`TimedOut` after `timeout_ms`).
      */
     func waitLive(timeoutMs: UInt64) async throws 
@@ -2533,7 +2534,7 @@ public protocol LiveStreamProtocol: AnyObject, Sendable {
 }
 /**
  * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
- * it (the mediator then deletes it), `close` when done: unacknowledged messages stay queued.
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
  */
 open class LiveStream: LiveStreamProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -2622,37 +2623,6 @@ open func ackBlocking(queueId: String)throws  -> Acknowledged  {
 }
     
     /**
-     * Close the connection; a pending `recv` ends with `Closed`.
-     */
-open func close()async   {
-    return
-        try!  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_didcomm_edge_ffi_fn_method_livestream_close(
-                        self.uniffiCloneHandle()
-                )
-            },
-            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_void,
-            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_void,
-            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_void,
-            liftFunc: { $0 },
-            errorHandler: nil
-            
-        )
-}
-    
-    /**
-     * `close` on the caller's thread.
-     */
-open func closeBlocking()  {try! rustCall() {
-        uniffiCallStatus in
-    uniffi_didcomm_edge_ffi_fn_method_livestream_close_blocking(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-}
-}
-    
-    /**
      * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
      * refusal that stopped it).
      */
@@ -2695,6 +2665,38 @@ open func state() -> LiveState  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+open func stop()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_livestream_stop(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_void,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_void,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * `stop` on the caller's thread.
+     */
+open func stopBlocking()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_livestream_stop_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -8559,12 +8561,6 @@ private let initializationResult: InitializationResult = {
     if (uniffi_didcomm_edge_ffi_checksum_method_livestream_ack_blocking() != 21147) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_close() != 5770) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_close_blocking() != 3083) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_didcomm_edge_ffi_checksum_method_livestream_recv() != 1668) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8572,6 +8568,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_livestream_state() != 6121) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_stop() != 25965) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_stop_blocking() != 43238) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live() != 319) {

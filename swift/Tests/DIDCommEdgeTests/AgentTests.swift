@@ -100,7 +100,7 @@ final class AgentTests: XCTestCase {
         let message = try XCTUnwrap(event.message)
         XCTAssertEqual(try parse(message.message)["id"] as? String, pushed.id)
         XCTAssertEqual(try await live.ack(queueId: event.queueId).ids, [event.queueId])
-        await live.close()
+        await live.stop()
         do {
             _ = try await live.recv()
             XCTFail("a closed stream returned a message")

@@ -828,15 +828,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_ack_blocking(
     ): Int
-    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_close(
-    ): Int
-    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_close_blocking(
-    ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_recv(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_recv_blocking(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_state(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_stop(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_stop_blocking(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live(
     ): Int
@@ -1038,16 +1038,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_didcomm_edge_ffi_fn_method_livestream_ack_blocking(`ptr`: Long,`queueId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_close(`ptr`: Long,
-    ): Long
-    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_close_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_didcomm_edge_ffi_fn_method_livestream_recv(`ptr`: Long,
     ): Long
     external fun uniffi_didcomm_edge_ffi_fn_method_livestream_recv_blocking(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_method_livestream_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_stop(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_stop_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live(`ptr`: Long,`timeoutMs`: Long,
     ): Long
     external fun uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live_blocking(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1501,12 +1501,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_ack_blocking() and 0xFFFF) != 21147) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_close() and 0xFFFF) != 5770) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_close_blocking() and 0xFFFF) != 3083) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_recv() and 0xFFFF) != 1668) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1514,6 +1508,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_state() and 0xFFFF) != 6121) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_stop() and 0xFFFF) != 25965) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_stop_blocking() and 0xFFFF) != 43238) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live() and 0xFFFF) != 319) {
@@ -5014,7 +5014,7 @@ public object FfiConverterTypeInMemorySecretsStore: FfiConverter<InMemorySecrets
 
 /**
  * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
- * it (the mediator then deletes it), `close` when done: unacknowledged messages stay queued.
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
  */
 public interface LiveStreamInterface {
     
@@ -5028,16 +5028,6 @@ public interface LiveStreamInterface {
      * `ack` on the caller's thread.
      */
     fun `ackBlocking`(`queueId`: kotlin.String): Acknowledged
-    
-    /**
-     * Close the connection; a pending `recv` ends with `Closed`.
-     */
-    suspend fun `close`()
-    
-    /**
-     * `close` on the caller's thread.
-     */
-    fun `closeBlocking`()
     
     /**
      * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
@@ -5056,6 +5046,17 @@ public interface LiveStreamInterface {
     fun `state`(): LiveState
     
     /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+    suspend fun `stop`()
+    
+    /**
+     * `stop` on the caller's thread.
+     */
+    fun `stopBlocking`()
+    
+    /**
      * Wait until the connection is live (`TimedOut` after `timeout_ms`).
      */
     suspend fun `waitLive`(`timeoutMs`: kotlin.ULong)
@@ -5070,7 +5071,7 @@ public interface LiveStreamInterface {
 
 /**
  * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
- * it (the mediator then deletes it), `close` when done: unacknowledged messages stay queued.
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
  */
 open class LiveStream: Disposable, AutoCloseable, LiveStreamInterface
 {
@@ -5219,45 +5220,6 @@ open class LiveStream: Disposable, AutoCloseable, LiveStreamInterface
 
     
     /**
-     * Close the connection; a pending `recv` ends with `Closed`.
-     */
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `close`() {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_close(
-                uniffiHandle,
-                
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_void(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_void(future, continuation) },
-        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_void(future) },
-        // lift function
-        { },
-        
-        // Error FFI converter
-        UniffiNullRustCallStatusErrorHandler,
-    )
-    }
-
-    
-    /**
-     * `close` on the caller's thread.
-     */override fun `closeBlocking`()
-        = 
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_close_blocking(
-        it,
-        _status)
-}
-    }
-    
-    
-
-    
-    /**
      * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
      * refusal that stopped it).
      */
@@ -5313,6 +5275,46 @@ open class LiveStream: Disposable, AutoCloseable, LiveStreamInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `stop`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_stop(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `stop` on the caller's thread.
+     */override fun `stopBlocking`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_stop_blocking(
+        it,
+        _status)
+}
+    }
+    
     
 
     

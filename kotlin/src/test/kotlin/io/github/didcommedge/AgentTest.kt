@@ -104,7 +104,7 @@ class AgentTest {
             val message = assertNotNull(event.message)
             assertEquals(pushed.id, JSONObject(message.message).getString("id"))
             assertEquals(listOf(event.queueId), live.ack(event.queueId).ids)
-            live.close()
+            live.stop()
             assertFailsWith<DidCommException.Closed> { live.recv() }
 
             // Rotation, then a message that announces it.
