@@ -382,7 +382,11 @@ mod ops {
             .iter()
             .map(ReceivedMessage::of)
             .collect::<Result<Vec<_>>>()?;
-        let failed = batch.failed.iter().map(UndecryptableMessage::from).collect();
+        let failed = batch
+            .failed
+            .iter()
+            .map(UndecryptableMessage::from)
+            .collect();
         Ok(Arc::new(PickupBatch {
             messages,
             failed,
@@ -801,15 +805,17 @@ impl LiveStream {
     /// Wait until the connection is live (`TimedOut` after `timeout_ms`).
     pub async fn wait_live(&self, timeout_ms: u64) -> Result<()> {
         let handle = self.handle.clone();
-        Ok(on_runtime(async move {
-            handle.wait_live(Duration::from_millis(timeout_ms)).await
-        })
-        .await??)
+        Ok(
+            on_runtime(async move { handle.wait_live(Duration::from_millis(timeout_ms)).await })
+                .await??,
+        )
     }
 
     /// `wait_live` on the caller's thread.
     pub fn wait_live_blocking(&self, timeout_ms: u64) -> Result<()> {
-        Ok(block_on(self.handle.wait_live(Duration::from_millis(timeout_ms)))??)
+        Ok(block_on(
+            self.handle.wait_live(Duration::from_millis(timeout_ms)),
+        )??)
     }
 
     /// Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's

@@ -29,8 +29,8 @@ mod runtime;
 
 pub use agent::{
     Acknowledged, AgentConfig, Connection, EdgeAgent, LiveMessage, LiveState, LiveStream,
-    MediationVersion, PickupBatch, PickupStatus, PickupVersion, ReceivedMessage, Rotated,
-    SendMode, Sent, UndecryptableMessage,
+    MediationVersion, PickupBatch, PickupStatus, PickupVersion, ReceivedMessage, Rotated, SendMode,
+    Sent, UndecryptableMessage,
 };
 pub use engine::{
     Config, ContentEncryption, DidComm, FromPrior, PackEncryptedMetadata, PackEncryptedOptions,
