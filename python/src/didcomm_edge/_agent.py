@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from os import PathLike, fspath
-from typing import Any, AsyncIterator, Optional, Union
+from typing import Any, AsyncIterator, Iterator, Optional, Union
 
 from ._engine import MessageLike, to_dict, to_text
 from ._host import LOOPS
@@ -97,7 +97,7 @@ class Batch:
     def __len__(self) -> int:
         return len(self.messages) + len(self.failed) + len(self.redelivered)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Received]:
         return iter(self.messages)
 
     async def acknowledge(self) -> Acknowledged:
