@@ -49,6 +49,6 @@ pub mod transport;
 pub use agent::{Acknowledged, Connection, EdgeAgent, Rotated, Sent};
 pub use config::{AgentConfig, EndpointStyle, RetryPolicy, SendMode};
 pub use error::{Error, ErrorKind, Result};
-pub use live::{LiveEvent, LiveState, LiveStream};
+pub use live::{LiveEvent, LiveHandle, LiveState, LiveStream};
 pub use pickup::{Batch, Received, Undecryptable};
 pub use state::{AgentState, KeyStore, MediatorLink, StoredIdentity};

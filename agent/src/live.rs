@@ -150,6 +150,53 @@ impl LiveStream {
     /// the mediator confirmed (across reconnections if need be), after sending the automatic
     /// replies it asked for (`ping-response`, `ack`).
     pub async fn ack(&self, event: &LiveEvent) -> Result<Acknowledged> {
+        self.handle().ack(event).await
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> LiveState {
+        self.state.borrow().clone()
+    }
+
+    /// Wait until the connection is live (or `timeout` passes).
+    pub async fn wait_live(&mut self, timeout: Duration) -> Result<()> {
+        self.handle().wait_live(timeout).await
+    }
+
+    /// A handle that acknowledges and watches this stream from another task or thread, while
+    /// this one waits in [`LiveStream::recv`] (a language binding's stream object needs both).
+    pub fn handle(&self) -> LiveHandle {
+        LiveHandle {
+            agent: self.agent.clone(),
+            commands: self.commands.clone(),
+            state: self.state.clone(),
+        }
+    }
+
+    /// Stop: close the connection and wait for the background task to end.
+    pub async fn close(mut self) {
+        self.events.close();
+        let task = self.task.take();
+        drop(self);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Acknowledges and watches a [`LiveStream`] from elsewhere ([`LiveStream::handle`]). It does
+/// not keep the connection open: once the stream is closed or dropped, its calls fail with
+/// [`ErrorKind::Closed`].
+#[derive(Debug, Clone)]
+pub struct LiveHandle {
+    agent: EdgeAgent,
+    commands: mpsc::UnboundedSender<Command>,
+    state: watch::Receiver<LiveState>,
+}
+
+impl LiveHandle {
+    /// [`LiveStream::ack`].
+    pub async fn ack(&self, event: &LiveEvent) -> Result<Acknowledged> {
         let ids = vec![event.queue_id().to_owned()];
         let (done, confirmed) = oneshot::channel();
         self.commands
@@ -171,34 +218,24 @@ impl LiveStream {
         Ok(out)
     }
 
-    /// The connection state now.
+    /// [`LiveStream::state`].
     pub fn state(&self) -> LiveState {
         self.state.borrow().clone()
     }
 
-    /// Wait until the connection is live (or `timeout` passes).
-    pub async fn wait_live(&mut self, timeout: Duration) -> Result<()> {
-        let wait = self
-            .state
-            .wait_for(|s| matches!(s, LiveState::Live | LiveState::Closed));
-        match tokio::time::timeout(timeout, wait).await {
+    /// [`LiveStream::wait_live`].
+    pub async fn wait_live(&self, timeout: Duration) -> Result<()> {
+        let mut state = self.state.clone();
+        let wait = state.wait_for(|s| matches!(s, LiveState::Live | LiveState::Closed));
+        let outcome = match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(state)) if *state == LiveState::Live => Ok(()),
             Ok(_) => Err(Error::new(ErrorKind::Closed, "the live stream stopped")),
             Err(_) => Err(Error::new(
                 ErrorKind::TimedOut,
                 format!("live delivery did not start within {timeout:?}"),
             )),
-        }
-    }
-
-    /// Stop: close the connection and wait for the background task to end.
-    pub async fn close(mut self) {
-        self.events.close();
-        let task = self.task.take();
-        drop(self);
-        if let Some(task) = task {
-            let _ = task.await;
-        }
+        };
+        outcome
     }
 }
 

@@ -57,12 +57,39 @@ pub enum DidCommError {
     /// An internal invariant did not hold: a bug in didcomm-edge, please report it.
     #[error("invalid_state: {reason}")]
     InvalidState { reason: String },
+    // The edge agent's network and protocol kinds (they have no envelope counterpart).
+    /// The mediator or peer could not be reached (connection refused, reset, no route, DNS).
+    #[error("unreachable: {reason}")]
+    Unreachable { reason: String },
+    /// The mediator or peer did not answer in time.
+    #[error("timed_out: {reason}")]
+    TimedOut { reason: String },
+    /// The mediator or peer refused: `problem_code` is the code of its problem report (e.g.
+    /// `e.p.req.not-granted`), `http_status` the HTTP status, when there was one.
+    #[error("refused: {reason}")]
+    Refused {
+        reason: String,
+        problem_code: Option<String>,
+        http_status: Option<u16>,
+    },
+    /// The answer was not what the protocol expects (wrong type, thread or sender).
+    #[error("protocol: {reason}")]
+    Protocol { reason: String },
+    /// The agent is not connected to a mediator yet: call `connect` first.
+    #[error("not_connected: {reason}")]
+    NotConnected { reason: String },
+    /// The agent's state file could not be read or written.
+    #[error("storage: {reason}")]
+    Storage { reason: String },
+    /// The live stream (or the agent) was closed.
+    #[error("closed: {reason}")]
+    Closed { reason: String },
 }
 
 impl DidCommError {
-    /// The core's kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
+    /// The core's kind of this error; `None` for the agent's network and protocol kinds.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        Some(match self {
             DidCommError::Malformed { .. } => ErrorKind::Malformed,
             DidCommError::Unsupported { .. } => ErrorKind::Unsupported,
             DidCommError::DidNotResolved { .. } => ErrorKind::DidNotResolved,
@@ -78,6 +105,27 @@ impl DidCommError {
             DidCommError::IllegalArgument { .. } => ErrorKind::IllegalArgument,
             DidCommError::ResolverFailure { .. } => ErrorKind::ResolverFailure,
             DidCommError::InvalidState { .. } => ErrorKind::InvalidState,
+            DidCommError::Unreachable { .. }
+            | DidCommError::TimedOut { .. }
+            | DidCommError::Refused { .. }
+            | DidCommError::Protocol { .. }
+            | DidCommError::NotConnected { .. }
+            | DidCommError::Storage { .. }
+            | DidCommError::Closed { .. } => return None,
+        })
+    }
+
+    /// The snake_case name of the kind, as the CLI, the npm package and the agent name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DidCommError::Unreachable { .. } => "unreachable",
+            DidCommError::TimedOut { .. } => "timed_out",
+            DidCommError::Refused { .. } => "refused",
+            DidCommError::Protocol { .. } => "protocol",
+            DidCommError::NotConnected { .. } => "not_connected",
+            DidCommError::Storage { .. } => "storage",
+            DidCommError::Closed { .. } => "closed",
+            core => core.kind().map_or("invalid_state", ErrorKind::as_str),
         }
     }
 
@@ -98,7 +146,14 @@ impl DidCommError {
             | DidCommError::Expired { reason }
             | DidCommError::IllegalArgument { reason }
             | DidCommError::ResolverFailure { reason }
-            | DidCommError::InvalidState { reason } => reason,
+            | DidCommError::InvalidState { reason }
+            | DidCommError::Unreachable { reason }
+            | DidCommError::TimedOut { reason }
+            | DidCommError::Refused { reason, .. }
+            | DidCommError::Protocol { reason }
+            | DidCommError::NotConnected { reason }
+            | DidCommError::Storage { reason }
+            | DidCommError::Closed { reason } => reason,
         }
     }
 
@@ -148,9 +203,45 @@ impl From<didcomm_edge::Error> for DidCommError {
     }
 }
 
+/// What a host callback raised, for the core. An agent kind (a host resolver may raise
+/// `Unreachable`) is a failure of the host: `ResolverFailure`, naming the kind.
 impl From<DidCommError> for didcomm_edge::Error {
     fn from(error: DidCommError) -> Self {
-        didcomm_edge::Error::new(error.kind(), error.reason().to_owned())
+        match error.kind() {
+            Some(kind) => didcomm_edge::Error::new(kind, error.reason().to_owned()),
+            None => didcomm_edge::Error::new(
+                ErrorKind::ResolverFailure,
+                format!("{}: {}", error.name(), error.reason()),
+            ),
+        }
+    }
+}
+
+/// The agent's errors: its network and protocol kinds as their own variants (a refusal keeps
+/// its problem-report code and HTTP status), envelope failures as the core's kinds.
+impl From<didcomm_edge_agent::Error> for DidCommError {
+    fn from(error: didcomm_edge_agent::Error) -> Self {
+        use didcomm_edge_agent::ErrorKind as Agent;
+        let reason = error.reason().to_owned();
+        match error.kind() {
+            Agent::Unreachable => DidCommError::Unreachable { reason },
+            Agent::TimedOut => DidCommError::TimedOut { reason },
+            Agent::Refused => DidCommError::Refused {
+                reason,
+                problem_code: error.problem_report().map(|p| p.code.clone()),
+                http_status: error.http_status(),
+            },
+            Agent::Protocol => DidCommError::Protocol { reason },
+            Agent::NotConnected => DidCommError::NotConnected { reason },
+            Agent::Storage => DidCommError::Storage { reason },
+            Agent::Closed => DidCommError::Closed { reason },
+            Agent::InvalidArgument => DidCommError::IllegalArgument { reason },
+            Agent::Envelope(kind) => didcomm_edge::Error::new(kind, reason).into(),
+            // A kind added to the agent after these bindings: keep its reason, name the gap.
+            other => DidCommError::InvalidState {
+                reason: format!("{other} (kind not known to these bindings): {reason}"),
+            },
+        }
     }
 }
 
@@ -193,7 +284,8 @@ mod tests {
     fn every_core_kind_has_its_own_variant_and_round_trips() {
         for kind in KINDS {
             let ffi = DidCommError::from(didcomm_edge::Error::new(kind, "why"));
-            assert_eq!(ffi.kind(), kind);
+            assert_eq!(ffi.kind(), Some(kind));
+            assert_eq!(ffi.name(), kind.as_str());
             assert_eq!(ffi.reason(), "why");
             assert_eq!(ffi.to_string(), format!("{}: why", kind.as_str()));
             let back = didcomm_edge::Error::from(ffi);
@@ -204,7 +296,37 @@ mod tests {
     #[test]
     fn unexpected_callback_errors_are_resolver_failures() {
         let e = DidCommError::from(uniffi::UnexpectedUniFFICallbackError::new("boom"));
-        assert_eq!(e.kind(), ErrorKind::ResolverFailure);
+        assert_eq!(e.kind(), Some(ErrorKind::ResolverFailure));
         assert!(e.reason().contains("boom"));
+    }
+
+    #[test]
+    fn agent_kinds_have_their_own_variants() {
+        use didcomm_edge_agent::{Error as AgentError, ErrorKind as Agent};
+        for (kind, name) in [
+            (Agent::Unreachable, "unreachable"),
+            (Agent::TimedOut, "timed_out"),
+            (Agent::Refused, "refused"),
+            (Agent::Protocol, "protocol"),
+            (Agent::NotConnected, "not_connected"),
+            (Agent::Storage, "storage"),
+            (Agent::Closed, "closed"),
+            (Agent::InvalidArgument, "illegal_argument"),
+            (
+                Agent::Envelope(ErrorKind::DecryptionFailed),
+                "decryption_failed",
+            ),
+        ] {
+            let ffi = DidCommError::from(AgentError::new(kind, "why"));
+            assert_eq!(ffi.name(), name);
+            assert_eq!(ffi.reason(), "why");
+            assert_eq!(ffi.to_string(), format!("{name}: why"));
+        }
+        // Raised by a host callback, an agent kind reaches the core as a host failure.
+        let core = didcomm_edge::Error::from(DidCommError::Unreachable {
+            reason: "no route".into(),
+        });
+        assert_eq!(core.kind(), ErrorKind::ResolverFailure);
+        assert!(core.reason().starts_with("unreachable: "));
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | `agent` | `EdgeAgent`: the edge agent client (mediation, send, pickup, live delivery, rotation), async |
 //! | `engine` | `DidComm`: pack (plaintext, signed, encrypted), unpack, resolve, `from_prior` |
 //! | `routing` | route planning, forward wrapping and unwrapping |
 //! | `host` | the host's `DidResolver` and `SecretsStore` (foreign traits), in-memory versions, `ResolverChain` |
@@ -14,10 +15,9 @@
 //! | `error` | `DidCommError`, one variant per core error kind |
 //! | `runtime` | where blocking and async calls run |
 //!
-//! The edge agent client (mediation, send, pickup, live delivery) will be exported from an
-//! `agent` module here, as async methods on the same runtime (see bindings/README.md).
 #![forbid(unsafe_code)]
 
+mod agent;
 mod engine;
 mod error;
 mod host;
@@ -27,6 +27,11 @@ mod protocols;
 mod routing;
 mod runtime;
 
+pub use agent::{
+    Acknowledged, AgentConfig, Connection, EdgeAgent, LiveMessage, LiveState, LiveStream,
+    MediationVersion, PickupBatch, PickupStatus, PickupVersion, ReceivedMessage, Rotated, SendMode,
+    Sent, UndecryptableMessage,
+};
 pub use engine::{
     Config, ContentEncryption, DidComm, FromPrior, PackEncryptedMetadata, PackEncryptedOptions,
     PackSignedMetadata, PackedEncrypted, PackedFromPrior, PackedSigned, UnpackMetadata,

@@ -76,6 +76,30 @@ where
         .map_err(|_| DidCommError::invalid_state("the operation's thread stopped unexpectedly"))?
 }
 
+/// Run `future` as a task of the runtime (the agent's transports, timers and background tasks
+/// need one) and await it from any executor. Dropping the returned future (the host cancelled
+/// its call) aborts the task, as dropping a Rust future cancels it.
+pub(crate) async fn on_runtime<F>(future: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let (done, output) = tokio::sync::oneshot::channel();
+    let task = runtime()?.spawn(async move {
+        let _ = done.send(future.await);
+    });
+    let _abort = AbortOnDrop(task);
+    output
+        .await
+        .map_err(|_| DidCommError::invalid_state("the operation's task stopped unexpectedly"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +118,22 @@ mod tests {
     fn block_on_nests() {
         let inner = block_on(async { block_on(async { 3 }).unwrap() + 1 }).unwrap();
         assert_eq!(inner, 4);
+    }
+
+    #[test]
+    fn on_runtime_runs_in_the_runtime_and_returns() {
+        // tokio::time needs the runtime's context: it is there although the caller's executor
+        // (here block_on, standing in for asyncio or coroutines) is not tokio.
+        let slept = block_on(async {
+            on_runtime(async {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                tokio::runtime::Handle::try_current().is_ok()
+            })
+            .await
+        })
+        .unwrap()
+        .unwrap();
+        assert!(slept);
     }
 
     #[test]

@@ -244,10 +244,10 @@ def test_pickup_needs_a_grant_and_authcrypt(world: tuple[Mediator, de.Identity, 
         packed = await sender_dc.pack_encrypted(request, mediator.did, from_=sender.did)
         status, body = await asyncio.to_thread(mediator.post, packed.packed)
         assert status == 403, body
-        # The sender is authenticated, so the refusal is a problem report packed for it.
+        # The sender can read a reply: the refusal comes as a problem report packed for it.
         refusal = await sender_dc.unpack(body)
-        report = de.parse_problem_report(refusal.message)
-        assert report.code == "e.p.req.not-allowed", report
+        assert refusal.metadata.authenticated and refusal.message["from"] == mediator.did
+        assert de.parse_problem_report(refusal.message).code == "e.p.req.not-allowed"
         # Anonymous pickup is refused too, even for the granted device's DID.
         anonymous = de.build_protocol_message(
             f"{PICKUP}/status-request", {}, {"from": device.did, "to": [mediator.did]}

@@ -52,3 +52,24 @@ async def usage(wallet: de.Wallet) -> str:
     dc.pack_encrypted_blocking(message, 42)  # type: ignore[arg-type]
     wrong: int = dc.pack_plaintext(message)  # type: ignore[assignment]
     return " ".join([uri, document["id"], parsed.protocol, basic.content, signed.packed, str(body), str(authenticated), str(sender), str(wrong)])
+
+
+async def agent_usage(invitation: str) -> list[str]:
+    agent = de.EdgeAgent(None, pickup_version=de.PickupVersion.V3, request_timeout=5.0)
+    connection: de.Connection = await agent.connect(invitation)
+    did: Optional[str] = agent.did
+    sent: de.Sent = await agent.send(connection.did, de.basic_message("hi"))
+    batch: de.Batch = await agent.pickup()
+    for received in batch.messages:
+        sender: Optional[str] = received.sender
+        body: dict[str, Any] = received.message
+    acknowledged: de.Acknowledged = await batch.acknowledge()
+    rotated: de.Rotated = await agent.rotate()
+    async with agent.live() as live:
+        async for item in live:
+            if isinstance(item, de.Received):
+                content: str = de.parse_basic_message(item.message).content
+            await live.ack(item)
+            break
+    await agent.send(sent.to, 42)  # type: ignore[arg-type]
+    return [str(did), rotated.new_did, *acknowledged.ids, *(await agent.keylist())]

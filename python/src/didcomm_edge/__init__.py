@@ -13,15 +13,42 @@ did:web, plus your own resolver) and route, with typed errors and an asyncio-fri
         packed = await dc.pack_encrypted(msg, bob, from_=alice)
         received = await dc.unpack(packed.packed)
 
+The edge agent (:class:`EdgeAgent`: mediator connection, send, pickup, live delivery, DID
+rotation) is asyncio too::
+
+    alice = EdgeAgent("alice.json")
+    await alice.connect(invitation_url)
+    await alice.send(bob_did, basic_message("hi"))
+    async with bob.live() as live:
+        async for item in live:
+            await live.ack(item)
+
 Every failure is a :class:`DidCommError` subclass named after its kind
-(``DidCommError.DecryptionFailed``, ...), with ``.kind`` (``"decryption_failed"``) and
-``.reason``.
+(``DidCommError.DecryptionFailed``, ``DidCommError.Unreachable``, ...), with ``.kind``
+(``"decryption_failed"``) and ``.reason``.
 """
 
 from __future__ import annotations
 
 
 from ._errors import DidCommError, ErrorKind
+from ._agent import (
+    Acknowledged,
+    Batch,
+    Connection,
+    EdgeAgent,
+    LiveItem,
+    LiveState,
+    LiveStream,
+    MediationVersion,
+    PickupStatus,
+    PickupVersion,
+    Received,
+    Rotated,
+    SendMode,
+    Sent,
+    Undecryptable,
+)
 from ._engine import (
     Config,
     ContentEncryption,
@@ -82,6 +109,21 @@ PackSignedMetadata = _ffi.PackSignedMetadata
 
 
 __all__ = [
+    "Acknowledged",
+    "Batch",
+    "Connection",
+    "EdgeAgent",
+    "LiveItem",
+    "LiveState",
+    "LiveStream",
+    "MediationVersion",
+    "PickupStatus",
+    "PickupVersion",
+    "Received",
+    "Rotated",
+    "SendMode",
+    "Sent",
+    "Undecryptable",
     "BasicMessage",
     "Config",
     "ContentEncryption",

@@ -6,7 +6,7 @@ which type checkers cannot follow; the declaration under ``TYPE_CHECKING`` tells
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 from ._native import didcomm_edge as _ffi
 
@@ -29,6 +29,14 @@ class ErrorKind(str, enum.Enum):
     ILLEGAL_ARGUMENT = "illegal_argument"
     RESOLVER_FAILURE = "resolver_failure"
     INVALID_STATE = "invalid_state"
+    # The edge agent's network and protocol kinds.
+    UNREACHABLE = "unreachable"
+    TIMED_OUT = "timed_out"
+    REFUSED = "refused"
+    PROTOCOL = "protocol"
+    NOT_CONNECTED = "not_connected"
+    STORAGE = "storage"
+    CLOSED = "closed"
 
 
 if TYPE_CHECKING:
@@ -37,6 +45,9 @@ if TYPE_CHECKING:
         """Every failure of the library: a subclass per kind, with ``kind`` and ``reason``."""
 
         reason: str
+        # Set on ``Refused`` only: the mediator's HTTP status and problem code, when it sent them.
+        problem_code: Optional[str]
+        http_status: Optional[int]
 
         @property
         def kind(self) -> ErrorKind: ...
@@ -56,6 +67,13 @@ if TYPE_CHECKING:
         IllegalArgument: ClassVar[type[DidCommError]]
         ResolverFailure: ClassVar[type[DidCommError]]
         InvalidState: ClassVar[type[DidCommError]]
+        Unreachable: ClassVar[type[DidCommError]]
+        TimedOut: ClassVar[type[DidCommError]]
+        Refused: ClassVar[type[DidCommError]]
+        Protocol: ClassVar[type[DidCommError]]
+        NotConnected: ClassVar[type[DidCommError]]
+        Storage: ClassVar[type[DidCommError]]
+        Closed: ClassVar[type[DidCommError]]
 
 else:
     DidCommError = _ffi.DidCommError

@@ -471,6 +471,38 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     typealias FfiType = UInt64
     typealias SwiftType = UInt64
@@ -1415,6 +1447,641 @@ public func FfiConverterTypeDidResolver_lower(_ value: DidResolver) -> UInt64 {
 
 
 /**
+ * A DIDComm v2 edge device: connects to a mediator, sends, picks up, receives live, rotates.
+ */
+public protocol EdgeAgentProtocol: AnyObject, Sendable {
+    
+    /**
+     * Connect to a mediator from its invitation (an `_oob` URL, the invitation JSON, or the
+     * mediator's DID): mediation request and grant, a messaging DID naming the mediator,
+     * keylist update. A saved grant from the same mediator is reused.
+     */
+    func connect(invitation: String) async throws  -> Connection
+    
+    /**
+     * `connect` on the caller's thread.
+     */
+    func connectBlocking(invitation: String) throws  -> Connection
+    
+    /**
+     * The DID that talks to the mediator.
+     */
+    func controlDid()  -> String
+    
+    /**
+     * The DID peers write to, once connected.
+     */
+    func did() throws  -> String?
+    
+    /**
+     * The recipient DIDs the mediator holds for this device.
+     */
+    func keylist() async throws  -> [String]
+    
+    /**
+     * `keylist` on the caller's thread.
+     */
+    func keylistBlocking() throws  -> [String]
+    
+    /**
+     * Receive live over the mediator's WebSocket (reconnecting by itself).
+     */
+    func live() async throws  -> LiveStream
+    
+    /**
+     * `live` on the caller's thread.
+     */
+    func liveBlocking() throws  -> LiveStream
+    
+    /**
+     * The current DID of a peer, following the rotations it announced.
+     */
+    func peerDid(did: String) throws  -> String
+    
+    /**
+     * Pick up one batch of waiting messages and decrypt them. Nothing is deleted at the
+     * mediator until the batch is acknowledged.
+     */
+    func pickup() async throws  -> PickupBatch
+    
+    /**
+     * `pickup` on the caller's thread.
+     */
+    func pickupBlocking() throws  -> PickupBatch
+    
+    /**
+     * Trust-ping a peer (the response arrives like any message, in the ping's thread).
+     */
+    func ping(to: String) async throws  -> Sent
+    
+    /**
+     * `ping` on the caller's thread.
+     */
+    func pingBlocking(to: String) throws  -> Sent
+    
+    /**
+     * Trust-ping the mediator; returns the round trip in milliseconds.
+     */
+    func pingMediator() async throws  -> UInt64
+    
+    /**
+     * `ping_mediator` on the caller's thread.
+     */
+    func pingMediatorBlocking() throws  -> UInt64
+    
+    /**
+     * Every DID this device receives for (messaging, then prior DIDs not yet retired).
+     */
+    func recipientDids() throws  -> [String]
+    
+    /**
+     * Stop receiving for the DIDs rotated away from. Refused while messages wait for one of
+     * them, unless `even_if_messages_wait` (which drops those messages).
+     */
+    func retirePriorDids(evenIfMessagesWait: Bool) async throws  -> [String]
+    
+    /**
+     * `retire_prior_dids` on the caller's thread.
+     */
+    func retirePriorDidsBlocking(evenIfMessagesWait: Bool) throws  -> [String]
+    
+    /**
+     * Rotate the messaging DID: new keys and DID, keylist update, `from_prior` on the next
+     * messages to each peer.
+     */
+    func rotate() async throws  -> Rotated
+    
+    /**
+     * `rotate` on the caller's thread.
+     */
+    func rotateBlocking() throws  -> Rotated
+    
+    /**
+     * Send a plaintext message (JSON text) to `to`: `from` and `to` are set here; packed
+     * (authcrypt by default), wrapped in forwards for the recipient's mediators, delivered.
+     */
+    func send(to: String, message: String) async throws  -> Sent
+    
+    /**
+     * `send` on the caller's thread.
+     */
+    func sendBlocking(to: String, message: String) throws  -> Sent
+    
+    /**
+     * How many messages wait at the mediator (for one recipient DID, or all of ours).
+     */
+    func status(recipientDid: String?) async throws  -> PickupStatus
+    
+    /**
+     * `status` on the caller's thread.
+     */
+    func statusBlocking(recipientDid: String?) throws  -> PickupStatus
+    
+}
+/**
+ * A DIDComm v2 edge device: connects to a mediator, sends, picks up, receives live, rotates.
+ */
+open class EdgeAgent: EdgeAgentProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_didcomm_edge_ffi_fn_clone_edgeagent(self.handle, $0) }
+    }
+    /**
+     * A device with a fresh control identity, kept in memory only (lost when the object is).
+     */
+public convenience init(config: AgentConfig? = nil)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_constructor_edgeagent_new(
+        FfiConverterOptionTypeAgentConfig.lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_didcomm_edge_ffi_fn_free_edgeagent(handle, $0) }
+    }
+
+    
+    /**
+     * The device whose state (identities, keys, mediator grant) lives in the file at `path`:
+     * loaded when it exists, else created (mode 0600). It holds private keys.
+     */
+public static func `open`(path: String, config: AgentConfig? = nil)throws  -> EdgeAgent  {
+    return try  FfiConverterTypeEdgeAgent_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_constructor_edgeagent_open(
+        FfiConverterString.lower(path),
+        FfiConverterOptionTypeAgentConfig.lower(config),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Connect to a mediator from its invitation (an `_oob` URL, the invitation JSON, or the
+     * mediator's DID): mediation request and grant, a messaging DID naming the mediator,
+     * keylist update. A saved grant from the same mediator is reused.
+     */
+open func connect(invitation: String)async throws  -> Connection  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_connect(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(invitation)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConnection_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `connect` on the caller's thread.
+     */
+open func connectBlocking(invitation: String)throws  -> Connection  {
+    return try  FfiConverterTypeConnection_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_connect_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(invitation),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The DID that talks to the mediator.
+     */
+open func controlDid() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_control_did(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The DID peers write to, once connected.
+     */
+open func did()throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_did(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The recipient DIDs the mediator holds for this device.
+     */
+open func keylist()async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `keylist` on the caller's thread.
+     */
+open func keylistBlocking()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Receive live over the mediator's WebSocket (reconnecting by itself).
+     */
+open func live()async throws  -> LiveStream  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_live(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_u64,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_u64,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeLiveStream_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `live` on the caller's thread.
+     */
+open func liveBlocking()throws  -> LiveStream  {
+    return try  FfiConverterTypeLiveStream_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_live_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The current DID of a peer, following the rotations it announced.
+     */
+open func peerDid(did: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_peer_did(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(did),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Pick up one batch of waiting messages and decrypt them. Nothing is deleted at the
+     * mediator until the batch is acknowledged.
+     */
+open func pickup()async throws  -> PickupBatch  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_pickup(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_u64,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_u64,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypePickupBatch_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `pickup` on the caller's thread.
+     */
+open func pickupBlocking()throws  -> PickupBatch  {
+    return try  FfiConverterTypePickupBatch_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_pickup_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Trust-ping a peer (the response arrives like any message, in the ping's thread).
+     */
+open func ping(to: String)async throws  -> Sent  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(to)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSent_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `ping` on the caller's thread.
+     */
+open func pingBlocking(to: String)throws  -> Sent  {
+    return try  FfiConverterTypeSent_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(to),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Trust-ping the mediator; returns the round trip in milliseconds.
+     */
+open func pingMediator()async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_mediator(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_u64,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_u64,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `ping_mediator` on the caller's thread.
+     */
+open func pingMediatorBlocking()throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_mediator_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every DID this device receives for (messaging, then prior DIDs not yet retired).
+     */
+open func recipientDids()throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_recipient_dids(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stop receiving for the DIDs rotated away from. Refused while messages wait for one of
+     * them, unless `even_if_messages_wait` (which drops those messages).
+     */
+open func retirePriorDids(evenIfMessagesWait: Bool = false)async throws  -> [String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_retire_prior_dids(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(evenIfMessagesWait)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceString.lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `retire_prior_dids` on the caller's thread.
+     */
+open func retirePriorDidsBlocking(evenIfMessagesWait: Bool = false)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_retire_prior_dids_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(evenIfMessagesWait),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Rotate the messaging DID: new keys and DID, keylist update, `from_prior` on the next
+     * messages to each peer.
+     */
+open func rotate()async throws  -> Rotated  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_rotate(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRotated_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `rotate` on the caller's thread.
+     */
+open func rotateBlocking()throws  -> Rotated  {
+    return try  FfiConverterTypeRotated_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_rotate_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Send a plaintext message (JSON text) to `to`: `from` and `to` are set here; packed
+     * (authcrypt by default), wrapped in forwards for the recipient's mediators, delivered.
+     */
+open func send(to: String, message: String)async throws  -> Sent  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_send(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(to),FfiConverterString.lower(message)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSent_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `send` on the caller's thread.
+     */
+open func sendBlocking(to: String, message: String)throws  -> Sent  {
+    return try  FfiConverterTypeSent_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_send_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(to),
+        FfiConverterString.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How many messages wait at the mediator (for one recipient DID, or all of ours).
+     */
+open func status(recipientDid: String? = nil)async throws  -> PickupStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_status(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(recipientDid)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePickupStatus_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `status` on the caller's thread.
+     */
+open func statusBlocking(recipientDid: String? = nil)throws  -> PickupStatus  {
+    return try  FfiConverterTypePickupStatus_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_status_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(recipientDid),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEdgeAgent: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = EdgeAgent
+
+    public static func lift(_ handle: UInt64) throws -> EdgeAgent {
+        return EdgeAgent(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: EdgeAgent) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EdgeAgent {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: EdgeAgent, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEdgeAgent_lift(_ handle: UInt64) throws -> EdgeAgent {
+    return try FfiConverterTypeEdgeAgent.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEdgeAgent_lower(_ value: EdgeAgent) -> UInt64 {
+    return FfiConverterTypeEdgeAgent.lower(value)
+}
+
+
+
+
+
+
+/**
  * DID documents kept in memory (pinned peers, test parties, a wallet's documents). Changes are
  * seen by engines already using it (after `DidComm.invalidateDid` for a cached DID).
  */
@@ -1803,6 +2470,536 @@ public func FfiConverterTypeInMemorySecretsStore_lift(_ handle: UInt64) throws -
 #endif
 public func FfiConverterTypeInMemorySecretsStore_lower(_ value: InMemorySecretsStore) -> UInt64 {
     return FfiConverterTypeInMemorySecretsStore.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
+ */
+public protocol LiveStreamProtocol: AnyObject, Sendable {
+    
+    /**
+     * Acknowledge a message the app has taken (by its `queue_id`): the mediator deletes it.
+     * Returns once the mediator confirmed, after the automatic replies it asked for.
+     */
+    func ack(queueId: String) async throws  -> Acknowledged
+    
+    /**
+     * `ack` on the caller's thread.
+     */
+    func ackBlocking(queueId: String) throws  -> Acknowledged
+    
+    /**
+     * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
+     * refusal that stopped it).
+     */
+    func recv() async throws  -> LiveMessage
+    
+    /**
+     * The next message on the caller's thread, or `None` when none came within `timeout_ms`.
+     */
+    func recvBlocking(timeoutMs: UInt64) throws  -> LiveMessage?
+    
+    /**
+     * The connection state now.
+     */
+    func state()  -> LiveState
+    
+    /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+    func stop() async 
+    
+    /**
+     * `stop` on the caller's thread.
+     */
+    func stopBlocking() 
+    
+    /**
+     * Wait until the connection is live (`TimedOut` after `timeout_ms`).
+     */
+    func waitLive(timeoutMs: UInt64) async throws 
+    
+    /**
+     * `wait_live` on the caller's thread.
+     */
+    func waitLiveBlocking(timeoutMs: UInt64) throws 
+    
+}
+/**
+ * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
+ */
+open class LiveStream: LiveStreamProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_didcomm_edge_ffi_fn_clone_livestream(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_didcomm_edge_ffi_fn_free_livestream(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Acknowledge a message the app has taken (by its `queue_id`): the mediator deletes it.
+     * Returns once the mediator confirmed, after the automatic replies it asked for.
+     */
+open func ack(queueId: String)async throws  -> Acknowledged  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_livestream_ack(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(queueId)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAcknowledged_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `ack` on the caller's thread.
+     */
+open func ackBlocking(queueId: String)throws  -> Acknowledged  {
+    return try  FfiConverterTypeAcknowledged_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_livestream_ack_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(queueId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
+     * refusal that stopped it).
+     */
+open func recv()async throws  -> LiveMessage  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_livestream_recv(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLiveMessage_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * The next message on the caller's thread, or `None` when none came within `timeout_ms`.
+     */
+open func recvBlocking(timeoutMs: UInt64)throws  -> LiveMessage?  {
+    return try  FfiConverterOptionTypeLiveMessage.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_livestream_recv_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The connection state now.
+     */
+open func state() -> LiveState  {
+    return try!  FfiConverterTypeLiveState_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_livestream_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+open func stop()async   {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_livestream_stop(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_void,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_void,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * `stop` on the caller's thread.
+     */
+open func stopBlocking()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_livestream_stop_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Wait until the connection is live (`TimedOut` after `timeout_ms`).
+     */
+open func waitLive(timeoutMs: UInt64)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live(
+                        self.uniffiCloneHandle(),FfiConverterUInt64.lower(timeoutMs)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_void,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_void,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `wait_live` on the caller's thread.
+     */
+open func waitLiveBlocking(timeoutMs: UInt64)throws   {try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveStream: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = LiveStream
+
+    public static func lift(_ handle: UInt64) throws -> LiveStream {
+        return LiveStream(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: LiveStream) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveStream {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LiveStream, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveStream_lift(_ handle: UInt64) throws -> LiveStream {
+    return try FfiConverterTypeLiveStream.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveStream_lower(_ value: LiveStream) -> UInt64 {
+    return FfiConverterTypeLiveStream.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One pickup batch: read `messages` (and `failed`), then `acknowledge`: only then does the
+ * mediator delete them. A batch never acknowledged is delivered again.
+ */
+public protocol PickupBatchProtocol: AnyObject, Sendable {
+    
+    /**
+     * Tell the mediator the whole batch was received (it deletes the messages), then send
+     * the automatic replies. Once only.
+     */
+    func acknowledge() async throws  -> Acknowledged
+    
+    /**
+     * `acknowledge` on the caller's thread.
+     */
+    func acknowledgeBlocking() throws  -> Acknowledged
+    
+    /**
+     * The messages that could not be opened.
+     */
+    func failed()  -> [UndecryptableMessage]
+    
+    /**
+     * Whether the batch carried nothing at all.
+     */
+    func isEmpty()  -> Bool
+    
+    /**
+     * The decrypted messages, oldest first.
+     */
+    func messages()  -> [ReceivedMessage]
+    
+    /**
+     * Queue ids delivered again after an acknowledgement that got lost (acknowledged with the
+     * batch, not shown again).
+     */
+    func redelivered()  -> [String]
+    
+}
+/**
+ * One pickup batch: read `messages` (and `failed`), then `acknowledge`: only then does the
+ * mediator delete them. A batch never acknowledged is delivered again.
+ */
+open class PickupBatch: PickupBatchProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_didcomm_edge_ffi_fn_clone_pickupbatch(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_didcomm_edge_ffi_fn_free_pickupbatch(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Tell the mediator the whole batch was received (it deletes the messages), then send
+     * the automatic replies. Once only.
+     */
+open func acknowledge()async throws  -> Acknowledged  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_pickupbatch_acknowledge(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAcknowledged_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `acknowledge` on the caller's thread.
+     */
+open func acknowledgeBlocking()throws  -> Acknowledged  {
+    return try  FfiConverterTypeAcknowledged_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_pickupbatch_acknowledge_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The messages that could not be opened.
+     */
+open func failed() -> [UndecryptableMessage]  {
+    return try!  FfiConverterSequenceTypeUndecryptableMessage.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_pickupbatch_failed(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the batch carried nothing at all.
+     */
+open func isEmpty() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_pickupbatch_is_empty(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The decrypted messages, oldest first.
+     */
+open func messages() -> [ReceivedMessage]  {
+    return try!  FfiConverterSequenceTypeReceivedMessage.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_pickupbatch_messages(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Queue ids delivered again after an acknowledgement that got lost (acknowledged with the
+     * batch, not shown again).
+     */
+open func redelivered() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_pickupbatch_redelivered(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePickupBatch: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PickupBatch
+
+    public static func lift(_ handle: UInt64) throws -> PickupBatch {
+        return PickupBatch(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PickupBatch) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PickupBatch {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PickupBatch, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePickupBatch_lift(_ handle: UInt64) throws -> PickupBatch {
+    return try FfiConverterTypePickupBatch.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePickupBatch_lower(_ value: PickupBatch) -> UInt64 {
+    return FfiConverterTypePickupBatch.lower(value)
 }
 
 
@@ -2449,6 +3646,228 @@ public func FfiConverterTypeWallet_lower(_ value: Wallet) -> UInt64 {
 
 
 /**
+ * What acknowledging led to.
+ */
+public struct Acknowledged: Equatable, Hashable {
+    /**
+     * Queue ids the mediator was told to delete.
+     */
+    public var ids: [String]
+    /**
+     * Automatic replies sent afterwards (`ack` for `please_ack`, `ping-response`).
+     */
+    public var replies: [Sent]
+    /**
+     * Automatic replies that could not be sent, as `kind: reason` (the acknowledgement itself
+     * succeeded).
+     */
+    public var replyErrors: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Queue ids the mediator was told to delete.
+         */ids: [String], 
+        /**
+         * Automatic replies sent afterwards (`ack` for `please_ack`, `ping-response`).
+         */replies: [Sent], 
+        /**
+         * Automatic replies that could not be sent, as `kind: reason` (the acknowledgement itself
+         * succeeded).
+         */replyErrors: [String]) {
+        self.ids = ids
+        self.replies = replies
+        self.replyErrors = replyErrors
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Acknowledged: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAcknowledged: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Acknowledged {
+        return
+            try Acknowledged(
+                ids: FfiConverterSequenceString.read(from: &buf), 
+                replies: FfiConverterSequenceTypeSent.read(from: &buf), 
+                replyErrors: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Acknowledged, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.ids, into: &buf)
+        FfiConverterSequenceTypeSent.write(value.replies, into: &buf)
+        FfiConverterSequenceString.write(value.replyErrors, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAcknowledged_lift(_ buf: RustBuffer) throws -> Acknowledged {
+    return try FfiConverterTypeAcknowledged.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAcknowledged_lower(_ value: Acknowledged) -> RustBuffer {
+    return FfiConverterTypeAcknowledged.lower(value)
+}
+
+
+/**
+ * The agent's settings; every field left out (`None`) keeps the agent's default.
+ */
+public struct AgentConfig: Equatable, Hashable {
+    /**
+     * Coordinate Mediation version (default 2.0).
+     */
+    public var mediationVersion: MediationVersion?
+    /**
+     * Message Pickup version (default 3.0).
+     */
+    public var pickupVersion: PickupVersion?
+    /**
+     * How messages to peers are protected (default authcrypt).
+     */
+    public var sendMode: SendMode?
+    /**
+     * Longest one request may take, in milliseconds (default 10 000).
+     */
+    public var requestTimeoutMs: UInt64?
+    /**
+     * Attempts of a repeatable request, retries included (default 4; 1: no retry).
+     */
+    public var retryAttempts: UInt32?
+    /**
+     * Most messages one pickup asks for (default 50).
+     */
+    public var batchSize: UInt64?
+    /**
+     * Answer `please_ack` with an `ack` once a message is acknowledged (default true).
+     */
+    public var autoAck: Bool?
+    /**
+     * Answer peers' trust pings (default true).
+     */
+    public var autoPingResponse: Bool?
+    /**
+     * The mediator's WebSocket URL for live mode (default: from its DID, or its HTTP
+     * endpoint with `/ws`).
+     */
+    public var websocketUrl: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Coordinate Mediation version (default 2.0).
+         */mediationVersion: MediationVersion? = nil, 
+        /**
+         * Message Pickup version (default 3.0).
+         */pickupVersion: PickupVersion? = nil, 
+        /**
+         * How messages to peers are protected (default authcrypt).
+         */sendMode: SendMode? = nil, 
+        /**
+         * Longest one request may take, in milliseconds (default 10 000).
+         */requestTimeoutMs: UInt64? = nil, 
+        /**
+         * Attempts of a repeatable request, retries included (default 4; 1: no retry).
+         */retryAttempts: UInt32? = nil, 
+        /**
+         * Most messages one pickup asks for (default 50).
+         */batchSize: UInt64? = nil, 
+        /**
+         * Answer `please_ack` with an `ack` once a message is acknowledged (default true).
+         */autoAck: Bool? = nil, 
+        /**
+         * Answer peers' trust pings (default true).
+         */autoPingResponse: Bool? = nil, 
+        /**
+         * The mediator's WebSocket URL for live mode (default: from its DID, or its HTTP
+         * endpoint with `/ws`).
+         */websocketUrl: String? = nil) {
+        self.mediationVersion = mediationVersion
+        self.pickupVersion = pickupVersion
+        self.sendMode = sendMode
+        self.requestTimeoutMs = requestTimeoutMs
+        self.retryAttempts = retryAttempts
+        self.batchSize = batchSize
+        self.autoAck = autoAck
+        self.autoPingResponse = autoPingResponse
+        self.websocketUrl = websocketUrl
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AgentConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAgentConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AgentConfig {
+        return
+            try AgentConfig(
+                mediationVersion: FfiConverterOptionTypeMediationVersion.read(from: &buf), 
+                pickupVersion: FfiConverterOptionTypePickupVersion.read(from: &buf), 
+                sendMode: FfiConverterOptionTypeSendMode.read(from: &buf), 
+                requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                retryAttempts: FfiConverterOptionUInt32.read(from: &buf), 
+                batchSize: FfiConverterOptionUInt64.read(from: &buf), 
+                autoAck: FfiConverterOptionBool.read(from: &buf), 
+                autoPingResponse: FfiConverterOptionBool.read(from: &buf), 
+                websocketUrl: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AgentConfig, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeMediationVersion.write(value.mediationVersion, into: &buf)
+        FfiConverterOptionTypePickupVersion.write(value.pickupVersion, into: &buf)
+        FfiConverterOptionTypeSendMode.write(value.sendMode, into: &buf)
+        FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionUInt32.write(value.retryAttempts, into: &buf)
+        FfiConverterOptionUInt64.write(value.batchSize, into: &buf)
+        FfiConverterOptionBool.write(value.autoAck, into: &buf)
+        FfiConverterOptionBool.write(value.autoPingResponse, into: &buf)
+        FfiConverterOptionString.write(value.websocketUrl, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgentConfig_lift(_ buf: RustBuffer) throws -> AgentConfig {
+    return try FfiConverterTypeAgentConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgentConfig_lower(_ value: AgentConfig) -> RustBuffer {
+    return FfiConverterTypeAgentConfig.lower(value)
+}
+
+
+/**
  * A Basic Message 2.0 text message.
  */
 public struct BasicMessage: Equatable, Hashable {
@@ -2625,6 +4044,115 @@ public func FfiConverterTypeConfig_lift(_ buf: RustBuffer) throws -> Config {
 #endif
 public func FfiConverterTypeConfig_lower(_ value: Config) -> RustBuffer {
     return FfiConverterTypeConfig.lower(value)
+}
+
+
+/**
+ * The outcome of `connect`.
+ */
+public struct Connection: Equatable, Hashable {
+    /**
+     * The mediator's DID.
+     */
+    public var mediatorDid: String
+    /**
+     * Its HTTP endpoint.
+     */
+    public var httpEndpoint: String
+    /**
+     * Its WebSocket URL (live mode).
+     */
+    public var websocketUrl: String
+    /**
+     * The routing DIDs of the grant.
+     */
+    public var routingDid: [String]
+    /**
+     * Our messaging DID: registered at the mediator, its service names the mediator.
+     */
+    public var did: String
+    /**
+     * Whether this call did the mediation exchange (`false`: the saved grant was reused).
+     */
+    public var newlyGranted: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mediator's DID.
+         */mediatorDid: String, 
+        /**
+         * Its HTTP endpoint.
+         */httpEndpoint: String, 
+        /**
+         * Its WebSocket URL (live mode).
+         */websocketUrl: String, 
+        /**
+         * The routing DIDs of the grant.
+         */routingDid: [String], 
+        /**
+         * Our messaging DID: registered at the mediator, its service names the mediator.
+         */did: String, 
+        /**
+         * Whether this call did the mediation exchange (`false`: the saved grant was reused).
+         */newlyGranted: Bool) {
+        self.mediatorDid = mediatorDid
+        self.httpEndpoint = httpEndpoint
+        self.websocketUrl = websocketUrl
+        self.routingDid = routingDid
+        self.did = did
+        self.newlyGranted = newlyGranted
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Connection: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnection: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Connection {
+        return
+            try Connection(
+                mediatorDid: FfiConverterString.read(from: &buf), 
+                httpEndpoint: FfiConverterString.read(from: &buf), 
+                websocketUrl: FfiConverterString.read(from: &buf), 
+                routingDid: FfiConverterSequenceString.read(from: &buf), 
+                did: FfiConverterString.read(from: &buf), 
+                newlyGranted: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Connection, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mediatorDid, into: &buf)
+        FfiConverterString.write(value.httpEndpoint, into: &buf)
+        FfiConverterString.write(value.websocketUrl, into: &buf)
+        FfiConverterSequenceString.write(value.routingDid, into: &buf)
+        FfiConverterString.write(value.did, into: &buf)
+        FfiConverterBool.write(value.newlyGranted, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnection_lift(_ buf: RustBuffer) throws -> Connection {
+    return try FfiConverterTypeConnection.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnection_lower(_ value: Connection) -> RustBuffer {
+    return FfiConverterTypeConnection.lower(value)
 }
 
 
@@ -2991,6 +4519,85 @@ public func FfiConverterTypeIdentity_lift(_ buf: RustBuffer) throws -> Identity 
 #endif
 public func FfiConverterTypeIdentity_lower(_ value: Identity) -> RustBuffer {
     return FfiConverterTypeIdentity.lower(value)
+}
+
+
+/**
+ * One message pushed in live mode: decrypted (`message`) or not (`undecryptable`).
+ */
+public struct LiveMessage: Equatable, Hashable {
+    /**
+     * The mediator's id for it: what `LiveStream.ack` takes.
+     */
+    public var queueId: String
+    /**
+     * The decrypted message.
+     */
+    public var message: ReceivedMessage?
+    /**
+     * Why it could not be opened.
+     */
+    public var undecryptable: UndecryptableMessage?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mediator's id for it: what `LiveStream.ack` takes.
+         */queueId: String, 
+        /**
+         * The decrypted message.
+         */message: ReceivedMessage?, 
+        /**
+         * Why it could not be opened.
+         */undecryptable: UndecryptableMessage?) {
+        self.queueId = queueId
+        self.message = message
+        self.undecryptable = undecryptable
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LiveMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveMessage {
+        return
+            try LiveMessage(
+                queueId: FfiConverterString.read(from: &buf), 
+                message: FfiConverterOptionTypeReceivedMessage.read(from: &buf), 
+                undecryptable: FfiConverterOptionTypeUndecryptableMessage.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LiveMessage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.queueId, into: &buf)
+        FfiConverterOptionTypeReceivedMessage.write(value.message, into: &buf)
+        FfiConverterOptionTypeUndecryptableMessage.write(value.undecryptable, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveMessage_lift(_ buf: RustBuffer) throws -> LiveMessage {
+    return try FfiConverterTypeLiveMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveMessage_lower(_ value: LiveMessage) -> RustBuffer {
+    return FfiConverterTypeLiveMessage.lower(value)
 }
 
 
@@ -3451,6 +5058,87 @@ public func FfiConverterTypePackedSigned_lower(_ value: PackedSigned) -> RustBuf
 
 
 /**
+ * The mediator's queue for this device (Message Pickup `status`).
+ */
+public struct PickupStatus: Equatable, Hashable {
+    /**
+     * Messages waiting.
+     */
+    public var messageCount: UInt64
+    /**
+     * Whether live delivery is on, when the mediator says.
+     */
+    public var liveDelivery: Bool?
+    /**
+     * Every field of the `status` message, JSON text (the typed form of
+     * `parse_protocol_message`).
+     */
+    public var fields: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Messages waiting.
+         */messageCount: UInt64, 
+        /**
+         * Whether live delivery is on, when the mediator says.
+         */liveDelivery: Bool?, 
+        /**
+         * Every field of the `status` message, JSON text (the typed form of
+         * `parse_protocol_message`).
+         */fields: String) {
+        self.messageCount = messageCount
+        self.liveDelivery = liveDelivery
+        self.fields = fields
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PickupStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePickupStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PickupStatus {
+        return
+            try PickupStatus(
+                messageCount: FfiConverterUInt64.read(from: &buf), 
+                liveDelivery: FfiConverterOptionBool.read(from: &buf), 
+                fields: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PickupStatus, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.messageCount, into: &buf)
+        FfiConverterOptionBool.write(value.liveDelivery, into: &buf)
+        FfiConverterString.write(value.fields, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePickupStatus_lift(_ buf: RustBuffer) throws -> PickupStatus {
+    return try FfiConverterTypePickupStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePickupStatus_lower(_ value: PickupStatus) -> RustBuffer {
+    return FfiConverterTypePickupStatus.lower(value)
+}
+
+
+/**
  * A Report Problem 2.0 problem report.
  */
 public struct ProblemReport: Equatable, Hashable {
@@ -3647,6 +5335,194 @@ public func FfiConverterTypeProtocolMessage_lift(_ buf: RustBuffer) throws -> Pr
 #endif
 public func FfiConverterTypeProtocolMessage_lower(_ value: ProtocolMessage) -> RustBuffer {
     return FfiConverterTypeProtocolMessage.lower(value)
+}
+
+
+/**
+ * A delivered message, decrypted.
+ */
+public struct ReceivedMessage: Equatable, Hashable {
+    /**
+     * The mediator's id for it (what an acknowledgement names).
+     */
+    public var queueId: String
+    /**
+     * The plaintext message, JSON text.
+     */
+    public var message: String
+    /**
+     * How it was protected.
+     */
+    public var metadata: UnpackMetadata
+    /**
+     * The sender's DID when the envelope authenticated it; `None` for anonymous messages.
+     */
+    public var sender: String?
+    /**
+     * The DID the sender rotated away from, when the message announced a verified rotation.
+     */
+    public var rotatedFrom: String?
+    /**
+     * Its size as delivered, in bytes.
+     */
+    public var packedLen: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mediator's id for it (what an acknowledgement names).
+         */queueId: String, 
+        /**
+         * The plaintext message, JSON text.
+         */message: String, 
+        /**
+         * How it was protected.
+         */metadata: UnpackMetadata, 
+        /**
+         * The sender's DID when the envelope authenticated it; `None` for anonymous messages.
+         */sender: String?, 
+        /**
+         * The DID the sender rotated away from, when the message announced a verified rotation.
+         */rotatedFrom: String?, 
+        /**
+         * Its size as delivered, in bytes.
+         */packedLen: UInt64) {
+        self.queueId = queueId
+        self.message = message
+        self.metadata = metadata
+        self.sender = sender
+        self.rotatedFrom = rotatedFrom
+        self.packedLen = packedLen
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReceivedMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReceivedMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReceivedMessage {
+        return
+            try ReceivedMessage(
+                queueId: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf), 
+                metadata: FfiConverterTypeUnpackMetadata.read(from: &buf), 
+                sender: FfiConverterOptionString.read(from: &buf), 
+                rotatedFrom: FfiConverterOptionString.read(from: &buf), 
+                packedLen: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReceivedMessage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.queueId, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterTypeUnpackMetadata.write(value.metadata, into: &buf)
+        FfiConverterOptionString.write(value.sender, into: &buf)
+        FfiConverterOptionString.write(value.rotatedFrom, into: &buf)
+        FfiConverterUInt64.write(value.packedLen, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceivedMessage_lift(_ buf: RustBuffer) throws -> ReceivedMessage {
+    return try FfiConverterTypeReceivedMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReceivedMessage_lower(_ value: ReceivedMessage) -> RustBuffer {
+    return FfiConverterTypeReceivedMessage.lower(value)
+}
+
+
+/**
+ * What `rotate` did.
+ */
+public struct Rotated: Equatable, Hashable {
+    /**
+     * The DID rotated away from (still registered until `retire_prior_dids`).
+     */
+    public var priorDid: String
+    /**
+     * The new messaging DID.
+     */
+    public var newDid: String
+    /**
+     * The `from_prior` JWT the next messages to each peer carry.
+     */
+    public var fromPrior: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The DID rotated away from (still registered until `retire_prior_dids`).
+         */priorDid: String, 
+        /**
+         * The new messaging DID.
+         */newDid: String, 
+        /**
+         * The `from_prior` JWT the next messages to each peer carry.
+         */fromPrior: String) {
+        self.priorDid = priorDid
+        self.newDid = newDid
+        self.fromPrior = fromPrior
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Rotated: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRotated: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Rotated {
+        return
+            try Rotated(
+                priorDid: FfiConverterString.read(from: &buf), 
+                newDid: FfiConverterString.read(from: &buf), 
+                fromPrior: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Rotated, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.priorDid, into: &buf)
+        FfiConverterString.write(value.newDid, into: &buf)
+        FfiConverterString.write(value.fromPrior, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRotated_lift(_ buf: RustBuffer) throws -> Rotated {
+    return try FfiConverterTypeRotated.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRotated_lower(_ value: Rotated) -> RustBuffer {
+    return FfiConverterTypeRotated.lower(value)
 }
 
 
@@ -3936,6 +5812,215 @@ public func FfiConverterTypeRouted_lift(_ buf: RustBuffer) throws -> Routed {
 #endif
 public func FfiConverterTypeRouted_lower(_ value: Routed) -> RustBuffer {
     return FfiConverterTypeRouted.lower(value)
+}
+
+
+/**
+ * What `send` did.
+ */
+public struct Sent: Equatable, Hashable {
+    /**
+     * The message id.
+     */
+    public var id: String
+    /**
+     * The recipient DID it was packed for (after following announced rotations).
+     */
+    public var to: String
+    /**
+     * The transport URI it went to.
+     */
+    public var uri: String
+    /**
+     * The mediators it travels through, first receiver first.
+     */
+    public var hops: [String]
+    /**
+     * The message packed for the recipient (what the recipient decrypts).
+     */
+    public var packed: String
+    /**
+     * What went on the wire: the outer forward (or `packed` without hops).
+     */
+    public var wire: String
+    /**
+     * Whether `from_prior` announced our DID rotation on this message.
+     */
+    public var announcedRotation: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The message id.
+         */id: String, 
+        /**
+         * The recipient DID it was packed for (after following announced rotations).
+         */to: String, 
+        /**
+         * The transport URI it went to.
+         */uri: String, 
+        /**
+         * The mediators it travels through, first receiver first.
+         */hops: [String], 
+        /**
+         * The message packed for the recipient (what the recipient decrypts).
+         */packed: String, 
+        /**
+         * What went on the wire: the outer forward (or `packed` without hops).
+         */wire: String, 
+        /**
+         * Whether `from_prior` announced our DID rotation on this message.
+         */announcedRotation: Bool) {
+        self.id = id
+        self.to = to
+        self.uri = uri
+        self.hops = hops
+        self.packed = packed
+        self.wire = wire
+        self.announcedRotation = announcedRotation
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Sent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Sent {
+        return
+            try Sent(
+                id: FfiConverterString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                uri: FfiConverterString.read(from: &buf), 
+                hops: FfiConverterSequenceString.read(from: &buf), 
+                packed: FfiConverterString.read(from: &buf), 
+                wire: FfiConverterString.read(from: &buf), 
+                announcedRotation: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Sent, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterString.write(value.uri, into: &buf)
+        FfiConverterSequenceString.write(value.hops, into: &buf)
+        FfiConverterString.write(value.packed, into: &buf)
+        FfiConverterString.write(value.wire, into: &buf)
+        FfiConverterBool.write(value.announcedRotation, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSent_lift(_ buf: RustBuffer) throws -> Sent {
+    return try FfiConverterTypeSent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSent_lower(_ value: Sent) -> RustBuffer {
+    return FfiConverterTypeSent.lower(value)
+}
+
+
+/**
+ * A delivered message the agent could not open (acknowledge it with the others: it would
+ * never open later either).
+ */
+public struct UndecryptableMessage: Equatable, Hashable {
+    /**
+     * The mediator's id for it.
+     */
+    public var queueId: String
+    /**
+     * Why it could not be opened: the error kind's snake_case name and reason.
+     */
+    public var errorKind: String
+    /**
+     * The reason.
+     */
+    public var reason: String
+    /**
+     * Its size as delivered, in bytes.
+     */
+    public var packedLen: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mediator's id for it.
+         */queueId: String, 
+        /**
+         * Why it could not be opened: the error kind's snake_case name and reason.
+         */errorKind: String, 
+        /**
+         * The reason.
+         */reason: String, 
+        /**
+         * Its size as delivered, in bytes.
+         */packedLen: UInt64) {
+        self.queueId = queueId
+        self.errorKind = errorKind
+        self.reason = reason
+        self.packedLen = packedLen
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UndecryptableMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUndecryptableMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UndecryptableMessage {
+        return
+            try UndecryptableMessage(
+                queueId: FfiConverterString.read(from: &buf), 
+                errorKind: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                packedLen: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UndecryptableMessage, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.queueId, into: &buf)
+        FfiConverterString.write(value.errorKind, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterUInt64.write(value.packedLen, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUndecryptableMessage_lift(_ buf: RustBuffer) throws -> UndecryptableMessage {
+    return try FfiConverterTypeUndecryptableMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUndecryptableMessage_lower(_ value: UndecryptableMessage) -> RustBuffer {
+    return FfiConverterTypeUndecryptableMessage.lower(value)
 }
 
 
@@ -4554,6 +6639,42 @@ enum DidCommError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case InvalidState(reason: String
     )
+    /**
+     * The mediator or peer could not be reached (connection refused, reset, no route, DNS).
+     */
+    case Unreachable(reason: String
+    )
+    /**
+     * The mediator or peer did not answer in time.
+     */
+    case TimedOut(reason: String
+    )
+    /**
+     * The mediator or peer refused: `problem_code` is the code of its problem report (e.g.
+     * `e.p.req.not-granted`), `http_status` the HTTP status, when there was one.
+     */
+    case Refused(reason: String, problemCode: String?, httpStatus: UInt16?
+    )
+    /**
+     * The answer was not what the protocol expects (wrong type, thread or sender).
+     */
+    case Protocol(reason: String
+    )
+    /**
+     * The agent is not connected to a mediator yet: call `connect` first.
+     */
+    case NotConnected(reason: String
+    )
+    /**
+     * The agent's state file could not be read or written.
+     */
+    case Storage(reason: String
+    )
+    /**
+     * The live stream (or the agent) was closed.
+     */
+    case Closed(reason: String
+    )
 
     
 
@@ -4626,6 +6747,29 @@ public struct FfiConverterTypeDidCommError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 15: return .InvalidState(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 16: return .Unreachable(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 17: return .TimedOut(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 18: return .Refused(
+            reason: try FfiConverterString.read(from: &buf), 
+            problemCode: try FfiConverterOptionString.read(from: &buf), 
+            httpStatus: try FfiConverterOptionUInt16.read(from: &buf)
+            )
+        case 19: return .Protocol(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 20: return .NotConnected(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 21: return .Storage(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 22: return .Closed(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -4712,6 +6856,43 @@ public struct FfiConverterTypeDidCommError: FfiConverterRustBuffer {
         
         case let .InvalidState(reason):
             writeInt(&buf, Int32(15))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Unreachable(reason):
+            writeInt(&buf, Int32(16))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .TimedOut(reason):
+            writeInt(&buf, Int32(17))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Refused(reason,problemCode,httpStatus):
+            writeInt(&buf, Int32(18))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterOptionString.write(problemCode, into: &buf)
+            FfiConverterOptionUInt16.write(httpStatus, into: &buf)
+            
+        
+        case let .Protocol(reason):
+            writeInt(&buf, Int32(19))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .NotConnected(reason):
+            writeInt(&buf, Int32(20))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Storage(reason):
+            writeInt(&buf, Int32(21))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Closed(reason):
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -4933,6 +7114,394 @@ public func FfiConverterTypeKeyType_lower(_ value: KeyType) -> RustBuffer {
 }
 
 
+
+/**
+ * Where a live connection stands.
+ */
+
+public enum LiveState: Equatable, Hashable {
+    
+    /**
+     * Opening the first connection.
+     */
+    case connecting
+    /**
+     * Connected, live delivery on.
+     */
+    case live
+    /**
+     * The connection dropped; trying again.
+     */
+    case reconnecting(
+        /**
+         * Attempts since the connection was last live.
+         */attempt: UInt32, 
+        /**
+         * Why the last attempt failed.
+         */lastError: String
+    )
+    /**
+     * Stopped for good (refused, or closed).
+     */
+    case closed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LiveState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLiveState: FfiConverterRustBuffer {
+    typealias SwiftType = LiveState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LiveState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .connecting
+        
+        case 2: return .live
+        
+        case 3: return .reconnecting(attempt: try FfiConverterUInt32.read(from: &buf), lastError: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .closed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LiveState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .connecting:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .live:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .reconnecting(attempt,lastError):
+            writeInt(&buf, Int32(3))
+            FfiConverterUInt32.write(attempt, into: &buf)
+            FfiConverterString.write(lastError, into: &buf)
+            
+        
+        case .closed:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveState_lift(_ buf: RustBuffer) throws -> LiveState {
+    return try FfiConverterTypeLiveState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLiveState_lower(_ value: LiveState) -> RustBuffer {
+    return FfiConverterTypeLiveState.lower(value)
+}
+
+
+
+/**
+ * Coordinate Mediation version spoken to the mediator.
+ */
+
+public enum MediationVersion: Equatable, Hashable {
+    
+    /**
+     * 2.0 (`keylist-*` messages): the agent's default.
+     */
+    case v2
+    /**
+     * 3.0 (`recipient-*` messages).
+     */
+    case v3
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MediationVersion: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMediationVersion: FfiConverterRustBuffer {
+    typealias SwiftType = MediationVersion
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MediationVersion {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .v2
+        
+        case 2: return .v3
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MediationVersion, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .v2:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .v3:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMediationVersion_lift(_ buf: RustBuffer) throws -> MediationVersion {
+    return try FfiConverterTypeMediationVersion.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMediationVersion_lower(_ value: MediationVersion) -> RustBuffer {
+    return FfiConverterTypeMediationVersion.lower(value)
+}
+
+
+
+/**
+ * Message Pickup version spoken to the mediator.
+ */
+
+public enum PickupVersion: Equatable, Hashable {
+    
+    /**
+     * 3.0 (`messagepickup`): the agent's default, and what live delivery speaks.
+     */
+    case v3
+    /**
+     * 4.0 (`message-pickup`).
+     */
+    case v4
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PickupVersion: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePickupVersion: FfiConverterRustBuffer {
+    typealias SwiftType = PickupVersion
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PickupVersion {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .v3
+        
+        case 2: return .v4
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PickupVersion, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .v3:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .v4:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePickupVersion_lift(_ buf: RustBuffer) throws -> PickupVersion {
+    return try FfiConverterTypePickupVersion.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePickupVersion_lower(_ value: PickupVersion) -> RustBuffer {
+    return FfiConverterTypePickupVersion.lower(value)
+}
+
+
+
+/**
+ * How `send` protects a message.
+ */
+
+public enum SendMode: Equatable, Hashable {
+    
+    /**
+     * Authcrypt from our DID (the default): the recipient learns and can trust who sent it.
+     */
+    case authcrypt
+    /**
+     * Authcrypt wrapped in anoncrypt: the sender's key id is hidden on the path.
+     */
+    case authcryptProtectSender
+    /**
+     * Anoncrypt: the recipient does not learn who sent it.
+     */
+    case anoncrypt
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SendMode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSendMode: FfiConverterRustBuffer {
+    typealias SwiftType = SendMode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SendMode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .authcrypt
+        
+        case 2: return .authcryptProtectSender
+        
+        case 3: return .anoncrypt
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SendMode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .authcrypt:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .authcryptProtectSender:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .anoncrypt:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSendMode_lift(_ buf: RustBuffer) throws -> SendMode {
+    return try FfiConverterTypeSendMode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSendMode_lower(_ value: SendMode) -> RustBuffer {
+    return FfiConverterTypeSendMode.lower(value)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -4984,6 +7553,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -5024,6 +7617,30 @@ fileprivate struct FfiConverterOptionTypeDidResolver: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDidResolver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAgentConfig: FfiConverterRustBuffer {
+    typealias SwiftType = AgentConfig?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAgentConfig.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAgentConfig.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5104,6 +7721,30 @@ fileprivate struct FfiConverterOptionTypeFromPrior: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLiveMessage: FfiConverterRustBuffer {
+    typealias SwiftType = LiveMessage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLiveMessage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLiveMessage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypePackEncryptedOptions: FfiConverterRustBuffer {
     typealias SwiftType = PackEncryptedOptions?
 
@@ -5128,6 +7769,30 @@ fileprivate struct FfiConverterOptionTypePackEncryptedOptions: FfiConverterRustB
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeReceivedMessage: FfiConverterRustBuffer {
+    typealias SwiftType = ReceivedMessage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReceivedMessage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReceivedMessage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeRouteOptions: FfiConverterRustBuffer {
     typealias SwiftType = RouteOptions?
 
@@ -5144,6 +7809,30 @@ fileprivate struct FfiConverterOptionTypeRouteOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeRouteOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeUndecryptableMessage: FfiConverterRustBuffer {
+    typealias SwiftType = UndecryptableMessage?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeUndecryptableMessage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeUndecryptableMessage.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -5200,6 +7889,78 @@ fileprivate struct FfiConverterOptionTypeContentEncryption: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeMediationVersion: FfiConverterRustBuffer {
+    typealias SwiftType = MediationVersion?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMediationVersion.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMediationVersion.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePickupVersion: FfiConverterRustBuffer {
+    typealias SwiftType = PickupVersion?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePickupVersion.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePickupVersion.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSendMode: FfiConverterRustBuffer {
+    typealias SwiftType = SendMode?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSendMode.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSendMode.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -5241,6 +8002,81 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReceivedMessage: FfiConverterRustBuffer {
+    typealias SwiftType = [ReceivedMessage]
+
+    public static func write(_ value: [ReceivedMessage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReceivedMessage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReceivedMessage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReceivedMessage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReceivedMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSent: FfiConverterRustBuffer {
+    typealias SwiftType = [Sent]
+
+    public static func write(_ value: [Sent], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSent.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Sent] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Sent]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSent.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeUndecryptableMessage: FfiConverterRustBuffer {
+    typealias SwiftType = [UndecryptableMessage]
+
+    public static func write(_ value: [UndecryptableMessage], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeUndecryptableMessage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UndecryptableMessage] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UndecryptableMessage]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeUndecryptableMessage.read(from: &buf))
         }
         return seq
     }
@@ -5647,6 +8483,123 @@ private let initializationResult: InitializationResult = {
     if (uniffi_didcomm_edge_ffi_checksum_func_parse_forward() != 40652) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_connect() != 56960) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_connect_blocking() != 53113) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_control_did() != 18295) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_did() != 45278) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist() != 15880) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist_blocking() != 43806) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_live() != 58607) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_live_blocking() != 52502) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_peer_did() != 9670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_pickup() != 38187) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_pickup_blocking() != 6800) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping() != 31146) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_blocking() != 48891) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_mediator() != 33791) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_mediator_blocking() != 56855) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_recipient_dids() != 39528) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_retire_prior_dids() != 14047) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_retire_prior_dids_blocking() != 2067) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_rotate() != 9808) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_rotate_blocking() != 2929) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_send() != 39732) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_send_blocking() != 15005) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_status() != 69) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_status_blocking() != 3167) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_ack() != 31229) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_ack_blocking() != 21147) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_recv() != 1668) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_recv_blocking() != 60600) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_state() != 6121) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_stop() != 25965) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_stop_blocking() != 43238) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live() != 319) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live_blocking() != 53737) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_acknowledge() != 54274) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_acknowledge_blocking() != 14653) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_failed() != 41959) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_is_empty() != 14698) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_messages() != 20097) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_redelivered() != 65098) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_clear_caches() != 19455) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5771,6 +8724,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_wallet_to_json() != 23486) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_constructor_edgeagent_new() != 7465) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_constructor_edgeagent_open() != 60122) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_constructor_didcomm_new() != 41063) {

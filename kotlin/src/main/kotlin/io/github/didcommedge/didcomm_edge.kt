@@ -776,6 +776,84 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_func_parse_forward(
     ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_connect(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_connect_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_control_did(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_did(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_live(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_live_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_peer_did(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_pickup(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_pickup_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_mediator(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_mediator_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_recipient_dids(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_retire_prior_dids(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_retire_prior_dids_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_rotate(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_rotate_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_send(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_send_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_status(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_status_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_ack(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_ack_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_recv(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_recv_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_state(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_stop(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_stop_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_acknowledge(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_acknowledge_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_failed(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_is_empty(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_messages(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_redelivered(
+    ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_clear_caches(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_config(
@@ -860,6 +938,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_wallet_to_json(
     ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_constructor_edgeagent_new(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_constructor_edgeagent_open(
+    ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_constructor_didcomm_new(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_constructor_inmemorydidresolver_new(
@@ -892,6 +974,100 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_didcomm_edge_ffi_fn_clone_edgeagent(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_free_edgeagent(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_didcomm_edge_ffi_fn_constructor_edgeagent_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_constructor_edgeagent_open(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_connect(`ptr`: Long,`invitation`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_connect_blocking(`ptr`: Long,`invitation`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_control_did(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_did(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_live(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_live_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_peer_did(`ptr`: Long,`did`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_pickup(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_pickup_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping(`ptr`: Long,`to`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_blocking(`ptr`: Long,`to`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_mediator(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_mediator_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_recipient_dids(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_retire_prior_dids(`ptr`: Long,`evenIfMessagesWait`: Byte,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_retire_prior_dids_blocking(`ptr`: Long,`evenIfMessagesWait`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_rotate(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_rotate_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_send(`ptr`: Long,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_send_blocking(`ptr`: Long,`to`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_status(`ptr`: Long,`recipientDid`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_status_blocking(`ptr`: Long,`recipientDid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_clone_livestream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_free_livestream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_ack(`ptr`: Long,`queueId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_ack_blocking(`ptr`: Long,`queueId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_recv(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_recv_blocking(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_stop(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_stop_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live(`ptr`: Long,`timeoutMs`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live_blocking(`ptr`: Long,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_didcomm_edge_ffi_fn_clone_pickupbatch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_free_pickupbatch(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_didcomm_edge_ffi_fn_method_pickupbatch_acknowledge(`ptr`: Long,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_pickupbatch_acknowledge_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_pickupbatch_failed(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_pickupbatch_is_empty(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_didcomm_edge_ffi_fn_method_pickupbatch_messages(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_pickupbatch_redelivered(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_clone_didcomm(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_didcomm_edge_ffi_fn_free_didcomm(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1247,6 +1423,123 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_didcomm_edge_ffi_checksum_func_parse_forward() and 0xFFFF) != 40652) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_connect() and 0xFFFF) != 56960) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_connect_blocking() and 0xFFFF) != 53113) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_control_did() and 0xFFFF) != 18295) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_did() and 0xFFFF) != 45278) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist() and 0xFFFF) != 15880) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist_blocking() and 0xFFFF) != 43806) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_live() and 0xFFFF) != 58607) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_live_blocking() and 0xFFFF) != 52502) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_peer_did() and 0xFFFF) != 9670) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_pickup() and 0xFFFF) != 38187) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_pickup_blocking() and 0xFFFF) != 6800) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping() and 0xFFFF) != 31146) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_blocking() and 0xFFFF) != 48891) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_mediator() and 0xFFFF) != 33791) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_ping_mediator_blocking() and 0xFFFF) != 56855) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_recipient_dids() and 0xFFFF) != 39528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_retire_prior_dids() and 0xFFFF) != 14047) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_retire_prior_dids_blocking() and 0xFFFF) != 2067) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_rotate() and 0xFFFF) != 9808) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_rotate_blocking() and 0xFFFF) != 2929) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_send() and 0xFFFF) != 39732) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_send_blocking() and 0xFFFF) != 15005) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_status() and 0xFFFF) != 69) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_status_blocking() and 0xFFFF) != 3167) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_ack() and 0xFFFF) != 31229) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_ack_blocking() and 0xFFFF) != 21147) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_recv() and 0xFFFF) != 1668) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_recv_blocking() and 0xFFFF) != 60600) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_state() and 0xFFFF) != 6121) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_stop() and 0xFFFF) != 25965) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_stop_blocking() and 0xFFFF) != 43238) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live() and 0xFFFF) != 319) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_livestream_wait_live_blocking() and 0xFFFF) != 53737) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_acknowledge() and 0xFFFF) != 54274) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_acknowledge_blocking() and 0xFFFF) != 14653) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_failed() and 0xFFFF) != 41959) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_is_empty() and 0xFFFF) != 14698) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_messages() and 0xFFFF) != 20097) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_pickupbatch_redelivered() and 0xFFFF) != 65098) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_clear_caches() and 0xFFFF) != 19455) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1371,6 +1664,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_wallet_to_json() and 0xFFFF) != 23486) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_constructor_edgeagent_new() and 0xFFFF) != 7465) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_constructor_edgeagent_open() and 0xFFFF) != 60122) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_constructor_didcomm_new() and 0xFFFF) != 41063) {
@@ -1614,6 +1913,56 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
 }
 
 /**
@@ -3063,6 +3412,902 @@ public object FfiConverterTypeDidResolver: FfiConverter<DidResolver, Long> {
 
 
 /**
+ * A DIDComm v2 edge device: connects to a mediator, sends, picks up, receives live, rotates.
+ */
+public interface EdgeAgentInterface {
+    
+    /**
+     * Connect to a mediator from its invitation (an `_oob` URL, the invitation JSON, or the
+     * mediator's DID): mediation request and grant, a messaging DID naming the mediator,
+     * keylist update. A saved grant from the same mediator is reused.
+     */
+    suspend fun `connect`(`invitation`: kotlin.String): Connection
+    
+    /**
+     * `connect` on the caller's thread.
+     */
+    fun `connectBlocking`(`invitation`: kotlin.String): Connection
+    
+    /**
+     * The DID that talks to the mediator.
+     */
+    fun `controlDid`(): kotlin.String
+    
+    /**
+     * The DID peers write to, once connected.
+     */
+    fun `did`(): kotlin.String?
+    
+    /**
+     * The recipient DIDs the mediator holds for this device.
+     */
+    suspend fun `keylist`(): List<kotlin.String>
+    
+    /**
+     * `keylist` on the caller's thread.
+     */
+    fun `keylistBlocking`(): List<kotlin.String>
+    
+    /**
+     * Receive live over the mediator's WebSocket (reconnecting by itself).
+     */
+    suspend fun `live`(): LiveStream
+    
+    /**
+     * `live` on the caller's thread.
+     */
+    fun `liveBlocking`(): LiveStream
+    
+    /**
+     * The current DID of a peer, following the rotations it announced.
+     */
+    fun `peerDid`(`did`: kotlin.String): kotlin.String
+    
+    /**
+     * Pick up one batch of waiting messages and decrypt them. Nothing is deleted at the
+     * mediator until the batch is acknowledged.
+     */
+    suspend fun `pickup`(): PickupBatch
+    
+    /**
+     * `pickup` on the caller's thread.
+     */
+    fun `pickupBlocking`(): PickupBatch
+    
+    /**
+     * Trust-ping a peer (the response arrives like any message, in the ping's thread).
+     */
+    suspend fun `ping`(`to`: kotlin.String): Sent
+    
+    /**
+     * `ping` on the caller's thread.
+     */
+    fun `pingBlocking`(`to`: kotlin.String): Sent
+    
+    /**
+     * Trust-ping the mediator; returns the round trip in milliseconds.
+     */
+    suspend fun `pingMediator`(): kotlin.ULong
+    
+    /**
+     * `ping_mediator` on the caller's thread.
+     */
+    fun `pingMediatorBlocking`(): kotlin.ULong
+    
+    /**
+     * Every DID this device receives for (messaging, then prior DIDs not yet retired).
+     */
+    fun `recipientDids`(): List<kotlin.String>
+    
+    /**
+     * Stop receiving for the DIDs rotated away from. Refused while messages wait for one of
+     * them, unless `even_if_messages_wait` (which drops those messages).
+     */
+    suspend fun `retirePriorDids`(`evenIfMessagesWait`: kotlin.Boolean = false): List<kotlin.String>
+    
+    /**
+     * `retire_prior_dids` on the caller's thread.
+     */
+    fun `retirePriorDidsBlocking`(`evenIfMessagesWait`: kotlin.Boolean = false): List<kotlin.String>
+    
+    /**
+     * Rotate the messaging DID: new keys and DID, keylist update, `from_prior` on the next
+     * messages to each peer.
+     */
+    suspend fun `rotate`(): Rotated
+    
+    /**
+     * `rotate` on the caller's thread.
+     */
+    fun `rotateBlocking`(): Rotated
+    
+    /**
+     * Send a plaintext message (JSON text) to `to`: `from` and `to` are set here; packed
+     * (authcrypt by default), wrapped in forwards for the recipient's mediators, delivered.
+     */
+    suspend fun `send`(`to`: kotlin.String, `message`: kotlin.String): Sent
+    
+    /**
+     * `send` on the caller's thread.
+     */
+    fun `sendBlocking`(`to`: kotlin.String, `message`: kotlin.String): Sent
+    
+    /**
+     * How many messages wait at the mediator (for one recipient DID, or all of ours).
+     */
+    suspend fun `status`(`recipientDid`: kotlin.String? = null): PickupStatus
+    
+    /**
+     * `status` on the caller's thread.
+     */
+    fun `statusBlocking`(`recipientDid`: kotlin.String? = null): PickupStatus
+    
+    companion object
+}
+
+/**
+ * A DIDComm v2 edge device: connects to a mediator, sends, picks up, receives live, rotates.
+ */
+open class EdgeAgent: Disposable, AutoCloseable, EdgeAgentInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A device with a fresh control identity, kept in memory only (lost when the object is).
+     */
+    constructor(`config`: AgentConfig? = null) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_constructor_edgeagent_new(
+    
+        
+        FfiConverterOptionalTypeAgentConfig.lower(`config`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_didcomm_edge_ffi_fn_free_edgeagent(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_clone_edgeagent(handle, status)
+        }
+    }
+
+    
+    /**
+     * Connect to a mediator from its invitation (an `_oob` URL, the invitation JSON, or the
+     * mediator's DID): mediation request and grant, a messaging DID naming the mediator,
+     * keylist update. A saved grant from the same mediator is reused.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `connect`(`invitation`: kotlin.String) : Connection {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_connect(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`invitation`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConnection.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `connect` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `connectBlocking`(`invitation`: kotlin.String): Connection {
+            return FfiConverterTypeConnection.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_connect_blocking(
+        it,
+        
+        FfiConverterString.lower(`invitation`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The DID that talks to the mediator.
+     */override fun `controlDid`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_control_did(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The DID peers write to, once connected.
+     */
+    @Throws(DidCommException::class)override fun `did`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_did(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The recipient DIDs the mediator holds for this device.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `keylist`() : List<kotlin.String> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceString.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `keylist` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `keylistBlocking`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Receive live over the mediator's WebSocket (reconnecting by itself).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `live`() : LiveStream {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_live(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeLiveStream.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `live` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `liveBlocking`(): LiveStream {
+            return FfiConverterTypeLiveStream.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_live_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The current DID of a peer, following the rotations it announced.
+     */
+    @Throws(DidCommException::class)override fun `peerDid`(`did`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_peer_did(
+        it,
+        
+        FfiConverterString.lower(`did`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Pick up one batch of waiting messages and decrypt them. Nothing is deleted at the
+     * mediator until the batch is acknowledged.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pickup`() : PickupBatch {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_pickup(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypePickupBatch.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `pickup` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `pickupBlocking`(): PickupBatch {
+            return FfiConverterTypePickupBatch.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_pickup_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Trust-ping a peer (the response arrives like any message, in the ping's thread).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `ping`(`to`: kotlin.String) : Sent {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`to`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSent.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `ping` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `pingBlocking`(`to`: kotlin.String): Sent {
+            return FfiConverterTypeSent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_blocking(
+        it,
+        
+        FfiConverterString.lower(`to`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Trust-ping the mediator; returns the round trip in milliseconds.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pingMediator`() : kotlin.ULong {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_mediator(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterULong.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `ping_mediator` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `pingMediatorBlocking`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_ping_mediator_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every DID this device receives for (messaging, then prior DIDs not yet retired).
+     */
+    @Throws(DidCommException::class)override fun `recipientDids`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_recipient_dids(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stop receiving for the DIDs rotated away from. Refused while messages wait for one of
+     * them, unless `even_if_messages_wait` (which drops those messages).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `retirePriorDids`(`evenIfMessagesWait`: kotlin.Boolean) : List<kotlin.String> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_retire_prior_dids(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`evenIfMessagesWait`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceString.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `retire_prior_dids` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `retirePriorDidsBlocking`(`evenIfMessagesWait`: kotlin.Boolean): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_retire_prior_dids_blocking(
+        it,
+        
+        FfiConverterBoolean.lower(`evenIfMessagesWait`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Rotate the messaging DID: new keys and DID, keylist update, `from_prior` on the next
+     * messages to each peer.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `rotate`() : Rotated {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_rotate(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRotated.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `rotate` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `rotateBlocking`(): Rotated {
+            return FfiConverterTypeRotated.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_rotate_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Send a plaintext message (JSON text) to `to`: `from` and `to` are set here; packed
+     * (authcrypt by default), wrapped in forwards for the recipient's mediators, delivered.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `send`(`to`: kotlin.String, `message`: kotlin.String) : Sent {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_send(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`to`),
+        FfiConverterString.lower(`message`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSent.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `send` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `sendBlocking`(`to`: kotlin.String, `message`: kotlin.String): Sent {
+            return FfiConverterTypeSent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_send_blocking(
+        it,
+        
+        FfiConverterString.lower(`to`),
+        FfiConverterString.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How many messages wait at the mediator (for one recipient DID, or all of ours).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `status`(`recipientDid`: kotlin.String?) : PickupStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_status(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`recipientDid`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePickupStatus.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `status` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `statusBlocking`(`recipientDid`: kotlin.String?): PickupStatus {
+            return FfiConverterTypePickupStatus.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_status_blocking(
+        it,
+        
+        FfiConverterOptionalString.lower(`recipientDid`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * The device whose state (identities, keys, mediator grant) lives in the file at `path`:
+     * loaded when it exists, else created (mode 0600). It holds private keys.
+     */
+    @Throws(DidCommException::class) fun `open`(`path`: kotlin.String, `config`: AgentConfig? = null): EdgeAgent {
+            return FfiConverterTypeEdgeAgent.lift(
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_constructor_edgeagent_open(
+    
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalTypeAgentConfig.lower(`config`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEdgeAgent: FfiConverter<EdgeAgent, Long> {
+    override fun lower(value: EdgeAgent): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): EdgeAgent {
+        return EdgeAgent(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): EdgeAgent {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: EdgeAgent) = 8UL
+
+    override fun write(value: EdgeAgent, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * DID documents kept in memory (pinned peers, test parties, a wallet's documents). Changes are
  * seen by engines already using it (after `DidComm.invalidateDid` for a cached DID).
  */
@@ -3667,6 +4912,875 @@ public object FfiConverterTypeInMemorySecretsStore: FfiConverter<InMemorySecrets
     override fun allocationSize(value: InMemorySecretsStore) = 8UL
 
     override fun write(value: InMemorySecretsStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
+ */
+public interface LiveStreamInterface {
+    
+    /**
+     * Acknowledge a message the app has taken (by its `queue_id`): the mediator deletes it.
+     * Returns once the mediator confirmed, after the automatic replies it asked for.
+     */
+    suspend fun `ack`(`queueId`: kotlin.String): Acknowledged
+    
+    /**
+     * `ack` on the caller's thread.
+     */
+    fun `ackBlocking`(`queueId`: kotlin.String): Acknowledged
+    
+    /**
+     * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
+     * refusal that stopped it).
+     */
+    suspend fun `recv`(): LiveMessage
+    
+    /**
+     * The next message on the caller's thread, or `None` when none came within `timeout_ms`.
+     */
+    fun `recvBlocking`(`timeoutMs`: kotlin.ULong): LiveMessage?
+    
+    /**
+     * The connection state now.
+     */
+    fun `state`(): LiveState
+    
+    /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+    suspend fun `stop`()
+    
+    /**
+     * `stop` on the caller's thread.
+     */
+    fun `stopBlocking`()
+    
+    /**
+     * Wait until the connection is live (`TimedOut` after `timeout_ms`).
+     */
+    suspend fun `waitLive`(`timeoutMs`: kotlin.ULong)
+    
+    /**
+     * `wait_live` on the caller's thread.
+     */
+    fun `waitLiveBlocking`(`timeoutMs`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * Messages pushed by the mediator as they arrive. `recv` the next, `ack` it once the app has
+ * it (the mediator then deletes it), `stop` when done: unacknowledged messages stay queued.
+ */
+open class LiveStream: Disposable, AutoCloseable, LiveStreamInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_didcomm_edge_ffi_fn_free_livestream(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_clone_livestream(handle, status)
+        }
+    }
+
+    
+    /**
+     * Acknowledge a message the app has taken (by its `queue_id`): the mediator deletes it.
+     * Returns once the mediator confirmed, after the automatic replies it asked for.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `ack`(`queueId`: kotlin.String) : Acknowledged {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_ack(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`queueId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAcknowledged.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `ack` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `ackBlocking`(`queueId`: kotlin.String): Acknowledged {
+            return FfiConverterTypeAcknowledged.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_ack_blocking(
+        it,
+        
+        FfiConverterString.lower(`queueId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The next message, waiting as long as it takes. `Closed` once the stream stopped (or the
+     * refusal that stopped it).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recv`() : LiveMessage {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_recv(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLiveMessage.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The next message on the caller's thread, or `None` when none came within `timeout_ms`.
+     */
+    @Throws(DidCommException::class)override fun `recvBlocking`(`timeoutMs`: kotlin.ULong): LiveMessage? {
+            return FfiConverterOptionalTypeLiveMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_recv_blocking(
+        it,
+        
+        FfiConverterULong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The connection state now.
+     */override fun `state`(): LiveState {
+            return FfiConverterTypeLiveState.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Close the connection; a pending `recv` ends with `Closed`. (Not `close`: Kotlin's
+     * `AutoCloseable.close` frees the object.)
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `stop`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_stop(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `stop` on the caller's thread.
+     */override fun `stopBlocking`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_stop_blocking(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Wait until the connection is live (`TimedOut` after `timeout_ms`).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `waitLive`(`timeoutMs`: kotlin.ULong) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live(
+                uniffiHandle,
+                
+        FfiConverterULong.lower(`timeoutMs`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `wait_live` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `waitLiveBlocking`(`timeoutMs`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_livestream_wait_live_blocking(
+        it,
+        
+        FfiConverterULong.lower(`timeoutMs`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLiveStream: FfiConverter<LiveStream, Long> {
+    override fun lower(value: LiveStream): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): LiveStream {
+        return LiveStream(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): LiveStream {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LiveStream) = 8UL
+
+    override fun write(value: LiveStream, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One pickup batch: read `messages` (and `failed`), then `acknowledge`: only then does the
+ * mediator delete them. A batch never acknowledged is delivered again.
+ */
+public interface PickupBatchInterface {
+    
+    /**
+     * Tell the mediator the whole batch was received (it deletes the messages), then send
+     * the automatic replies. Once only.
+     */
+    suspend fun `acknowledge`(): Acknowledged
+    
+    /**
+     * `acknowledge` on the caller's thread.
+     */
+    fun `acknowledgeBlocking`(): Acknowledged
+    
+    /**
+     * The messages that could not be opened.
+     */
+    fun `failed`(): List<UndecryptableMessage>
+    
+    /**
+     * Whether the batch carried nothing at all.
+     */
+    fun `isEmpty`(): kotlin.Boolean
+    
+    /**
+     * The decrypted messages, oldest first.
+     */
+    fun `messages`(): List<ReceivedMessage>
+    
+    /**
+     * Queue ids delivered again after an acknowledgement that got lost (acknowledged with the
+     * batch, not shown again).
+     */
+    fun `redelivered`(): List<kotlin.String>
+    
+    companion object
+}
+
+/**
+ * One pickup batch: read `messages` (and `failed`), then `acknowledge`: only then does the
+ * mediator delete them. A batch never acknowledged is delivered again.
+ */
+open class PickupBatch: Disposable, AutoCloseable, PickupBatchInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_didcomm_edge_ffi_fn_free_pickupbatch(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_clone_pickupbatch(handle, status)
+        }
+    }
+
+    
+    /**
+     * Tell the mediator the whole batch was received (it deletes the messages), then send
+     * the automatic replies. Once only.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `acknowledge`() : Acknowledged {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_pickupbatch_acknowledge(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAcknowledged.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `acknowledge` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `acknowledgeBlocking`(): Acknowledged {
+            return FfiConverterTypeAcknowledged.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_pickupbatch_acknowledge_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The messages that could not be opened.
+     */override fun `failed`(): List<UndecryptableMessage> {
+            return FfiConverterSequenceTypeUndecryptableMessage.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_pickupbatch_failed(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the batch carried nothing at all.
+     */override fun `isEmpty`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_pickupbatch_is_empty(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The decrypted messages, oldest first.
+     */override fun `messages`(): List<ReceivedMessage> {
+            return FfiConverterSequenceTypeReceivedMessage.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_pickupbatch_messages(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Queue ids delivered again after an acknowledgement that got lost (acknowledged with the
+     * batch, not shown again).
+     */override fun `redelivered`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_pickupbatch_redelivered(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePickupBatch: FfiConverter<PickupBatch, Long> {
+    override fun lower(value: PickupBatch): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PickupBatch {
+        return PickupBatch(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PickupBatch {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PickupBatch) = 8UL
+
+    override fun write(value: PickupBatch, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -4730,6 +6844,166 @@ public object FfiConverterTypeWallet: FfiConverter<Wallet, Long> {
 
 
 /**
+ * What acknowledging led to.
+ */
+data class Acknowledged (
+    /**
+     * Queue ids the mediator was told to delete.
+     */
+    var `ids`: List<kotlin.String>
+    , 
+    /**
+     * Automatic replies sent afterwards (`ack` for `please_ack`, `ping-response`).
+     */
+    var `replies`: List<Sent>
+    , 
+    /**
+     * Automatic replies that could not be sent, as `kind: reason` (the acknowledgement itself
+     * succeeded).
+     */
+    var `replyErrors`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAcknowledged: FfiConverterRustBuffer<Acknowledged> {
+    override fun read(buf: ByteBuffer): Acknowledged {
+        return Acknowledged(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypeSent.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Acknowledged) = (
+            FfiConverterSequenceString.allocationSize(value.`ids`) +
+            FfiConverterSequenceTypeSent.allocationSize(value.`replies`) +
+            FfiConverterSequenceString.allocationSize(value.`replyErrors`)
+    )
+
+    override fun write(value: Acknowledged, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`ids`, buf)
+            FfiConverterSequenceTypeSent.write(value.`replies`, buf)
+            FfiConverterSequenceString.write(value.`replyErrors`, buf)
+    }
+}
+
+
+
+/**
+ * The agent's settings; every field left out (`None`) keeps the agent's default.
+ */
+data class AgentConfig (
+    /**
+     * Coordinate Mediation version (default 2.0).
+     */
+    var `mediationVersion`: MediationVersion? = null 
+    , 
+    /**
+     * Message Pickup version (default 3.0).
+     */
+    var `pickupVersion`: PickupVersion? = null 
+    , 
+    /**
+     * How messages to peers are protected (default authcrypt).
+     */
+    var `sendMode`: SendMode? = null 
+    , 
+    /**
+     * Longest one request may take, in milliseconds (default 10 000).
+     */
+    var `requestTimeoutMs`: kotlin.ULong? = null 
+    , 
+    /**
+     * Attempts of a repeatable request, retries included (default 4; 1: no retry).
+     */
+    var `retryAttempts`: kotlin.UInt? = null 
+    , 
+    /**
+     * Most messages one pickup asks for (default 50).
+     */
+    var `batchSize`: kotlin.ULong? = null 
+    , 
+    /**
+     * Answer `please_ack` with an `ack` once a message is acknowledged (default true).
+     */
+    var `autoAck`: kotlin.Boolean? = null 
+    , 
+    /**
+     * Answer peers' trust pings (default true).
+     */
+    var `autoPingResponse`: kotlin.Boolean? = null 
+    , 
+    /**
+     * The mediator's WebSocket URL for live mode (default: from its DID, or its HTTP
+     * endpoint with `/ws`).
+     */
+    var `websocketUrl`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgentConfig: FfiConverterRustBuffer<AgentConfig> {
+    override fun read(buf: ByteBuffer): AgentConfig {
+        return AgentConfig(
+            FfiConverterOptionalTypeMediationVersion.read(buf),
+            FfiConverterOptionalTypePickupVersion.read(buf),
+            FfiConverterOptionalTypeSendMode.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AgentConfig) = (
+            FfiConverterOptionalTypeMediationVersion.allocationSize(value.`mediationVersion`) +
+            FfiConverterOptionalTypePickupVersion.allocationSize(value.`pickupVersion`) +
+            FfiConverterOptionalTypeSendMode.allocationSize(value.`sendMode`) +
+            FfiConverterOptionalULong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterOptionalUInt.allocationSize(value.`retryAttempts`) +
+            FfiConverterOptionalULong.allocationSize(value.`batchSize`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`autoAck`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`autoPingResponse`) +
+            FfiConverterOptionalString.allocationSize(value.`websocketUrl`)
+    )
+
+    override fun write(value: AgentConfig, buf: ByteBuffer) {
+            FfiConverterOptionalTypeMediationVersion.write(value.`mediationVersion`, buf)
+            FfiConverterOptionalTypePickupVersion.write(value.`pickupVersion`, buf)
+            FfiConverterOptionalTypeSendMode.write(value.`sendMode`, buf)
+            FfiConverterOptionalULong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterOptionalUInt.write(value.`retryAttempts`, buf)
+            FfiConverterOptionalULong.write(value.`batchSize`, buf)
+            FfiConverterOptionalBoolean.write(value.`autoAck`, buf)
+            FfiConverterOptionalBoolean.write(value.`autoPingResponse`, buf)
+            FfiConverterOptionalString.write(value.`websocketUrl`, buf)
+    }
+}
+
+
+
+/**
  * A Basic Message 2.0 text message.
  */
 data class BasicMessage (
@@ -4851,6 +7125,85 @@ public object FfiConverterTypeConfig: FfiConverterRustBuffer<Config> {
             FfiConverterULong.write(value.`secretCacheCapacity`, buf)
             FfiConverterULong.write(value.`staticSecretCacheCapacity`, buf)
             FfiConverterULong.write(value.`maxForwardUnwraps`, buf)
+    }
+}
+
+
+
+/**
+ * The outcome of `connect`.
+ */
+data class Connection (
+    /**
+     * The mediator's DID.
+     */
+    var `mediatorDid`: kotlin.String
+    , 
+    /**
+     * Its HTTP endpoint.
+     */
+    var `httpEndpoint`: kotlin.String
+    , 
+    /**
+     * Its WebSocket URL (live mode).
+     */
+    var `websocketUrl`: kotlin.String
+    , 
+    /**
+     * The routing DIDs of the grant.
+     */
+    var `routingDid`: List<kotlin.String>
+    , 
+    /**
+     * Our messaging DID: registered at the mediator, its service names the mediator.
+     */
+    var `did`: kotlin.String
+    , 
+    /**
+     * Whether this call did the mediation exchange (`false`: the saved grant was reused).
+     */
+    var `newlyGranted`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnection: FfiConverterRustBuffer<Connection> {
+    override fun read(buf: ByteBuffer): Connection {
+        return Connection(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Connection) = (
+            FfiConverterString.allocationSize(value.`mediatorDid`) +
+            FfiConverterString.allocationSize(value.`httpEndpoint`) +
+            FfiConverterString.allocationSize(value.`websocketUrl`) +
+            FfiConverterSequenceString.allocationSize(value.`routingDid`) +
+            FfiConverterString.allocationSize(value.`did`) +
+            FfiConverterBoolean.allocationSize(value.`newlyGranted`)
+    )
+
+    override fun write(value: Connection, buf: ByteBuffer) {
+            FfiConverterString.write(value.`mediatorDid`, buf)
+            FfiConverterString.write(value.`httpEndpoint`, buf)
+            FfiConverterString.write(value.`websocketUrl`, buf)
+            FfiConverterSequenceString.write(value.`routingDid`, buf)
+            FfiConverterString.write(value.`did`, buf)
+            FfiConverterBoolean.write(value.`newlyGranted`, buf)
     }
 }
 
@@ -5111,6 +7464,61 @@ public object FfiConverterTypeIdentity: FfiConverterRustBuffer<Identity> {
             FfiConverterString.write(value.`did`, buf)
             FfiConverterString.write(value.`document`, buf)
             FfiConverterSequenceString.write(value.`secrets`, buf)
+    }
+}
+
+
+
+/**
+ * One message pushed in live mode: decrypted (`message`) or not (`undecryptable`).
+ */
+data class LiveMessage (
+    /**
+     * The mediator's id for it: what `LiveStream.ack` takes.
+     */
+    var `queueId`: kotlin.String
+    , 
+    /**
+     * The decrypted message.
+     */
+    var `message`: ReceivedMessage?
+    , 
+    /**
+     * Why it could not be opened.
+     */
+    var `undecryptable`: UndecryptableMessage?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLiveMessage: FfiConverterRustBuffer<LiveMessage> {
+    override fun read(buf: ByteBuffer): LiveMessage {
+        return LiveMessage(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeReceivedMessage.read(buf),
+            FfiConverterOptionalTypeUndecryptableMessage.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LiveMessage) = (
+            FfiConverterString.allocationSize(value.`queueId`) +
+            FfiConverterOptionalTypeReceivedMessage.allocationSize(value.`message`) +
+            FfiConverterOptionalTypeUndecryptableMessage.allocationSize(value.`undecryptable`)
+    )
+
+    override fun write(value: LiveMessage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`queueId`, buf)
+            FfiConverterOptionalTypeReceivedMessage.write(value.`message`, buf)
+            FfiConverterOptionalTypeUndecryptableMessage.write(value.`undecryptable`, buf)
     }
 }
 
@@ -5432,6 +7840,62 @@ public object FfiConverterTypePackedSigned: FfiConverterRustBuffer<PackedSigned>
 
 
 /**
+ * The mediator's queue for this device (Message Pickup `status`).
+ */
+data class PickupStatus (
+    /**
+     * Messages waiting.
+     */
+    var `messageCount`: kotlin.ULong
+    , 
+    /**
+     * Whether live delivery is on, when the mediator says.
+     */
+    var `liveDelivery`: kotlin.Boolean?
+    , 
+    /**
+     * Every field of the `status` message, JSON text (the typed form of
+     * `parse_protocol_message`).
+     */
+    var `fields`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePickupStatus: FfiConverterRustBuffer<PickupStatus> {
+    override fun read(buf: ByteBuffer): PickupStatus {
+        return PickupStatus(
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PickupStatus) = (
+            FfiConverterULong.allocationSize(value.`messageCount`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`liveDelivery`) +
+            FfiConverterString.allocationSize(value.`fields`)
+    )
+
+    override fun write(value: PickupStatus, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`messageCount`, buf)
+            FfiConverterOptionalBoolean.write(value.`liveDelivery`, buf)
+            FfiConverterString.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
  * A Report Problem 2.0 problem report.
  */
 data class ProblemReport (
@@ -5569,6 +8033,140 @@ public object FfiConverterTypeProtocolMessage: FfiConverterRustBuffer<ProtocolMe
             FfiConverterString.write(value.`messageType`, buf)
             FfiConverterString.write(value.`protocol`, buf)
             FfiConverterString.write(value.`fields`, buf)
+    }
+}
+
+
+
+/**
+ * A delivered message, decrypted.
+ */
+data class ReceivedMessage (
+    /**
+     * The mediator's id for it (what an acknowledgement names).
+     */
+    var `queueId`: kotlin.String
+    , 
+    /**
+     * The plaintext message, JSON text.
+     */
+    var `message`: kotlin.String
+    , 
+    /**
+     * How it was protected.
+     */
+    var `metadata`: UnpackMetadata
+    , 
+    /**
+     * The sender's DID when the envelope authenticated it; `None` for anonymous messages.
+     */
+    var `sender`: kotlin.String?
+    , 
+    /**
+     * The DID the sender rotated away from, when the message announced a verified rotation.
+     */
+    var `rotatedFrom`: kotlin.String?
+    , 
+    /**
+     * Its size as delivered, in bytes.
+     */
+    var `packedLen`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReceivedMessage: FfiConverterRustBuffer<ReceivedMessage> {
+    override fun read(buf: ByteBuffer): ReceivedMessage {
+        return ReceivedMessage(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeUnpackMetadata.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReceivedMessage) = (
+            FfiConverterString.allocationSize(value.`queueId`) +
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterTypeUnpackMetadata.allocationSize(value.`metadata`) +
+            FfiConverterOptionalString.allocationSize(value.`sender`) +
+            FfiConverterOptionalString.allocationSize(value.`rotatedFrom`) +
+            FfiConverterULong.allocationSize(value.`packedLen`)
+    )
+
+    override fun write(value: ReceivedMessage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`queueId`, buf)
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterTypeUnpackMetadata.write(value.`metadata`, buf)
+            FfiConverterOptionalString.write(value.`sender`, buf)
+            FfiConverterOptionalString.write(value.`rotatedFrom`, buf)
+            FfiConverterULong.write(value.`packedLen`, buf)
+    }
+}
+
+
+
+/**
+ * What `rotate` did.
+ */
+data class Rotated (
+    /**
+     * The DID rotated away from (still registered until `retire_prior_dids`).
+     */
+    var `priorDid`: kotlin.String
+    , 
+    /**
+     * The new messaging DID.
+     */
+    var `newDid`: kotlin.String
+    , 
+    /**
+     * The `from_prior` JWT the next messages to each peer carry.
+     */
+    var `fromPrior`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRotated: FfiConverterRustBuffer<Rotated> {
+    override fun read(buf: ByteBuffer): Rotated {
+        return Rotated(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Rotated) = (
+            FfiConverterString.allocationSize(value.`priorDid`) +
+            FfiConverterString.allocationSize(value.`newDid`) +
+            FfiConverterString.allocationSize(value.`fromPrior`)
+    )
+
+    override fun write(value: Rotated, buf: ByteBuffer) {
+            FfiConverterString.write(value.`priorDid`, buf)
+            FfiConverterString.write(value.`newDid`, buf)
+            FfiConverterString.write(value.`fromPrior`, buf)
     }
 }
 
@@ -5775,6 +8373,157 @@ public object FfiConverterTypeRouted: FfiConverterRustBuffer<Routed> {
             FfiConverterString.write(value.`serviceId`, buf)
             FfiConverterSequenceString.write(value.`accept`, buf)
             FfiConverterSequenceString.write(value.`hops`, buf)
+    }
+}
+
+
+
+/**
+ * What `send` did.
+ */
+data class Sent (
+    /**
+     * The message id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The recipient DID it was packed for (after following announced rotations).
+     */
+    var `to`: kotlin.String
+    , 
+    /**
+     * The transport URI it went to.
+     */
+    var `uri`: kotlin.String
+    , 
+    /**
+     * The mediators it travels through, first receiver first.
+     */
+    var `hops`: List<kotlin.String>
+    , 
+    /**
+     * The message packed for the recipient (what the recipient decrypts).
+     */
+    var `packed`: kotlin.String
+    , 
+    /**
+     * What went on the wire: the outer forward (or `packed` without hops).
+     */
+    var `wire`: kotlin.String
+    , 
+    /**
+     * Whether `from_prior` announced our DID rotation on this message.
+     */
+    var `announcedRotation`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSent: FfiConverterRustBuffer<Sent> {
+    override fun read(buf: ByteBuffer): Sent {
+        return Sent(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Sent) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`to`) +
+            FfiConverterString.allocationSize(value.`uri`) +
+            FfiConverterSequenceString.allocationSize(value.`hops`) +
+            FfiConverterString.allocationSize(value.`packed`) +
+            FfiConverterString.allocationSize(value.`wire`) +
+            FfiConverterBoolean.allocationSize(value.`announcedRotation`)
+    )
+
+    override fun write(value: Sent, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`to`, buf)
+            FfiConverterString.write(value.`uri`, buf)
+            FfiConverterSequenceString.write(value.`hops`, buf)
+            FfiConverterString.write(value.`packed`, buf)
+            FfiConverterString.write(value.`wire`, buf)
+            FfiConverterBoolean.write(value.`announcedRotation`, buf)
+    }
+}
+
+
+
+/**
+ * A delivered message the agent could not open (acknowledge it with the others: it would
+ * never open later either).
+ */
+data class UndecryptableMessage (
+    /**
+     * The mediator's id for it.
+     */
+    var `queueId`: kotlin.String
+    , 
+    /**
+     * Why it could not be opened: the error kind's snake_case name and reason.
+     */
+    var `errorKind`: kotlin.String
+    , 
+    /**
+     * The reason.
+     */
+    var `reason`: kotlin.String
+    , 
+    /**
+     * Its size as delivered, in bytes.
+     */
+    var `packedLen`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUndecryptableMessage: FfiConverterRustBuffer<UndecryptableMessage> {
+    override fun read(buf: ByteBuffer): UndecryptableMessage {
+        return UndecryptableMessage(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UndecryptableMessage) = (
+            FfiConverterString.allocationSize(value.`queueId`) +
+            FfiConverterString.allocationSize(value.`errorKind`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterULong.allocationSize(value.`packedLen`)
+    )
+
+    override fun write(value: UndecryptableMessage, buf: ByteBuffer) {
+            FfiConverterString.write(value.`queueId`, buf)
+            FfiConverterString.write(value.`errorKind`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterULong.write(value.`packedLen`, buf)
     }
 }
 
@@ -6324,6 +9073,88 @@ sealed class DidCommException: kotlin.Exception() {
             get() = "reason=${ `reason` }"
     }
     
+    /**
+     * The mediator or peer could not be reached (connection refused, reset, no route, DNS).
+     */
+    class Unreachable(
+        
+        val `reason`: kotlin.String
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The mediator or peer did not answer in time.
+     */
+    class TimedOut(
+        
+        val `reason`: kotlin.String
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The mediator or peer refused: `problem_code` is the code of its problem report (e.g.
+     * `e.p.req.not-granted`), `http_status` the HTTP status, when there was one.
+     */
+    class Refused(
+        
+        val `reason`: kotlin.String, 
+        
+        val `problemCode`: kotlin.String?, 
+        
+        val `httpStatus`: kotlin.UShort?
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }, problemCode=${ `problemCode` }, httpStatus=${ `httpStatus` }"
+    }
+    
+    /**
+     * The answer was not what the protocol expects (wrong type, thread or sender).
+     */
+    class Protocol(
+        
+        val `reason`: kotlin.String
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The agent is not connected to a mediator yet: call `connect` first.
+     */
+    class NotConnected(
+        
+        val `reason`: kotlin.String
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The agent's state file could not be read or written.
+     */
+    class Storage(
+        
+        val `reason`: kotlin.String
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The live stream (or the agent) was closed.
+     */
+    class Closed(
+        
+        val `reason`: kotlin.String
+        ) : DidCommException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
 
     
 
@@ -6386,6 +9217,29 @@ public object FfiConverterTypeDidCommError : FfiConverterRustBuffer<DidCommExcep
                 FfiConverterString.read(buf),
                 )
             15 -> DidCommException.InvalidState(
+                FfiConverterString.read(buf),
+                )
+            16 -> DidCommException.Unreachable(
+                FfiConverterString.read(buf),
+                )
+            17 -> DidCommException.TimedOut(
+                FfiConverterString.read(buf),
+                )
+            18 -> DidCommException.Refused(
+                FfiConverterString.read(buf),
+                FfiConverterOptionalString.read(buf),
+                FfiConverterOptionalUShort.read(buf),
+                )
+            19 -> DidCommException.Protocol(
+                FfiConverterString.read(buf),
+                )
+            20 -> DidCommException.NotConnected(
+                FfiConverterString.read(buf),
+                )
+            21 -> DidCommException.Storage(
+                FfiConverterString.read(buf),
+                )
+            22 -> DidCommException.Closed(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -6469,6 +9323,43 @@ public object FfiConverterTypeDidCommError : FfiConverterRustBuffer<DidCommExcep
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is DidCommException.Unreachable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DidCommException.TimedOut -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DidCommException.Refused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterOptionalString.allocationSize(value.`problemCode`)
+                + FfiConverterOptionalUShort.allocationSize(value.`httpStatus`)
+            )
+            is DidCommException.Protocol -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DidCommException.NotConnected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DidCommException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is DidCommException.Closed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
         }
     }
 
@@ -6546,6 +9437,43 @@ public object FfiConverterTypeDidCommError : FfiConverterRustBuffer<DidCommExcep
             }
             is DidCommException.InvalidState -> {
                 buf.putInt(15)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DidCommException.Unreachable -> {
+                buf.putInt(16)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DidCommException.TimedOut -> {
+                buf.putInt(17)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DidCommException.Refused -> {
+                buf.putInt(18)
+                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterOptionalString.write(value.`problemCode`, buf)
+                FfiConverterOptionalUShort.write(value.`httpStatus`, buf)
+                Unit
+            }
+            is DidCommException.Protocol -> {
+                buf.putInt(19)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DidCommException.NotConnected -> {
+                buf.putInt(20)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DidCommException.Storage -> {
+                buf.putInt(21)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is DidCommException.Closed -> {
+                buf.putInt(22)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
@@ -6662,6 +9590,329 @@ public object FfiConverterTypeKeyType: FfiConverterRustBuffer<KeyType> {
 
 
 
+/**
+ * Where a live connection stands.
+ */
+sealed class LiveState {
+    
+    /**
+     * Opening the first connection.
+     */
+    object Connecting : LiveState()
+    
+    
+    /**
+     * Connected, live delivery on.
+     */
+    object Live : LiveState()
+    
+    
+    /**
+     * The connection dropped; trying again.
+     */
+    data class Reconnecting(
+        /**
+         * Attempts since the connection was last live.
+         */
+        val `attempt`: kotlin.UInt, 
+        /**
+         * Why the last attempt failed.
+         */
+        val `lastError`: kotlin.String) : LiveState()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Stopped for good (refused, or closed).
+     */
+    object Closed : LiveState()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLiveState : FfiConverterRustBuffer<LiveState>{
+    override fun read(buf: ByteBuffer): LiveState {
+        return when(buf.getInt()) {
+            1 -> LiveState.Connecting
+            2 -> LiveState.Live
+            3 -> LiveState.Reconnecting(
+                FfiConverterUInt.read(buf),
+                FfiConverterString.read(buf),
+                )
+            4 -> LiveState.Closed
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: LiveState): ULong = when(value) {
+        is LiveState.Connecting -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is LiveState.Live -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is LiveState.Reconnecting -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUInt.allocationSize(value.`attempt`)
+                + FfiConverterString.allocationSize(value.`lastError`)
+            )
+        }
+        is LiveState.Closed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: LiveState, buf: ByteBuffer) {
+        when(value) {
+            is LiveState.Connecting -> {
+                buf.putInt(1)
+                Unit
+            }
+            is LiveState.Live -> {
+                buf.putInt(2)
+                Unit
+            }
+            is LiveState.Reconnecting -> {
+                buf.putInt(3)
+                FfiConverterUInt.write(value.`attempt`, buf)
+                FfiConverterString.write(value.`lastError`, buf)
+                Unit
+            }
+            is LiveState.Closed -> {
+                buf.putInt(4)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Coordinate Mediation version spoken to the mediator.
+ */
+
+enum class MediationVersion {
+    
+    /**
+     * 2.0 (`keylist-*` messages): the agent's default.
+     */
+    V2,
+    /**
+     * 3.0 (`recipient-*` messages).
+     */
+    V3;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMediationVersion: FfiConverterRustBuffer<MediationVersion> {
+    override fun read(buf: ByteBuffer) = try {
+        MediationVersion.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: MediationVersion) = 4UL
+
+    override fun write(value: MediationVersion, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Message Pickup version spoken to the mediator.
+ */
+
+enum class PickupVersion {
+    
+    /**
+     * 3.0 (`messagepickup`): the agent's default, and what live delivery speaks.
+     */
+    V3,
+    /**
+     * 4.0 (`message-pickup`).
+     */
+    V4;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePickupVersion: FfiConverterRustBuffer<PickupVersion> {
+    override fun read(buf: ByteBuffer) = try {
+        PickupVersion.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: PickupVersion) = 4UL
+
+    override fun write(value: PickupVersion, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How `send` protects a message.
+ */
+
+enum class SendMode {
+    
+    /**
+     * Authcrypt from our DID (the default): the recipient learns and can trust who sent it.
+     */
+    AUTHCRYPT,
+    /**
+     * Authcrypt wrapped in anoncrypt: the sender's key id is hidden on the path.
+     */
+    AUTHCRYPT_PROTECT_SENDER,
+    /**
+     * Anoncrypt: the recipient does not learn who sent it.
+     */
+    ANONCRYPT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSendMode: FfiConverterRustBuffer<SendMode> {
+    override fun read(buf: ByteBuffer) = try {
+        SendMode.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SendMode) = 4UL
+
+    override fun write(value: SendMode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
 
 /**
  * @suppress
@@ -6730,6 +9981,38 @@ public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -6784,6 +10067,38 @@ public object FfiConverterOptionalTypeDidResolver: FfiConverterRustBuffer<DidRes
         } else {
             buf.put(1)
             FfiConverterTypeDidResolver.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAgentConfig: FfiConverterRustBuffer<AgentConfig?> {
+    override fun read(buf: ByteBuffer): AgentConfig? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAgentConfig.read(buf)
+    }
+
+    override fun allocationSize(value: AgentConfig?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAgentConfig.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AgentConfig?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAgentConfig.write(value, buf)
         }
     }
 }
@@ -6890,6 +10205,38 @@ public object FfiConverterOptionalTypeFromPrior: FfiConverterRustBuffer<FromPrio
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLiveMessage: FfiConverterRustBuffer<LiveMessage?> {
+    override fun read(buf: ByteBuffer): LiveMessage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLiveMessage.read(buf)
+    }
+
+    override fun allocationSize(value: LiveMessage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLiveMessage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LiveMessage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLiveMessage.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypePackEncryptedOptions: FfiConverterRustBuffer<PackEncryptedOptions?> {
     override fun read(buf: ByteBuffer): PackEncryptedOptions? {
         if (buf.get().toInt() == 0) {
@@ -6922,6 +10269,38 @@ public object FfiConverterOptionalTypePackEncryptedOptions: FfiConverterRustBuff
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeReceivedMessage: FfiConverterRustBuffer<ReceivedMessage?> {
+    override fun read(buf: ByteBuffer): ReceivedMessage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReceivedMessage.read(buf)
+    }
+
+    override fun allocationSize(value: ReceivedMessage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReceivedMessage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ReceivedMessage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReceivedMessage.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeRouteOptions: FfiConverterRustBuffer<RouteOptions?> {
     override fun read(buf: ByteBuffer): RouteOptions? {
         if (buf.get().toInt() == 0) {
@@ -6944,6 +10323,38 @@ public object FfiConverterOptionalTypeRouteOptions: FfiConverterRustBuffer<Route
         } else {
             buf.put(1)
             FfiConverterTypeRouteOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeUndecryptableMessage: FfiConverterRustBuffer<UndecryptableMessage?> {
+    override fun read(buf: ByteBuffer): UndecryptableMessage? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeUndecryptableMessage.read(buf)
+    }
+
+    override fun allocationSize(value: UndecryptableMessage?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeUndecryptableMessage.allocationSize(value)
+        }
+    }
+
+    override fun write(value: UndecryptableMessage?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeUndecryptableMessage.write(value, buf)
         }
     }
 }
@@ -7018,6 +10429,102 @@ public object FfiConverterOptionalTypeContentEncryption: FfiConverterRustBuffer<
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeMediationVersion: FfiConverterRustBuffer<MediationVersion?> {
+    override fun read(buf: ByteBuffer): MediationVersion? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeMediationVersion.read(buf)
+    }
+
+    override fun allocationSize(value: MediationVersion?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeMediationVersion.allocationSize(value)
+        }
+    }
+
+    override fun write(value: MediationVersion?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeMediationVersion.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePickupVersion: FfiConverterRustBuffer<PickupVersion?> {
+    override fun read(buf: ByteBuffer): PickupVersion? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePickupVersion.read(buf)
+    }
+
+    override fun allocationSize(value: PickupVersion?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePickupVersion.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PickupVersion?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePickupVersion.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSendMode: FfiConverterRustBuffer<SendMode?> {
+    override fun read(buf: ByteBuffer): SendMode? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSendMode.read(buf)
+    }
+
+    override fun allocationSize(value: SendMode?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSendMode.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SendMode?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSendMode.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
     override fun read(buf: ByteBuffer): List<kotlin.String>? {
         if (buf.get().toInt() == 0) {
@@ -7068,6 +10575,90 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReceivedMessage: FfiConverterRustBuffer<List<ReceivedMessage>> {
+    override fun read(buf: ByteBuffer): List<ReceivedMessage> {
+        val len = buf.getInt()
+        return List<ReceivedMessage>(len) {
+            FfiConverterTypeReceivedMessage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReceivedMessage>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReceivedMessage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReceivedMessage>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReceivedMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSent: FfiConverterRustBuffer<List<Sent>> {
+    override fun read(buf: ByteBuffer): List<Sent> {
+        val len = buf.getInt()
+        return List<Sent>(len) {
+            FfiConverterTypeSent.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Sent>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSent.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Sent>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSent.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeUndecryptableMessage: FfiConverterRustBuffer<List<UndecryptableMessage>> {
+    override fun read(buf: ByteBuffer): List<UndecryptableMessage> {
+        val len = buf.getInt()
+        return List<UndecryptableMessage>(len) {
+            FfiConverterTypeUndecryptableMessage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<UndecryptableMessage>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeUndecryptableMessage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<UndecryptableMessage>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeUndecryptableMessage.write(it, buf)
         }
     }
 }
