@@ -52,6 +52,9 @@ typecheck() {
 }
 
 wheel() {
+    # `maturin develop` leaves the library and the generated module in the source tree
+    # (ignored by git); the wheel build refuses to overwrite them, and the next develop rewrites them.
+    rm -rf python/src/didcomm_edge/_native build/wheels/didcomm_edge-*.whl
     (cd python && ../"$VENV"/bin/maturin build --release --out ../build/wheels 2>&1 | grep -v "old-style --config")
     ls build/wheels/didcomm_edge-*.whl
 }
