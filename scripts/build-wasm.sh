@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the npm package `didcomm-edge` (wasm/npm/dist) from the `wasm/` crate:
-#   cargo (profile wasm-release: opt-level "s" + LTO) -> wasm-bindgen --target web -> wasm-opt -Oz
-#   -> the hand-written ESM modules -> a CommonJS bundle of the Node entry (esbuild).
+#   cargo (profile wasm-release: opt-level "z"/"s" + LTO, std rebuilt with the pinned nightly)
+#   -> wasm-bindgen --target web -> wasm-opt -Oz -> the hand-written ESM modules
+#   -> a CommonJS bundle of the Node entry (esbuild).
+# WASM_TOOLCHAIN=stable builds the same package with stable Rust and the prebuilt std (larger).
 # Installs what is missing (wasm32 target, wasm-bindgen-cli at the Cargo.lock version, the npm
 # dev dependencies) and skips what is present.
 set -euo pipefail
@@ -37,8 +39,22 @@ fi
 BIN=$NPM_DIR/node_modules/.bin
 
 # --- build -------------------------------------------------------------------------------------
-step "cargo build (wasm32, profile wasm-release)"
-$CARGO build -p didcomm-edge-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
+WASM_TOOLCHAIN=${WASM_TOOLCHAIN:-$(cat "$ROOT/wasm/toolchain")}
+if [ "$WASM_TOOLCHAIN" = stable ]; then
+    step "cargo build (wasm32, profile wasm-release, stable)"
+    $CARGO build -p didcomm-edge-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
+else
+    # std rebuilt with the package (-Zbuild-std) at the profile's opt-level, with its
+    # `optimize_for_size` variants, and panics compiled to a bare trap (`immediate-abort`): no
+    # panic messages, locations or formatting machinery in the module. The core never panics on
+    # any input, and a panic in wasm is a trap either way (no panic hook is installed).
+    # About 73 KB smaller than the stable build (BENCHMARKS.md, "Size").
+    step "cargo build (wasm32, profile wasm-release, $WASM_TOOLCHAIN -Zbuild-std)"
+    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+        rustup run "$WASM_TOOLCHAIN" cargo build -p didcomm-edge-wasm \
+        --target wasm32-unknown-unknown --profile wasm-release --locked \
+        -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
+fi
 RAW=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/didcomm_edge_wasm.wasm
 
 step "wasm-bindgen"
@@ -49,7 +65,7 @@ wasm-bindgen "$RAW" --out-dir "$DIST" --out-name didcomm_edge --target web \
 
 step "wasm-opt -Oz"
 # The features rustc enables by default for wasm32 (and Node 18+ and current browsers run).
-"$BIN/wasm-opt" -Oz \
+"$BIN/wasm-opt" -Oz --converge \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$DIST/didcomm_edge_bg.wasm" -o "$DIST/didcomm_edge_bg.wasm"

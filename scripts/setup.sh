@@ -17,6 +17,17 @@ wasm)
     if command -v rustup >/dev/null 2>&1; then
         rustup target list --installed | grep -qx wasm32-unknown-unknown \
             || rustup target add wasm32-unknown-unknown
+        # The npm package is built with the pinned nightly in wasm/toolchain (-Zbuild-std; see
+        # scripts/build-wasm.sh) unless WASM_TOOLCHAIN=stable.
+        wasm_toolchain=${WASM_TOOLCHAIN:-$(cat "$(dirname "$0")/../wasm/toolchain")}
+        if [ "$wasm_toolchain" != stable ]; then
+            installed=$(rustup +"$wasm_toolchain" component list --installed 2>/dev/null || true)
+            if ! grep -q '^rust-src' <<<"$installed" \
+                || ! grep -q '^rust-std-wasm32-unknown-unknown' <<<"$installed"; then
+                rustup toolchain install "$wasm_toolchain" --profile minimal \
+                    --component rust-src --target wasm32-unknown-unknown
+            fi
+        fi
     else
         echo "rustup is missing: cannot add the wasm32 target" >&2; exit 1
     fi

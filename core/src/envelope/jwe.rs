@@ -234,8 +234,8 @@ impl ParsedJwe {
     pub(crate) fn parse(mut map: Map<String, Value>) -> Result<ParsedJwe> {
         let protected_b64 = take_b64_string(&mut map, "protected")?;
         let header_bytes = b64::decode(&protected_b64, "JWE 'protected'")?;
-        let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
-            .map_err(|e| crate::message::json_error("JWE protected header", &e))?;
+        let header: Map<String, Value> =
+            crate::message::json_from_slice(&header_bytes, "JWE protected header")?;
         let get_str = |name: &str| -> Result<Option<&str>> {
             match header.get(name) {
                 None => Ok(None),

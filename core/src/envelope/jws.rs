@@ -98,9 +98,10 @@ impl ParsedJws {
     fn parse_signature(entry: &Map<String, Value>, payload_b64: &str) -> Result<JwsSignature> {
         let protected_b64 = string_member(entry, "protected", "JWS")?
             .ok_or_else(|| Error::malformed("JWS signature has no 'protected' header"))?;
-        let protected: Map<String, Value> =
-            serde_json::from_slice(&b64::decode(protected_b64, "JWS 'protected'")?)
-                .map_err(|e| crate::message::json_error("JWS protected header", &e))?;
+        let protected: Map<String, Value> = crate::message::json_from_slice(
+            &b64::decode(protected_b64, "JWS 'protected'")?,
+            "JWS protected header",
+        )?;
         if let Some(typ) = string_member(&protected, "typ", "JWS header")? {
             if !media_type_is(typ, SIGNED_TYP) {
                 return Err(Error::malformed(format!("JWS 'typ' must be {SIGNED_TYP}")));

@@ -64,8 +64,10 @@ pub(crate) fn parse(jwt: &str) -> Result<UnverifiedFromPrior<'_>> {
     else {
         return Err(Error::malformed("'from_prior' is not a compact JWS"));
     };
-    let header: Value = serde_json::from_slice(&b64::decode(header, "from_prior header")?)
-        .map_err(|e| crate::message::json_error("from_prior header", &e))?;
+    let header: Value = crate::message::json_from_slice(
+        &b64::decode(header, "from_prior header")?,
+        "from_prior header",
+    )?;
     if let Some(typ) = header.get("typ") {
         if typ != "JWT" {
             return Err(Error::malformed("from_prior header 'typ' must be JWT"));
@@ -82,8 +84,10 @@ pub(crate) fn parse(jwt: &str) -> Result<UnverifiedFromPrior<'_>> {
         .and_then(Value::as_str)
         .ok_or_else(|| Error::malformed("from_prior header has no 'kid'"))?
         .to_owned();
-    let claims: FromPrior = serde_json::from_slice(&b64::decode(payload, "from_prior payload")?)
-        .map_err(|e| crate::message::json_error("from_prior claims", &e))?;
+    let claims: FromPrior = crate::message::json_from_slice(
+        &b64::decode(payload, "from_prior payload")?,
+        "from_prior claims",
+    )?;
     let signature = b64::decode(signature, "from_prior signature")?;
     let signing_input = jwt
         .get(..header_len(jwt))

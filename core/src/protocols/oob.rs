@@ -104,8 +104,7 @@ impl Invitation {
                     Ok(json.clone())
                 } else if let Some(b64) = &a.data.base64 {
                     lenient_b64(b64, "invitation attachment").and_then(|bytes| {
-                        serde_json::from_slice(&bytes)
-                            .map_err(|e| crate::message::json_error("invitation attachment", &e))
+                        crate::message::json_from_slice(&bytes, "invitation attachment")
                     })
                 } else {
                     return None;

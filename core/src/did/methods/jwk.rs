@@ -26,8 +26,7 @@ pub fn resolve(did: &str) -> Result<DidDocument> {
         .strip_prefix("did:jwk:")
         .ok_or_else(|| Error::illegal_argument("not a did:jwk DID"))?;
     let bytes = b64::decode(encoded, "did:jwk identifier")?;
-    let jwk_value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| crate::message::json_error("did:jwk key", &e))?;
+    let jwk_value: Value = crate::message::json_from_slice(&bytes, "did:jwk key")?;
     let members = jwk_value
         .as_object()
         .ok_or_else(|| Error::malformed("did:jwk key is not a JSON object"))?;

@@ -306,7 +306,8 @@ fn decode_services(encoded: &str, index: usize) -> Result<Vec<Map<String, Value>
     let bytes = LENIENT_B64URL
         .decode(encoded)
         .map_err(|_| bad("not base64url"))?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad("not JSON"))?;
+    let value: Value = crate::message::json_from_slice(&bytes, "did:peer:2 service")
+        .map_err(|_| bad("not JSON"))?;
     let items = match value {
         Value::Array(items) if !items.is_empty() => items,
         Value::Array(_) => return Err(bad("an empty list")),
@@ -618,8 +619,7 @@ fn decode_peer4(long: &str) -> Result<(String, Value)> {
             "the did:peer:4 document has multicodec 0x{codec:x}, not JSON (0x200)"
         )));
     }
-    let value: Value = serde_json::from_slice(json)
-        .map_err(|e| crate::message::json_error("did:peer:4 document", &e))?;
+    let value: Value = crate::message::json_from_slice(json, "did:peer:4 document")?;
     check_input_document(&value)?;
     Ok((short.to_owned(), value))
 }
