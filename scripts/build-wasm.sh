@@ -40,6 +40,10 @@ BIN=$NPM_DIR/node_modules/.bin
 
 # --- build -------------------------------------------------------------------------------------
 WASM_TOOLCHAIN=${WASM_TOOLCHAIN:-$(cat "$ROOT/wasm/toolchain")}
+if [ "$WASM_TOOLCHAIN" != stable ] && ! rustup run "$WASM_TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+    echo "toolchain $WASM_TOOLCHAIN is not installed: building with stable (a larger module)" >&2
+    WASM_TOOLCHAIN=stable
+fi
 if [ "$WASM_TOOLCHAIN" = stable ]; then
     step "cargo build (wasm32, profile wasm-release, stable)"
     $CARGO build -p didcomm-edge-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
