@@ -677,6 +677,38 @@ fn closed_error() -> DidCommError {
     }
 }
 
+/// A handed message being acknowledged ([`LiveStream::handed`]).
+struct Handed<'a> {
+    stream: &'a LiveStream,
+    event: Option<agent::LiveEvent>,
+}
+
+impl Handed<'_> {
+    fn event(&self) -> Result<agent::LiveEvent> {
+        self.event
+            .clone()
+            .ok_or_else(|| DidCommError::invalid_state("the message was already acknowledged"))
+    }
+
+    /// The acknowledgement's outcome: on success the message leaves the stream; on failure
+    /// it stays (the guard's drop puts it back).
+    fn acknowledged(mut self, outcome: agent::Result<agent::Acknowledged>) -> Result<Acknowledged> {
+        let acknowledged = outcome?;
+        self.event = None;
+        Ok(acknowledged.into())
+    }
+}
+
+impl Drop for Handed<'_> {
+    fn drop(&mut self) {
+        if let Some(event) = self.event.take() {
+            if let Ok(mut handed) = self.stream.handed.lock() {
+                handed.insert(event.queue_id().to_owned(), event);
+            }
+        }
+    }
+}
+
 impl LiveStream {
     /// The next event, or `None` after `timeout`. Cancel-safe: a message is taken from the
     /// agent's queue only when it is returned. Needs no runtime context (channels only).
@@ -726,8 +758,14 @@ impl LiveStream {
         Ok(Some(message))
     }
 
-    fn handed(&self, queue_id: &str) -> Result<agent::LiveEvent> {
-        self.handed
+    /// Take a handed message for its acknowledgement. Until [`Handed::acknowledged`] is called,
+    /// dropping the guard puts the message back: an `ack` that failed, or whose future the
+    /// host dropped (a cancelled coroutine or Task), leaves the message waiting for another
+    /// `ack` instead of losing it on this stream (the agent never hands a message twice, so a
+    /// lost entry could never be acknowledged).
+    fn handed(&self, queue_id: &str) -> Result<Handed<'_>> {
+        let event = self
+            .handed
             .lock()
             .ok()
             .and_then(|mut handed| handed.remove(queue_id))
@@ -735,24 +773,11 @@ impl LiveStream {
                 DidCommError::illegal(format!(
                     "no message '{queue_id}' waits for an acknowledgement on this stream"
                 ))
-            })
-    }
-
-    /// A failed acknowledgement leaves the message waiting for another one.
-    fn acknowledged(
-        &self,
-        event: agent::LiveEvent,
-        outcome: agent::Result<agent::Acknowledged>,
-    ) -> Result<Acknowledged> {
-        match outcome {
-            Ok(acknowledged) => Ok(acknowledged.into()),
-            Err(e) => {
-                if let Ok(mut handed) = self.handed.lock() {
-                    handed.insert(event.queue_id().to_owned(), event);
-                }
-                Err(e.into())
-            }
-        }
+            })?;
+        Ok(Handed {
+            stream: self,
+            event: Some(event),
+        })
     }
 
     async fn shut(&self) {
@@ -780,21 +805,19 @@ impl LiveStream {
     /// Acknowledge a message the app has taken (by its `queue_id`): the mediator deletes it.
     /// Returns once the mediator confirmed, after the automatic replies it asked for.
     pub async fn ack(&self, queue_id: String) -> Result<Acknowledged> {
-        let event = self.handed(&queue_id)?;
+        let handed = self.handed(&queue_id)?;
+        let event = handed.event()?;
         let handle = self.handle.clone();
-        let (event, outcome) = on_runtime(async move {
-            let outcome = handle.ack(&event).await;
-            (event, outcome)
-        })
-        .await?;
-        self.acknowledged(event, outcome)
+        let outcome = on_runtime(async move { handle.ack(&event).await }).await?;
+        handed.acknowledged(outcome)
     }
 
     /// `ack` on the caller's thread.
     pub fn ack_blocking(&self, queue_id: String) -> Result<Acknowledged> {
-        let event = self.handed(&queue_id)?;
+        let handed = self.handed(&queue_id)?;
+        let event = handed.event()?;
         let outcome = block_on(self.handle.ack(&event))?;
-        self.acknowledged(event, outcome)
+        handed.acknowledged(outcome)
     }
 
     /// The connection state now.

@@ -33,7 +33,12 @@ async fn spawn_mediator(data_dir: &Path) -> Running {
         .args(["--listen", "127.0.0.1:0", "--no-qr", "--log-filter", "warn"])
         // This test is about durability, not rate limiting: Bob's retry sends all 540
         // forwards on one connection, faster than the default burst on a quick machine.
-        .args(["--rate-limit-per-second", "100000", "--rate-limit-burst", "100000"])
+        .args([
+            "--rate-limit-per-second",
+            "100000",
+            "--rate-limit-burst",
+            "100000",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .stdout(std::process::Stdio::piped())
