@@ -416,13 +416,13 @@ class DidComm:
         self._native.clear_caches()
 
 
-@dataclass(frozen=True)
 def received_ending(message: MessageLike, metadata: UnpackMetadata) -> Optional[str]:
     """The DID whose relationship a received message ended (a verified ``from_prior`` without
     ``sub`` on a message without ``from``), or ``None``. Forget the peer known by that DID."""
     return _ffi.received_ending(to_text(message, "the message"), metadata)
 
 
+@dataclass(frozen=True)
 class Identity:
     """A generated identity: its DID, DID document and secrets (keep these in a keystore)."""
 
