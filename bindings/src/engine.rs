@@ -280,11 +280,13 @@ impl From<&FromPrior> for didcomm_edge::FromPrior {
 #[uniffi::export]
 pub fn received_ending(message: String, metadata: UnpackMetadata) -> Result<Option<String>> {
     let message = parse_message(&message)?;
-    let mut core = didcomm_edge::UnpackMetadata::default();
-    core.from_prior = metadata
-        .from_prior
-        .as_ref()
-        .map(didcomm_edge::FromPrior::from);
+    let core = didcomm_edge::UnpackMetadata {
+        from_prior: metadata
+            .from_prior
+            .as_ref()
+            .map(didcomm_edge::FromPrior::from),
+        ..didcomm_edge::UnpackMetadata::default()
+    };
     Ok(didcomm_edge::protocols::rotation::received_ending(
         &message, &core,
     ))
