@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   // @ts-expect-error packSigned needs a signer
   await alice.packSigned(message);
 
-  log(dids, kids, removed, walletResolver, walletSecrets, sigAlg, toKids, fromKid, flags, optional, to, prior, body, resolved, jwt, issuerKid, asError, wrongKind);
+  log(dids, kids, removed, walletResolver, walletSecrets, sigAlg, toKids, fromKid, flags, optional, to, prior, body, resolved, jwt, issuerKid, asError, wrongKind, sub, ending, ended, nullSub);
 }
 
 void main();
