@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use didcomm_edge::did::{did_of, is_did, Relationship};
 use didcomm_edge::protocols::ack::{ack_requests, pure_ack};
+use didcomm_edge::protocols::empty::Empty;
 use didcomm_edge::protocols::mediation::{
     MediationClient, MediationEvent, RecipientUpdateItem, UpdateResult,
 };
@@ -16,7 +17,7 @@ use didcomm_edge::protocols::oob::Invitation;
 use didcomm_edge::protocols::pickup::{DeliveryRequest, PickupMessage, Status, StatusRequest};
 use didcomm_edge::protocols::report_problem::{is_problem_report, ProblemReport};
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
-use didcomm_edge::protocols::rotation::{received_rotation, RotationOptions};
+use didcomm_edge::protocols::rotation::{received_ending, received_rotation, RotationOptions};
 use didcomm_edge::protocols::trust_ping::{Ping, PingResponse, PING_RESPONSE_TYPE, PING_TYPE};
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::{
@@ -875,6 +876,9 @@ impl EdgeAgent {
                 changed = true;
             }
         }
+        if let Some(ended) = received_ending(message, metadata) {
+            changed |= state.forget_peer(&ended);
+        }
         let sender = authenticated_sender(message, metadata);
         let to_new = state
             .rotation
@@ -1023,6 +1027,70 @@ impl EdgeAgent {
         state.rotation_seen_by.clear();
         self.save(&state).await?;
         Ok(rotated)
+    }
+
+    /// End the relationship with `peer` (DIDComm v2.1 "Ending a Relationship"): an empty
+    /// message without `from`, anoncrypted (authcrypt needs a `from`), whose `from_prior` has
+    /// no `sub` and is signed by the DID the peer knows us by (the prior DID while the peer
+    /// has not yet written to our new one). The peer then forgets that DID. Ours stays
+    /// registered with the mediator (other peers write to it); what we knew of the peer (its
+    /// rotations, whether it saw ours) is forgotten here once the message is delivered.
+    pub async fn end_relationship(&self, peer: &str) -> Result<Sent> {
+        let (ours, to) = {
+            let state = self.inner.state.lock().await;
+            let current = state
+                .messaging
+                .as_ref()
+                .map(|m| m.did.clone())
+                .ok_or_else(not_connected)?;
+            let to = state.current_peer_did(peer);
+            let ours = match &state.rotation {
+                Some(r)
+                    if r.new_did == current
+                        && !state.rotation_seen_by.contains(&to)
+                        && state.prior.iter().any(|p| p.did == r.prior_did) =>
+                {
+                    r.prior_did.clone()
+                }
+                _ => current,
+            };
+            (ours, to)
+        };
+        let dc = &self.inner.didcomm;
+        let ending = dc
+            .end_relationship(&ours, &RotationOptions::default())
+            .await?;
+        let mut message = ending.apply(Empty.to_message()?);
+        message.to = Some(vec![to.clone()]);
+        let anon = self.inner.config.enc_alg_anon;
+        let (packed, _) = dc
+            .pack_encrypted(
+                &message,
+                &to,
+                None,
+                None,
+                &PackEncryptedOptions::default().enc_alg_anon(anon),
+            )
+            .await?;
+        let routed = dc
+            .route(&packed, &to, &RouteOptions::default().enc_alg_anon(anon))
+            .await?;
+        let sent = self
+            .deliver_sent(Sent {
+                id: message.id,
+                to: to.clone(),
+                uri: routed.uri,
+                hops: routed.hops,
+                packed,
+                wire: routed.message,
+                announced_rotation: false,
+            })
+            .await?;
+        let mut state = self.inner.state.lock().await;
+        if state.forget_peer(&to) {
+            self.save(&state).await?;
+        }
+        Ok(sent)
     }
 
     /// Stop receiving for the DIDs rotated away from: remove them from the mediator's keylist

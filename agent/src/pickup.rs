@@ -3,7 +3,7 @@
 //! the mediator only when the application says it has them.
 
 use didcomm_edge::protocols::ack::is_pure_ack;
-use didcomm_edge::protocols::rotation::received_rotation;
+use didcomm_edge::protocols::rotation::{received_ending, received_rotation};
 use didcomm_edge::{Message, UnpackMetadata};
 
 use crate::agent::{authenticated_sender, Acknowledged, EdgeAgent};
@@ -32,6 +32,12 @@ impl Received {
     /// A DID rotation this message announced and unpack verified: `(prior DID, new DID)`.
     pub fn rotation(&self) -> Option<(String, String)> {
         received_rotation(&self.message, &self.metadata)
+    }
+
+    /// The peer DID whose relationship this message ended (a verified `from_prior` without
+    /// `sub` on a message without `from`); the agent has already forgotten that peer.
+    pub fn ending(&self) -> Option<String> {
+        received_ending(&self.message, &self.metadata)
     }
 
     /// Whether this message replies to (is in the thread of) the message `id`.

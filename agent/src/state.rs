@@ -121,6 +121,30 @@ impl AgentState {
         }
     }
 
+    /// Forget the peer known by `did` (it ended the relationship, or we did): the rotations
+    /// leading to or from it, and whether it wrote to our new DID. Whether anything changed.
+    pub(crate) fn forget_peer(&mut self, did: &str) -> bool {
+        let mut chain = BTreeSet::from([did.to_owned()]);
+        // Every pass joins the DIDs one rotation away; bounded like `current_peer_did`.
+        for _ in 0..16 {
+            let before = chain.len();
+            for (prior, new) in &self.peer_rotations {
+                if chain.contains(prior) || chain.contains(new) {
+                    chain.insert(prior.clone());
+                    chain.insert(new.clone());
+                }
+            }
+            if chain.len() == before {
+                break;
+            }
+        }
+        let (rotations, seen) = (self.peer_rotations.len(), self.rotation_seen_by.len());
+        self.peer_rotations
+            .retain(|prior, _| !chain.contains(prior));
+        self.rotation_seen_by.retain(|d| !chain.contains(d));
+        rotations != self.peer_rotations.len() || seen != self.rotation_seen_by.len()
+    }
+
     /// The DID `did` is now known as, following announced rotations.
     pub(crate) fn current_peer_did(&self, did: &str) -> String {
         let mut current = did.to_owned();

@@ -222,13 +222,15 @@ impl From<&UnpackOptions> for didcomm_edge::UnpackOptions {
     }
 }
 
-/// `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one.
+/// `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one. Without `sub`
+/// the claims end the relationship (its DID rotated to no DID; the message has no `from`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct FromPrior {
     /// The prior DID.
     pub iss: String,
-    /// The new DID (the message's `from`).
-    pub sub: String,
+    /// The new DID (the message's `from`); nothing when the relationship ends.
+    #[uniffi(default)]
+    pub sub: Option<String>,
     /// Audience.
     #[uniffi(default)]
     pub aud: Option<String>,
@@ -262,7 +264,8 @@ impl From<&didcomm_edge::FromPrior> for FromPrior {
 
 impl From<&FromPrior> for didcomm_edge::FromPrior {
     fn from(c: &FromPrior) -> Self {
-        let mut claims = didcomm_edge::FromPrior::new(c.iss.clone(), c.sub.clone());
+        let mut claims = didcomm_edge::FromPrior::ending(c.iss.clone());
+        claims.sub.clone_from(&c.sub);
         claims.aud.clone_from(&c.aud);
         claims.exp = c.exp;
         claims.nbf = c.nbf;
@@ -270,6 +273,23 @@ impl From<&FromPrior> for didcomm_edge::FromPrior {
         claims.jti.clone_from(&c.jti);
         claims
     }
+}
+
+/// The DID whose relationship a received message ended (a verified `from_prior` without `sub`
+/// on a message without `from`), or nothing. The host forgets the peer known by that DID.
+#[uniffi::export]
+pub fn received_ending(message: String, metadata: UnpackMetadata) -> Result<Option<String>> {
+    let message = parse_message(&message)?;
+    let core = didcomm_edge::UnpackMetadata {
+        from_prior: metadata
+            .from_prior
+            .as_ref()
+            .map(didcomm_edge::FromPrior::from),
+        ..didcomm_edge::UnpackMetadata::default()
+    };
+    Ok(didcomm_edge::protocols::rotation::received_ending(
+        &message, &core,
+    ))
 }
 
 /// A signed `from_prior` JWT.
@@ -466,6 +486,20 @@ mod ops {
             .await?;
         Ok(PackedFromPrior { jwt, issuer_kid })
     }
+
+    pub(super) async fn end_relationship(
+        dc: &didcomm_edge::DidComm,
+        did: &str,
+        issuer_kid: Option<String>,
+    ) -> Result<PackedFromPrior> {
+        let mut options = didcomm_edge::protocols::rotation::RotationOptions::default();
+        options.issuer_kid = issuer_kid;
+        let ending = dc.end_relationship(did, &options).await?;
+        Ok(PackedFromPrior {
+            jwt: ending.from_prior,
+            issuer_kid: ending.issuer_kid,
+        })
+    }
 }
 
 /// Run `op` over the engine on a background thread, awaited by the caller's executor.
@@ -596,6 +630,28 @@ impl DidComm {
             &claims,
             issuer_kid.as_deref(),
         ))?
+    }
+
+    /// End the relationship that uses `did` (a DID whose authentication key we hold): the
+    /// `from_prior` JWT without `sub`, signed by `did`. Put it on a message without `from` and
+    /// pack that anoncrypt to the peer (authcrypt needs a `from`).
+    #[uniffi::method(default(issuer_kid = None))]
+    pub async fn end_relationship(
+        &self,
+        did: String,
+        issuer_kid: Option<String>,
+    ) -> Result<PackedFromPrior> {
+        off_thread!(self, |dc| ops::end_relationship(&dc, &did, issuer_kid))
+    }
+
+    /// `end_relationship` on the caller's thread.
+    #[uniffi::method(default(issuer_kid = None))]
+    pub fn end_relationship_blocking(
+        &self,
+        did: String,
+        issuer_kid: Option<String>,
+    ) -> Result<PackedFromPrior> {
+        block_on(ops::end_relationship(&self.inner, &did, issuer_kid))?
     }
 
     /// Drop the cached document of `did` (after learning it changed).

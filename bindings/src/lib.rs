@@ -32,6 +32,7 @@ pub use agent::{
     MediationVersion, PickupBatch, PickupStatus, PickupVersion, ReceivedMessage, Rotated, SendMode,
     Sent, UndecryptableMessage,
 };
+pub use engine::received_ending;
 pub use engine::{
     Config, ContentEncryption, DidComm, FromPrior, PackEncryptedMetadata, PackEncryptedOptions,
     PackSignedMetadata, PackedEncrypted, PackedFromPrior, PackedSigned, UnpackMetadata,

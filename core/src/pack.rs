@@ -221,18 +221,24 @@ impl DidComm {
 
     /// Sign `from_prior` claims with a key of the prior DID (`issuer_kid`, or the first
     /// `authentication` key of `claims.iss` we hold). Returns the compact JWT for
-    /// [`Message::from_prior`] and the key id used.
+    /// [`Message::from_prior`] and the key id used. Claims without `sub` end the relationship
+    /// ([`FromPrior::ending`]).
     pub async fn pack_from_prior(
         &self,
         claims: &FromPrior,
         issuer_kid: Option<&str>,
     ) -> Result<(String, String)> {
-        if claims.iss == claims.sub {
+        if claims.sub.as_deref() == Some(claims.iss.as_str()) {
             return Err(Error::illegal_argument(
                 "from_prior 'iss' and 'sub' must differ",
             ));
         }
-        if !crate::did::is_did(&claims.iss) || !crate::did::is_did(&claims.sub) {
+        if !crate::did::is_did(&claims.iss)
+            || claims
+                .sub
+                .as_deref()
+                .is_some_and(|sub| !crate::did::is_did(sub))
+        {
             return Err(Error::illegal_argument(
                 "from_prior 'iss' and 'sub' must be DIDs",
             ));

@@ -352,6 +352,20 @@ impl DidComm {
         }
         if let Some(jwt) = &message.from_prior {
             let (claims, kid) = self.verify_from_prior(jwt, message.from.as_deref()).await?;
+            // An ending has no `from` (so it cannot be authcrypt; anoncrypt is what the spec's
+            // "MUST be encrypted" leaves): the JWT alone authenticates the ending party, `iss`.
+            // Plaintext and signed forms are accepted as for rotations; a signature on an
+            // ending must then be the ending party's, not a third party's.
+            if claims.is_ending() {
+                if let Some(signer) = &signer_kid {
+                    if did_of(signer) != claims.iss {
+                        return Err(Error::new(
+                            ErrorKind::SenderMismatch,
+                            "the signer of a message ending a relationship is not its from_prior 'iss'",
+                        ));
+                    }
+                }
+            }
             metadata.from_prior_issuer_kid = Some(kid);
             metadata.from_prior = Some(claims);
         }
@@ -497,7 +511,7 @@ impl DidComm {
     }
 
     /// Verify a `from_prior` JWT against the prior DID's authentication keys and bind it to the
-    /// message's `from`.
+    /// message's `from`: a rotation's `sub` is the `from`; an ending (no `sub`) has no `from`.
     async fn verify_from_prior(
         &self,
         jwt: &str,
@@ -510,20 +524,13 @@ impl DidComm {
                 "from_prior is not signed by a key of its 'iss'",
             ));
         }
-        if claims.iss == claims.sub {
+        if claims.sub.as_deref() == Some(claims.iss.as_str()) {
             return Err(Error::malformed(
                 "from_prior 'iss' and 'sub' are the same DID",
             ));
         }
-        match from {
-            Some(from) if did_of(from) == claims.sub => {}
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::SenderMismatch,
-                    "from_prior 'sub' is not the message's 'from'",
-                ))
-            }
-        }
+        from_prior::check_pairing(claims, from)
+            .map_err(|reason| Error::new(ErrorKind::SenderMismatch, reason))?;
         let issuer = self.resolve(&claims.iss).await?;
         let key = issuer.key_in(&parsed.kid, Relationship::Authentication)?;
         key.verify(

@@ -107,7 +107,10 @@ async fn from_prior_jwts() {
             );
             let claims = meta.from_prior.unwrap();
             assert_eq!(
-                (claims.iss.as_str(), claims.sub.as_str()),
+                (
+                    claims.iss.as_str(),
+                    claims.sub.as_deref().unwrap_or_default()
+                ),
                 ("did:example:charlie", "did:example:alice")
             );
         } else {

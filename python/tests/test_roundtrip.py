@@ -132,6 +132,35 @@ def test_from_prior_rotation() -> None:
     assert (result.metadata.from_prior.iss, result.metadata.from_prior.sub) == (ALICE.did, new_party.did)
 
 
+def test_ending_a_relationship() -> None:
+    # Alice ends her relationship with Bob: from_prior without sub, no from, anoncrypt.
+    ending = run(A.end_relationship(ALICE.did))
+    assert ending.issuer_kid == ALICE.sign_kids["Ed25519"]
+    msg = new_message(ALICE.did, BOB.did, from_prior=ending.jwt)
+    del msg["from"]
+    packed = A.pack_encrypted_blocking(msg, BOB.did)
+    result = B.unpack_blocking(packed.packed)
+    assert result.metadata.anonymous_sender and not result.metadata.authenticated
+    assert result.metadata.from_prior_issuer_kid == ALICE.sign_kids["Ed25519"]
+    assert result.metadata.from_prior is not None
+    assert (result.metadata.from_prior.iss, result.metadata.from_prior.sub) == (ALICE.did, None)
+    assert de.received_ending(result.message, result.metadata) == ALICE.did
+    # The same claims through pack_from_prior (sub left out), received as plaintext.
+    jwt = A.pack_from_prior_blocking(de.FromPrior(iss=ALICE.did, iat=1700000000))
+    plain = B.unpack_blocking(A.pack_plaintext({**msg, "from_prior": jwt.jwt}))
+    assert de.received_ending(plain.message, plain.metadata) == ALICE.did
+    assert plain.metadata.from_prior is not None and plain.metadata.from_prior.iat == 1700000000
+    # A regular message ends nothing.
+    regular = B.unpack_blocking(A.pack_plaintext(new_message(ALICE.did, BOB.did)))
+    assert de.received_ending(regular.message, regular.metadata) is None
+    # An ending cannot keep its `from` (so no authcrypt): refused when sending and receiving.
+    with_from = {**msg, "from": ALICE.did}
+    with pytest.raises(de.DidCommError.IllegalArgument):
+        A.pack_encrypted_blocking(with_from, BOB.did, from_=ALICE.did)
+    with pytest.raises(de.DidCommError.SenderMismatch):
+        B.unpack_blocking(json.dumps(with_from))
+
+
 def test_generated_identities_talk_to_each_other() -> None:
     for method in (de.IdentityMethod.PEER2, de.IdentityMethod.PEER4, de.IdentityMethod.KEY):
         alice = de.generate_identity(method)

@@ -62,12 +62,12 @@ export type AttachmentData =
   | { json: JsonValue; jws?: JsonValue; hash?: string }
   | { links: string[]; hash: string; jws?: JsonValue };
 
-/** `from_prior` JWT claims (DID rotation). */
+/** `from_prior` JWT claims (DID rotation; without `sub`, the end of the relationship). */
 export interface FromPrior {
   /** The prior DID. */
   iss: string;
-  /** The new DID (the message's `from`). */
-  sub: string;
+  /** The new DID (the message's `from`); absent when the relationship ends (never `null`). */
+  sub?: string;
   aud?: string;
   exp?: number;
   nbf?: number;
@@ -284,6 +284,12 @@ export class DidComm {
   /** Sign `from_prior` claims with a key of the prior DID (`claims.iss`), for a message's `from_prior` header. */
   packFromPrior(claims: FromPrior, issuerKid?: string): Promise<{ jwt: string; issuerKid: string }>;
 
+  /**
+   * End the relationship that uses `did` (rotate it to no DID): the `from_prior` JWT without
+   * `sub`, signed by `did`. Put it on a message without `from` and pack that anoncrypt to the peer.
+   */
+  endRelationship(did: string, issuerKid?: string): Promise<{ jwt: string; issuerKid: string }>;
+
   /** Drop the cached document of `did` (after learning it changed). */
   invalidateDid(did: string): void;
   /** Drop a cached private key (after deleting or replacing it in the store). */
@@ -305,6 +311,12 @@ export function createMessage(
   body?: { [key: string]: JsonValue },
   headers?: Omit<Partial<Message>, 'type' | 'body'>,
 ): Message;
+
+/**
+ * The DID whose relationship a received message ended (a verified `fromPrior` without `sub` on a
+ * message without `from`), or `undefined`.
+ */
+export function receivedEnding(message: Message, metadata: UnpackMetadata): string | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Errors

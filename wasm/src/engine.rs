@@ -5,7 +5,8 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use didcomm_edge::{DidComm, Error};
+use didcomm_edge::protocols::rotation::{self, RotationOptions};
+use didcomm_edge::{DidComm, Error, UnpackMetadata};
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -167,6 +168,26 @@ impl JsDidComm {
         })
     }
 
+    /// `endRelationship(did, issuerKid?): Promise<{ jwt, issuerKid }>`: end the relationship
+    /// that uses `did` (rotate it to no DID): the `from_prior` JWT without `sub`, signed by
+    /// `did`, for a message without `from` packed anoncrypt to the peer.
+    #[wasm_bindgen(js_name = endRelationship)]
+    pub fn end_relationship(&self, did: JsValue, issuer_kid: JsValue) -> Promise {
+        let engine = Rc::clone(&self.inner);
+        promise(async move {
+            let did = string_arg(&did, "did")?;
+            let mut options = RotationOptions::default();
+            options.issuer_kid = optional_string_arg(&issuer_kid, "issuerKid")?;
+            let ending = engine.end_relationship(&did, &options).await?;
+            pair(
+                "jwt",
+                ending.from_prior.into(),
+                "issuerKid",
+                ending.issuer_kid.into(),
+            )
+        })
+    }
+
     /// Drop the cached document of `did` (after learning it changed).
     #[wasm_bindgen(js_name = invalidateDid)]
     pub fn invalidate_did(&self, did: JsValue) -> Result<(), JsValue> {
@@ -188,4 +209,21 @@ impl JsDidComm {
     pub fn clear_caches(&self) {
         self.inner.clear_caches();
     }
+}
+
+/// `receivedEnding(message, metadata): string | undefined`: the DID whose relationship a
+/// received message ended (a verified `fromPrior` without `sub` on a message without `from`).
+#[wasm_bindgen(js_name = receivedEnding)]
+pub fn received_ending(message: JsValue, metadata: JsValue) -> Result<JsValue, JsValue> {
+    read_ending(&message, &metadata).map_err(js_err)
+}
+
+fn read_ending(message: &JsValue, metadata: &JsValue) -> Result<JsValue, Error> {
+    let message = message_from_js(message)?;
+    let claims = Reflect::get(metadata, &"fromPrior".into()).unwrap_or(JsValue::UNDEFINED);
+    let mut core = UnpackMetadata::default();
+    if !(claims.is_undefined() || claims.is_null()) {
+        core.from_prior = Some(from_prior_from_js(&claims)?);
+    }
+    Ok(rotation::received_ending(&message, &core).map_or(JsValue::UNDEFINED, JsValue::from))
 }

@@ -29,6 +29,6 @@ mod error;
 mod host;
 mod util;
 
-pub use engine::JsDidComm;
+pub use engine::{received_ending, JsDidComm};
 pub use error::set_error_class;
 pub use util::{a256kw_unwrap, a256kw_wrap, create_message, parse_wallet};

@@ -1,7 +1,9 @@
 //! `from_prior`: DID rotation. The new DID's first messages carry a JWT, signed with a key of
-//! the prior DID, whose `iss` is the prior DID and whose `sub` is the new one.
+//! the prior DID, whose `iss` is the prior DID and whose `sub` is the new one. A JWT without
+//! `sub` rotates to no DID: it ends the relationship (DIDComm v2.1 "Ending a Relationship"),
+//! and its message has no `from`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::b64;
@@ -13,8 +15,14 @@ use crate::error::{Error, Result};
 pub struct FromPrior {
     /// The prior DID.
     pub iss: String,
-    /// The new DID (the message's `from`).
-    pub sub: String,
+    /// The new DID (the message's `from`); absent when the relationship ends (see
+    /// [`FromPrior::ending`]). A `null` is refused: the spec omits the claim.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_string"
+    )]
+    pub sub: Option<String>,
     /// Audience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
@@ -37,7 +45,7 @@ impl FromPrior {
     pub fn new(prior_did: impl Into<String>, new_did: impl Into<String>) -> FromPrior {
         FromPrior {
             iss: prior_did.into(),
-            sub: new_did.into(),
+            sub: Some(new_did.into()),
             aud: None,
             exp: None,
             nbf: None,
@@ -45,6 +53,32 @@ impl FromPrior {
             jti: None,
         }
     }
+
+    /// Claims for ending the relationship that used `prior_did` (rotating it to no DID: no
+    /// `sub`), issued now.
+    pub fn ending(prior_did: impl Into<String>) -> FromPrior {
+        FromPrior {
+            iss: prior_did.into(),
+            sub: None,
+            aud: None,
+            exp: None,
+            nbf: None,
+            iat: Some(crate::time::now_epoch_seconds()),
+            jti: None,
+        }
+    }
+
+    /// Whether these claims end the relationship (no `sub`).
+    pub fn is_ending(&self) -> bool {
+        self.sub.is_none()
+    }
+}
+
+/// `sub` when present must be a string (`default` covers the absent claim).
+fn present_string<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 /// A parsed but not yet verified compact JWT.
@@ -115,4 +149,21 @@ pub(crate) fn signing_input(alg: SignAlg, kid: &str, claims: &FromPrior) -> Resu
         b64::encode(header.to_string()),
         b64::encode(claims)
     ))
+}
+
+/// How `from_prior` claims must pair with the message's `from`: a rotation names the new DID
+/// (`sub`) as the sender; an ending (no `sub`) is sent without a sender. `Err` gives the reason.
+pub(crate) fn check_pairing(
+    claims: &FromPrior,
+    from: Option<&str>,
+) -> std::result::Result<(), &'static str> {
+    match (claims.sub.as_deref(), from) {
+        (Some(sub), Some(from)) if crate::did::did_of(from) == sub => Ok(()),
+        (Some(_), Some(_)) => Err("from_prior 'sub' is not the message's 'from'"),
+        (Some(_), None) => Err("from_prior names a new DID ('sub') but the message has no 'from'"),
+        (None, Some(_)) => Err(
+            "from_prior without 'sub' ends the relationship: the message must not have a 'from'",
+        ),
+        (None, None) => Ok(()),
+    }
 }

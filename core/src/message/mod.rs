@@ -310,6 +310,13 @@ impl Message {
             check_did_without_fragment(from, "from")
                 .map_err(|e| Error::illegal_argument(e.reason().to_owned()))?;
         }
+        if let Some(jwt) = &self.from_prior {
+            // The receiver's pairing rule, without the signature check (the JWT is ours).
+            let parsed = from_prior::parse(jwt)
+                .map_err(|e| Error::illegal_argument(format!("from_prior: {}", e.reason())))?;
+            from_prior::check_pairing(&parsed.claims, self.from.as_deref())
+                .map_err(Error::illegal_argument)?;
+        }
         if let Some(body) = &self.body {
             if !body.is_object() {
                 return Err(Error::illegal_argument(

@@ -8,6 +8,12 @@
 //! `from_prior` ([`UnpackMetadata::from_prior`]) and [`received_rotation`] reads the result;
 //! a mediator moves the client's registration with
 //! [`MediatorRegistry::rotate_client`](super::mediation::MediatorRegistry::rotate_client).
+//!
+//! Ending a relationship (DIDComm v2.1 "Ending a Relationship") rotates its DID to no DID:
+//! [`DidComm::end_relationship`] signs a `from_prior` without `sub`, and
+//! [`RelationshipEnding::apply`] sends a message with it and without `from`; such a message
+//! cannot be authcrypt, so it is anoncrypted (or, as for rotations, plaintext or signed by
+//! the ending DID). The receiver reads it with [`received_ending`].
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +36,7 @@ pub enum KeylistEntries {
     Both,
 }
 
-/// Options of [`DidComm::rotate_did`].
+/// Options of [`DidComm::rotate_did`] and [`DidComm::end_relationship`] (which lists no new DID).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -78,7 +84,40 @@ impl DidRotation {
 pub fn received_rotation(message: &Message, metadata: &UnpackMetadata) -> Option<(String, String)> {
     let claims = metadata.from_prior.as_ref()?;
     let from = message.from.as_deref()?;
-    (did_of(from) == claims.sub).then(|| (claims.iss.clone(), claims.sub.clone()))
+    let sub = claims.sub.as_deref()?;
+    (did_of(from) == sub).then(|| (claims.iss.clone(), sub.to_owned()))
+}
+
+/// A prepared end of a relationship: its DID rotated to no DID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationshipEnding {
+    /// The DID whose relationship ends.
+    pub did: String,
+    /// The `from_prior` JWT (no `sub`).
+    pub from_prior: String,
+    /// The DID's key that signed it.
+    pub issuer_kid: String,
+    /// The keylist update for the mediator: removals of the DID's entries. Send it when the
+    /// DID served only this relationship (a pairwise DID, what rotation assumes).
+    pub keylist_update: RecipientUpdate,
+}
+
+impl RelationshipEnding {
+    /// Make `message` the one that ends the relationship: `from_prior` set and `from`
+    /// removed. Pack it anoncrypt to the peer (authcrypt needs a `from`).
+    #[must_use]
+    pub fn apply(&self, mut message: Message) -> Message {
+        message.from = None;
+        message.from_prior(self.from_prior.clone())
+    }
+}
+
+/// The DID whose relationship a received message ended, as unpack verified it (a `from_prior`
+/// without `sub` on a message without `from`). The host forgets the peer known by that DID
+/// and ignores later messages from it.
+pub fn received_ending(message: &Message, metadata: &UnpackMetadata) -> Option<String> {
+    let claims = metadata.from_prior.as_ref()?;
+    (claims.is_ending() && message.from.is_none()).then(|| claims.iss.clone())
 }
 
 impl DidComm {
@@ -121,6 +160,44 @@ impl DidComm {
         Ok(DidRotation {
             prior_did: prior_did.to_owned(),
             new_did: new_did.to_owned(),
+            from_prior,
+            issuer_kid,
+            keylist_update: RecipientUpdate {
+                version: options.mediation_version,
+                updates,
+            },
+        })
+    }
+
+    /// Prepare the end of the relationship that uses `did` (a DID we hold an authentication
+    /// key of): the `from_prior` JWT without `sub`, signed by `did`, and the keylist update
+    /// removing its entries. `options.iat` dates the ending; the other options as for
+    /// [`DidComm::rotate_did`].
+    pub async fn end_relationship(
+        &self,
+        did: &str,
+        options: &RotationOptions,
+    ) -> Result<RelationshipEnding> {
+        if !is_did(did) || did.contains('#') {
+            return Err(Error::illegal_argument(
+                "a relationship ends for a DID (not a DID URL)",
+            ));
+        }
+        let mut claims = FromPrior::ending(did);
+        if let Some(iat) = options.iat {
+            claims.iat = Some(iat);
+        }
+        let (from_prior, issuer_kid) = self
+            .pack_from_prior(&claims, options.issuer_kid.as_deref())
+            .await?;
+        let updates = self
+            .keylist_entries(did, options.keylist_entries)
+            .await?
+            .into_iter()
+            .map(RecipientUpdateItem::remove)
+            .collect();
+        Ok(RelationshipEnding {
+            did: did.to_owned(),
             from_prior,
             issuer_kid,
             keylist_update: RecipientUpdate {

@@ -69,6 +69,7 @@ from ._engine import (
     Wallet,
     generate_did_key,
     generate_identity,
+    received_ending,
 )
 from ._host import DidResolverLike, SecretsStoreLike
 from ._native import didcomm_edge as _ffi
@@ -175,6 +176,7 @@ __all__ = [
     "problem_report_for_error",
     "protocol_message_types",
     "pure_ack",
+    "received_ending",
     "reply_to",
     "trust_ping",
     "trust_ping_response",

@@ -290,6 +290,16 @@ class DidComm:
         """:meth:`pack_from_prior` on the calling thread."""
         return self._native.pack_from_prior_blocking(claims, issuer_kid)
 
+    async def end_relationship(self, did: str, issuer_kid: Optional[str] = None) -> PackedFromPrior:
+        """End the relationship that uses ``did`` (rotate it to no DID): the ``from_prior`` JWT
+        without ``sub``, signed by ``did``. Put it on a message without ``from`` and pack that
+        anoncrypt to the peer (authcrypt needs a ``from``)."""
+        return await LOOPS.call(lambda: self._native.end_relationship_blocking(did, issuer_kid))
+
+    def end_relationship_blocking(self, did: str, issuer_kid: Optional[str] = None) -> PackedFromPrior:
+        """:meth:`end_relationship` on the calling thread."""
+        return self._native.end_relationship_blocking(did, issuer_kid)
+
     # -- routing -----------------------------------------------------------------------------
 
     @staticmethod
@@ -404,6 +414,12 @@ class DidComm:
     def clear_caches(self) -> None:
         """Drop every cached document, key and shared secret."""
         self._native.clear_caches()
+
+
+def received_ending(message: MessageLike, metadata: UnpackMetadata) -> Optional[str]:
+    """The DID whose relationship a received message ended (a verified ``from_prior`` without
+    ``sub`` on a message without ``from``), or ``None``. Forget the peer known by that DID."""
+    return _ffi.received_ending(to_text(message, "the message"), metadata)
 
 
 @dataclass(frozen=True)

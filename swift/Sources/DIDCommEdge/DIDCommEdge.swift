@@ -623,6 +623,18 @@ public protocol DidCommProtocol: AnyObject, Sendable {
     func config()  -> Config
     
     /**
+     * End the relationship that uses `did` (a DID whose authentication key we hold): the
+     * `from_prior` JWT without `sub`, signed by `did`. Put it on a message without `from` and
+     * pack that anoncrypt to the peer (authcrypt needs a `from`).
+     */
+    func endRelationship(did: String, issuerKid: String?) async throws  -> PackedFromPrior
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+    func endRelationshipBlocking(did: String, issuerKid: String?) throws  -> PackedFromPrior
+    
+    /**
      * Drop a cached private key (after removing or replacing it in the store).
      */
     func forgetSecret(kid: String) 
@@ -829,6 +841,41 @@ open func config() -> Config  {
         uniffiCallStatus in
     uniffi_didcomm_edge_ffi_fn_method_didcomm_config(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * End the relationship that uses `did` (a DID whose authentication key we hold): the
+     * `from_prior` JWT without `sub`, signed by `did`. Put it on a message without `from` and
+     * pack that anoncrypt to the peer (authcrypt needs a `from`).
+     */
+open func endRelationship(did: String, issuerKid: String? = nil)async throws  -> PackedFromPrior  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_didcomm_end_relationship(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(did),FfiConverterOptionString.lower(issuerKid)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePackedFromPrior_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+open func endRelationshipBlocking(did: String, issuerKid: String? = nil)throws  -> PackedFromPrior  {
+    return try  FfiConverterTypePackedFromPrior_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_didcomm_end_relationship_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(did),
+        FfiConverterOptionString.lower(issuerKid),uniffiCallStatus
     )
 })
 }
@@ -4325,7 +4372,8 @@ public func FfiConverterTypeForward_lower(_ value: Forward) -> RustBuffer {
 
 
 /**
- * `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one.
+ * `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one. Without `sub`
+ * the claims end the relationship (its DID rotated to no DID; the message has no `from`).
  */
 public struct FromPrior: Equatable, Hashable {
     /**
@@ -4333,9 +4381,9 @@ public struct FromPrior: Equatable, Hashable {
      */
     public var iss: String
     /**
-     * The new DID (the message's `from`).
+     * The new DID (the message's `from`); nothing when the relationship ends.
      */
-    public var sub: String
+    public var sub: String?
     /**
      * Audience.
      */
@@ -4364,8 +4412,8 @@ public struct FromPrior: Equatable, Hashable {
          * The prior DID.
          */iss: String, 
         /**
-         * The new DID (the message's `from`).
-         */sub: String, 
+         * The new DID (the message's `from`); nothing when the relationship ends.
+         */sub: String? = nil, 
         /**
          * Audience.
          */aud: String? = nil, 
@@ -4407,7 +4455,7 @@ public struct FfiConverterTypeFromPrior: FfiConverterRustBuffer {
         return
             try FromPrior(
                 iss: FfiConverterString.read(from: &buf), 
-                sub: FfiConverterString.read(from: &buf), 
+                sub: FfiConverterOptionString.read(from: &buf), 
                 aud: FfiConverterOptionString.read(from: &buf), 
                 exp: FfiConverterOptionUInt64.read(from: &buf), 
                 nbf: FfiConverterOptionUInt64.read(from: &buf), 
@@ -4418,7 +4466,7 @@ public struct FfiConverterTypeFromPrior: FfiConverterRustBuffer {
 
     public static func write(_ value: FromPrior, into buf: inout [UInt8]) {
         FfiConverterString.write(value.iss, into: &buf)
-        FfiConverterString.write(value.sub, into: &buf)
+        FfiConverterOptionString.write(value.sub, into: &buf)
         FfiConverterOptionString.write(value.aud, into: &buf)
         FfiConverterOptionUInt64.write(value.exp, into: &buf)
         FfiConverterOptionUInt64.write(value.nbf, into: &buf)
@@ -8130,6 +8178,19 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * The DID whose relationship a received message ended (a verified `from_prior` without `sub`
+ * on a message without `from`), or nothing. The host forgets the peer known by that DID.
+ */
+public func receivedEnding(message: String, metadata: UnpackMetadata)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_func_received_ending(
+        FfiConverterString.lower(message),
+        FfiConverterTypeUnpackMetadata_lower(metadata),uniffiCallStatus
+    )
+})
+}
+/**
  * A `did:key` identity for a fresh key of `key_type`.
  */
 public func generateDidKey(keyType: KeyType)throws  -> Identity  {
@@ -8417,6 +8478,9 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_didcomm_edge_ffi_checksum_func_received_ending() != 31787) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_didcomm_edge_ffi_checksum_func_generate_did_key() != 179) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8604,6 +8668,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_config() != 9970) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_end_relationship() != 32909) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_end_relationship_blocking() != 59098) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_forget_secret() != 36185) {

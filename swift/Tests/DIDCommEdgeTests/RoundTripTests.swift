@@ -120,6 +120,35 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(result.metadata.fromPrior?.sub, newAlice.did)
     }
 
+    func testEndingARelationshipWithFromPriorWithoutSub() async throws {
+        // Alice ends her relationship with Bob: the message has no `from`, so it goes anoncrypt.
+        let ending = try await a.endRelationship(did: alice.did)
+        XCTAssertEqual(ending.issuerKid, alice.signKids["Ed25519"])
+        let withFrom = try newMessage(from: alice.did, to: bob.did, extra: ["from_prior": ending.jwt])
+        var fields = try parse(withFrom)
+        fields.removeValue(forKey: "from")
+        let msg = try text(fields)
+        let result = try await b.unpack(packed: try await a.packEncrypted(message: msg, to: bob.did).packed)
+        XCTAssertTrue(result.metadata.anonymousSender && !result.metadata.authenticated)
+        XCTAssertEqual(result.metadata.fromPrior?.iss, alice.did)
+        XCTAssertNil(result.metadata.fromPrior?.sub)
+        XCTAssertEqual(try receivedEnding(message: result.message, metadata: result.metadata), alice.did)
+        // Claims without `sub` through packFromPrior, received as plaintext.
+        let jwt = try a.packFromPriorBlocking(claims: FromPrior(iss: alice.did, iat: 1_700_000_000))
+        fields["from_prior"] = jwt.jwt
+        let plain = try b.unpackBlocking(packed: try a.packPlaintext(message: try text(fields)))
+        XCTAssertEqual(try receivedEnding(message: plain.message, metadata: plain.metadata), alice.did)
+        let regular = try b.unpackBlocking(packed: try a.packPlaintext(message: try newMessage(from: alice.did, to: bob.did)))
+        XCTAssertNil(try receivedEnding(message: regular.message, metadata: regular.metadata))
+        // An ending that keeps its `from` is refused, sending and receiving.
+        XCTAssertThrowsError(try a.packEncryptedBlocking(message: withFrom, to: bob.did, options: PackEncryptedOptions(from: alice.did))) { error in
+            XCTAssertEqual(caseName(error), "IllegalArgument")
+        }
+        XCTAssertThrowsError(try b.unpackBlocking(packed: withFrom)) { error in
+            XCTAssertEqual(caseName(error), "SenderMismatch")
+        }
+    }
+
     func testGeneratedIdentitiesTalkToEachOther() throws {
         for method in [IdentityMethod.peer2, .peer4, .key] {
             let (alice, bob) = (try generateIdentity(method: method), try generateIdentity(method: method))

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as esm from 'didcomm-edge';
 
 const require = createRequire(import.meta.url);
-const PUBLIC = ['DidComm', 'DidCommError', 'ErrorKind', 'InMemoryDidResolver', 'InMemorySecretsResolver', 'Wallet', 'createMessage'];
+const PUBLIC = ['DidComm', 'DidCommError', 'ErrorKind', 'InMemoryDidResolver', 'InMemorySecretsResolver', 'Wallet', 'createMessage', 'receivedEnding'];
 
 test('import exposes exactly the public API', () => {
   assert.deepEqual(Object.keys(esm).sort(), [...PUBLIC].sort());

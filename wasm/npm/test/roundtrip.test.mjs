@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DidComm, DidCommError, ErrorKind, InMemoryDidResolver, InMemorySecretsResolver, Wallet, createMessage,
+  receivedEnding,
 } from 'didcomm-edge';
 import { KA_CURVES, SIGN_CURVES, SIGN_ALG, makeParty, walletOf } from './parties.mjs';
 
@@ -130,6 +131,29 @@ test('from_prior: DID rotation signed by the prior DID', async () => {
   const out = await daveSees.unpack(packed);
   assert.deepEqual(out.metadata.fromPrior, { iss: prior.did, sub: carol.did, iat: 1700000000 });
   assert.equal(out.metadata.fromPriorIssuerKid, prior.signKids.Ed25519);
+});
+
+test('from_prior without sub: ending a relationship, anoncrypt, no from', async () => {
+  const { jwt, issuerKid } = await carolDc.endRelationship(carol.did);
+  assert.equal(issuerKid, carol.signKids.Ed25519);
+  const { from, ...msg } = message({ from_prior: jwt });
+  assert.equal(from, carol.did);
+  const out = await daveDc.unpack((await carolDc.packEncrypted(msg, dave.did)).packed);
+  assert.ok(out.metadata.anonymousSender && !out.metadata.authenticated);
+  assert.equal(out.metadata.fromPrior.iss, carol.did);
+  assert.ok(!('sub' in out.metadata.fromPrior));
+  assert.equal(receivedEnding(out.message, out.metadata), carol.did);
+  // Claims without `sub` through packFromPrior, received as plaintext.
+  const claims = await carolDc.packFromPrior({ iss: carol.did, iat: 1700000000 });
+  const plain = await daveDc.unpack(carolDc.packPlaintext({ ...msg, from_prior: claims.jwt }));
+  assert.deepEqual(plain.metadata.fromPrior, { iss: carol.did, iat: 1700000000 });
+  assert.equal(receivedEnding(plain.message, plain.metadata), carol.did);
+  const regular = await daveDc.unpack(carolDc.packPlaintext(message()));
+  assert.equal(receivedEnding(regular.message, regular.metadata), undefined);
+  // `sub: null` is refused, and an ending that keeps its `from` is refused both ways.
+  await rejectsWith(carolDc.packFromPrior({ iss: carol.did, sub: null }), ErrorKind.IllegalArgument);
+  await rejectsWith(carolDc.packEncrypted({ ...msg, from }, dave.did, { from }), ErrorKind.IllegalArgument);
+  await rejectsWith(daveDc.unpack({ ...msg, from }), ErrorKind.SenderMismatch);
 });
 
 test('resolve goes through the host resolver and returns the document', async () => {

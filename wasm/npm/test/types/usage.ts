@@ -2,6 +2,7 @@
 // used as a TypeScript user would, and `@ts-expect-error` lines prove that misuse is rejected.
 import {
   DidComm, DidCommError, ErrorKind, InMemoryDidResolver, InMemorySecretsResolver, Wallet, createMessage,
+  receivedEnding,
 } from 'didcomm-edge';
 import type {
   Config, DidDocument, DidResolver, Message, PackEncryptedMetadata, PackEncryptedOptions, PackSignedMetadata,
@@ -71,6 +72,12 @@ async function main(): Promise<void> {
   const resolved: DidDocument = await dc.resolve('did:example:bob');
   const claims: FromPrior = { iss: 'did:example:old', sub: 'did:example:alice', iat: 1 };
   const { jwt, issuerKid }: { jwt: string; issuerKid: string } = await alice.packFromPrior(claims, 'did:example:old#key-1');
+  const endingClaims: FromPrior = { iss: 'did:example:old' };
+  const sub: string | undefined = endingClaims.sub;
+  const ending: { jwt: string; issuerKid: string } = await alice.endRelationship('did:example:alice', 'did:example:alice#key-1');
+  const ended: string | undefined = receivedEnding(m, meta);
+  // @ts-expect-error an ending omits `sub`, it is never null
+  const nullSub: FromPrior = { iss: 'did:example:old', sub: null };
   dc.invalidateDid('did:example:bob');
   dc.forgetSecret('did:example:bob#key-1');
   dc.clearCaches();
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
   // @ts-expect-error packSigned needs a signer
   await alice.packSigned(message);
 
-  log(dids, kids, removed, walletResolver, walletSecrets, sigAlg, toKids, fromKid, flags, optional, to, prior, body, resolved, jwt, issuerKid, asError, wrongKind);
+  log(dids, kids, removed, walletResolver, walletSecrets, sigAlg, toKids, fromKid, flags, optional, to, prior, body, resolved, jwt, issuerKid, asError, wrongKind, sub, ending, ended, nullSub);
 }
 
 void main();

@@ -732,6 +732,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_didcomm_edge_ffi_checksum_func_received_ending(
+    ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_func_generate_did_key(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_func_generate_identity(
@@ -857,6 +859,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_clear_caches(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_config(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_end_relationship(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_end_relationship_blocking(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_forget_secret(
     ): Int
@@ -1078,6 +1084,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_config(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_end_relationship(`ptr`: Long,`did`: RustBuffer.ByValue,`issuerKid`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_end_relationship_blocking(`ptr`: Long,`did`: RustBuffer.ByValue,`issuerKid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_forget_secret(`ptr`: Long,`kid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_invalidate_did(`ptr`: Long,`did`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1193,6 +1203,8 @@ internal object UniffiLib {
     external fun uniffi_didcomm_edge_ffi_fn_method_wallet_secrets_store(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_didcomm_edge_ffi_fn_method_wallet_to_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_func_received_ending(`message`: RustBuffer.ByValue,`metadata`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_func_generate_did_key(`keyType`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1357,6 +1369,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_func_received_ending() and 0xFFFF) != 31787) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_func_generate_did_key() and 0xFFFF) != 179) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1544,6 +1559,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_config() and 0xFFFF) != 9970) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_end_relationship() and 0xFFFF) != 32909) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_end_relationship_blocking() and 0xFFFF) != 59098) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_forget_secret() and 0xFFFF) != 36185) {
@@ -2205,6 +2226,18 @@ public interface DidCommInterface {
     fun `config`(): Config
     
     /**
+     * End the relationship that uses `did` (a DID whose authentication key we hold): the
+     * `from_prior` JWT without `sub`, signed by `did`. Put it on a message without `from` and
+     * pack that anoncrypt to the peer (authcrypt needs a `from`).
+     */
+    suspend fun `endRelationship`(`did`: kotlin.String, `issuerKid`: kotlin.String? = null): PackedFromPrior
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+    fun `endRelationshipBlocking`(`did`: kotlin.String, `issuerKid`: kotlin.String? = null): PackedFromPrior
+    
+    /**
      * Drop a cached private key (after removing or replacing it in the store).
      */
     fun `forgetSecret`(`kid`: kotlin.String)
@@ -2467,6 +2500,53 @@ open class DidComm: Disposable, AutoCloseable, DidCommInterface
     UniffiLib.uniffi_didcomm_edge_ffi_fn_method_didcomm_config(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * End the relationship that uses `did` (a DID whose authentication key we hold): the
+     * `from_prior` JWT without `sub`, signed by `did`. Put it on a message without `from` and
+     * pack that anoncrypt to the peer (authcrypt needs a `from`).
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `endRelationship`(`did`: kotlin.String, `issuerKid`: kotlin.String?) : PackedFromPrior {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_didcomm_end_relationship(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`did`),
+        FfiConverterOptionalString.lower(`issuerKid`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePackedFromPrior.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `endRelationshipBlocking`(`did`: kotlin.String, `issuerKid`: kotlin.String?): PackedFromPrior {
+            return FfiConverterTypePackedFromPrior.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_didcomm_end_relationship_blocking(
+        it,
+        
+        FfiConverterString.lower(`did`),
+        FfiConverterOptionalString.lower(`issuerKid`),_status)
 }
     }
     )
@@ -7328,7 +7408,8 @@ public object FfiConverterTypeForward: FfiConverterRustBuffer<Forward> {
 
 
 /**
- * `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one.
+ * `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one. Without `sub`
+ * the claims end the relationship (its DID rotated to no DID; the message has no `from`).
  */
 data class FromPrior (
     /**
@@ -7337,9 +7418,9 @@ data class FromPrior (
     var `iss`: kotlin.String
     , 
     /**
-     * The new DID (the message's `from`).
+     * The new DID (the message's `from`); nothing when the relationship ends.
      */
-    var `sub`: kotlin.String
+    var `sub`: kotlin.String? = null 
     , 
     /**
      * Audience.
@@ -7382,7 +7463,7 @@ public object FfiConverterTypeFromPrior: FfiConverterRustBuffer<FromPrior> {
     override fun read(buf: ByteBuffer): FromPrior {
         return FromPrior(
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
@@ -7393,7 +7474,7 @@ public object FfiConverterTypeFromPrior: FfiConverterRustBuffer<FromPrior> {
 
     override fun allocationSize(value: FromPrior) = (
             FfiConverterString.allocationSize(value.`iss`) +
-            FfiConverterString.allocationSize(value.`sub`) +
+            FfiConverterOptionalString.allocationSize(value.`sub`) +
             FfiConverterOptionalString.allocationSize(value.`aud`) +
             FfiConverterOptionalULong.allocationSize(value.`exp`) +
             FfiConverterOptionalULong.allocationSize(value.`nbf`) +
@@ -7403,7 +7484,7 @@ public object FfiConverterTypeFromPrior: FfiConverterRustBuffer<FromPrior> {
 
     override fun write(value: FromPrior, buf: ByteBuffer) {
             FfiConverterString.write(value.`iss`, buf)
-            FfiConverterString.write(value.`sub`, buf)
+            FfiConverterOptionalString.write(value.`sub`, buf)
             FfiConverterOptionalString.write(value.`aud`, buf)
             FfiConverterOptionalULong.write(value.`exp`, buf)
             FfiConverterOptionalULong.write(value.`nbf`, buf)
@@ -10669,6 +10750,23 @@ public object FfiConverterSequenceTypeUndecryptableMessage: FfiConverterRustBuff
 
 
 
+
+        /**
+         * The DID whose relationship a received message ended (a verified `from_prior` without `sub`
+         * on a message without `from`), or nothing. The host forgets the peer known by that DID.
+         */
+    @Throws(DidCommException::class) fun `receivedEnding`(`message`: kotlin.String, `metadata`: UnpackMetadata): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_func_received_ending(
+    
+        
+        FfiConverterString.lower(`message`),
+        FfiConverterTypeUnpackMetadata.lower(`metadata`),_status)
+}
+    )
+    }
+    
 
         /**
          * A `did:key` identity for a fresh key of `key_type`.

@@ -109,6 +109,31 @@ class RoundTripTest {
         assertEquals(newAlice.did, result.metadata.fromPrior?.sub)
     }
 
+    @Test fun `ending a relationship with from_prior without sub`() = runBlocking {
+        // Alice ends her relationship with Bob: the message has no `from`, so it goes anoncrypt.
+        val ending = a.endRelationship(alice.did)
+        assertEquals(alice.signKids["Ed25519"], ending.issuerKid)
+        val withFrom = newMessage(alice.did, bob.did, mapOf("from_prior" to ending.jwt))
+        val msg = JSONObject(withFrom).apply { remove("from") }.toString()
+        val result = b.unpack(a.packEncrypted(msg, bob.did).packed)
+        assertTrue(result.metadata.anonymousSender && !result.metadata.authenticated)
+        assertEquals(alice.did, result.metadata.fromPrior?.iss)
+        assertNull(result.metadata.fromPrior?.sub)
+        assertEquals(alice.did, receivedEnding(result.message, result.metadata))
+        // Claims without `sub` through packFromPrior, received as plaintext.
+        val jwt = a.packFromPriorBlocking(FromPrior(iss = alice.did, iat = 1700000000uL))
+        val plain = b.unpackBlocking(a.packPlaintext(JSONObject(msg).put("from_prior", jwt.jwt).toString()))
+        assertEquals(alice.did, receivedEnding(plain.message, plain.metadata))
+        val regular = b.unpackBlocking(a.packPlaintext(newMessage(alice.did, bob.did)))
+        assertNull(receivedEnding(regular.message, regular.metadata))
+        // An ending that keeps its `from` is refused, sending and receiving.
+        assertFailsWith<DidCommException.IllegalArgument> {
+            a.packEncryptedBlocking(withFrom, bob.did, PackEncryptedOptions(from = alice.did))
+        }
+        assertFailsWith<DidCommException.SenderMismatch> { b.unpackBlocking(withFrom) }
+        Unit
+    }
+
     @Test fun `generated identities talk to each other`() {
         for (method in IdentityMethod.entries) {
             val (alice, bob) = generateIdentity(method) to generateIdentity(method)
