@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Optional, Sequence, Union
 
+from . import _direct
 from ._host import LOOPS, DidResolverLike, SecretsStoreLike, native_resolver, native_secrets
 from ._errors import DidCommError
 from ._native import didcomm_edge as _ffi
@@ -50,10 +51,11 @@ def to_dict(text: str) -> "dict[str, Any]":
 # -- the low-overhead calls ------------------------------------------------------------------
 #
 # pack and unpack go through the bindings' JSON forms (`*_json_blocking`, bindings/src/
-# engine_json.rs): UTF-8 bytes in, passed by reference, and one JSON text out that the C
-# `json.loads` parses, instead of records that the generated module lowers and lifts field by
-# field in Python (about 40 µs a call, as much as the cryptography). The results are the same
-# record types; python/tests/test_json_forms.py pins the two paths to each other.
+# engine_json.rs), called directly by `_direct`: UTF-8 bytes in, passed by reference, and one
+# JSON text out that the C `json.loads` parses, instead of records that the generated module
+# lowers and lifts field by field in Python (about 40 µs a call, as much as the cryptography).
+# The results are the same record types; python/tests/test_json_forms.py pins the two paths to
+# each other.
 
 _ENC_ALG_NAMES = {
     ContentEncryption.A256_CBC_HS512: "A256CBC-HS512",
@@ -263,7 +265,7 @@ class DidComm:
     def pack_signed_blocking(self, message: MessageLike, sign_by: str) -> PackedSigned:
         """:meth:`pack_signed` on the calling thread."""
         text = to_text(message, "the message").encode()
-        return _packed_signed(self._native.pack_signed_json_blocking(text, _text_arg(sign_by).encode()))
+        return _packed_signed(_direct.pack_signed_json(self._native, text, _text_arg(sign_by).encode()))
 
     # -- encrypted ---------------------------------------------------------------------------
 
@@ -287,7 +289,7 @@ class DidComm:
         target = _text_arg(to).encode()
         options = _pack_options_json(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
         return await LOOPS.call(
-            lambda: _packed_encrypted(self._native.pack_encrypted_json_blocking(text, target, options))
+            lambda: _packed_encrypted(_direct.pack_encrypted_json(self._native, text, target, options))
         )
 
     def pack_encrypted_blocking(
@@ -305,7 +307,7 @@ class DidComm:
         text = to_text(message, "the message").encode()
         options = _pack_options_json(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
         return _packed_encrypted(
-            self._native.pack_encrypted_json_blocking(text, _text_arg(to).encode(), options)
+            _direct.pack_encrypted_json(self._native, text, _text_arg(to).encode(), options)
         )
 
     # -- unpack ------------------------------------------------------------------------------
@@ -332,7 +334,7 @@ class DidComm:
             now,
         )
         text = to_text(packed, "the packed message").encode()
-        return await LOOPS.call(lambda: _unpacked(self._native.unpack_json_blocking(text, options)))
+        return await LOOPS.call(lambda: _unpacked(_direct.unpack_json(self._native, text, options)))
 
     def unpack_blocking(
         self,
@@ -355,7 +357,7 @@ class DidComm:
             now,
         )
         text = to_text(packed, "the packed message").encode()
-        return _unpacked(self._native.unpack_json_blocking(text, options))
+        return _unpacked(_direct.unpack_json(self._native, text, options))
 
     # -- resolve -----------------------------------------------------------------------------
 
