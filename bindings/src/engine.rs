@@ -1,13 +1,15 @@
 //! `DidComm`: the core engine as an object. Every operation that may call the host (resolver,
 //! secrets) comes twice: `x` is async (awaited from asyncio, coroutines, Swift tasks; the work
 //! runs on a background thread) and `x_blocking` runs on the caller's thread at the core's own
-//! cost. Messages cross as JSON text; options, metadata and results as records.
+//! cost. Messages cross as JSON text; options, metadata and results as records (and as JSON in
+//! the low-overhead forms of `engine_json`, whose serde names are the record field names).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use didcomm_edge::message::ParseOptions;
 use didcomm_edge::{ContentEncAlg, Message};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::host::{HostSecrets, ResolverChain, SecretsStore};
@@ -15,14 +17,17 @@ use crate::json::to_json;
 use crate::runtime::{block_on, off_thread};
 
 /// Content encryption of anoncrypt envelopes (authcrypt always uses A256CBC-HS512).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, uniffi::Enum)]
 pub enum ContentEncryption {
     /// AES-256-CBC with HMAC-SHA-512.
     #[default]
+    #[serde(rename = "A256CBC-HS512")]
     A256CbcHs512,
     /// AES-256-GCM.
+    #[serde(rename = "A256GCM")]
     A256Gcm,
     /// XChaCha20-Poly1305.
+    #[serde(rename = "XC20P")]
     Xc20p,
 }
 
@@ -107,7 +112,8 @@ impl From<&Config> for didcomm_edge::Config {
 }
 
 /// How `pack_encrypted` encrypts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, uniffi::Record)]
+#[serde(default, deny_unknown_fields)]
 pub struct PackEncryptedOptions {
     /// The sender's DID or key id: authcrypt when given, anoncrypt otherwise. Must be the
     /// message's `from`.
@@ -128,7 +134,7 @@ pub struct PackEncryptedOptions {
 }
 
 /// What `pack_encrypted` did.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct PackEncryptedMetadata {
     /// The authcrypt sender key id (nothing for anoncrypt).
     pub from_kid: Option<String>,
@@ -139,7 +145,7 @@ pub struct PackEncryptedMetadata {
 }
 
 /// An encrypted message and how it was made.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct PackedEncrypted {
     /// The JWE, JSON text.
     pub packed: String,
@@ -148,7 +154,7 @@ pub struct PackedEncrypted {
 }
 
 /// What `pack_signed` did.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct PackSignedMetadata {
     /// The signing key id.
     pub sign_by_kid: String,
@@ -157,7 +163,7 @@ pub struct PackSignedMetadata {
 }
 
 /// A signed message and how it was made.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct PackedSigned {
     /// The JWS (General JSON), JSON text.
     pub packed: String,
@@ -166,7 +172,8 @@ pub struct PackedSigned {
 }
 
 /// How `unpack` reads and checks.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, uniffi::Record)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnpackOptions {
     /// Require the payload to decrypt with every recipient key held, not just one.
     #[uniffi(default = false)]
@@ -224,7 +231,7 @@ impl From<&UnpackOptions> for didcomm_edge::UnpackOptions {
 
 /// `from_prior` claims (DID rotation): `iss` the prior DID, `sub` the new one. Without `sub`
 /// the claims end the relationship (its DID rotated to no DID; the message has no `from`).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct FromPrior {
     /// The prior DID.
     pub iss: String,
@@ -302,7 +309,7 @@ pub struct PackedFromPrior {
 }
 
 /// What unpacking found out about the envelope.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, uniffi::Record)]
 pub struct UnpackMetadata {
     /// The message was encrypted.
     pub encrypted: bool,
@@ -410,10 +417,10 @@ impl DidComm {
 
 /// The operations, written once as plain async functions over the core engine; the exported
 /// methods only pick where they run.
-mod ops {
+pub(crate) mod ops {
     use super::*;
 
-    pub(super) async fn pack_signed(
+    pub(crate) async fn pack_signed(
         dc: &didcomm_edge::DidComm,
         message: &str,
         sign_by: &str,
@@ -429,7 +436,7 @@ mod ops {
         })
     }
 
-    pub(super) async fn pack_encrypted(
+    pub(crate) async fn pack_encrypted(
         dc: &didcomm_edge::DidComm,
         message: &str,
         to: &str,
@@ -459,7 +466,7 @@ mod ops {
         })
     }
 
-    pub(super) async fn unpack(
+    pub(crate) async fn unpack(
         dc: &didcomm_edge::DidComm,
         packed: &str,
         options: &UnpackOptions,
@@ -471,12 +478,12 @@ mod ops {
         })
     }
 
-    pub(super) async fn resolve(dc: &didcomm_edge::DidComm, did: &str) -> Result<String> {
+    pub(crate) async fn resolve(dc: &didcomm_edge::DidComm, did: &str) -> Result<String> {
         let resolved = dc.resolve(did).await?;
         to_json(resolved.document(), "a DID document")
     }
 
-    pub(super) async fn pack_from_prior(
+    pub(crate) async fn pack_from_prior(
         dc: &didcomm_edge::DidComm,
         claims: &FromPrior,
         issuer_kid: Option<&str>,

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `agent` | `EdgeAgent`: the edge agent client (mediation, send, pickup, live delivery, rotation), async |
 //! | `engine` | `DidComm`: pack (plaintext, signed, encrypted), unpack, resolve, `from_prior` |
+//! | `engine_json` | the low-overhead forms of pack and unpack: bytes in, one JSON text out (for CPython) |
 //! | `routing` | route planning, forward wrapping and unwrapping |
 //! | `host` | the host's `DidResolver` and `SecretsStore` (foreign traits), in-memory versions, `ResolverChain` |
 //! | `identity` | new identities, the wallet |
@@ -19,6 +20,7 @@
 
 mod agent;
 mod engine;
+mod engine_json;
 mod error;
 mod host;
 mod identity;

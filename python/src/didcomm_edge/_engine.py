@@ -5,10 +5,12 @@ arguments, failures are :class:`DidCommError` subclasses."""
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Optional, Sequence, Union
 
+from . import _direct
 from ._host import LOOPS, DidResolverLike, SecretsStoreLike, native_resolver, native_secrets
 from ._errors import DidCommError
 from ._native import didcomm_edge as _ffi
@@ -44,6 +46,127 @@ def to_dict(text: str) -> "dict[str, Any]":
     if not isinstance(value, dict):
         raise DidCommError.InvalidState("expected a JSON object from the library")
     return value
+
+
+# -- the low-overhead calls ------------------------------------------------------------------
+#
+# pack and unpack go through the bindings' JSON forms (`*_json_blocking`, bindings/src/
+# engine_json.rs), called directly by `_direct`: UTF-8 bytes in, passed by reference, and one
+# JSON text out that the C `json.loads` parses, instead of records that the generated module
+# lowers and lifts field by field in Python (about 40 µs a call, as much as the cryptography).
+# The results are the same record types; python/tests/test_json_forms.py pins the two paths to
+# each other.
+
+_ENC_ALG_NAMES = {
+    ContentEncryption.A256_CBC_HS512: "A256CBC-HS512",
+    ContentEncryption.A256_GCM: "A256GCM",
+    ContentEncryption.XC20P: "XC20P",
+}
+_DEFAULT_OPTIONS = b""  # the record's defaults, read without parsing
+
+
+def _text_arg(value: Any) -> str:
+    # What the generated module checks for a string argument, with its error.
+    if not isinstance(value, str):
+        raise TypeError("argument must be str, not {}".format(type(value).__name__))
+    return value
+
+
+def _optional_text_arg(value: Any) -> Optional[str]:
+    return None if value is None else _text_arg(value)
+
+
+def _u64_arg(value: Any) -> int:
+    # What the generated module checks for a u64 argument, with its errors.
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer") from None
+    if not 0 <= number < 2**64:
+        raise ValueError("u64 requires 0 <= value < 18446744073709551616")
+    return number
+
+
+def _unpack_options_json(
+    expect_decrypt_by_all_keys: bool,
+    unwrap_re_wrapping_forward: bool,
+    require_body: bool,
+    check_recipient_in_to: bool,
+    reject_expired: bool,
+    now: Optional[int],
+) -> bytes:
+    if (
+        not expect_decrypt_by_all_keys
+        and unwrap_re_wrapping_forward
+        and not require_body
+        and check_recipient_in_to
+        and not reject_expired
+        and now is None
+    ):
+        return _DEFAULT_OPTIONS
+    return json.dumps(
+        {
+            "expect_decrypt_by_all_keys": bool(expect_decrypt_by_all_keys),
+            "unwrap_re_wrapping_forward": bool(unwrap_re_wrapping_forward),
+            "require_body": bool(require_body),
+            "check_recipient_in_to": bool(check_recipient_in_to),
+            "reject_expired": bool(reject_expired),
+            "now": None if now is None else _u64_arg(now),
+        }
+    ).encode()
+
+
+def _pack_options_json(
+    from_: Optional[str],
+    sign_by: Optional[str],
+    protect_sender: bool,
+    enc_alg_anon: Optional[ContentEncryption],
+    to_kids: Optional[Sequence[str]],
+) -> bytes:
+    if from_ is None and sign_by is None and not protect_sender and enc_alg_anon is None and not to_kids:
+        return _DEFAULT_OPTIONS
+    if from_ is not None and sign_by is None and not protect_sender and enc_alg_anon is None and not to_kids:
+        # authcrypt with no other option, the common case: no encoder call.
+        return b'{"from":' + json.dumps(_text_arg(from_)).encode() + b"}"
+    if enc_alg_anon is None:
+        enc_name = None
+    else:
+        enc_name = _ENC_ALG_NAMES.get(enc_alg_anon)
+        if enc_name is None:
+            raise ValueError(enc_alg_anon)
+    return json.dumps(
+        {
+            "from": _optional_text_arg(from_),
+            "sign_by": _optional_text_arg(sign_by),
+            "protect_sender": bool(protect_sender),
+            "enc_alg_anon": enc_name,
+            "to_kids": [_text_arg(kid) for kid in to_kids or ()],
+        }
+    ).encode()
+
+
+def _unpack_metadata(fields: "dict[str, Any]") -> UnpackMetadata:
+    claims = fields["from_prior"]
+    if claims is not None:
+        fields["from_prior"] = FromPrior(**claims)
+    return UnpackMetadata(**fields)
+
+
+def _unpacked(text: str) -> "Unpacked":
+    result = json.loads(text)
+    return Unpacked(result["message"], _unpack_metadata(result["metadata"]))
+
+
+def _packed_encrypted(text: str) -> PackedEncrypted:
+    result = json.loads(text)
+    return PackedEncrypted(
+        packed=result["packed"], metadata=_ffi.PackEncryptedMetadata(**result["metadata"])
+    )
+
+
+def _packed_signed(text: str) -> PackedSigned:
+    result = json.loads(text)
+    return PackedSigned(packed=result["packed"], metadata=_ffi.PackSignedMetadata(**result["metadata"]))
 
 
 @dataclass(frozen=True)
@@ -141,25 +264,10 @@ class DidComm:
 
     def pack_signed_blocking(self, message: MessageLike, sign_by: str) -> PackedSigned:
         """:meth:`pack_signed` on the calling thread."""
-        return self._native.pack_signed_blocking(to_text(message, "the message"), sign_by)
+        text = to_text(message, "the message").encode()
+        return _packed_signed(_direct.pack_signed_json(self._native, text, _text_arg(sign_by).encode()))
 
     # -- encrypted ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _pack_options(
-        from_: Optional[str],
-        sign_by: Optional[str],
-        protect_sender: bool,
-        enc_alg_anon: Optional[ContentEncryption],
-        to_kids: Optional[Sequence[str]],
-    ) -> _ffi.PackEncryptedOptions:
-        return _ffi.PackEncryptedOptions(
-            _from=from_,
-            sign_by=sign_by,
-            protect_sender=protect_sender,
-            enc_alg_anon=enc_alg_anon,
-            to_kids=list(to_kids or []),
-        )
 
     async def pack_encrypted(
         self,
@@ -177,9 +285,12 @@ class DidComm:
         first by ``sign_by`` when given. ``protect_sender`` wraps authcrypt in anoncrypt;
         ``enc_alg_anon`` picks the anoncrypt content encryption; ``to_kids`` limits the
         recipient keys."""
-        options = self._pack_options(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
-        text = to_text(message, "the message")
-        return await LOOPS.call(lambda: self._native.pack_encrypted_blocking(text, to, options))
+        text = to_text(message, "the message").encode()
+        target = _text_arg(to).encode()
+        options = _pack_options_json(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
+        return await LOOPS.call(
+            lambda: _packed_encrypted(_direct.pack_encrypted_json(self._native, text, target, options))
+        )
 
     def pack_encrypted_blocking(
         self,
@@ -193,28 +304,13 @@ class DidComm:
         to_kids: Optional[Sequence[str]] = None,
     ) -> PackedEncrypted:
         """:meth:`pack_encrypted` on the calling thread."""
-        options = self._pack_options(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
-        return self._native.pack_encrypted_blocking(to_text(message, "the message"), to, options)
+        text = to_text(message, "the message").encode()
+        options = _pack_options_json(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
+        return _packed_encrypted(
+            _direct.pack_encrypted_json(self._native, text, _text_arg(to).encode(), options)
+        )
 
     # -- unpack ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _unpack_options(
-        expect_decrypt_by_all_keys: bool,
-        unwrap_re_wrapping_forward: bool,
-        require_body: bool,
-        check_recipient_in_to: bool,
-        reject_expired: bool,
-        now: Optional[int],
-    ) -> _ffi.UnpackOptions:
-        return _ffi.UnpackOptions(
-            expect_decrypt_by_all_keys=expect_decrypt_by_all_keys,
-            unwrap_re_wrapping_forward=unwrap_re_wrapping_forward,
-            require_body=require_body,
-            check_recipient_in_to=check_recipient_in_to,
-            reject_expired=reject_expired,
-            now=now,
-        )
 
     async def unpack(
         self,
@@ -229,7 +325,7 @@ class DidComm:
     ) -> Unpacked:
         """Unpack a message of any form (plaintext, signed, anoncrypt, authcrypt, nested),
         verify it, and report what protected it."""
-        options = self._unpack_options(
+        options = _unpack_options_json(
             expect_decrypt_by_all_keys,
             unwrap_re_wrapping_forward,
             require_body,
@@ -237,9 +333,8 @@ class DidComm:
             reject_expired,
             now,
         )
-        text = to_text(packed, "the packed message")
-        result = await LOOPS.call(lambda: self._native.unpack_blocking(text, options))
-        return Unpacked(to_dict(result.message), result.metadata)
+        text = to_text(packed, "the packed message").encode()
+        return await LOOPS.call(lambda: _unpacked(_direct.unpack_json(self._native, text, options)))
 
     def unpack_blocking(
         self,
@@ -253,7 +348,7 @@ class DidComm:
         now: Optional[int] = None,
     ) -> Unpacked:
         """:meth:`unpack` on the calling thread."""
-        options = self._unpack_options(
+        options = _unpack_options_json(
             expect_decrypt_by_all_keys,
             unwrap_re_wrapping_forward,
             require_body,
@@ -261,8 +356,8 @@ class DidComm:
             reject_expired,
             now,
         )
-        result = self._native.unpack_blocking(to_text(packed, "the packed message"), options)
-        return Unpacked(to_dict(result.message), result.metadata)
+        text = to_text(packed, "the packed message").encode()
+        return _unpacked(_direct.unpack_json(self._native, text, options))
 
     # -- resolve -----------------------------------------------------------------------------
 

@@ -602,6 +602,24 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
 
 
 
@@ -703,6 +721,26 @@ public protocol DidCommProtocol: AnyObject, Sendable {
      * `unpack` on the caller's thread.
      */
     func unpackBlocking(packed: String, options: UnpackOptions?) throws  -> Unpacked
+    
+    /**
+     * The low-overhead form of `pack_encrypted_blocking`: `message` and `to` as UTF-8 bytes,
+     * `options_json` the `PackEncryptedOptions` record as JSON (empty: anoncrypt with the
+     * defaults); returns the `PackedEncrypted` record as JSON (`packed` is a string).
+     */
+    func packEncryptedJsonBlocking(message: Data, to: Data, optionsJson: Data) throws  -> String
+    
+    /**
+     * The low-overhead form of `pack_signed_blocking`: `message` and `sign_by` as UTF-8
+     * bytes; returns the `PackedSigned` record as JSON (`packed` is a string).
+     */
+    func packSignedJsonBlocking(message: Data, signBy: Data) throws  -> String
+    
+    /**
+     * The low-overhead form of `unpack_blocking` (for CPython; see the module documentation):
+     * `packed` as UTF-8 bytes, `options_json` the `UnpackOptions` record as JSON (empty: the
+     * defaults); returns `{"message": {...}, "metadata": {...UnpackMetadata fields...}}`.
+     */
+    func unpackJsonBlocking(packed: Data, optionsJson: Data) throws  -> String
     
     /**
      * Plan the route to `to` (a DID or DID URL) from the DID documents: the transport URI
@@ -1084,6 +1122,68 @@ open func unpackBlocking(packed: String, options: UnpackOptions? = nil)throws  -
         FfiConverterString.lower(packed),
         FfiConverterOptionTypeUnpackOptions.lower(options),uniffiCallStatus
     )
+})
+}
+    
+    /**
+     * The low-overhead form of `pack_encrypted_blocking`: `message` and `to` as UTF-8 bytes,
+     * `options_json` the `PackEncryptedOptions` record as JSON (empty: anoncrypt with the
+     * defaults); returns the `PackedEncrypted` record as JSON (`packed` is a string).
+     */
+open func packEncryptedJsonBlocking(message: Data, to: Data, optionsJson: Data)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(message) { messageFb in
+        FfiConverterByRefBytes.lower(to) { toFb in
+        FfiConverterByRefBytes.lower(optionsJson) { optionsJsonFb in
+    uniffi_didcomm_edge_ffi_fn_method_didcomm_pack_encrypted_json_blocking(
+            self.uniffiCloneHandle(),
+        messageFb,
+        toFb,
+        optionsJsonFb,uniffiCallStatus
+    )
+        }
+        }
+        }
+})
+}
+    
+    /**
+     * The low-overhead form of `pack_signed_blocking`: `message` and `sign_by` as UTF-8
+     * bytes; returns the `PackedSigned` record as JSON (`packed` is a string).
+     */
+open func packSignedJsonBlocking(message: Data, signBy: Data)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(message) { messageFb in
+        FfiConverterByRefBytes.lower(signBy) { signByFb in
+    uniffi_didcomm_edge_ffi_fn_method_didcomm_pack_signed_json_blocking(
+            self.uniffiCloneHandle(),
+        messageFb,
+        signByFb,uniffiCallStatus
+    )
+        }
+        }
+})
+}
+    
+    /**
+     * The low-overhead form of `unpack_blocking` (for CPython; see the module documentation):
+     * `packed` as UTF-8 bytes, `options_json` the `UnpackOptions` record as JSON (empty: the
+     * defaults); returns `{"message": {...}, "metadata": {...UnpackMetadata fields...}}`.
+     */
+open func unpackJsonBlocking(packed: Data, optionsJson: Data)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(packed) { packedFb in
+        FfiConverterByRefBytes.lower(optionsJson) { optionsJsonFb in
+    uniffi_didcomm_edge_ffi_fn_method_didcomm_unpack_json_blocking(
+            self.uniffiCloneHandle(),
+        packedFb,
+        optionsJsonFb,uniffiCallStatus
+    )
+        }
+        }
 })
 }
     
@@ -8713,6 +8813,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_unpack_blocking() != 40675) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_pack_encrypted_json_blocking() != 49562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_pack_signed_json_blocking() != 63887) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_unpack_json_blocking() != 35978) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_didcomm_resolve_route() != 28758) {

@@ -890,6 +890,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_unpack_blocking(
     ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_pack_encrypted_json_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_pack_signed_json_blocking(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_unpack_json_blocking(
+    ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_resolve_route(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_didcomm_resolve_route_blocking(
@@ -1113,6 +1119,12 @@ internal object UniffiLib {
     external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_unpack(`ptr`: Long,`packed`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_unpack_blocking(`ptr`: Long,`packed`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_pack_encrypted_json_blocking(`ptr`: Long,`message`: ForeignBytes.ByValue,`to`: ForeignBytes.ByValue,`optionsJson`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_pack_signed_json_blocking(`ptr`: Long,`message`: ForeignBytes.ByValue,`signBy`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_unpack_json_blocking(`ptr`: Long,`packed`: ForeignBytes.ByValue,`optionsJson`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_method_didcomm_resolve_route(`ptr`: Long,`to`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
     ): Long
@@ -1604,6 +1616,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_unpack_blocking() and 0xFFFF) != 40675) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_pack_encrypted_json_blocking() and 0xFFFF) != 49562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_pack_signed_json_blocking() and 0xFFFF) != 63887) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_unpack_json_blocking() and 0xFFFF) != 35978) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_didcomm_resolve_route() and 0xFFFF) != 28758) {
@@ -2112,6 +2133,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
     }
 }
 
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
+    }
+}
+
 
 // This template implements a class for working with a Rust struct via a handle
 // to the live Rust struct on the other side of the FFI.
@@ -2306,6 +2346,26 @@ public interface DidCommInterface {
      * `unpack` on the caller's thread.
      */
     fun `unpackBlocking`(`packed`: kotlin.String, `options`: UnpackOptions? = null): Unpacked
+    
+    /**
+     * The low-overhead form of `pack_encrypted_blocking`: `message` and `to` as UTF-8 bytes,
+     * `options_json` the `PackEncryptedOptions` record as JSON (empty: anoncrypt with the
+     * defaults); returns the `PackedEncrypted` record as JSON (`packed` is a string).
+     */
+    fun `packEncryptedJsonBlocking`(`message`: java.nio.ByteBuffer, `to`: java.nio.ByteBuffer, `optionsJson`: java.nio.ByteBuffer): kotlin.String
+    
+    /**
+     * The low-overhead form of `pack_signed_blocking`: `message` and `sign_by` as UTF-8
+     * bytes; returns the `PackedSigned` record as JSON (`packed` is a string).
+     */
+    fun `packSignedJsonBlocking`(`message`: java.nio.ByteBuffer, `signBy`: java.nio.ByteBuffer): kotlin.String
+    
+    /**
+     * The low-overhead form of `unpack_blocking` (for CPython; see the module documentation):
+     * `packed` as UTF-8 bytes, `options_json` the `UnpackOptions` record as JSON (empty: the
+     * defaults); returns `{"message": {...}, "metadata": {...UnpackMetadata fields...}}`.
+     */
+    fun `unpackJsonBlocking`(`packed`: java.nio.ByteBuffer, `optionsJson`: java.nio.ByteBuffer): kotlin.String
     
     /**
      * Plan the route to `to` (a DID or DID URL) from the DID documents: the transport URI
@@ -2827,6 +2887,69 @@ open class DidComm: Disposable, AutoCloseable, DidCommInterface
         
         FfiConverterString.lower(`packed`),
         FfiConverterOptionalTypeUnpackOptions.lower(`options`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The low-overhead form of `pack_encrypted_blocking`: `message` and `to` as UTF-8 bytes,
+     * `options_json` the `PackEncryptedOptions` record as JSON (empty: anoncrypt with the
+     * defaults); returns the `PackedEncrypted` record as JSON (`packed` is a string).
+     */
+    @Throws(DidCommException::class)override fun `packEncryptedJsonBlocking`(`message`: java.nio.ByteBuffer, `to`: java.nio.ByteBuffer, `optionsJson`: java.nio.ByteBuffer): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_didcomm_pack_encrypted_json_blocking(
+        it,
+        
+        FfiConverterByRefBytes.lower(`message`),
+        FfiConverterByRefBytes.lower(`to`),
+        FfiConverterByRefBytes.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The low-overhead form of `pack_signed_blocking`: `message` and `sign_by` as UTF-8
+     * bytes; returns the `PackedSigned` record as JSON (`packed` is a string).
+     */
+    @Throws(DidCommException::class)override fun `packSignedJsonBlocking`(`message`: java.nio.ByteBuffer, `signBy`: java.nio.ByteBuffer): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_didcomm_pack_signed_json_blocking(
+        it,
+        
+        FfiConverterByRefBytes.lower(`message`),
+        FfiConverterByRefBytes.lower(`signBy`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The low-overhead form of `unpack_blocking` (for CPython; see the module documentation):
+     * `packed` as UTF-8 bytes, `options_json` the `UnpackOptions` record as JSON (empty: the
+     * defaults); returns `{"message": {...}, "metadata": {...UnpackMetadata fields...}}`.
+     */
+    @Throws(DidCommException::class)override fun `unpackJsonBlocking`(`packed`: java.nio.ByteBuffer, `optionsJson`: java.nio.ByteBuffer): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_didcomm_unpack_json_blocking(
+        it,
+        
+        FfiConverterByRefBytes.lower(`packed`),
+        FfiConverterByRefBytes.lower(`optionsJson`),_status)
 }
     }
     )
