@@ -218,6 +218,9 @@ pub struct ReceivedMessage {
     pub sender: Option<String>,
     /// The DID the sender rotated away from, when the message announced a verified rotation.
     pub rotated_from: Option<String>,
+    /// The peer DID whose relationship this message ended (a verified `from_prior` without
+    /// `sub`, no `from`); the agent has already forgotten that peer.
+    pub ended_relationship: Option<String>,
     /// Its size as delivered, in bytes.
     pub packed_len: u64,
 }
@@ -230,6 +233,7 @@ impl ReceivedMessage {
             metadata: UnpackMetadata::from(&r.metadata),
             sender: r.sender().map(str::to_owned),
             rotated_from: r.rotation().map(|(prior, _)| prior),
+            ended_relationship: r.ending(),
             packed_len: r.packed_len as u64,
         })
     }
@@ -375,6 +379,10 @@ mod ops {
         Ok(a.ping(to).await?.into())
     }
 
+    pub(super) async fn end_relationship(a: &agent::EdgeAgent, peer: &str) -> Result<Sent> {
+        Ok(a.end_relationship(peer).await?.into())
+    }
+
     pub(super) async fn pickup(a: &agent::EdgeAgent) -> Result<Arc<PickupBatch>> {
         let batch = a.pickup().await?;
         let messages = batch
@@ -516,6 +524,19 @@ impl EdgeAgent {
     /// `ping` on the caller's thread.
     pub fn ping_blocking(&self, to: String) -> Result<Sent> {
         block_on(ops::ping(&self.inner, &to))?
+    }
+
+    /// End the relationship with `peer` (DIDComm v2.1 "Ending a Relationship"): an
+    /// anoncrypted message without `from` whose `from_prior` (no `sub`) is signed by the DID
+    /// the peer knows us by. The peer forgets that DID; this agent forgets the peer once the
+    /// message is delivered. Our DID stays registered with the mediator for other peers.
+    pub async fn end_relationship(&self, peer: String) -> Result<Sent> {
+        on_runtime!(self, |a| ops::end_relationship(&a, &peer))
+    }
+
+    /// `end_relationship` on the caller's thread.
+    pub fn end_relationship_blocking(&self, peer: String) -> Result<Sent> {
+        block_on(ops::end_relationship(&self.inner, &peer))?
     }
 
     /// Pick up one batch of waiting messages and decrypt them. Nothing is deleted at the

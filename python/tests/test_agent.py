@@ -208,6 +208,33 @@ def test_rotation_then_a_message(mediator: MediatorProcess) -> None:
     run(flow())
 
 
+def test_ending_a_relationship(mediator: MediatorProcess) -> None:
+    async def flow() -> None:
+        alice, bob = agent(), agent()
+        await alice.connect(mediator.invitation)
+        await bob.connect(mediator.invitation)
+        assert alice.did is not None and bob.did is not None
+        await bob.send(alice.did, de.basic_message("hello"))
+        assert (await pickup_one(alice)).sender == bob.did
+
+        sent = await alice.end_relationship(bob.did)
+        assert sent.to == bob.did
+        got = await pickup_one(bob)
+        assert got.ended_relationship == alice.did
+        # Anoncrypt without `from`: the ending DID is known only from the verified JWT.
+        assert got.sender is None and "from" not in got.message
+        assert got.metadata.encrypted and not got.metadata.authenticated
+        assert got.metadata.from_prior is not None
+        assert got.metadata.from_prior.iss == alice.did and got.metadata.from_prior.sub is None
+        assert got.metadata.from_prior_issuer_kid is not None
+        assert got.metadata.from_prior_issuer_kid.startswith(alice.did)
+        # A regular message is not an ending.
+        await alice.send(bob.did, de.basic_message("still here"))
+        assert (await pickup_one(bob)).ended_relationship is None
+
+    run(flow())
+
+
 def test_network_failures_are_typed(mediator: MediatorProcess) -> None:
     async def flow() -> None:
         # A mediator DID whose endpoint is a closed loopback port.

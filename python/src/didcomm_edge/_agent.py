@@ -49,10 +49,21 @@ class Received:
     """The DID the sender rotated away from, when the message announced a verified rotation."""
     packed_len: int
     """Its size as delivered, in bytes."""
+    ended_relationship: Optional[str] = None
+    """The peer DID whose relationship this message ended (a verified ``from_prior`` without
+    ``sub`` on a message without ``from``); the agent has already forgotten that peer."""
 
     @classmethod
     def _of(cls, r: _ffi.ReceivedMessage) -> "Received":
-        return cls(r.queue_id, to_dict(r.message), r.metadata, r.sender, r.rotated_from, r.packed_len)
+        return cls(
+            r.queue_id,
+            to_dict(r.message),
+            r.metadata,
+            r.sender,
+            r.rotated_from,
+            r.packed_len,
+            r.ended_relationship,
+        )
 
     def is_reply_to(self, message_id: str) -> bool:
         """Whether this message is in the thread of the message ``message_id``."""
@@ -295,6 +306,13 @@ class EdgeAgent:
     async def ping(self, to: str) -> Sent:
         """Trust-ping a peer (the response arrives like any message: :meth:`Received.is_reply_to`)."""
         return await LOOPS.call(lambda: self._native.ping_blocking(to))
+
+    async def end_relationship(self, peer: str) -> Sent:
+        """End the relationship with ``peer`` (DIDComm v2.1 "Ending a Relationship"): an
+        anoncrypted message without ``from`` whose ``from_prior`` (no ``sub``) is signed by the
+        DID the peer knows us by. The peer forgets that DID; this agent forgets the peer once
+        the message is delivered."""
+        return await LOOPS.call(lambda: self._native.end_relationship_blocking(peer))
 
     async def pickup(self) -> Batch:
         """One batch of waiting messages, decrypted; acknowledge it once handled."""

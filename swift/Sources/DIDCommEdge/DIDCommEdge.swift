@@ -1621,6 +1621,19 @@ public protocol EdgeAgentProtocol: AnyObject, Sendable {
     func did() throws  -> String?
     
     /**
+     * End the relationship with `peer` (DIDComm v2.1 "Ending a Relationship"): an
+     * anoncrypted message without `from` whose `from_prior` (no `sub`) is signed by the DID
+     * the peer knows us by. The peer forgets that DID; this agent forgets the peer once the
+     * message is delivered. Our DID stays registered with the mediator for other peers.
+     */
+    func endRelationship(peer: String) async throws  -> Sent
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+    func endRelationshipBlocking(peer: String) throws  -> Sent
+    
+    /**
      * The recipient DIDs the mediator holds for this device.
      */
     func keylist() async throws  -> [String]
@@ -1861,6 +1874,41 @@ open func did()throws  -> String?  {
         uniffiCallStatus in
     uniffi_didcomm_edge_ffi_fn_method_edgeagent_did(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * End the relationship with `peer` (DIDComm v2.1 "Ending a Relationship"): an
+     * anoncrypted message without `from` whose `from_prior` (no `sub`) is signed by the DID
+     * the peer knows us by. The peer forgets that DID; this agent forgets the peer once the
+     * message is delivered. Our DID stays registered with the mediator for other peers.
+     */
+open func endRelationship(peer: String)async throws  -> Sent  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_didcomm_edge_ffi_fn_method_edgeagent_end_relationship(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(peer)
+                )
+            },
+            pollFunc: ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_didcomm_edge_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSent_lift,
+            errorHandler: FfiConverterTypeDidCommError_lift
+        )
+}
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+open func endRelationshipBlocking(peer: String)throws  -> Sent  {
+    return try  FfiConverterTypeSent_lift(try rustCallWithError(FfiConverterTypeDidCommError_lift) {
+        uniffiCallStatus in
+    uniffi_didcomm_edge_ffi_fn_method_edgeagent_end_relationship_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(peer),uniffiCallStatus
     )
 })
 }
@@ -5511,6 +5559,11 @@ public struct ReceivedMessage: Equatable, Hashable {
      */
     public var rotatedFrom: String?
     /**
+     * The peer DID whose relationship this message ended (a verified `from_prior` without
+     * `sub`, no `from`); the agent has already forgotten that peer.
+     */
+    public var endedRelationship: String?
+    /**
      * Its size as delivered, in bytes.
      */
     public var packedLen: UInt64
@@ -5534,6 +5587,10 @@ public struct ReceivedMessage: Equatable, Hashable {
          * The DID the sender rotated away from, when the message announced a verified rotation.
          */rotatedFrom: String?, 
         /**
+         * The peer DID whose relationship this message ended (a verified `from_prior` without
+         * `sub`, no `from`); the agent has already forgotten that peer.
+         */endedRelationship: String?, 
+        /**
          * Its size as delivered, in bytes.
          */packedLen: UInt64) {
         self.queueId = queueId
@@ -5541,6 +5598,7 @@ public struct ReceivedMessage: Equatable, Hashable {
         self.metadata = metadata
         self.sender = sender
         self.rotatedFrom = rotatedFrom
+        self.endedRelationship = endedRelationship
         self.packedLen = packedLen
     }
 
@@ -5565,6 +5623,7 @@ public struct FfiConverterTypeReceivedMessage: FfiConverterRustBuffer {
                 metadata: FfiConverterTypeUnpackMetadata.read(from: &buf), 
                 sender: FfiConverterOptionString.read(from: &buf), 
                 rotatedFrom: FfiConverterOptionString.read(from: &buf), 
+                endedRelationship: FfiConverterOptionString.read(from: &buf), 
                 packedLen: FfiConverterUInt64.read(from: &buf)
         )
     }
@@ -5575,6 +5634,7 @@ public struct FfiConverterTypeReceivedMessage: FfiConverterRustBuffer {
         FfiConverterTypeUnpackMetadata.write(value.metadata, into: &buf)
         FfiConverterOptionString.write(value.sender, into: &buf)
         FfiConverterOptionString.write(value.rotatedFrom, into: &buf)
+        FfiConverterOptionString.write(value.endedRelationship, into: &buf)
         FfiConverterUInt64.write(value.packedLen, into: &buf)
     }
 }
@@ -8657,6 +8717,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_did() != 45278) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_end_relationship() != 21788) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_end_relationship_blocking() != 48351) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist() != 15880) {

@@ -114,6 +114,17 @@ final class AgentTests: XCTestCase {
         XCTAssertEqual(moved.sender, rotated.newDid)
         XCTAssertEqual(moved.rotatedFrom, bobDid)
         XCTAssertEqual(try alice.peerDid(did: bobDid), rotated.newDid)
+        XCTAssertNil(moved.endedRelationship)
+
+        // Alice ends the relationship: anoncrypt, no `from`, from_prior without `sub`.
+        _ = try await alice.endRelationship(peer: rotated.newDid)
+        let ended = try await pickupOne(bob)
+        XCTAssertEqual(ended.endedRelationship, aliceDid)
+        XCTAssertNil(ended.sender)
+        XCTAssertFalse(ended.metadata.authenticated)
+        let claims = try XCTUnwrap(ended.metadata.fromPrior)
+        XCTAssertEqual(claims.iss, aliceDid)
+        XCTAssertNil(claims.sub)
     }
 
     func testAnUnreachableMediatorIsATypedError() async throws {

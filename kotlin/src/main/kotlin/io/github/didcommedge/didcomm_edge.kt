@@ -786,6 +786,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_did(
     ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_end_relationship(
+    ): Int
+    external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_end_relationship_blocking(
+    ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist(
     ): Int
     external fun uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist_blocking(
@@ -1001,6 +1005,10 @@ internal object UniffiLib {
     external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_control_did(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_did(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_end_relationship(`ptr`: Long,`peer`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_end_relationship_blocking(`ptr`: Long,`peer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_didcomm_edge_ffi_fn_method_edgeagent_keylist(`ptr`: Long,
     ): Long
@@ -1460,6 +1468,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_did() and 0xFFFF) != 45278) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_end_relationship() and 0xFFFF) != 21788) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_end_relationship_blocking() and 0xFFFF) != 48351) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_didcomm_edge_ffi_checksum_method_edgeagent_keylist() and 0xFFFF) != 15880) {
@@ -3642,6 +3656,19 @@ public interface EdgeAgentInterface {
     fun `did`(): kotlin.String?
     
     /**
+     * End the relationship with `peer` (DIDComm v2.1 "Ending a Relationship"): an
+     * anoncrypted message without `from` whose `from_prior` (no `sub`) is signed by the DID
+     * the peer knows us by. The peer forgets that DID; this agent forgets the peer once the
+     * message is delivered. Our DID stays registered with the mediator for other peers.
+     */
+    suspend fun `endRelationship`(`peer`: kotlin.String): Sent
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+    fun `endRelationshipBlocking`(`peer`: kotlin.String): Sent
+    
+    /**
      * The recipient DIDs the mediator holds for this device.
      */
     suspend fun `keylist`(): List<kotlin.String>
@@ -3936,6 +3963,52 @@ open class EdgeAgent: Disposable, AutoCloseable, EdgeAgentInterface
     UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_did(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * End the relationship with `peer` (DIDComm v2.1 "Ending a Relationship"): an
+     * anoncrypted message without `from` whose `from_prior` (no `sub`) is signed by the DID
+     * the peer knows us by. The peer forgets that DID; this agent forgets the peer once the
+     * message is delivered. Our DID stays registered with the mediator for other peers.
+     */
+    @Throws(DidCommException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `endRelationship`(`peer`: kotlin.String) : Sent {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_end_relationship(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`peer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_didcomm_edge_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSent.lift(it) },
+        // Error FFI converter
+        DidCommException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `end_relationship` on the caller's thread.
+     */
+    @Throws(DidCommException::class)override fun `endRelationshipBlocking`(`peer`: kotlin.String): Sent {
+            return FfiConverterTypeSent.lift(
+    callWithHandle {
+    uniffiRustCallWithError(DidCommException) { _status ->
+    UniffiLib.uniffi_didcomm_edge_ffi_fn_method_edgeagent_end_relationship_blocking(
+        it,
+        
+        FfiConverterString.lower(`peer`),_status)
 }
     }
     )
@@ -8272,6 +8345,12 @@ data class ReceivedMessage (
     var `rotatedFrom`: kotlin.String?
     , 
     /**
+     * The peer DID whose relationship this message ended (a verified `from_prior` without
+     * `sub`, no `from`); the agent has already forgotten that peer.
+     */
+    var `endedRelationship`: kotlin.String?
+    , 
+    /**
      * Its size as delivered, in bytes.
      */
     var `packedLen`: kotlin.ULong
@@ -8296,6 +8375,7 @@ public object FfiConverterTypeReceivedMessage: FfiConverterRustBuffer<ReceivedMe
             FfiConverterTypeUnpackMetadata.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterULong.read(buf),
         )
     }
@@ -8306,6 +8386,7 @@ public object FfiConverterTypeReceivedMessage: FfiConverterRustBuffer<ReceivedMe
             FfiConverterTypeUnpackMetadata.allocationSize(value.`metadata`) +
             FfiConverterOptionalString.allocationSize(value.`sender`) +
             FfiConverterOptionalString.allocationSize(value.`rotatedFrom`) +
+            FfiConverterOptionalString.allocationSize(value.`endedRelationship`) +
             FfiConverterULong.allocationSize(value.`packedLen`)
     )
 
@@ -8315,6 +8396,7 @@ public object FfiConverterTypeReceivedMessage: FfiConverterRustBuffer<ReceivedMe
             FfiConverterTypeUnpackMetadata.write(value.`metadata`, buf)
             FfiConverterOptionalString.write(value.`sender`, buf)
             FfiConverterOptionalString.write(value.`rotatedFrom`, buf)
+            FfiConverterOptionalString.write(value.`endedRelationship`, buf)
             FfiConverterULong.write(value.`packedLen`, buf)
     }
 }

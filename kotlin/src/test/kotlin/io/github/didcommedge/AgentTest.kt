@@ -14,8 +14,10 @@ import org.junit.jupiter.api.Assumptions.assumeTrue
 import kotlin.test.AfterTest
 import kotlin.test.Test
 import kotlin.test.assertEquals
+import kotlin.test.assertFalse
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
+import kotlin.test.assertNull
 import kotlin.test.assertTrue
 
 /**
@@ -115,6 +117,17 @@ class AgentTest {
             assertEquals(rotated.newDid, moved.sender)
             assertEquals(bobDid, moved.rotatedFrom)
             assertEquals(rotated.newDid, alice.peerDid(bobDid))
+            assertNull(moved.endedRelationship)
+
+            // Alice ends the relationship: anoncrypt, no `from`, from_prior without `sub`.
+            alice.endRelationship(rotated.newDid)
+            val ended = pickupOne(bob)
+            assertEquals(aliceDid, ended.endedRelationship)
+            assertNull(ended.sender)
+            assertFalse(ended.metadata.authenticated)
+            val claims = assertNotNull(ended.metadata.fromPrior)
+            assertEquals(aliceDid, claims.iss)
+            assertNull(claims.sub)
         }
     }
 
