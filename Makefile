@@ -5,7 +5,7 @@ CARGO ?= cargo
 VECTORS ?= $(abspath ../shared/vectors)
 export DIDCOMM_VECTORS := $(VECTORS)
 
-.PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-wasm fmt lint fuzz clean \
+.PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
 	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python
 
 help: ## List the targets
@@ -49,11 +49,15 @@ bench: setup-rust ## Benchmarks against the reference library (results for BENCH
 	$(CARGO) bench -p didcomm-edge --bench envelope --locked
 	$(CARGO) run --release -p didcomm-edge-cli --locked -- bench
 	./scripts/bench-mediator.sh
+	@$(MAKE) --no-print-directory bench-hostile
 	@$(MAKE) --no-print-directory bench-wasm
 	@$(MAKE) --no-print-directory bench-python
 
 bench-mediator: setup-rust ## Mediator load test (SQLite and PostgreSQL, loopback)
 	./scripts/bench-mediator.sh
+
+bench-hostile: setup-rust ## CPU time and peak memory of the mediator on the worst inputs, against the targets
+	$(CARGO) bench -p didcomm-edge-mediator --bench hostile --locked
 
 bench-wasm: wasm ## Node: pack/unpack ops/s of the npm package against didcomm-node
 	cd wasm/npm && node bench/bench.mjs
@@ -92,13 +96,22 @@ bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and t
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## Formatting check and clippy with warnings as errors
+lint: ## Formatting, clippy with warnings as errors, and the dependency rules of deny.toml
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+	@./scripts/setup.sh deny
+	$(CARGO) deny --locked check licenses bans sources
+	@# RustSec's advisory database lives on GitHub: checked wherever it can be fetched.
+	@if timeout 120 $(CARGO) deny --locked fetch db >/dev/null 2>&1; then \
+		$(CARGO) deny --locked check advisories; \
+	else echo "cargo deny: the RustSec advisory database cannot be fetched from here; advisories not checked"; fi
 
-fuzz: ## Run the fuzz targets for a while (needs nightly; installs cargo-fuzz)
+fuzz: ## Run each fuzz target for a minute (needs nightly; installs cargo-fuzz)
 	@./scripts/fuzz.sh
+
+fuzz-campaign: ## 10^7 executions of each fuzz target (FUZZING.md; hours on 2 cores)
+	@FUZZ_RUNS=10000000 ./scripts/fuzz.sh
 
 clean: ## Remove build outputs
 	$(CARGO) clean

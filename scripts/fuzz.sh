@@ -1,35 +1,69 @@
 #!/usr/bin/env bash
-# Run every fuzz target for FUZZ_SECONDS (default 60) each. Installs nightly and cargo-fuzz if
-# missing. Seeds the unpack corpus with the shared vectors.
+# Fuzz campaigns (see FUZZING.md). Installs nightly and cargo-fuzz if missing, seeds each
+# corpus with the vectors and with large hostile inputs (long DIDs, many JWS signatures and JWE
+# recipients, deep nesting), then runs every target (or those named in FUZZ_TARGETS):
+#   FUZZ_RUNS=N      stop each target after N executions (a campaign: 10000000)
+#   FUZZ_SECONDS=S   or after S seconds (default 60 when FUZZ_RUNS is unset)
+#   FUZZ_JOBS=J      parallel fuzzing processes per target (default 1)
+# libFuzzer's defaults flag only units slower than 20 minutes or above 2 GB, which hides
+# quadratic or memory-amplifying inputs: every unit here must finish within 1 s and 512 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_EACH="${FUZZ_SECONDS:-60}"
-export DIDCOMM_VECTORS="${DIDCOMM_VECTORS:-$(cd .. && pwd)/shared/vectors}"
+export DIDCOMM_VECTORS="${DIDCOMM_VECTORS:-$(pwd)/testdata/vectors}"
+[ -d "$DIDCOMM_VECTORS" ] || DIDCOMM_VECTORS="$(cd .. && pwd)/shared/vectors"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz
-mkdir -p fuzz/corpus/unpack fuzz/corpus/message_parse fuzz/corpus/did_parse
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+targets="${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}"
+for t in $targets; do mkdir -p "fuzz/corpus/$t"; done
 python3 - "$DIDCOMM_VECTORS" fuzz/corpus <<'PY'
-import json, sys, glob, hashlib, os
+import base64, glob, hashlib, json, os, sys
 src, out = sys.argv[1], sys.argv[2]
+def put(target, data):
+    d = os.path.join(out, target)
+    if os.path.isdir(d):
+        open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb").write(data)
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+packed = []
 for f in glob.glob(src + "/didcomm-spec/*messages.json") + glob.glob(src + "/sicpa-didcomm-rust/vectors_*.json"):
     for v in json.load(open(f))["vectors"]:
-        data = v["packed"].encode()
-        name = hashlib.sha1(data).hexdigest()
-        for target in ("unpack", "message_parse"):
-            open(os.path.join(out, target, name), "wb").write(data)
+        packed.append(v["packed"].encode())
+for data in packed:
+    for target in ("unpack", "message_parse", "mediator_request"):
+        put(target, data)
 # DIDs of the did:key and did:peer vectors seed the DID parser.
 dids = set()
 for f in glob.glob(src + "/did-key/*.json") + glob.glob(src + "/did-peer/*.json"):
-    text = open(f).read()
-    for word in text.replace('"', " ").split():
+    for word in open(f).read().replace('"', " ").split():
         if word.startswith("did:") and len(word) < 65536:
             dids.add(word.split("#")[0])
 for did in dids:
-    data = did.encode()
-    open(os.path.join(out, "did_parse", hashlib.sha1(data).hexdigest()), "wb").write(data)
+    put("did_parse", did.encode())
+# Large hostile seeds (each at most 1 MiB): what an attacker sends first.
+long_kid = "did:key:z" + "2" * 200_000
+put("did_parse", long_kid.encode())
+put("did_parse", ("did:peer:2" + ".Vz6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK" * 5000).encode())
+sig = {"protected": b64(json.dumps({"alg": "EdDSA", "kid": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"}).encode()), "signature": b64(bytes(64))}
+many_sigs = json.dumps({"payload": b64(b'{"id":"1","type":"t","body":{}}'), "signatures": [sig] * 5000}).encode()
+long_sig = json.dumps({"payload": b64(b"{}"), "signatures": [{"protected": b64(json.dumps({"alg": "EdDSA", "kid": long_kid}).encode()), "signature": b64(bytes(64))}]}).encode()
+rec = {"header": {"kid": "did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc#z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc"}, "encrypted_key": b64(bytes(40))}
+prot = b64(json.dumps({"alg": "ECDH-ES+A256KW", "enc": "A256CBC-HS512", "epk": {"kty": "OKP", "crv": "X25519", "x": b64(bytes(32))}}).encode())
+many_recipients = json.dumps({"protected": prot, "recipients": [rec] * 5000, "iv": b64(bytes(16)), "ciphertext": b64(bytes(64)), "tag": b64(bytes(32))}).encode()
+nested = b"[" * 100_000 + b"]" * 100_000
+for target in ("unpack", "mediator_request"):
+    for data in (many_sigs, long_sig, many_recipients, nested):
+        put(target, data)
+put("message_parse", nested)
+put("message_parse", json.dumps({"id": "1", "type": "t", "body": {}, "from": long_kid, "attachments": [{"data": {"base64": "AA"}}] * 10000}).encode())
 PY
-for target in $(cargo +nightly fuzz list); do
-    echo "== fuzzing $target for ${SECONDS_EACH}s"
-    cargo +nightly fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -max_len=65536 2>&1 \
-        | grep -E '^(#[0-9]+.*DONE|Done|==[0-9]+==|SUMMARY|.*panicked)' || true
+stop=(-max_total_time="${FUZZ_SECONDS:-60}")
+[ -n "${FUZZ_RUNS:-}" ] && stop=(-runs="$FUZZ_RUNS")
+jobs="${FUZZ_JOBS:-1}"
+for target in $targets; do
+    echo "== fuzzing $target (${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-${FUZZ_SECONDS:-60} s}, $jobs job(s))"
+    started=$(date +%s)
+    (cargo +nightly fuzz run "$target" --jobs "$jobs" -- "${stop[@]}" \
+        -timeout=1 -rss_limit_mb=512 -max_len=1048576 -print_final_stats=1) 2>&1 \
+        | grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|.*panicked|.*(timeout|crash|oom)-)' || true
+    echo "   $target: $(( $(date +%s) - started )) s"
 done

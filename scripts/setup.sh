@@ -56,7 +56,15 @@ maven)
         need_root apt-get update -qq && need_root apt-get install -y -qq default-jdk-headless maven
     fi
     ;;
+deny)
+    # cargo-deny for `make lint` (licenses, duplicates, sources, advisories; deny.toml).
+    # Built from crates.io (a few minutes once); the version is pinned so CI is repeatable.
+    version=0.20.2
+    if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $version"; then
+        cargo install cargo-deny --version "$version" --locked
+    fi
+    ;;
 *)
-    echo "usage: $0 rust|wasm|node|browser|maven" >&2; exit 2
+    echo "usage: $0 rust|wasm|node|browser|maven|deny" >&2; exit 2
     ;;
 esac
