@@ -245,6 +245,7 @@ pub(crate) fn forward_next(value: &Value) -> Option<&str> {
 }
 
 fn check_next(next: &str) -> Result<()> {
+    crate::did::check_did_len(next, "forward 'body.next'")?;
     if !is_did(did_of(next)) {
         return Err(Error::malformed(
             "forward 'body.next' must be a DID or a DID URL",

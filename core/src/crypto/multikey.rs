@@ -72,8 +72,33 @@ pub fn write_varint(mut value: u64, out: &mut Vec<u8>) {
     }
 }
 
-/// Decode a `z`-prefixed base58btc multibase string.
+/// The longest multibase or base58 key encoding we decode, in characters. The longest
+/// legitimate one, an uncompressed P-521 public key with its two-byte multicodec (135 bytes),
+/// is 186 characters; base58 decoding is quadratic, so nothing longer is decoded as a key.
+pub const MAX_KEY_MULTIBASE_LEN: usize = 256;
+
+/// The longest multibase value decoded at all (a did:peer:4 encoded document, within a DID).
+const MAX_MULTIBASE_LEN: usize = crate::did::MAX_DID_LEN;
+
+/// Refuse a key encoding longer than [`MAX_KEY_MULTIBASE_LEN`] before decoding it.
+pub(crate) fn check_key_encoding_len(value: &str, what: &str) -> Result<()> {
+    if value.len() > MAX_KEY_MULTIBASE_LEN {
+        return Err(Error::too_large(format!(
+            "{what} of {} characters is longer than any key ({MAX_KEY_MULTIBASE_LEN} at most)",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Decode a `z`-prefixed base58btc multibase string (at most 8 KiB: base58 is quadratic).
 pub fn decode_multibase(value: &str) -> Result<Vec<u8>> {
+    if value.len() > MAX_MULTIBASE_LEN {
+        return Err(Error::too_large(format!(
+            "multibase value of {} characters exceeds {MAX_MULTIBASE_LEN}",
+            value.len()
+        )));
+    }
     let rest = value
         .strip_prefix('z')
         .ok_or_else(|| Error::unsupported("only base58btc ('z') multibase is supported"))?;
@@ -97,6 +122,7 @@ pub fn split_multicodec(bytes: &[u8]) -> Result<(u64, &[u8])> {
 
 /// Parse a public Multikey value (`z...`), validating the key.
 pub fn public_key_from_multibase(value: &str) -> Result<PublicKey> {
+    check_key_encoding_len(value, "multibase key")?;
     let bytes = decode_multibase(value)?;
     let (codec, key) = split_multicodec(&bytes)?;
     let key_type = public_type(codec).ok_or_else(|| {
@@ -115,6 +141,7 @@ pub fn public_key_to_multibase(key: &PublicKey) -> String {
 
 /// Parse a private Multikey value.
 pub fn key_pair_from_multibase(value: &str) -> Result<KeyPair> {
+    check_key_encoding_len(value, "multibase key")?;
     let bytes = zeroize::Zeroizing::new(decode_multibase(value)?);
     let (codec, key) = split_multicodec(&bytes)?;
     let key_type = private_type(codec).ok_or_else(|| {

@@ -150,6 +150,7 @@ impl VerificationMethod {
                 // The 2020 suites are specified with a multicodec prefix, but some writers
                 // put the raw key after the multibase prefix: accept both.
                 Some(kt @ (KeyType::Ed25519 | KeyType::X25519)) => {
+                    multikey::check_key_encoding_len(mb, "'publicKeyMultibase'")?;
                     let bytes = multikey::decode_multibase(mb)?;
                     if bytes.len() == 32 {
                         PublicKey::from_bytes(kt, &bytes)?
@@ -166,6 +167,7 @@ impl VerificationMethod {
                     self.type_
                 ))
             })?;
+            multikey::check_key_encoding_len(b58, "'publicKeyBase58'")?;
             let bytes = bs58::decode(b58)
                 .into_vec()
                 .map_err(|_| Error::malformed("'publicKeyBase58' is not valid base58"))?;

@@ -316,6 +316,13 @@ impl Message {
                 .map_err(|e| Error::illegal_argument(format!("from_prior: {}", e.reason())))?;
             from_prior::check_pairing(&parsed.claims, self.from.as_deref())
                 .map_err(Error::illegal_argument)?;
+            // What the receiver will refuse is not sent (with the default clock skew).
+            from_prior::check_times(
+                &parsed.claims,
+                crate::time::now_epoch_seconds(),
+                from_prior::DEFAULT_CLOCK_SKEW_SECONDS,
+            )
+            .map_err(|e| Error::illegal_argument(e.reason().to_owned()))?;
         }
         if let Some(body) = &self.body {
             if !body.is_object() {
