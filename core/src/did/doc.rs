@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::crypto::{jwk, multikey, KeyType, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 
 /// A DID document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,7 +139,8 @@ impl VerificationMethod {
             "JsonWebKey2020" | "JsonWebKey" | "Multikey" => None,
             other => {
                 return Err(Error::unsupported(format!(
-                    "verification method type '{other}' is not supported"
+                    "verification method type '{}' is not supported",
+                    excerpt(other)
                 )))
             }
         };
@@ -164,7 +165,7 @@ impl VerificationMethod {
             let kt = expected.ok_or_else(|| {
                 Error::malformed(format!(
                     "'publicKeyBase58' needs a typed method, not '{}'",
-                    self.type_
+                    excerpt(&self.type_)
                 ))
             })?;
             multikey::check_key_encoding_len(b58, "'publicKeyBase58'")?;
@@ -175,15 +176,15 @@ impl VerificationMethod {
         } else {
             return Err(Error::malformed(format!(
                 "verification method '{}' has no key material",
-                self.id
+                excerpt(&self.id)
             )));
         };
         if let Some(kt) = expected {
             if kt != key.key_type() {
                 return Err(Error::malformed(format!(
                     "verification method '{}' of type {} holds a {} key",
-                    self.id,
-                    self.type_,
+                    excerpt(&self.id),
+                    excerpt(&self.type_),
                     key.key_type()
                 )));
             }
