@@ -43,6 +43,9 @@ pub struct Config {
     /// the same DID fails again without asking the resolver, so a stranger cannot make us
     /// resolve one bad DID over and over. Bounded by [`Config::did_cache_capacity`] entries.
     pub did_miss_ttl: Duration,
+    /// How many JSON values one layer of a message may have (default 100,000), counted before
+    /// it is parsed: the parsed tree of a megabyte of tiny values would take 20 MiB.
+    pub max_json_values: usize,
     /// How far a `from_prior` JWT's `exp`, `nbf` and `iat` may be off our clock (default
     /// 300 s).
     pub clock_skew: Duration,
@@ -59,6 +62,7 @@ impl Default for Config {
             max_forward_unwraps: 4,
             max_signatures: 8,
             max_recipients: 16,
+            max_json_values: 100_000,
             did_miss_ttl: Duration::from_secs(30),
             clock_skew: Duration::from_secs(crate::message::from_prior::DEFAULT_CLOCK_SKEW_SECONDS),
         }

@@ -10,7 +10,7 @@ use crate::engine::DidComm;
 use crate::envelope::jwe::{KeyWrapAlg, ParsedJwe};
 use crate::envelope::jws::ParsedJws;
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{from_prior, json_error, FromPrior, Message, ParseOptions};
+use crate::message::{check_json_values, from_prior, json_error, FromPrior, Message, ParseOptions};
 
 /// Options of [`DidComm::unpack`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +242,10 @@ impl DidComm {
         let message = loop {
             let value: Value = match parsed.take() {
                 Some(value) => value,
-                None => serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?,
+                None => {
+                    check_json_values(&layer, self.config.max_json_values, what)?;
+                    serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?
+                }
             };
             let Value::Object(map) = value else {
                 return Err(Error::malformed("a DIDComm message must be a JSON object"));
@@ -282,6 +285,7 @@ impl DidComm {
                 layer = utf8(payload, "decrypted payload")?.into();
                 what = "decrypted payload";
                 if options.unwrap_re_wrapping_forward && seen.anon && !seen.auth {
+                    check_json_values(&layer, self.config.max_json_values, what)?;
                     let value: Value =
                         serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?;
                     match self.forwarded_to_us(&value).await? {
@@ -529,6 +533,7 @@ impl DidComm {
         let Some(inner) = forward.messages.first() else {
             return Err(Error::malformed("forward to us has no attachment"));
         };
+        check_json_values(inner, self.config.max_json_values, "forwarded message")?;
         serde_json::from_str(inner)
             .map(Some)
             .map_err(|e| json_error("forwarded message", &e))

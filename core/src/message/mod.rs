@@ -340,6 +340,40 @@ impl Message {
     }
 }
 
+/// Refuse JSON text with more than `max_values` values (kind [`crate::ErrorKind::TooLarge`]),
+/// counted in one pass over the text before it is parsed: a parsed value costs 32 bytes and
+/// more, so a megabyte of `0,0,0,...` would become 20 MiB of tree.
+pub(crate) fn check_json_values(text: &str, max_values: usize, what: &str) -> Result<()> {
+    let mut values = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                // Each separator or container opens (at most) one more value.
+                b',' | b'[' | b'{' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    if values > max_values {
+        return Err(Error::new(
+            crate::ErrorKind::TooLarge,
+            format!("{what} has more than {max_values} JSON values"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses JSON bytes as `serde_json::from_slice` would, but through `from_str` after a UTF-8
 /// check: the crate then instantiates one JSON reader instead of two (about 15 KB of the wasm
 /// package). JSON text is UTF-8, so the same inputs are accepted; errors as [`json_error`].
