@@ -26,6 +26,18 @@ pub fn decode(input: &str, what: &str) -> Result<Vec<u8>> {
         .map_err(|_| Error::malformed(format!("{what} is not canonical unpadded base64url")))
 }
 
+/// Decode at most `max_chars` characters of base64url: a longer `input` is refused (kind
+/// [`crate::ErrorKind::TooLarge`]) before any decoding or allocation.
+pub fn decode_bounded(input: &str, max_chars: usize, what: &str) -> Result<Vec<u8>> {
+    if input.len() > max_chars {
+        return Err(Error::too_large(format!(
+            "{what} of {} characters exceeds the limit of {max_chars}",
+            input.len()
+        )));
+    }
+    decode(input, what)
+}
+
 /// Decode into a fixed-size array, checking the length.
 pub fn decode_array<const N: usize>(input: &str, what: &str) -> Result<[u8; N]> {
     let bytes = decode(input, what)?;
@@ -53,5 +65,13 @@ mod tests {
         assert!(decode("QQ==", "x").is_err());
         assert!(decode("a+b/", "x").is_err());
         assert!(decode("a b", "x").is_err());
+    }
+
+    #[test]
+    fn bounded_decoding_refuses_long_input_first() {
+        assert_eq!(decode_bounded("QQ", 2, "x").unwrap(), b"A");
+        // Too long, and not even base64: the length is what is reported.
+        let err = decode_bounded("!!!", 2, "x").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::TooLarge);
     }
 }

@@ -2,6 +2,7 @@
 //! caches that make repeated work cheap; the pack and unpack operations live in `pack.rs` and
 //! `unpack.rs`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,22 @@ pub struct Config {
     pub static_secret_cache_capacity: usize,
     /// How many forwards addressed to us may be unwrapped within one unpack.
     pub max_forward_unwraps: usize,
+    /// How many signatures a signed message may carry (default 8). A message with more is
+    /// refused before any signature is looked at.
+    pub max_signatures: usize,
+    /// How many recipients an encrypted message may list (default 16). A message with more is
+    /// refused before any recipient entry is decoded.
+    pub max_recipients: usize,
+    /// How long a failed DID resolution is remembered (default 30 s; zero disables): within it,
+    /// the same DID fails again without asking the resolver, so a stranger cannot make us
+    /// resolve one bad DID over and over. Bounded by [`Config::did_cache_capacity`] entries.
+    pub did_miss_ttl: Duration,
+    /// How many JSON values one layer of a message may have (default 100,000), counted before
+    /// it is parsed: the parsed tree of a megabyte of tiny values would take 20 MiB.
+    pub max_json_values: usize,
+    /// How far a `from_prior` JWT's `exp`, `nbf` and `iat` may be off our clock (default
+    /// 300 s).
+    pub clock_skew: Duration,
 }
 
 impl Default for Config {
@@ -43,6 +60,11 @@ impl Default for Config {
             secret_cache_capacity: 256,
             static_secret_cache_capacity: 1024,
             max_forward_unwraps: 4,
+            max_signatures: 8,
+            max_recipients: 16,
+            max_json_values: 100_000,
+            did_miss_ttl: Duration::from_secs(30),
+            clock_skew: Duration::from_secs(crate::message::from_prior::DEFAULT_CLOCK_SKEW_SECONDS),
         }
     }
 }
@@ -60,6 +82,28 @@ impl Config {
     pub fn with_did_cache(mut self, capacity: usize, ttl: Option<Duration>) -> Self {
         self.did_cache_capacity = capacity;
         self.did_cache_ttl = ttl;
+        self
+    }
+
+    /// Set the most signatures and recipients a message may have.
+    #[must_use]
+    pub fn with_envelope_limits(mut self, max_signatures: usize, max_recipients: usize) -> Self {
+        self.max_signatures = max_signatures;
+        self.max_recipients = max_recipients;
+        self
+    }
+
+    /// Set how long failed DID resolutions are remembered (zero disables).
+    #[must_use]
+    pub fn with_did_miss_ttl(mut self, ttl: Duration) -> Self {
+        self.did_miss_ttl = ttl;
+        self
+    }
+
+    /// Set the clock skew allowed for `from_prior` time claims.
+    #[must_use]
+    pub fn with_clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
         self
     }
 
@@ -82,6 +126,8 @@ pub struct DidComm {
     pub(crate) secrets: Arc<dyn SecretsResolver>,
     pub(crate) config: Config,
     dids: BoundedCache<String, Arc<ResolvedDid>>,
+    /// Failed resolutions, by SHA-256 of the DID (a fixed-size key whatever the DID's length).
+    did_misses: BoundedCache<[u8; 32], Error>,
     key_pairs: BoundedCache<String, Arc<KeyPair>>,
     static_secrets: BoundedCache<[u8; 32], Arc<Zeroizing<Vec<u8>>>>,
 }
@@ -108,6 +154,11 @@ impl DidComm {
     ) -> DidComm {
         DidComm {
             dids: BoundedCache::new(config.did_cache_capacity),
+            did_misses: BoundedCache::new(if config.did_miss_ttl.is_zero() {
+                0
+            } else {
+                config.did_cache_capacity
+            }),
             key_pairs: BoundedCache::new(config.secret_cache_capacity),
             static_secrets: BoundedCache::new(config.static_secret_cache_capacity),
             resolver,
@@ -122,23 +173,59 @@ impl DidComm {
     }
 
     /// Resolve `did` through the host resolver, parsing its keys once and caching the result.
+    /// A DID longer than [`crate::did::MAX_DID_LEN`] is refused before anything else; a DID
+    /// that failed to resolve fails again, from the cache, for [`Config::did_miss_ttl`].
     pub async fn resolve(&self, did: &str) -> Result<Arc<ResolvedDid>> {
+        crate::did::check_did_len(did, "DID")?;
         if let Some(hit) = self.dids.get(did) {
             return Ok(hit);
         }
+        let miss_key: [u8; 32] = Sha256::digest(did.as_bytes()).into();
+        if let Some(miss) = self.did_misses.get(&miss_key) {
+            return Err(miss);
+        }
+        match self.resolve_uncached(did).await {
+            Ok(resolved) => Ok(resolved),
+            Err(e) => {
+                // Never longer than a document of the DID would be kept: a resolver that asks
+                // for no caching (or a zero time to live) gets asked again.
+                let ttl = match self.resolver.cache_policy(did) {
+                    CachePolicy::Default | CachePolicy::Immutable => Some(self.config.did_miss_ttl),
+                    CachePolicy::Ttl(ttl) => Some(ttl.min(self.config.did_miss_ttl)),
+                    CachePolicy::NoCache => None,
+                };
+                if let Some(ttl) = ttl.filter(|t| !t.is_zero()) {
+                    self.did_misses.insert(miss_key, e.clone(), Some(ttl));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn resolve_uncached(&self, did: &str) -> Result<Arc<ResolvedDid>> {
+        let quoted = crate::error::excerpt(did);
         let doc = self
             .resolver
             .resolve(did)
             .await
-            .map_err(|e| e.context(format!("resolving {did}")))?
+            .map_err(|e| e.context(format!("resolving {quoted}")))?
             .ok_or_else(|| {
-                Error::new(ErrorKind::DidNotResolved, format!("{did} did not resolve"))
+                Error::new(
+                    ErrorKind::DidNotResolved,
+                    format!("{quoted} did not resolve"),
+                )
             })?;
         if doc.id != did {
             return Err(Error::new(
                 ErrorKind::DidNotResolved,
-                format!("the resolver answered {did} with a document for another DID"),
+                format!("the resolver answered {quoted} with a document for another DID"),
             ));
+        }
+        // A document naming other forms of its DID (did:peer:2 -> did:peer:3, long -> short
+        // did:peer:4) makes those resolvable now: forget their misses.
+        for other in &doc.also_known_as {
+            let key: [u8; 32] = Sha256::digest(other.as_bytes()).into();
+            self.did_misses.remove(&key);
         }
         let resolved = Arc::new(ResolvedDid::new(doc));
         let ttl = match self.resolver.cache_policy(did) {
@@ -156,6 +243,8 @@ impl DidComm {
     /// Drop a cached DID document (after learning it changed).
     pub fn invalidate_did(&self, did: &str) {
         self.dids.remove(did);
+        let miss_key: [u8; 32] = Sha256::digest(did.as_bytes()).into();
+        self.did_misses.remove(&miss_key);
     }
 
     /// Drop a cached private key and every static secret (after deleting or replacing a key).
@@ -167,6 +256,7 @@ impl DidComm {
     /// Drop every cached document, key and shared secret.
     pub fn clear_caches(&self) {
         self.dids.clear();
+        self.did_misses.clear();
         self.key_pairs.clear();
         self.static_secrets.clear();
     }
@@ -174,6 +264,8 @@ impl DidComm {
     /// Drop the cached documents of one DID method prefix (e.g. `did:web:`).
     pub fn invalidate_dids_with_prefix(&self, prefix: &str) {
         self.dids.retain(|did| !did.starts_with(prefix));
+        // Misses are keyed by hash: forget them all.
+        self.did_misses.clear();
     }
 
     /// The private key for `kid`, parsed once and cached; `None` if the host holds no such secret.
@@ -181,11 +273,12 @@ impl DidComm {
         if let Some(hit) = self.key_pairs.get(kid) {
             return Ok(Some(hit));
         }
-        let Some(secret) = self
-            .secrets
-            .get_secret(kid)
-            .await
-            .map_err(|e| e.context(format!("looking up the secret of {kid}")))?
+        let Some(secret) = self.secrets.get_secret(kid).await.map_err(|e| {
+            e.context(format!(
+                "looking up the secret of {}",
+                crate::error::excerpt(kid)
+            ))
+        })?
         else {
             return Ok(None);
         };
@@ -211,9 +304,12 @@ impl DidComm {
                 .await
                 .map_err(|e| e.context("looking up secrets"))?
         };
+        // Sets, not nested scans: `kids` comes from the message.
+        let unknown: HashSet<&str> = unknown.iter().map(String::as_str).collect();
+        let found: HashSet<&str> = found.iter().map(String::as_str).collect();
         Ok(kids
             .iter()
-            .filter(|k| !unknown.contains(k) || found.contains(k))
+            .filter(|k| !unknown.contains(k.as_str()) || found.contains(k.as_str()))
             .cloned()
             .collect())
     }

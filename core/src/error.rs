@@ -32,7 +32,9 @@ pub enum ErrorKind {
     RecipientMismatch,
     /// The input exceeds the configured size limit.
     TooLarge,
-    /// The message's `expires_time` has passed and the caller asked for expired messages to be refused.
+    /// The message's `expires_time` has passed and the caller asked for expired messages to be
+    /// refused, or a `from_prior` JWT is outside its validity period (`exp` passed, `nbf` not
+    /// yet come, `iat` in the future).
     Expired,
     /// The caller passed arguments that contradict each other or the message.
     IllegalArgument,
@@ -104,6 +106,10 @@ impl Error {
         self
     }
 
+    pub(crate) fn too_large(reason: impl Into<String>) -> Self {
+        Self::new(ErrorKind::TooLarge, reason)
+    }
+
     pub(crate) fn malformed(reason: impl Into<String>) -> Self {
         Self::new(ErrorKind::Malformed, reason)
     }
@@ -129,5 +135,43 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// How many characters of an input string an error reason may quote.
+pub const EXCERPT_CHARS: usize = 48;
+
+/// At most [`EXCERPT_CHARS`] characters of `input` (cut at a character boundary), followed by
+/// `…` when something was cut: the form in which error reasons quote attacker-supplied strings
+/// (DIDs, kids, algorithm names), so a refusal never echoes its input at length. Control
+/// characters are replaced, so a quoted value cannot forge lines in a log.
+pub fn excerpt(input: &str) -> String {
+    let mut out = String::with_capacity(input.len().min(EXCERPT_CHARS * 4) + 3);
+    let mut chars = input.chars();
+    for c in chars.by_ref().take(EXCERPT_CHARS) {
+        out.push(if c.is_control() { '\u{fffd}' } else { c });
+    }
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// The result type of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_bounded() {
+        assert_eq!(excerpt("did:example:alice"), "did:example:alice");
+        let long = format!("did:key:z{}", "2".repeat(100_000));
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(
+            excerpt(&"é".repeat(EXCERPT_CHARS)),
+            "é".repeat(EXCERPT_CHARS)
+        );
+        assert_eq!(excerpt("a\nb"), "a\u{fffd}b");
+    }
+}

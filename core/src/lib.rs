@@ -32,7 +32,7 @@ pub mod crypto;
 pub mod did;
 mod engine;
 mod envelope;
-mod error;
+pub mod error;
 pub mod identity;
 pub mod message;
 mod pack;

@@ -159,7 +159,7 @@ impl Forward {
         if message.type_ != FORWARD_TYPE {
             return Err(Error::malformed(format!(
                 "expected a {FORWARD_TYPE} message, not {}",
-                message.type_
+                crate::error::excerpt(&message.type_)
             )));
         }
         let next = message
@@ -245,6 +245,7 @@ pub(crate) fn forward_next(value: &Value) -> Option<&str> {
 }
 
 fn check_next(next: &str) -> Result<()> {
+    crate::did::check_did_len(next, "forward 'body.next'")?;
     if !is_did(did_of(next)) {
         return Err(Error::malformed(
             "forward 'body.next' must be a DID or a DID URL",
@@ -455,7 +456,11 @@ impl DidComm {
                 if of_service.peek().is_none() {
                     return Err(Error::new(
                         ErrorKind::DidUrlNotFound,
-                        format!("{did} has no DIDCommMessaging service {id}"),
+                        format!(
+                            "{} has no DIDCommMessaging service {}",
+                            crate::error::excerpt(did),
+                            crate::error::excerpt(id)
+                        ),
                     ));
                 }
                 of_service.find(accepts_v2)
@@ -465,7 +470,10 @@ impl DidComm {
         found.ok_or_else(|| {
             Error::new(
                 ErrorKind::DidUrlNotFound,
-                format!("{did} has no DIDCommMessaging endpoint accepting {DIDCOMM_V2_PROFILE}"),
+                format!(
+                    "{} has no DIDCommMessaging endpoint accepting {DIDCOMM_V2_PROFILE}",
+                    crate::error::excerpt(did)
+                ),
             )
         })
     }

@@ -10,7 +10,7 @@ use crate::engine::DidComm;
 use crate::envelope::jwe::{KeyWrapAlg, ParsedJwe};
 use crate::envelope::jws::ParsedJws;
 use crate::error::{Error, ErrorKind, Result};
-use crate::message::{from_prior, json_error, FromPrior, Message, ParseOptions};
+use crate::message::{check_json_values, from_prior, json_error, FromPrior, Message, ParseOptions};
 
 /// Options of [`DidComm::unpack`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +33,10 @@ pub struct UnpackOptions {
     pub reject_expired: bool,
     /// The time to judge expiry against (epoch seconds); the system clock when `None`.
     pub now: Option<u64>,
+    /// Refuse a `from_prior` JWT whose `exp` has passed, whose `nbf` has not come, or whose
+    /// `iat` lies in the future, each beyond [`crate::Config::clock_skew`] (kind
+    /// [`ErrorKind::Expired`]). On by default; turn it off only to read old archives.
+    pub check_from_prior_times: bool,
 }
 
 impl Default for UnpackOptions {
@@ -44,6 +48,7 @@ impl Default for UnpackOptions {
             check_recipient_in_to: true,
             reject_expired: false,
             now: None,
+            check_from_prior_times: true,
         }
     }
 }
@@ -81,6 +86,13 @@ impl UnpackOptions {
     #[must_use]
     pub fn reject_expired(mut self, value: bool) -> Self {
         self.reject_expired = value;
+        self
+    }
+
+    /// Set [`UnpackOptions::check_from_prior_times`].
+    #[must_use]
+    pub fn check_from_prior_times(mut self, value: bool) -> Self {
+        self.check_from_prior_times = value;
         self
     }
 
@@ -230,13 +242,16 @@ impl DidComm {
         let message = loop {
             let value: Value = match parsed.take() {
                 Some(value) => value,
-                None => serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?,
+                None => {
+                    check_json_values(&layer, self.config.max_json_values, what)?;
+                    serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?
+                }
             };
             let Value::Object(map) = value else {
                 return Err(Error::malformed("a DIDComm message must be a JSON object"));
             };
             if ParsedJwe::looks_like(&map) {
-                let jwe = ParsedJwe::parse(map)?;
+                let jwe = ParsedJwe::parse(map, self.config.max_recipients)?;
                 let payload = match jwe.alg {
                     KeyWrapAlg::EcdhEsA256Kw => {
                         if seen.anon || seen.auth || seen.signed {
@@ -270,6 +285,7 @@ impl DidComm {
                 layer = utf8(payload, "decrypted payload")?.into();
                 what = "decrypted payload";
                 if options.unwrap_re_wrapping_forward && seen.anon && !seen.auth {
+                    check_json_values(&layer, self.config.max_json_values, what)?;
                     let value: Value =
                         serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?;
                     match self.forwarded_to_us(&value).await? {
@@ -294,15 +310,16 @@ impl DidComm {
                     return Err(Error::malformed("a signed message cannot be signed again"));
                 }
                 seen.signed = true;
-                let jws = ParsedJws::parse(&map)?;
+                let jws = ParsedJws::parse(&map, self.config.max_signatures)?;
                 let kid = self.verify_signatures(&jws).await?;
+                let payload = jws.payload()?;
                 metadata.non_repudiation = true;
                 metadata.authenticated = true;
                 metadata.sign_from = Some(kid.clone());
                 metadata.sign_alg = jws.signatures.first().map(|s| s.alg);
                 metadata.signed_message = Some(layer.into_owned());
                 signer_kid = Some(kid);
-                layer = utf8(jws.payload, "signed payload")?.into();
+                layer = utf8(payload, "signed payload")?.into();
                 what = "signed payload";
                 continue;
             }
@@ -345,13 +362,19 @@ impl DidComm {
                 if !to.iter().any(|t| did_of(t) == did) {
                     return Err(Error::new(
                         ErrorKind::RecipientMismatch,
-                        format!("the message was encrypted to {did}, which its 'to' does not list"),
+                        format!(
+                            "the message was encrypted to {}, which its 'to' does not list",
+                            crate::error::excerpt(did)
+                        ),
                     ));
                 }
             }
         }
         if let Some(jwt) = &message.from_prior {
-            let (claims, kid) = self.verify_from_prior(jwt, message.from.as_deref()).await?;
+            let now = options.now.unwrap_or_else(crate::time::now_epoch_seconds);
+            let (claims, kid) = self
+                .verify_from_prior(jwt, message.from.as_deref(), now, options)
+                .await?;
             // An ending has no `from` (so it cannot be authcrypt; anoncrypt is what the spec's
             // "MUST be encrypted" leaves): the JWT alone authenticates the ending party, `iss`.
             // Plaintext and signed forms are accepted as for rotations; a signature on an
@@ -459,25 +482,29 @@ impl DidComm {
             .collect())
     }
 
-    /// Verify every signature of a JWS; all must come from one DID. Returns the first signer.
-    async fn verify_signatures(&self, jws: &ParsedJws) -> Result<String> {
-        let mut first: Option<String> = None;
-        for sig in &jws.signatures {
-            let signer = self.resolve(did_of(&sig.kid)).await?;
-            let key = signer.key_in(&sig.kid, Relationship::Authentication)?;
-            key.verify(sig.alg, sig.signing_input.as_bytes(), &sig.signature)?;
-            match &first {
-                None => first = Some(sig.kid.clone()),
-                Some(kid) if did_of(kid) != did_of(&sig.kid) => {
-                    return Err(Error::new(
-                        ErrorKind::SenderMismatch,
-                        "the signatures of one message come from different DIDs",
-                    ))
-                }
-                Some(_) => {}
-            }
+    /// Verify every signature of a JWS; all must come from one DID, which is checked before
+    /// anything is resolved. Returns the first signer. The signing input is built in one
+    /// buffer, reused: a single copy of the payload however many signatures there are.
+    async fn verify_signatures(&self, jws: &ParsedJws<'_>) -> Result<String> {
+        let first = jws
+            .signatures
+            .first()
+            .ok_or_else(|| Error::malformed("JWS has no signatures"))?;
+        let did = did_of(&first.kid);
+        if jws.signatures.iter().any(|sig| did_of(&sig.kid) != did) {
+            return Err(Error::new(
+                ErrorKind::SenderMismatch,
+                "the signatures of one message come from different DIDs",
+            ));
         }
-        first.ok_or_else(|| Error::malformed("JWS has no signatures"))
+        let signer = self.resolve(did).await?;
+        let mut signing_input = Vec::new();
+        for sig in &jws.signatures {
+            let key = signer.key_in(&sig.kid, Relationship::Authentication)?;
+            jws.signing_input_into(sig, &mut signing_input);
+            key.verify(sig.alg, &signing_input, &sig.signature)?;
+        }
+        Ok(first.kid.clone().into_owned())
     }
 
     /// If `value` is a forward whose `next` we hold a key agreement secret for, the forwarded
@@ -486,6 +513,7 @@ impl DidComm {
         let Some(next) = crate::routing::forward_next(value) else {
             return Ok(None);
         };
+        crate::did::check_did_len(next, "forward 'next'")?;
         let kids: Vec<String> = if next.contains('#') {
             vec![next.to_owned()]
         } else {
@@ -505,6 +533,7 @@ impl DidComm {
         let Some(inner) = forward.messages.first() else {
             return Err(Error::malformed("forward to us has no attachment"));
         };
+        check_json_values(inner, self.config.max_json_values, "forwarded message")?;
         serde_json::from_str(inner)
             .map(Some)
             .map_err(|e| json_error("forwarded message", &e))
@@ -516,9 +545,15 @@ impl DidComm {
         &self,
         jwt: &str,
         from: Option<&str>,
+        now: u64,
+        options: &UnpackOptions,
     ) -> Result<(FromPrior, String)> {
         let parsed = from_prior::parse(jwt)?;
         let claims = &parsed.claims;
+        // Times first: cheap, and an expired rotation needs no resolution.
+        if options.check_from_prior_times {
+            from_prior::check_times(claims, now, self.config.clock_skew.as_secs())?;
+        }
         if did_of(&parsed.kid) != claims.iss {
             return Err(Error::malformed(
                 "from_prior is not signed by a key of its 'iss'",

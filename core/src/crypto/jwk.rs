@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{KeyPair, KeyType, PublicKey};
 use crate::b64;
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 
 fn str_member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>> {
     match jwk.get(name) {
@@ -27,10 +27,11 @@ pub fn jwk_key_type(jwk: &Value) -> Result<KeyType> {
     let kty = str_member(jwk, "kty")?.ok_or_else(|| Error::malformed("JWK has no 'kty'"))?;
     let crv = str_member(jwk, "crv")?.ok_or_else(|| Error::malformed("JWK has no 'crv'"))?;
     let key_type = KeyType::from_jwk_crv(crv)
-        .ok_or_else(|| Error::unsupported(format!("unsupported JWK curve '{crv}'")))?;
+        .ok_or_else(|| Error::unsupported(format!("unsupported JWK curve '{}'", excerpt(crv))))?;
     if key_type.jwk_kty() != kty {
         return Err(Error::malformed(format!(
-            "JWK 'kty' {kty} does not match curve {crv}"
+            "JWK 'kty' {} does not match curve {crv}",
+            excerpt(kty)
         )));
     }
     Ok(key_type)

@@ -204,6 +204,7 @@ impl ResolverChain {
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl DidResolver for ResolverChain {
     async fn resolve(&self, did: &str) -> Result<Option<DidDocument>> {
+        crate::did::check_did_len(did, "DID")?;
         if let Some(pinned) = &self.pinned {
             if let Some(doc) = pinned.resolve(did).await? {
                 if matches!(

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::crypto::{jwk, multikey, KeyType, PublicKey};
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 
 /// A DID document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,7 +139,8 @@ impl VerificationMethod {
             "JsonWebKey2020" | "JsonWebKey" | "Multikey" => None,
             other => {
                 return Err(Error::unsupported(format!(
-                    "verification method type '{other}' is not supported"
+                    "verification method type '{}' is not supported",
+                    excerpt(other)
                 )))
             }
         };
@@ -150,6 +151,7 @@ impl VerificationMethod {
                 // The 2020 suites are specified with a multicodec prefix, but some writers
                 // put the raw key after the multibase prefix: accept both.
                 Some(kt @ (KeyType::Ed25519 | KeyType::X25519)) => {
+                    multikey::check_key_encoding_len(mb, "'publicKeyMultibase'")?;
                     let bytes = multikey::decode_multibase(mb)?;
                     if bytes.len() == 32 {
                         PublicKey::from_bytes(kt, &bytes)?
@@ -163,9 +165,10 @@ impl VerificationMethod {
             let kt = expected.ok_or_else(|| {
                 Error::malformed(format!(
                     "'publicKeyBase58' needs a typed method, not '{}'",
-                    self.type_
+                    excerpt(&self.type_)
                 ))
             })?;
+            multikey::check_key_encoding_len(b58, "'publicKeyBase58'")?;
             let bytes = bs58::decode(b58)
                 .into_vec()
                 .map_err(|_| Error::malformed("'publicKeyBase58' is not valid base58"))?;
@@ -173,15 +176,15 @@ impl VerificationMethod {
         } else {
             return Err(Error::malformed(format!(
                 "verification method '{}' has no key material",
-                self.id
+                excerpt(&self.id)
             )));
         };
         if let Some(kt) = expected {
             if kt != key.key_type() {
                 return Err(Error::malformed(format!(
                     "verification method '{}' of type {} holds a {} key",
-                    self.id,
-                    self.type_,
+                    excerpt(&self.id),
+                    excerpt(&self.type_),
                     key.key_type()
                 )));
             }

@@ -15,6 +15,29 @@ pub use methods::DidKeyFormat;
 pub use resolved::{Relationship, ResolvedDid};
 pub use resolver::{CachePolicy, DidResolver, InMemoryDidResolver};
 
+/// The longest DID or DID URL (key id) we accept, in bytes. Every identifier an attacker can
+/// put into a message (`skid`, a JWS `kid`, a recipient `kid`, a forward's `next`, `from_prior`
+/// `iss`) is checked against it before anything is decoded or resolved. 8 KiB leaves room for
+/// a long form did:peer:4 with several keys and services (the published examples are about
+/// 1 KiB) while bounding the quadratic base58 decoding of its document.
+pub const MAX_DID_LEN: usize = 8 * 1024;
+
+/// Refuse a DID or DID URL longer than [`MAX_DID_LEN`] (kind [`crate::ErrorKind::TooLarge`]);
+/// `what` names the field in the reason, which quotes only an [`crate::error::excerpt`].
+pub fn check_did_len(value: &str, what: &str) -> crate::Result<()> {
+    if value.len() > MAX_DID_LEN {
+        return Err(crate::Error::new(
+            crate::ErrorKind::TooLarge,
+            format!(
+                "{what} of {} bytes exceeds the limit of {MAX_DID_LEN} bytes ({})",
+                value.len(),
+                crate::error::excerpt(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The DID part of a DID or DID URL (everything before the first `/`, `?` or `#`).
 pub fn did_of(did_or_url: &str) -> &str {
     let end = did_or_url.find(['/', '?', '#']).unwrap_or(did_or_url.len());

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use super::doc::{absolute_id, DidDocument, VerificationMethod, VerificationRelationship};
 use crate::crypto::PublicKey;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{excerpt, Error, ErrorKind, Result};
 
 /// A verification relationship of a DID document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,10 +159,14 @@ impl ResolvedDid {
     pub fn key(&self, kid: &str) -> Result<&PublicKey> {
         match self.keys.get(self.canonical(kid)).map(LazyKey::get) {
             Some(Ok(key)) => Ok(key),
-            Some(Err(e)) => Err(e.clone().context(format!("key {kid}"))),
+            Some(Err(e)) => Err(e.clone().context(format!("key {}", excerpt(kid)))),
             None => Err(Error::new(
                 ErrorKind::DidUrlNotFound,
-                format!("{kid} is not a verification method of {}", self.did()),
+                format!(
+                    "{} is not a verification method of {}",
+                    excerpt(kid),
+                    excerpt(self.did())
+                ),
             )),
         }
     }
@@ -174,9 +178,10 @@ impl ResolvedDid {
             return Err(Error::new(
                 ErrorKind::DidUrlNotFound,
                 format!(
-                    "{kid} is not in the {} of {}",
+                    "{} is not in the {} of {}",
+                    excerpt(kid),
                     relationship.name(),
-                    self.did()
+                    excerpt(self.did())
                 ),
             ));
         }

@@ -7,6 +7,7 @@
 //! before any key is wrapped. The static-static half of ECDH-1PU (Zs) does not change between
 //! messages of the same sender and recipient keys; the caller supplies it (cached).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -17,8 +18,8 @@ use crate::b64;
 use crate::crypto::aead::{self, ContentEncAlg};
 use crate::crypto::kdf::concat_kdf_256;
 use crate::crypto::{jwk, random, KeyPair, PublicKey};
-use crate::did::did_of;
-use crate::error::{Error, ErrorKind, Result};
+use crate::did::{check_did_len, did_of};
+use crate::error::{excerpt, Error, ErrorKind, Result};
 use crate::message::{media_type_is, ENCRYPTED_TYP};
 
 /// The key management algorithm of a DIDComm JWE.
@@ -49,6 +50,12 @@ pub(crate) struct EncryptRecipient<'a> {
 
 /// The `apv` of DIDComm: base64url(SHA-256(sorted recipient kids joined with '.')).
 pub(crate) fn apv_for(kids: &[&str]) -> String {
+    b64::encode(apv_digest(kids))
+}
+
+/// SHA-256 of the recipient kids, sorted (by bytes, which is code point order) and joined with
+/// '.': the raw `apv`.
+fn apv_digest(kids: &[&str]) -> [u8; 32] {
     let mut sorted: Vec<&str> = kids.to_vec();
     sorted.sort_unstable();
     let mut h = Sha256::new();
@@ -58,7 +65,7 @@ pub(crate) fn apv_for(kids: &[&str]) -> String {
         }
         h.update(kid.as_bytes());
     }
-    b64::encode(h.finalize())
+    h.finalize().into()
 }
 
 fn write_epk_json(epk: &PublicKey, out: &mut String) {
@@ -212,10 +219,22 @@ pub(crate) struct ParsedJwe {
     pub sender_kid: Option<String>,
     /// Recipient key ids, in order, with their wrapped keys.
     recipients: Vec<(String, Vec<u8>)>,
+    /// kid -> its first position in `recipients`.
+    recipient_index: HashMap<String, usize>,
     iv: Vec<u8>,
     ciphertext: Vec<u8>,
     tag: Vec<u8>,
 }
+
+/// The longest JWE protected header we decode (base64url characters): an `epk`, a `skid` of
+/// at most [`crate::did::MAX_DID_LEN`] and its copy in `apu` fit with room to spare.
+pub(crate) const MAX_PROTECTED_LEN: usize = 64 * 1024;
+/// The longest `iv` (base64url characters): XC20P's 24 bytes are 32.
+const MAX_IV_LEN: usize = 64;
+/// The longest `tag`: A256CBC-HS512's 32 bytes are 43.
+const MAX_TAG_LEN: usize = 64;
+/// The longest `encrypted_key`: an A256KW-wrapped 64-byte key (72 bytes) is 96.
+const MAX_ENCRYPTED_KEY_LEN: usize = 256;
 
 fn take_b64_string(map: &mut Map<String, Value>, name: &str) -> Result<String> {
     match map.remove(name) {
@@ -231,9 +250,23 @@ impl ParsedJwe {
         map.contains_key("ciphertext")
     }
 
-    pub(crate) fn parse(mut map: Map<String, Value>) -> Result<ParsedJwe> {
+    /// Parse a JWE of at most `max_recipients` recipients (more are refused before any
+    /// recipient entry is looked at). Every length is checked before its field is decoded, and
+    /// `apv` must be the digest of the recipient kids.
+    pub(crate) fn parse(mut map: Map<String, Value>, max_recipients: usize) -> Result<ParsedJwe> {
+        // Count first: nothing is decoded for a message with too many recipients.
+        match map.get("recipients") {
+            Some(Value::Array(items)) if items.len() > max_recipients => {
+                return Err(Error::too_large(format!(
+                    "JWE has {} recipients, more than the limit of {max_recipients}",
+                    items.len()
+                )))
+            }
+            _ => {}
+        }
         let protected_b64 = take_b64_string(&mut map, "protected")?;
-        let header_bytes = b64::decode(&protected_b64, "JWE 'protected'")?;
+        let header_bytes =
+            b64::decode_bounded(&protected_b64, MAX_PROTECTED_LEN, "JWE 'protected'")?;
         let header: Map<String, Value> =
             crate::message::json_from_slice(&header_bytes, "JWE protected header")?;
         let get_str = |name: &str| -> Result<Option<&str>> {
@@ -267,14 +300,16 @@ impl ParsedJwe {
             Some("ECDH-1PU+A256KW") => KeyWrapAlg::Ecdh1PuA256Kw,
             Some(other) => {
                 return Err(Error::unsupported(format!(
-                    "JWE 'alg' {other} is not supported"
+                    "JWE 'alg' {} is not supported",
+                    excerpt(other)
                 )))
             }
             None => return Err(Error::malformed("JWE header has no 'alg'")),
         };
         let enc = match get_str("enc")? {
-            Some(enc) => ContentEncAlg::parse(enc)
-                .ok_or_else(|| Error::unsupported(format!("JWE 'enc' {enc} is not supported")))?,
+            Some(enc) => ContentEncAlg::parse(enc).ok_or_else(|| {
+                Error::unsupported(format!("JWE 'enc' {} is not supported", excerpt(enc)))
+            })?,
             None => return Err(Error::malformed("JWE header has no 'enc'")),
         };
         if alg == KeyWrapAlg::Ecdh1PuA256Kw && enc != ContentEncAlg::A256CbcHs512 {
@@ -309,12 +344,17 @@ impl ParsedJwe {
                 };
                 match get_str("skid")? {
                     Some(skid) => {
+                        check_did_len(skid, "JWE 'skid'")?;
                         if !apu.is_empty() && apu != skid.as_bytes() {
                             return Err(Error::malformed("JWE 'skid' and 'apu' disagree"));
                         }
                         Some(skid.to_owned())
                     }
-                    None if !apu.is_empty() => Some(from_apu()?),
+                    None if !apu.is_empty() => {
+                        let skid = from_apu()?;
+                        check_did_len(&skid, "JWE 'apu'")?;
+                        Some(skid)
+                    }
                     None => {
                         return Err(Error::malformed(
                             "authcrypt JWE names no sender ('skid' or 'apu')",
@@ -335,10 +375,13 @@ impl ParsedJwe {
                         .get("header")
                         .and_then(|h| h.get("kid"))
                         .and_then(Value::as_str)
-                        .ok_or_else(|| Error::malformed("JWE recipient has no header 'kid'"))?
-                        .to_owned();
+                        .ok_or_else(|| Error::malformed("JWE recipient has no header 'kid'"))?;
+                    check_did_len(kid, "JWE recipient 'kid'")?;
+                    let kid = kid.to_owned();
                     let ek = take_b64_string(&mut r, "encrypted_key")?;
-                    Ok((kid, b64::decode(&ek, "JWE 'encrypted_key'")?))
+                    let ek =
+                        b64::decode_bounded(&ek, MAX_ENCRYPTED_KEY_LEN, "JWE 'encrypted_key'")?;
+                    Ok((kid, ek))
                 })
                 .collect::<Result<Vec<_>>>()?,
             Some(Value::Array(_)) => return Err(Error::malformed("JWE has no recipients")),
@@ -356,17 +399,30 @@ impl ParsedJwe {
                 ));
             }
         }
+        let mut recipient_index = HashMap::with_capacity(recipients.len());
+        for (i, (kid, _)) in recipients.iter().enumerate() {
+            recipient_index.entry(kid.clone()).or_insert(i);
+        }
         let aad_b64 = match map.remove("aad") {
             None => None,
             Some(Value::String(s)) => Some(s),
             Some(_) => return Err(Error::malformed("JWE 'aad' must be a string")),
         };
-        let iv = b64::decode(&take_b64_string(&mut map, "iv")?, "JWE 'iv'")?;
+        // Required by DIDComm (every published vector and library writes it): the recipient
+        // list is bound to the key derivation, so recipients cannot be added or dropped.
+        let kids: Vec<&str> = recipients.iter().map(|(kid, _)| kid.as_str()).collect();
+        if apv != apv_digest(&kids) {
+            return Err(Error::malformed(
+                "JWE 'apv' is not the SHA-256 of the recipient kids",
+            ));
+        }
+        let iv = b64::decode_bounded(&take_b64_string(&mut map, "iv")?, MAX_IV_LEN, "JWE 'iv'")?;
         let ciphertext = b64::decode(
             &take_b64_string(&mut map, "ciphertext")?,
             "JWE 'ciphertext'",
         )?;
-        let tag = b64::decode(&take_b64_string(&mut map, "tag")?, "JWE 'tag'")?;
+        let tag =
+            b64::decode_bounded(&take_b64_string(&mut map, "tag")?, MAX_TAG_LEN, "JWE 'tag'")?;
         if iv.len() != enc.iv_len() {
             return Err(Error::malformed(format!(
                 "JWE 'iv' must be {} bytes for {enc}",
@@ -388,6 +444,7 @@ impl ParsedJwe {
             apu,
             apv,
             sender_kid,
+            recipient_index,
             recipients,
             iv,
             ciphertext,
@@ -404,14 +461,15 @@ impl ParsedJwe {
     /// `pair` and the sender's key (authcrypt only).
     pub(crate) fn decrypt(&self, kid: &str, pair: &KeyPair, zs: Option<&[u8]>) -> Result<Vec<u8>> {
         let wrapped = self
-            .recipients
-            .iter()
-            .find(|(k, _)| k == kid)
+            .recipient_index
+            .get(kid)
+            .and_then(|i| self.recipients.get(*i))
             .map(|(_, ek)| ek)
             .ok_or_else(|| Error::invalid_state("decrypting for a kid that is not a recipient"))?;
         if pair.key_type() != self.epk.key_type() {
             return Err(Error::malformed(format!(
-                "recipient key {kid} is {} but the JWE 'epk' is {}",
+                "recipient key {} is {} but the JWE 'epk' is {}",
+                excerpt(kid),
                 pair.key_type(),
                 self.epk.key_type()
             )));
@@ -462,7 +520,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<ParsedJwe> {
         match serde_json::from_str::<Value>(text).unwrap() {
-            Value::Object(map) => ParsedJwe::parse(map),
+            Value::Object(map) => ParsedJwe::parse(map, 16),
             _ => unreachable!(),
         }
     }

@@ -1,28 +1,38 @@
 //! JWS in General JSON Serialization (and the flattened form, when reading), as DIDComm signed
 //! messages use it.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::b64;
 use crate::crypto::{KeyPair, SignAlg};
+use crate::did::check_did_len;
+use crate::error::excerpt;
 use crate::error::{Error, Result};
 use crate::message::{media_type_is, SIGNED_TYP};
 
-/// A parsed signature entry, not yet verified.
+/// The longest JWS protected header we decode (base64url characters). Ours are under 100; a
+/// header with a long `kid` stays far below.
+pub(crate) const MAX_PROTECTED_LEN: usize = 64 * 1024;
+/// The longest signature we decode (base64url characters): P-521's 132 bytes are 176.
+pub(crate) const MAX_SIGNATURE_LEN: usize = 512;
+
+/// A parsed signature entry, not yet verified. It borrows from the parsed JSON: no entry holds
+/// a copy of the payload (the signing input is built when the signature is verified).
 #[derive(Debug)]
-pub(crate) struct JwsSignature {
+pub(crate) struct JwsSignature<'a> {
     pub alg: SignAlg,
-    pub kid: String,
-    /// `protected || '.' || payload`, the bytes that were signed.
-    pub signing_input: String,
+    pub kid: Cow<'a, str>,
+    protected_b64: &'a str,
     pub signature: Vec<u8>,
 }
 
 /// A parsed JWS.
 #[derive(Debug)]
-pub(crate) struct ParsedJws {
-    pub payload: Vec<u8>,
-    pub signatures: Vec<JwsSignature>,
+pub(crate) struct ParsedJws<'a> {
+    payload_b64: &'a str,
+    pub signatures: Vec<JwsSignature<'a>>,
 }
 
 /// Sign `payload` with `pair` as `kid`, producing a DIDComm signed message.
@@ -60,24 +70,34 @@ fn string_member<'a>(
     }
 }
 
-impl ParsedJws {
+impl<'a> ParsedJws<'a> {
     /// Whether a JSON object is shaped like a JWS.
     pub(crate) fn looks_like(map: &Map<String, Value>) -> bool {
         map.contains_key("payload")
             && (map.contains_key("signatures") || map.contains_key("signature"))
     }
 
-    pub(crate) fn parse(map: &Map<String, Value>) -> Result<ParsedJws> {
+    /// Parse a JWS of at most `max_signatures` signatures (more are refused before any entry
+    /// is looked at). Every length is checked before its field is decoded.
+    pub(crate) fn parse(map: &'a Map<String, Value>, max_signatures: usize) -> Result<Self> {
         let payload_b64 = string_member(map, "payload", "JWS")?
             .ok_or_else(|| Error::malformed("JWS has no 'payload'"))?;
         let entries: Vec<&Map<String, Value>> = match map.get("signatures") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_object()
-                        .ok_or_else(|| Error::malformed("JWS signature must be an object"))
-                })
-                .collect::<Result<_>>()?,
+            Some(Value::Array(items)) => {
+                if items.len() > max_signatures {
+                    return Err(Error::too_large(format!(
+                        "JWS has {} signatures, more than the limit of {max_signatures}",
+                        items.len()
+                    )));
+                }
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_object()
+                            .ok_or_else(|| Error::malformed("JWS signature must be an object"))
+                    })
+                    .collect::<Result<_>>()?
+            }
             Some(_) => return Err(Error::malformed("JWS 'signatures' must be an array")),
             // Flattened serialization: the one signature's members sit at the top level.
             None => vec![map],
@@ -87,19 +107,34 @@ impl ParsedJws {
         }
         let signatures = entries
             .into_iter()
-            .map(|entry| Self::parse_signature(entry, payload_b64))
+            .map(Self::parse_signature)
             .collect::<Result<Vec<_>>>()?;
         Ok(ParsedJws {
-            payload: b64::decode(payload_b64, "JWS 'payload'")?,
+            payload_b64,
             signatures,
         })
     }
 
-    fn parse_signature(entry: &Map<String, Value>, payload_b64: &str) -> Result<JwsSignature> {
+    /// The decoded payload.
+    pub(crate) fn payload(&self) -> Result<Vec<u8>> {
+        b64::decode(self.payload_b64, "JWS 'payload'")
+    }
+
+    /// Write the signing input of `sig` (`protected || '.' || payload`) into `buffer`, which
+    /// is reused across signatures: one copy of the payload however many signatures there are.
+    pub(crate) fn signing_input_into(&self, sig: &JwsSignature<'_>, buffer: &mut Vec<u8>) {
+        buffer.clear();
+        buffer.reserve(sig.protected_b64.len() + 1 + self.payload_b64.len());
+        buffer.extend_from_slice(sig.protected_b64.as_bytes());
+        buffer.push(b'.');
+        buffer.extend_from_slice(self.payload_b64.as_bytes());
+    }
+
+    fn parse_signature(entry: &'a Map<String, Value>) -> Result<JwsSignature<'a>> {
         let protected_b64 = string_member(entry, "protected", "JWS")?
             .ok_or_else(|| Error::malformed("JWS signature has no 'protected' header"))?;
         let protected: Map<String, Value> = crate::message::json_from_slice(
-            &b64::decode(protected_b64, "JWS 'protected'")?,
+            &b64::decode_bounded(protected_b64, MAX_PROTECTED_LEN, "JWS 'protected'")?,
             "JWS protected header",
         )?;
         if let Some(typ) = string_member(&protected, "typ", "JWS header")? {
@@ -115,8 +150,9 @@ impl ParsedJws {
         }
         let alg = string_member(&protected, "alg", "JWS header")?
             .ok_or_else(|| Error::malformed("JWS header has no 'alg'"))?;
-        let alg = SignAlg::parse(alg)
-            .ok_or_else(|| Error::unsupported(format!("JWS 'alg' {alg} is not supported")))?;
+        let alg = SignAlg::parse(alg).ok_or_else(|| {
+            Error::unsupported(format!("JWS 'alg' {} is not supported", excerpt(alg)))
+        })?;
         let unprotected = match entry.get("header") {
             None => None,
             Some(Value::Object(h)) => Some(h),
@@ -127,22 +163,25 @@ impl ParsedJws {
             None => None,
         };
         let kid_protected = string_member(&protected, "kid", "JWS header")?;
-        let kid = match (kid_protected, kid_unprotected) {
+        let kid: Cow<'a, str> = match (kid_protected, kid_unprotected) {
             (Some(p), Some(u)) if p != u => {
                 return Err(Error::malformed(
                     "JWS protected and unprotected 'kid' disagree",
                 ))
             }
-            (Some(k), _) | (None, Some(k)) => k.to_owned(),
+            (_, Some(u)) => Cow::Borrowed(u),
+            // Only in the decoded header, which does not outlive this function.
+            (Some(p), None) => Cow::Owned(p.to_owned()),
             (None, None) => return Err(Error::malformed("JWS signature has no 'kid'")),
         };
+        check_did_len(&kid, "JWS 'kid'")?;
         let signature = string_member(entry, "signature", "JWS")?
             .ok_or_else(|| Error::malformed("JWS has no 'signature'"))?;
         Ok(JwsSignature {
             alg,
             kid,
-            signing_input: format!("{protected_b64}.{payload_b64}"),
-            signature: b64::decode(signature, "JWS 'signature'")?,
+            protected_b64,
+            signature: b64::decode_bounded(signature, MAX_SIGNATURE_LEN, "JWS 'signature'")?,
         })
     }
 }

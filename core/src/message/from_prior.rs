@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::b64;
 use crate::crypto::SignAlg;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The claims of a `from_prior` JWT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +91,47 @@ pub(crate) struct UnverifiedFromPrior<'a> {
     pub signature: Vec<u8>,
 }
 
+/// The longest `from_prior` JWT we parse (its header holds a `kid` of at most
+/// [`crate::did::MAX_DID_LEN`], its claims two DIDs).
+pub(crate) const MAX_JWT_LEN: usize = 64 * 1024;
+
+/// The clock skew allowed by default (the default of [`crate::Config::clock_skew`]).
+pub(crate) const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 300;
+
+/// Refuse claims outside their validity period, allowing `skew` seconds either way: `exp` has
+/// passed, `nbf` has not come, or `iat` is in the future (kind [`ErrorKind::Expired`]).
+pub(crate) fn check_times(claims: &FromPrior, now: u64, skew: u64) -> Result<()> {
+    if claims.exp.is_some_and(|exp| now > exp.saturating_add(skew)) {
+        return Err(Error::new(
+            ErrorKind::Expired,
+            "from_prior has expired ('exp')",
+        ));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
+        return Err(Error::new(
+            ErrorKind::Expired,
+            "from_prior is not valid yet ('nbf' is in the future)",
+        ));
+    }
+    if claims.iat.is_some_and(|iat| iat > now.saturating_add(skew)) {
+        return Err(Error::new(
+            ErrorKind::Expired,
+            "from_prior was issued in the future ('iat')",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn parse(jwt: &str) -> Result<UnverifiedFromPrior<'_>> {
+    if jwt.len() > MAX_JWT_LEN {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "'from_prior' of {} bytes exceeds the limit of {MAX_JWT_LEN}",
+                jwt.len()
+            ),
+        ));
+    }
     let mut parts = jwt.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -111,18 +151,31 @@ pub(crate) fn parse(jwt: &str) -> Result<UnverifiedFromPrior<'_>> {
         .get("alg")
         .and_then(Value::as_str)
         .ok_or_else(|| Error::malformed("from_prior header has no 'alg'"))?;
-    let alg = SignAlg::parse(alg)
-        .ok_or_else(|| Error::unsupported(format!("from_prior 'alg' {alg} is not supported")))?;
+    let alg = SignAlg::parse(alg).ok_or_else(|| {
+        Error::unsupported(format!(
+            "from_prior 'alg' {} is not supported",
+            crate::error::excerpt(alg)
+        ))
+    })?;
     let kid = header
         .get("kid")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::malformed("from_prior header has no 'kid'"))?
-        .to_owned();
+        .ok_or_else(|| Error::malformed("from_prior header has no 'kid'"))?;
+    crate::did::check_did_len(kid, "from_prior 'kid'")?;
+    let kid = kid.to_owned();
     let claims: FromPrior = crate::message::json_from_slice(
         &b64::decode(payload, "from_prior payload")?,
         "from_prior claims",
     )?;
-    let signature = b64::decode(signature, "from_prior signature")?;
+    crate::did::check_did_len(&claims.iss, "from_prior 'iss'")?;
+    if let Some(sub) = &claims.sub {
+        crate::did::check_did_len(sub, "from_prior 'sub'")?;
+    }
+    let signature = b64::decode_bounded(
+        signature,
+        crate::envelope::jws::MAX_SIGNATURE_LEN,
+        "from_prior signature",
+    )?;
     let signing_input = jwt
         .get(..header_len(jwt))
         .ok_or_else(|| Error::invalid_state("JWT split"))?;

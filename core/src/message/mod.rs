@@ -316,6 +316,13 @@ impl Message {
                 .map_err(|e| Error::illegal_argument(format!("from_prior: {}", e.reason())))?;
             from_prior::check_pairing(&parsed.claims, self.from.as_deref())
                 .map_err(Error::illegal_argument)?;
+            // What the receiver will refuse is not sent (with the default clock skew).
+            from_prior::check_times(
+                &parsed.claims,
+                crate::time::now_epoch_seconds(),
+                from_prior::DEFAULT_CLOCK_SKEW_SECONDS,
+            )
+            .map_err(|e| Error::illegal_argument(e.reason().to_owned()))?;
         }
         if let Some(body) = &self.body {
             if !body.is_object() {
@@ -331,6 +338,40 @@ impl Message {
         }
         Ok(())
     }
+}
+
+/// Refuse JSON text with more than `max_values` values (kind [`crate::ErrorKind::TooLarge`]),
+/// counted in one pass over the text before it is parsed: a parsed value costs 32 bytes and
+/// more, so a megabyte of `0,0,0,...` would become 20 MiB of tree.
+pub(crate) fn check_json_values(text: &str, max_values: usize, what: &str) -> Result<()> {
+    let mut values = 1usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                // Each separator or container opens (at most) one more value.
+                b',' | b'[' | b'{' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    if values > max_values {
+        return Err(Error::new(
+            crate::ErrorKind::TooLarge,
+            format!("{what} has more than {max_values} JSON values"),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses JSON bytes as `serde_json::from_slice` would, but through `from_str` after a UTF-8

@@ -82,13 +82,7 @@ pub(crate) fn wrong_type(message: &Message, expected: &str) -> Error {
 
 /// At most 100 characters of an untrusted value, for error reasons.
 pub(crate) fn shorten(value: &str) -> String {
-    if value.chars().count() <= 100 {
-        value.to_owned()
-    } else {
-        let mut s: String = value.chars().take(100).collect();
-        s.push('…');
-        s
-    }
+    crate::error::excerpt(value)
 }
 
 /// Typed access to a message body, with errors that name the message and the field.
@@ -228,6 +222,10 @@ mod tests {
     #[test]
     fn shorten_cuts_long_values() {
         assert_eq!(shorten("abc"), "abc");
-        assert_eq!(shorten(&"x".repeat(500)).chars().count(), 101);
+        // The core's one excerpt length (was 100 characters before issue 12).
+        assert_eq!(
+            shorten(&"x".repeat(500)).chars().count(),
+            crate::error::EXCERPT_CHARS + 1
+        );
     }
 }

@@ -22,6 +22,7 @@ pub fn did_jwk_for(key: &PublicKey) -> String {
 
 /// Resolve a `did:jwk` DID to its document.
 pub fn resolve(did: &str) -> Result<DidDocument> {
+    crate::did::check_did_len(did, "did:jwk DID")?;
     let encoded = did
         .strip_prefix("did:jwk:")
         .ok_or_else(|| Error::illegal_argument("not a did:jwk DID"))?;
@@ -39,7 +40,8 @@ pub fn resolve(did: &str) -> Result<DidDocument> {
         Some("enc") => (false, true),
         Some(other) => {
             return Err(Error::malformed(format!(
-                "did:jwk key has an unknown 'use' value '{other}'"
+                "did:jwk key has an unknown 'use' value '{}'",
+                crate::error::excerpt(other)
             )))
         }
         None => (

@@ -59,6 +59,7 @@ pub(crate) fn decode_canonical_multikey(multibase: &str) -> Result<PublicKey> {
 
 /// Resolve a `did:key` DID to its document.
 pub fn resolve(did: &str, format: DidKeyFormat) -> Result<DidDocument> {
+    crate::did::check_did_len(did, "did:key DID")?;
     let multibase = did
         .strip_prefix("did:key:")
         .ok_or_else(|| Error::illegal_argument("not a did:key DID"))?;

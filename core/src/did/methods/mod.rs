@@ -22,6 +22,7 @@ pub fn method_of(did: &str) -> Option<&str> {
 /// and long form did:peer:4. `Ok(None)` for other methods and for forms that need earlier
 /// knowledge (did:peer:3, short form did:peer:4); an error for a malformed DID.
 pub fn resolve_self_contained(did: &str, format: DidKeyFormat) -> Result<Option<DidDocument>> {
+    crate::did::check_did_len(did, "DID")?;
     match method_of(did) {
         Some("key") => key::resolve(did, format).map(Some),
         Some("jwk") => jwk::resolve(did).map(Some),

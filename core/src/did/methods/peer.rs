@@ -25,7 +25,7 @@ use super::key::{self, DidKeyFormat, DID_CONTEXT, MULTIKEY_CONTEXT};
 
 /// Longest peer DID we parse: a did:peer:2 or did:peer:4 long form with a few services is a few
 /// kilobytes; anything much larger is an attempt to make us work.
-pub const MAX_PEER_DID_LEN: usize = 64 * 1024;
+pub const MAX_PEER_DID_LEN: usize = crate::did::MAX_DID_LEN;
 
 /// Multicodec code of JSON (did:peer:4 encoded documents).
 const JSON_CODEC: u64 = 0x0200;
@@ -373,7 +373,10 @@ pub fn resolve_peer2(did: &str) -> Result<DidDocument> {
             continue;
         }
         let purpose = Purpose::from_code(code).ok_or_else(|| {
-            Error::malformed(format!("did:peer:2 has an unknown purpose code '{code}'"))
+            Error::malformed(format!(
+                "did:peer:2 has an unknown purpose code '{}'",
+                code.escape_debug()
+            ))
         })?;
         if !body.starts_with('z') {
             return Err(Error::malformed(
@@ -424,7 +427,8 @@ pub fn peer2_to_peer3(did: &str) -> Result<String> {
 pub fn resolve_peer3(did: &str, peer2: &str) -> Result<DidDocument> {
     if peer2_to_peer3(peer2)? != did {
         return Err(Error::malformed(format!(
-            "{did} is not the short form of the did:peer:2 given"
+            "{} is not the short form of the did:peer:2 given",
+            crate::error::excerpt(did)
         )));
     }
     let mut doc = resolve_peer2(peer2)?;
@@ -675,7 +679,8 @@ pub fn resolve_peer4_short(short: &str, long: &str) -> Result<DidDocument> {
     let (expected_short, input) = decode_peer4(long)?;
     if expected_short != short {
         return Err(Error::malformed(format!(
-            "{short} is not the short form of the did:peer:4 given"
+            "{} is not the short form of the did:peer:4 given",
+            crate::error::excerpt(short)
         )));
     }
     contextualize(input, short, long)

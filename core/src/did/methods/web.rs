@@ -4,13 +4,14 @@
 //! phone's HTTP stack). Native builds with the `native-http` feature (on by default) get
 //! [`ReqwestClient`]. Documents are cached by the engine for [`WebResolver::ttl`].
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::did::doc::DidDocument;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{excerpt, Error, ErrorKind, Result};
 use crate::MaybeSendSync;
 
 /// Largest did:web document we accept.
@@ -34,6 +35,113 @@ pub struct HttpResponse {
 pub trait HttpClient: MaybeSendSync {
     /// GET `url` (`Accept: application/did+json, application/json`).
     async fn get(&self, url: &str, max_len: usize) -> Result<HttpResponse>;
+
+    /// GET `url`, connecting only to addresses `policy` allows, checked after DNS resolution
+    /// (a client that cannot see addresses, such as a browser's `fetch`, keeps the default:
+    /// [`WebResolver`] itself refuses IP literals outside the policy). Redirects must stay on
+    /// the same host.
+    async fn get_with_policy(
+        &self,
+        url: &str,
+        max_len: usize,
+        policy: AddressPolicy,
+    ) -> Result<HttpResponse> {
+        let _ = policy;
+        self.get(url, max_len).await
+    }
+}
+
+/// Which IP addresses a did:web fetch may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddressPolicy {
+    /// Public unicast addresses only (the default): no loopback, private (RFC 1918), shared
+    /// (RFC 6598), link-local, unique-local, multicast, unspecified, documentation or reserved
+    /// address, so a stranger's DID cannot make us probe our own network.
+    PublicOnly,
+    /// Public addresses and loopback (local testing, with [`WebResolver::allow_loopback_http`]).
+    PublicAndLoopback,
+    /// Any address ([`WebResolver::allow_private_addresses`]: an intranet deployment).
+    Any,
+}
+
+impl AddressPolicy {
+    /// Whether `ip` may be connected to.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            AddressPolicy::Any => true,
+            AddressPolicy::PublicAndLoopback => is_loopback_ip(ip) || is_public_ip(ip),
+            AddressPolicy::PublicOnly => is_public_ip(ip),
+        }
+    }
+
+    fn refusal(self, ip: IpAddr) -> Error {
+        let _ = self;
+        let class = if is_loopback_ip(ip) {
+            "a loopback"
+        } else {
+            "a private or special-purpose"
+        };
+        Error::new(
+            ErrorKind::ResolverFailure,
+            format!("the did:web host has {class} address ({ip}): not fetched"),
+        )
+    }
+}
+
+/// The IPv4 address an IPv6 address embeds (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(v4()),
+        _ => None,
+    }
+}
+
+fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || embedded_v4(v6).is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// Whether `ip` is a globally routable unicast address.
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = embedded_v4(v6) {
+                return is_public_v4(v4);
+            }
+            let first = v6.segments()[0];
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (first & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
+                || (first & 0xff00) == 0xff00 // multicast
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || v6.segments()[..6] == [0; 6]) // IPv4-compatible (deprecated) ::/96
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(a == 0 // "this network", unspecified
+        || a == 10
+        || a == 127
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 169 && b == 254) // link-local
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 198 && b == 51 && c == 100) // documentation
+        || (a == 203 && b == 0 && c == 113) // documentation
+        || a >= 224) // multicast, reserved, broadcast
 }
 
 /// Resolves `did:web` DIDs through an [`HttpClient`].
@@ -42,6 +150,7 @@ pub struct WebResolver {
     client: Arc<dyn HttpClient>,
     ttl: Duration,
     allow_loopback_http: bool,
+    allow_private_addresses: bool,
 }
 
 impl std::fmt::Debug for WebResolver {
@@ -49,6 +158,7 @@ impl std::fmt::Debug for WebResolver {
         f.debug_struct("WebResolver")
             .field("ttl", &self.ttl)
             .field("allow_loopback_http", &self.allow_loopback_http)
+            .field("allow_private_addresses", &self.allow_private_addresses)
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +173,7 @@ impl WebResolver {
             client,
             ttl: Self::DEFAULT_TTL,
             allow_loopback_http: false,
+            allow_private_addresses: false,
         }
     }
 
@@ -80,11 +191,32 @@ impl WebResolver {
     }
 
     /// Fetch `did:web:127.0.0.1...` / `did:web:localhost...` over plain HTTP (tests and local
-    /// development only; every other host stays HTTPS). The client must allow HTTP too.
+    /// development only; every other host stays HTTPS). The client must allow HTTP too. This
+    /// also lets the fetch connect to loopback addresses, which are refused otherwise.
     #[must_use]
     pub fn allow_loopback_http(mut self, allow: bool) -> Self {
         self.allow_loopback_http = allow;
         self
+    }
+
+    /// Let did:web hosts resolve to private, loopback, link-local and other non-public
+    /// addresses (an intranet deployment). Off by default: a DID names a host chosen by whoever
+    /// sent it, and fetching it must not reach into our own network.
+    #[must_use]
+    pub fn allow_private_addresses(mut self, allow: bool) -> Self {
+        self.allow_private_addresses = allow;
+        self
+    }
+
+    /// The addresses fetches may connect to.
+    pub fn address_policy(&self) -> AddressPolicy {
+        if self.allow_private_addresses {
+            AddressPolicy::Any
+        } else if self.allow_loopback_http {
+            AddressPolicy::PublicAndLoopback
+        } else {
+            AddressPolicy::PublicOnly
+        }
     }
 
     /// How long fetched documents may be cached.
@@ -100,34 +232,48 @@ impl WebResolver {
     /// Fetch and check the document of `did`; `Ok(None)` when the server says it does not
     /// exist (404, 410).
     pub async fn resolve(&self, did: &str) -> Result<Option<DidDocument>> {
+        crate::did::check_did_len(did, "did:web DID")?;
         let url = self.document_url(did)?;
+        let policy = self.address_policy();
+        // IP literals are checked here, whatever the client; names after DNS, by the client.
+        if let Some(ip) = literal_ip_of(did) {
+            if !policy.allows(ip) {
+                return Err(policy.refusal(ip));
+            }
+        } else if policy == AddressPolicy::PublicOnly && is_local_name(did) {
+            return Err(Error::new(
+                ErrorKind::ResolverFailure,
+                "the did:web host is a local name: not fetched",
+            ));
+        }
+        let quoted = excerpt(&url);
         let response = self
             .client
-            .get(&url, MAX_DOCUMENT_SIZE)
+            .get_with_policy(&url, MAX_DOCUMENT_SIZE, policy)
             .await
-            .map_err(|e| e.context(format!("fetching {url}")))?;
+            .map_err(|e| e.context(format!("fetching {quoted}")))?;
         match response.status {
             200..=299 => {}
             404 | 410 => return Ok(None),
             status => {
                 return Err(Error::new(
                     ErrorKind::ResolverFailure,
-                    format!("fetching {url}: HTTP status {status}"),
+                    format!("fetching {quoted}: HTTP status {status}"),
                 ))
             }
         }
         if response.body.len() > MAX_DOCUMENT_SIZE {
             return Err(Error::new(
                 ErrorKind::TooLarge,
-                format!("the document at {url} exceeds {MAX_DOCUMENT_SIZE} bytes"),
+                format!("the document at {quoted} exceeds {MAX_DOCUMENT_SIZE} bytes"),
             ));
         }
         let text = std::str::from_utf8(&response.body)
-            .map_err(|_| Error::malformed(format!("the document at {url} is not UTF-8")))?;
+            .map_err(|_| Error::malformed(format!("the document at {quoted} is not UTF-8")))?;
         let doc = DidDocument::from_json(text)?;
         if doc.id != did {
             return Err(Error::malformed(format!(
-                "the document at {url} is for another DID"
+                "the document at {quoted} is for another DID"
             )));
         }
         Ok(Some(doc))
@@ -155,7 +301,8 @@ pub fn document_url(did: &str, allow_loopback_http: bool) -> Result<String> {
                 .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=@".contains(&b))
         {
             return Err(Error::malformed(format!(
-                "did:web path segment '{segment}' is not allowed"
+                "did:web path segment '{}' is not allowed",
+                excerpt(segment)
             )));
         }
     }
@@ -192,7 +339,12 @@ fn percent_decode(s: &str) -> Result<String> {
 
 /// A host name or IPv4 address with an optional port (IPv6 literals are not supported).
 fn check_host(host: &str) -> Result<()> {
-    let bad = || Error::malformed(format!("did:web host '{host}' is not a valid host"));
+    let bad = || {
+        Error::malformed(format!(
+            "did:web host '{}' is not a valid host",
+            excerpt(host)
+        ))
+    };
     let (name, port) = match host.split_once(':') {
         Some((name, port)) => (name, Some(port)),
         None => (host, None),
@@ -224,17 +376,50 @@ fn check_host(host: &str) -> Result<()> {
     }
 }
 
+/// The host of a did:web DID when it is an IPv4 literal.
+fn literal_ip_of(did: &str) -> Option<IpAddr> {
+    let host = did.strip_prefix("did:web:")?.split(':').next()?;
+    let host = percent_decode(host).ok()?;
+    let name = host.split_once(':').map_or(host.as_str(), |(name, _)| name);
+    name.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// `localhost` and its subdomains, which never name a public host (RFC 6761).
+fn is_local_name(did: &str) -> bool {
+    let Some(host) = did
+        .strip_prefix("did:web:")
+        .and_then(|r| r.split(':').next())
+    else {
+        return false;
+    };
+    let Ok(host) = percent_decode(host) else {
+        return false;
+    };
+    let name = host
+        .split_once(':')
+        .map_or(host.as_str(), |(name, _)| name)
+        .to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
 fn is_loopback(host: &str) -> bool {
     let name = host.split_once(':').map_or(host, |(name, _)| name);
     matches!(name, "127.0.0.1" | "localhost")
 }
 
-/// The built-in HTTP client: reqwest with rustls (webpki roots), 10 s timeout, at most 3
-/// redirects, HTTPS only unless plain HTTP is allowed for loopback tests.
+/// How many redirects a did:web fetch follows (on the same host only).
+#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
+const MAX_REDIRECTS: usize = 3;
+
+/// The built-in HTTP client: reqwest with rustls (webpki roots), 10 s timeout, HTTPS only
+/// unless plain HTTP is allowed for loopback tests. Every fetch resolves the host itself,
+/// checks every address against the [`AddressPolicy`] and pins the connection to the checked
+/// addresses (so a second DNS answer cannot swap in another address); redirects are followed
+/// only on the same host and port, at most 3. [`HttpClient::get`] allows public addresses only.
 #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
-    client: reqwest::Client,
+    allow_http: bool,
 }
 
 #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
@@ -242,14 +427,77 @@ impl ReqwestClient {
     /// A client; `allow_http` lets it fetch plain `http://` URLs (pair it with
     /// [`WebResolver::allow_loopback_http`], which builds such URLs only for loopback hosts).
     pub fn new(allow_http: bool) -> Result<ReqwestClient> {
-        let client = reqwest::Client::builder()
-            .https_only(!allow_http)
+        let client = ReqwestClient { allow_http };
+        // Fail early (as before) when no client can be built at all.
+        client.build(None, &[])?;
+        Ok(client)
+    }
+
+    /// A reqwest client for one fetch: `pin` maps the host to the checked addresses.
+    fn build(&self, host: Option<&str>, pin: &[std::net::SocketAddr]) -> Result<reqwest::Client> {
+        let origin_host = host.map(str::to_owned);
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let same_host = origin_host.is_some()
+                && attempt.url().host_str() == origin_host.as_deref()
+                && attempt.previous().first().is_some_and(|first| {
+                    first.port_or_known_default() == attempt.url().port_or_known_default()
+                        && first.scheme() == attempt.url().scheme()
+                });
+            if same_host && attempt.previous().len() <= MAX_REDIRECTS {
+                attempt.follow()
+            } else {
+                // The 3xx answer itself is returned: the resolver reports its status.
+                attempt.stop()
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .https_only(!self.allow_http)
             .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .user_agent(concat!("didcomm-edge/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(redirects)
+            .user_agent(concat!("didcomm-edge/", env!("CARGO_PKG_VERSION")));
+        if let Some(host) = host {
+            if !pin.is_empty() {
+                builder = builder.resolve_to_addrs(host, pin);
+            }
+        }
+        builder
             .build()
-            .map_err(|_| Error::new(ErrorKind::ResolverFailure, "cannot build the HTTP client"))?;
-        Ok(ReqwestClient { client })
+            .map_err(|_| Error::new(ErrorKind::ResolverFailure, "cannot build the HTTP client"))
+    }
+
+    /// Resolve the host of `url` and check every address against `policy`.
+    async fn checked_addresses(
+        url: &reqwest::Url,
+        policy: AddressPolicy,
+    ) -> Result<(Option<String>, Vec<std::net::SocketAddr>)> {
+        let failure = |what: &str| Error::new(ErrorKind::ResolverFailure, what.to_owned());
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| failure("the URL has no port"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| failure("the URL has no host"))?
+            .to_owned();
+        // IPv6 literals come bracketed.
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            if !policy.allows(ip) {
+                return Err(policy.refusal(ip));
+            }
+            return Ok((None, vec![]));
+        }
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|_| failure("cannot resolve the did:web host"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(failure("the did:web host has no address"));
+        }
+        if let Some(bad) = addrs.iter().find(|a| !policy.allows(a.ip())) {
+            return Err(policy.refusal(bad.ip()));
+        }
+        Ok((Some(host), addrs))
     }
 }
 
@@ -257,10 +505,22 @@ impl ReqwestClient {
 #[async_trait]
 impl HttpClient for ReqwestClient {
     async fn get(&self, url: &str, max_len: usize) -> Result<HttpResponse> {
+        self.get_with_policy(url, max_len, AddressPolicy::PublicOnly)
+            .await
+    }
+
+    async fn get_with_policy(
+        &self,
+        url: &str,
+        max_len: usize,
+        policy: AddressPolicy,
+    ) -> Result<HttpResponse> {
         let failure = |what: &str| Error::new(ErrorKind::ResolverFailure, what.to_owned());
-        let mut response = self
-            .client
-            .get(url)
+        let parsed = reqwest::Url::parse(url).map_err(|_| failure("not a URL"))?;
+        let (host, pin) = Self::checked_addresses(&parsed, policy).await?;
+        let client = self.build(host.as_deref(), &pin)?;
+        let mut response = client
+            .get(parsed)
             .header("accept", "application/did+json, application/json")
             .send()
             .await
@@ -298,6 +558,50 @@ impl HttpClient for ReqwestClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn address_classes() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public_ip(ip(public)), "{public}");
+        }
+        for private in [
+            "0.0.0.0",
+            "10.1.2.3",
+            "127.0.0.1",
+            "127.9.9.9",
+            "100.64.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "192.0.2.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public_ip(ip(private)), "{private}");
+            assert!(!AddressPolicy::PublicOnly.allows(ip(private)), "{private}");
+            assert!(AddressPolicy::Any.allows(ip(private)));
+        }
+        assert!(AddressPolicy::PublicAndLoopback.allows(ip("127.0.0.1")));
+        assert!(AddressPolicy::PublicAndLoopback.allows(ip("::1")));
+        assert!(!AddressPolicy::PublicAndLoopback.allows(ip("10.0.0.1")));
+    }
 
     #[test]
     fn urls() {
