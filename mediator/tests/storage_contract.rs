@@ -31,6 +31,22 @@ fn msg(recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
 
 const OWNER: &str = "did:example:owner";
 
+/// A message for a key of `owner` (the store refuses one whose owner does not hold the key's
+/// namespace).
+fn msg_by(owner: &str, recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
+    NewMessage {
+        owner: owner.into(),
+        ..msg(recipient, id, body, received)
+    }
+}
+
+fn stored_by(recipient: &str, owner: &str) -> Notification {
+    Notification::Stored {
+        recipient: recipient.into(),
+        owner: owner.into(),
+    }
+}
+
 fn stored(recipient: &str) -> Notification {
     Notification::Stored {
         recipient: recipient.into(),
@@ -67,7 +83,11 @@ fn strings(items: &[&str]) -> Vec<String> {
 const BIG: Quota = Quota {
     max_messages: 1_000_000,
     max_bytes: 1 << 40,
+    ..Quota::UNLIMITED
 };
+
+/// No byte budget on a fetch.
+const ANY_SIZE: u64 = u64::MAX;
 
 async fn grants_and_keylists(s: Arc<dyn Storage>) {
     assert_eq!(s.grant("did:example:alice").await.unwrap(), None);
@@ -128,7 +148,9 @@ async fn grants_and_keylists(s: Arc<dyn Storage>) {
     assert_eq!((keys, total), (strings(&["k-a2"]), 2));
 
     // Removing a key drops its queue.
-    s.store(msg("k-a2", "m1", b"x", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:alice", "k-a2", "m1", b"x", 1), BIG)
+        .await
+        .unwrap();
     assert_eq!(
         s.update_keylist("did:example:alice", &[remove("k-a2")])
             .await
@@ -141,12 +163,14 @@ async fn grants_and_keylists(s: Arc<dyn Storage>) {
     );
 
     // Removing a grant removes its keys and queues.
-    s.store(msg("k-a1", "m1", b"x", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:alice", "k-a1", "m1", b"x", 1), BIG)
+        .await
+        .unwrap();
     assert!(s.remove_grant("did:example:alice").await.unwrap());
     assert!(!s.remove_grant("did:example:alice").await.unwrap());
     assert_eq!(s.key_owner("k-a1").await.unwrap(), None);
     assert!(s
-        .fetch(&strings(&["k-a1"]), 10, 0)
+        .fetch(&strings(&["k-a1"]), 10, ANY_SIZE, 0)
         .await
         .unwrap()
         .is_empty());
@@ -166,7 +190,7 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     }
     s.store(msg("r2", "m1", b"other", 50), BIG).await.unwrap();
 
-    let first = s.fetch(&strings(&["r1"]), 2, 0).await.unwrap();
+    let first = s.fetch(&strings(&["r1"]), 2, ANY_SIZE, 0).await.unwrap();
     assert_eq!(
         first.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         ["m1", "m2"]
@@ -175,8 +199,17 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     assert_eq!(first[0].recipient, "r1");
     assert_eq!(first[0].received_at_ms, 100);
     // Fetching deletes nothing.
-    assert_eq!(s.fetch(&strings(&["r1"]), 10, 0).await.unwrap().len(), 3);
-    let both = s.fetch(&strings(&["r1", "r2"]), 10, 0).await.unwrap();
+    assert_eq!(
+        s.fetch(&strings(&["r1"]), 10, ANY_SIZE, 0)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let both = s
+        .fetch(&strings(&["r1", "r2"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap();
     assert_eq!(both.len(), 4);
     assert_eq!(both[0].recipient, "r2", "oldest first across queues");
 
@@ -184,7 +217,7 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     let mut pushed = strings(&["m1", "m3"]);
     pushed.extend((0..3000).map(|i| format!("other-{i}")));
     let rest = s
-        .fetch_excluding(&strings(&["r1", "r2"]), 10, 0, &pushed)
+        .fetch_excluding(&strings(&["r1", "r2"]), 10, ANY_SIZE, 0, &pushed)
         .await
         .unwrap();
     assert_eq!(
@@ -207,7 +240,10 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
         .await
         .unwrap();
     assert_eq!(deleted, 2);
-    let left = s.fetch(&strings(&["r1", "r2"]), 10, 0).await.unwrap();
+    let left = s
+        .fetch(&strings(&["r1", "r2"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap();
     assert_eq!(
         left.iter()
             .map(|m| (m.recipient.as_str(), m.id.as_str()))
@@ -223,7 +259,7 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     );
     let totals = s.totals().await.unwrap();
     assert_eq!((totals.messages, totals.bytes), (2, 12));
-    assert!(s.fetch(&[], 10, 0).await.unwrap().is_empty());
+    assert!(s.fetch(&[], 10, ANY_SIZE, 0).await.unwrap().is_empty());
 }
 
 async fn duplicates_are_stored_once(s: Arc<dyn Storage>) {
@@ -274,7 +310,11 @@ async fn acknowledged_ids_stay_duplicates_until_they_expire(s: Arc<dyn Storage>)
         StoreOutcome::Duplicate
     );
     assert_eq!(s.queue_stats(&strings(&["r1"])).await.unwrap().messages, 0);
-    assert!(s.fetch(&strings(&["r1"]), 10, 0).await.unwrap().is_empty());
+    assert!(s
+        .fetch(&strings(&["r1"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap()
+        .is_empty());
     // The tombstone is per recipient, like the id.
     let mut other = m.clone();
     other.recipient = "r2".into();
@@ -293,7 +333,9 @@ async fn acknowledged_ids_stay_duplicates_until_they_expire(s: Arc<dyn Storage>)
     s.update_keylist("did:example:t", &[add("k-t")])
         .await
         .unwrap();
-    s.store(msg("k-t", "x", b"x", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:t", "k-t", "x", b"x", 1), BIG)
+        .await
+        .unwrap();
     s.ack(&strings(&["k-t"]), &strings(&["x"])).await.unwrap();
     s.update_keylist("did:example:t", &[remove("k-t")])
         .await
@@ -371,6 +413,7 @@ async fn quotas(s: Arc<dyn Storage>) {
     let q = Quota {
         max_messages: 2,
         max_bytes: 10,
+        ..BIG
     };
     s.store(msg("r1", "a", b"1234", 1), q).await.unwrap();
     s.store(msg("r1", "b", b"1234", 2), q).await.unwrap();
@@ -390,7 +433,7 @@ async fn quotas(s: Arc<dyn Storage>) {
     s.ack(&strings(&["r1"]), &strings(&["a"])).await.unwrap();
     s.store(msg("r1", "c", b"1", 3), q).await.unwrap();
     let ids: Vec<String> = s
-        .fetch(&strings(&["r1"]), 10, 0)
+        .fetch(&strings(&["r1"]), 10, ANY_SIZE, 0)
         .await
         .unwrap()
         .into_iter()
@@ -407,7 +450,7 @@ async fn expiry(s: Arc<dyn Storage>) {
     s.store(old, BIG).await.unwrap();
     s.store(fresh, BIG).await.unwrap();
     let at_2000: Vec<String> = s
-        .fetch(&strings(&["r1"]), 10, 2_000)
+        .fetch(&strings(&["r1"]), 10, ANY_SIZE, 2_000)
         .await
         .unwrap()
         .into_iter()
@@ -461,7 +504,7 @@ async fn concurrent_stores(s: Arc<dyn Storage>) {
     let totals = s.totals().await.unwrap();
     assert_eq!((totals.messages, totals.bytes), (400, 40_000));
     let all: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
-    assert_eq!(s.fetch(&all, 1000, 0).await.unwrap().len(), 400);
+    assert_eq!(s.fetch(&all, 1000, ANY_SIZE, 0).await.unwrap().len(), 400);
 }
 
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
@@ -477,6 +520,7 @@ async fn postgres() -> (Arc<dyn Storage>, String) {
     let s = storage::open(&StorageConfig::Postgres {
         url: url.clone(),
         pool_size: 4,
+        ca_file: None,
     })
     .await
     .unwrap();
@@ -529,7 +573,9 @@ async fn sqlite_data_survives_reopen() {
     s.update_keylist("did:example:alice", &[add("k1")])
         .await
         .unwrap();
-    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:alice", "k1", "m1", b"hello", 1), BIG)
+        .await
+        .unwrap();
     s.close().await;
     drop(s);
     let s = sqlite(&dir).await;
@@ -538,12 +584,15 @@ async fn sqlite_data_survives_reopen() {
         Some("did:example:alice")
     );
     assert_eq!(
-        s.fetch(&strings(&["k1"]), 10, 0).await.unwrap()[0].body,
+        s.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0).await.unwrap()[0].body,
         b"hello"
     );
     // The writer refuses work once closed.
     s.close().await;
-    let err = s.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap_err();
+    let err = s
+        .store(msg_by("did:example:alice", "k1", "m2", b"x", 1), BIG)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
 }
 
@@ -579,16 +628,22 @@ async fn sqlite_first_schema_is_migrated() {
         s.find_recipient("did:example:k").await.unwrap(),
         Some(("did:example:k#key-1".into(), "did:example:old".into()))
     );
-    s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-        .await
-        .unwrap();
+    s.store(
+        msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+        BIG,
+    )
+    .await
+    .unwrap();
     s.ack(&strings(&["did:example:k#key-1"]), &strings(&["m"]))
         .await
         .unwrap();
     assert_eq!(
-        s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-            .await
-            .unwrap(),
+        s.store(
+            msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+            BIG
+        )
+        .await
+        .unwrap(),
         StoreOutcome::Duplicate
     );
     s.close().await;
@@ -625,23 +680,33 @@ async fn postgres_first_schema_is_migrated() {
         drop(client);
         let _ = driver.await;
     }
-    let s = storage::open(&StorageConfig::Postgres { url, pool_size: 2 })
-        .await
-        .unwrap();
+    let s = storage::open(&StorageConfig::Postgres {
+        url,
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(
         s.find_recipient("did:example:k").await.unwrap(),
         Some(("did:example:k#key-1".into(), "did:example:old".into()))
     );
-    s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-        .await
-        .unwrap();
+    s.store(
+        msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+        BIG,
+    )
+    .await
+    .unwrap();
     s.ack(&strings(&["did:example:k#key-1"]), &strings(&["m"]))
         .await
         .unwrap();
     assert_eq!(
-        s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-            .await
-            .unwrap(),
+        s.store(
+            msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+            BIG
+        )
+        .await
+        .unwrap(),
         StoreOutcome::Duplicate
     );
     s.close().await;
@@ -660,9 +725,13 @@ async fn sqlite_file_is_wal_with_full_sync() {
 async fn postgres_instances_share_data_and_notifications() {
     let (a, url) = postgres().await;
     // A second instance on the same database (migrations already ran: a no-op).
-    let b = storage::open(&StorageConfig::Postgres { url, pool_size: 2 })
-        .await
-        .unwrap();
+    let b = storage::open(&StorageConfig::Postgres {
+        url,
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .unwrap();
     let mut heard_by_b = b.subscribe();
     a.put_grant(&grant("did:example:alice")).await.unwrap();
     a.update_keylist("did:example:alice", &[add("k1")])
@@ -672,23 +741,39 @@ async fn postgres_instances_share_data_and_notifications() {
         b.key_owner("k1").await.unwrap().as_deref(),
         Some("did:example:alice")
     );
-    a.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    a.store(msg_by("did:example:alice", "k1", "m1", b"hello", 1), BIG)
+        .await
+        .unwrap();
     let event = tokio::time::timeout(Duration::from_secs(10), heard_by_b.recv())
         .await
         .expect("instance B hears of a store on instance A")
         .unwrap();
-    assert_eq!(event, stored("k1"));
+    assert_eq!(event, stored_by("k1", "did:example:alice"));
     // B acknowledges what A stored; A then sees an empty queue.
-    assert_eq!(b.fetch(&strings(&["k1"]), 10, 0).await.unwrap().len(), 1);
+    assert_eq!(
+        b.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         b.ack(&strings(&["k1"]), &strings(&["m1"])).await.unwrap(),
         1
     );
-    assert!(a.fetch(&strings(&["k1"]), 10, 0).await.unwrap().is_empty());
+    assert!(a
+        .fetch(&strings(&["k1"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap()
+        .is_empty());
     // A duplicate sent to the other instance is still stored once.
-    a.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap();
+    a.store(msg_by("did:example:alice", "k1", "m2", b"x", 1), BIG)
+        .await
+        .unwrap();
     assert_eq!(
-        b.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap(),
+        b.store(msg_by("did:example:alice", "k1", "m2", b"x", 1), BIG)
+            .await
+            .unwrap(),
         StoreOutcome::Duplicate
     );
     a.close().await;
