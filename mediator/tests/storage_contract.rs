@@ -507,6 +507,301 @@ async fn concurrent_stores(s: Arc<dyn Storage>) {
     assert_eq!(s.fetch(&all, 1000, ANY_SIZE, 0).await.unwrap().len(), 400);
 }
 
+/// One owner per DID: a DID and its DID URLs are one namespace (issue 12's squatting, both
+/// directions), lookups never cross owners, and a queued message keeps its namespace.
+async fn one_owner_per_did(s: Arc<dyn Storage>) {
+    let (alice, bob, mallory) = (
+        "did:example:alice",
+        "did:example:bob",
+        "did:example:mallory",
+    );
+    for did in [alice, bob, mallory] {
+        s.put_grant(&grant(did)).await.unwrap();
+    }
+    let a_url = "did:key:zAlice#zAlice";
+    let a_did = "did:key:zAlice";
+    let b_did = "did:key:zBob";
+    assert_eq!(
+        s.update_keylist(alice, &[add(a_url)]).await.unwrap(),
+        [KeylistResult::Success]
+    );
+    assert_eq!(
+        s.update_keylist(bob, &[add(b_did)]).await.unwrap(),
+        [KeylistResult::Success]
+    );
+    // Mallory takes neither Alice's bare DID nor another key id of it, nor a DID URL of Bob's.
+    assert_eq!(
+        s.update_keylist(
+            mallory,
+            &[
+                add(a_did),
+                add("did:key:zAlice#other"),
+                add("did:key:zBob#k1")
+            ]
+        )
+        .await
+        .unwrap(),
+        [
+            KeylistResult::OwnedByAnother,
+            KeylistResult::OwnedByAnother,
+            KeylistResult::OwnedByAnother
+        ]
+    );
+    assert_eq!(s.keylist(mallory, 0, 10).await.unwrap().1, 0);
+    // Forwards go to the namespace's owner, whatever form of the DID they name.
+    for next in [a_did, a_url, "did:key:zAlice#other"] {
+        assert_eq!(
+            s.find_recipient(next).await.unwrap(),
+            Some((a_url.to_owned(), alice.to_owned())),
+            "{next}"
+        );
+    }
+    assert_eq!(
+        s.find_recipient("did:key:zBob#k1").await.unwrap(),
+        Some((b_did.to_owned(), bob.to_owned()))
+    );
+    // The owner adds more keys of its own DID.
+    assert_eq!(
+        s.update_keylist(alice, &[add("did:key:zAlice#second")])
+            .await
+            .unwrap(),
+        [KeylistResult::Success]
+    );
+
+    // Alice removes her keys while a forward to one of them is in flight: its message is
+    // stored for Alice and holds the namespace, so Mallory cannot register it and receive it.
+    s.update_keylist(alice, &[remove(a_url), remove("did:key:zAlice#second")])
+        .await
+        .unwrap();
+    let mut late = msg_by(alice, a_url, "late", b"for alice", 1);
+    late.expires_at_ms = 5_000;
+    assert_eq!(s.store(late, BIG).await.unwrap(), StoreOutcome::Stored);
+    assert_eq!(
+        s.update_keylist(mallory, &[add(a_url), add(a_did)])
+            .await
+            .unwrap(),
+        [KeylistResult::OwnedByAnother, KeylistResult::OwnedByAnother]
+    );
+    // A store resolved for another owner than the namespace's is refused, never re-bound.
+    let err = s
+        .store(msg_by(mallory, a_url, "theft", b"x", 2), BIG)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownRecipient);
+    // Once nothing of Alice's is left there (expired and swept), the namespace is free.
+    s.sweep_expired(6_000).await.unwrap();
+    assert_eq!(
+        s.update_keylist(mallory, &[add(a_did)]).await.unwrap(),
+        [KeylistResult::Success]
+    );
+    assert_eq!(
+        s.queue_stats(&strings(&[a_did, a_url]))
+            .await
+            .unwrap()
+            .messages,
+        0
+    );
+    assert_eq!(
+        s.update_keylist(alice, &[add(a_url)]).await.unwrap(),
+        [KeylistResult::OwnedByAnother]
+    );
+    // Removing a grant frees its namespaces.
+    assert!(s.remove_grant(bob).await.unwrap());
+    assert_eq!(
+        s.update_keylist(mallory, &[add("did:key:zBob#k1")])
+            .await
+            .unwrap(),
+        [KeylistResult::Success]
+    );
+}
+
+/// Two devices adding keys of the same DID at the same time: exactly one owns it.
+async fn concurrent_adds_have_one_owner(s: Arc<dyn Storage>) {
+    let devices = ["did:example:first", "did:example:second"];
+    for did in devices {
+        s.put_grant(&grant(did)).await.unwrap();
+    }
+    for round in 0..20 {
+        let bare = format!("did:key:zRace{round}");
+        let url = format!("{bare}#k1");
+        let mut tasks = Vec::new();
+        for (device, key) in [(devices[0], bare.clone()), (devices[1], url.clone())] {
+            let s = Arc::clone(&s);
+            tasks.push(tokio::spawn(async move {
+                s.update_keylist(device, &[add(&key)]).await.unwrap()[0]
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        results.sort_by_key(|r| *r == KeylistResult::Success);
+        assert_eq!(
+            results,
+            [KeylistResult::OwnedByAnother, KeylistResult::Success],
+            "round {round}"
+        );
+        let owner_bare = s.key_owner(&bare).await.unwrap();
+        let owner_url = s.key_owner(&url).await.unwrap();
+        assert!(owner_bare.is_none() != owner_url.is_none(), "round {round}");
+    }
+}
+
+/// The key limit is counted inside the write: concurrent adds cannot pass it.
+async fn key_limit_inside_the_write(s: Arc<dyn Storage>) {
+    let did = "did:example:many";
+    s.put_grant(&grant(did)).await.unwrap();
+    let results = s
+        .update_keylist_within(did, &[add("k-1"), add("k-2"), add("k-1"), add("k-3")], 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        [
+            KeylistResult::Success,
+            KeylistResult::Success,
+            KeylistResult::NoChange,
+            KeylistResult::KeyLimit
+        ]
+    );
+    s.update_keylist(did, &[remove("k-1"), remove("k-2")])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.update_keylist_within(did, &[add(&format!("k-race-{i}"))], 5)
+                .await
+                .unwrap()[0]
+        }));
+    }
+    let mut added = 0;
+    for t in tasks {
+        if t.await.unwrap() == KeylistResult::Success {
+            added += 1;
+        }
+    }
+    assert_eq!(added, 5);
+    assert_eq!(s.keylist(did, 0, 100).await.unwrap().1, 5);
+}
+
+/// A device's quota covers all of its keys; the global budget covers every device.
+async fn device_quotas_and_the_global_budget(s: Arc<dyn Storage>) {
+    let q = Quota {
+        device_max_messages: 3,
+        device_max_bytes: 1_000,
+        total_max_bytes: 40,
+        ..BIG
+    };
+    let dev = |owner: &str, key: &str, id: &str, body: &[u8]| msg_by(owner, key, id, body, 1);
+    s.store(dev("did:example:d1", "d1-a", "1", b"1234"), q)
+        .await
+        .unwrap();
+    s.store(dev("did:example:d1", "d1-b", "2", b"1234"), q)
+        .await
+        .unwrap();
+    s.store(dev("did:example:d1", "d1-c", "3", b"1234"), q)
+        .await
+        .unwrap();
+    // A fourth message on yet another key of the same device is over its count.
+    let err = s
+        .store(dev("did:example:d1", "d1-d", "4", b"1"), q)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    assert!(err.to_string().contains("device"), "{err}");
+    // Another device still has room, until all queues together reach the budget (40 bytes).
+    s.store(dev("did:example:d2", "d2-a", "1", &[0u8; 20]), q)
+        .await
+        .unwrap();
+    let err = s
+        .store(dev("did:example:d2", "d2-b", "2", &[0u8; 9]), q)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    assert!(err.to_string().contains("budget"), "{err}");
+    assert_eq!(s.totals().await.unwrap().bytes, 32);
+    // Acknowledging and sweeping give room back, to the device and to the budget.
+    s.ack(&strings(&["d1-a"]), &strings(&["1"])).await.unwrap();
+    s.store(dev("did:example:d1", "d1-d", "4", b"1"), q)
+        .await
+        .unwrap();
+    s.store(dev("did:example:d2", "d2-b", "2", &[0u8; 7]), q)
+        .await
+        .unwrap();
+    let mut expiring = dev("did:example:d2", "d2-a", "x", b"");
+    expiring.expires_at_ms = 10;
+    s.store(expiring, q).await.unwrap();
+    let err = s
+        .store(dev("did:example:d3", "d3", "1", b"12345"), q)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    s.ack(&strings(&["d2-a"]), &strings(&["1"])).await.unwrap();
+    s.sweep_expired(100).await.unwrap();
+    s.store(dev("did:example:d3", "d3", "1", &[0u8; 20]), q)
+        .await
+        .unwrap();
+}
+
+/// A delivery carries at most its byte budget, but always the oldest message.
+async fn deliveries_have_a_byte_budget(s: Arc<dyn Storage>) {
+    s.store(msg("r1", "big", &[1u8; 100], 1), BIG)
+        .await
+        .unwrap();
+    s.store(msg("r1", "a", &[2u8; 30], 2), BIG).await.unwrap();
+    s.store(msg("r1", "b", &[3u8; 30], 3), BIG).await.unwrap();
+    s.store(msg("r1", "c", &[4u8; 30], 4), BIG).await.unwrap();
+    let ids = |messages: Vec<storage::StoredMessage>| -> Vec<String> {
+        messages.into_iter().map(|m| m.id).collect()
+    };
+    let r1 = strings(&["r1"]);
+    // Larger than the budget: delivered alone, the queue is not blocked.
+    assert_eq!(
+        ids(s.fetch(&r1, 10, 64, 0).await.unwrap()),
+        strings(&["big"])
+    );
+    s.ack(&r1, &strings(&["big"])).await.unwrap();
+    assert_eq!(
+        ids(s.fetch(&r1, 10, 64, 0).await.unwrap()),
+        strings(&["a", "b"])
+    );
+    assert_eq!(
+        ids(s.fetch(&r1, 10, 90, 0).await.unwrap()),
+        strings(&["a", "b", "c"])
+    );
+    assert_eq!(ids(s.fetch(&r1, 1, 90, 0).await.unwrap()), strings(&["a"]));
+    let pushed = strings(&["a"]);
+    assert_eq!(
+        ids(s.fetch_excluding(&r1, 10, 30, 0, &pushed).await.unwrap()),
+        strings(&["b"])
+    );
+}
+
+/// Acknowledgements are bounded, and one takes many ids over several queues at once.
+async fn acknowledgements_are_set_based_and_bounded(s: Arc<dyn Storage>) {
+    let too_many: Vec<String> = (0..=storage::MAX_ACK_IDS).map(|i| i.to_string()).collect();
+    let err = s.ack(&strings(&["r1"]), &too_many).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    for i in 0..300 {
+        let recipient = format!("r{}", i % 3);
+        s.store(msg(&recipient, &format!("m{i}"), b"x", i), BIG)
+            .await
+            .unwrap();
+    }
+    let mut ids: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    ids.extend((0..5000).map(|i| format!("unknown-{i}")));
+    let queues = strings(&["r0", "r1", "r2"]);
+    assert_eq!(s.ack(&queues, &ids).await.unwrap(), 300);
+    assert_eq!(s.totals().await.unwrap().messages, 0);
+    // Tombstones were left for each.
+    assert_eq!(
+        s.store(msg("r2", "m299", b"x", 1), BIG).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+}
+
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     storage::open(&StorageConfig::Sqlite {
         path: dir.path().join("mediator.sqlite"),
@@ -563,6 +858,12 @@ contract!(
     expiry,
     notifications,
     concurrent_stores,
+    one_owner_per_did,
+    concurrent_adds_have_one_owner,
+    key_limit_inside_the_write,
+    device_quotas_and_the_global_budget,
+    deliveries_have_a_byte_budget,
+    acknowledgements_are_set_based_and_bounded,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -810,4 +1111,42 @@ async fn postgres_listener_reconnects_and_announces_a_resync() {
         .unwrap();
     assert_eq!(event, stored("k1"));
     s.close().await;
+}
+
+/// The database and its -wal / -shm files hold queued messages: readable by their owner only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(&dir).await;
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    for name in [
+        "mediator.sqlite",
+        "mediator.sqlite-wal",
+        "mediator.sqlite-shm",
+    ] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+    s.close().await;
+}
+
+/// A URL that asks for TLS against a server without it fails, clearly, instead of falling
+/// back to plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tls_asked_but_not_offered_is_refused() {
+    let url = common::fresh_pg_database().await;
+    let err = storage::open(&StorageConfig::Postgres {
+        url: format!("{url}?sslmode=require"),
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("does not offer"), "{err}");
 }
