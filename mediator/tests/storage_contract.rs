@@ -1150,3 +1150,30 @@ async fn postgres_tls_asked_but_not_offered_is_refused() {
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert!(err.to_string().contains("does not offer"), "{err}");
 }
+
+/// Sessions commit synchronously whatever the database's or the role's default says: "202
+/// Accepted" means the WAL is flushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_commit_synchronously() {
+    let url = common::fresh_pg_database().await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "ALTER DATABASE {name} SET synchronous_commit = off"
+            ))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+    let s = storage::postgres::PostgresStorage::connect(&url, 2)
+        .await
+        .unwrap();
+    assert_eq!(s.session_setting("synchronous_commit").await.unwrap(), "on");
+    s.close().await;
+}

@@ -483,6 +483,17 @@ impl PostgresStorage {
         self.pool.get().await.map_err(|e| pool_error(&e))
     }
 
+    /// The value of a run-time setting in this storage's sessions (`synchronous_commit`, ...),
+    /// for diagnostics and tests.
+    pub async fn session_setting(&self, name: &str) -> Result<String> {
+        let client = self.client().await?;
+        Ok(client
+            .query_one("SELECT current_setting($1)", &[&name])
+            .await
+            .map_err(|e| pg_error(&e))?
+            .get(0))
+    }
+
     /// One attempt at a keylist update, in one transaction: the budget lock (removals change
     /// queues), the grant row locked (the key count is exact), then each entry decided by
     /// [`decide`] on what the transaction reads.
