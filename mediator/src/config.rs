@@ -34,6 +34,19 @@ pub enum GrantPolicy {
     Token,
 }
 
+/// What a `keylist-update` add must prove beyond the sender's grant (one owner per DID
+/// holds under every policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeylistProof {
+    /// Nothing more: any granted device may register any DID nobody else holds.
+    #[default]
+    None,
+    /// The added DID itself vouches for it: the requester's own DID (and its DID URLs), or a
+    /// key covered by a proof attachment signed by a key of the added DID.
+    SameDid,
+}
+
 /// Every setting of the mediator, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -89,6 +102,19 @@ pub struct Settings {
     pub grant_tokens: Vec<String>,
     /// Most recipient DIDs (keys) one granted DID may register.
     pub max_keys_per_client: u64,
+    // Storage-side limits (issue 12).
+    /// Most messages queued for one device (all its keys together).
+    pub device_max_messages: u64,
+    /// Most bytes queued for one device (all its keys together).
+    pub device_max_bytes: u64,
+    /// Most bytes queued over all devices (the disk budget).
+    pub storage_max_bytes: u64,
+    /// Most bytes one delivery (pickup or live) carries; one larger message still goes alone.
+    pub delivery_max_bytes: u64,
+    /// What a keylist add must prove.
+    pub keylist_proof: KeylistProof,
+    /// A PEM file of CA certificates for PostgreSQL over TLS (default: the webpki roots).
+    pub database_ca_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -118,6 +144,12 @@ impl Default for Settings {
             grant_allow_list: vec![],
             grant_tokens: vec![],
             max_keys_per_client: 1000,
+            device_max_messages: 50_000,
+            device_max_bytes: 256 * 1024 * 1024,
+            storage_max_bytes: 4 * 1024 * 1024 * 1024,
+            delivery_max_bytes: 1024 * 1024,
+            keylist_proof: KeylistProof::None,
+            database_ca_file: None,
         }
     }
 }
@@ -144,6 +176,7 @@ impl Settings {
             Some(url) if !url.is_empty() => StorageConfig::Postgres {
                 url: url.clone(),
                 pool_size: self.database_pool_size,
+                ca_file: self.database_ca_file.clone(),
             },
             _ => StorageConfig::Sqlite {
                 path: self.data_dir.join("mediator.sqlite"),
@@ -156,6 +189,9 @@ impl Settings {
         Quota {
             max_messages: self.queue_max_messages,
             max_bytes: self.queue_max_bytes,
+            device_max_messages: self.device_max_messages,
+            device_max_bytes: self.device_max_bytes,
+            total_max_bytes: self.storage_max_bytes,
         }
     }
 
@@ -175,6 +211,15 @@ impl Settings {
         }
         if self.queue_max_messages == 0 || self.queue_max_bytes == 0 {
             return Err(Error::config("queue limits must be positive"));
+        }
+        if self.device_max_messages == 0
+            || self.device_max_bytes == 0
+            || self.storage_max_bytes == 0
+            || self.delivery_max_bytes == 0
+        {
+            return Err(Error::config(
+                "device, storage and delivery limits must be positive",
+            ));
         }
         match self.grant_policy {
             GrantPolicy::AllowList if self.grant_allow_list.is_empty() => {
@@ -291,6 +336,25 @@ pub struct Args {
     /// Do not print the invitation QR code at start-up.
     #[arg(long, env = "MEDIATOR_NO_QR")]
     pub no_qr: bool,
+    // Storage-side limits (issue 12).
+    /// Most messages queued per device, all keys together [default: 50000].
+    #[arg(long, env = "MEDIATOR_DEVICE_MAX_MESSAGES")]
+    pub device_max_messages: Option<u64>,
+    /// Most bytes queued per device, all keys together [default: 268435456].
+    #[arg(long, env = "MEDIATOR_DEVICE_MAX_BYTES")]
+    pub device_max_bytes: Option<u64>,
+    /// Most bytes queued over all devices [default: 4294967296].
+    #[arg(long, env = "MEDIATOR_STORAGE_MAX_BYTES")]
+    pub storage_max_bytes: Option<u64>,
+    /// Most bytes one delivery carries [default: 1048576].
+    #[arg(long, env = "MEDIATOR_DELIVERY_MAX_BYTES")]
+    pub delivery_max_bytes: Option<u64>,
+    /// What a keylist add must prove [default: none].
+    #[arg(long, env = "MEDIATOR_KEYLIST_PROOF", value_enum)]
+    pub keylist_proof: Option<KeylistProof>,
+    /// PEM file of CA certificates for PostgreSQL over TLS [default: webpki roots].
+    #[arg(long, env = "MEDIATOR_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
 }
 
 impl Args {
@@ -327,6 +391,17 @@ impl Args {
             grant_policy,
             max_keys_per_client
         );
+        // Storage-side limits (issue 12).
+        take!(
+            device_max_messages,
+            device_max_bytes,
+            storage_max_bytes,
+            delivery_max_bytes,
+            keylist_proof
+        );
+        if self.database_ca_file.is_some() {
+            s.database_ca_file.clone_from(&self.database_ca_file);
+        }
         if self.public_ws_url.is_some() {
             s.public_ws_url.clone_from(&self.public_ws_url);
         }

@@ -21,7 +21,7 @@ use didcomm_edge::protocols::trust_ping::PING_TYPE;
 use didcomm_edge::routing::FORWARD_TYPE;
 use didcomm_edge::{DidComm, Message, PackEncryptedOptions, UnpackMetadata, UnpackOptions};
 
-use crate::config::GrantPolicy;
+use crate::config::{GrantPolicy, KeylistProof};
 use crate::error::{Error, ErrorKind, Result};
 use crate::handler::{Connection, MessageHandler};
 use crate::metrics::Metrics;
@@ -71,6 +71,11 @@ pub struct Mediator {
     pub max_keys_per_client: u64,
     /// What Discover Features discloses.
     pub features: FeatureRegistry,
+    // Storage-side limits (issue 12).
+    /// What a keylist add must prove (see `mediator/README.md`, "Keylist ownership").
+    pub keylist_proof: KeylistProof,
+    /// Most bytes one delivery carries (always at least one message).
+    pub delivery_max_bytes: u64,
 }
 
 /// An unpacked request and what is known about its envelope.

@@ -252,6 +252,8 @@ pub async fn start_with(
         },
         max_keys_per_client: settings.max_keys_per_client,
         features: crate::protocols::discover::mediator_features(),
+        keylist_proof: settings.keylist_proof,
+        delivery_max_bytes: settings.delivery_max_bytes,
     });
     let handler = make_handler(Arc::clone(&mediator));
     let invitation = Invitation::new(&identity.did, &public_url, &settings.label)?;

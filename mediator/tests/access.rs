@@ -84,7 +84,7 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
     assert!(Device::delivered(&empty).unwrap().messages.is_empty());
     let storage = &world.server.mediator.storage;
     let queued = storage
-        .fetch(std::slice::from_ref(&alice_recipient), 10, 0)
+        .fetch(std::slice::from_ref(&alice_recipient), 10, u64::MAX, 0)
         .await
         .unwrap();
     assert_eq!(queued.len(), 1);
@@ -98,7 +98,7 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
     call(&mut http, &carol, &ack).await;
     assert_eq!(
         storage
-            .fetch(std::slice::from_ref(&alice_recipient), 10, 0)
+            .fetch(std::slice::from_ref(&alice_recipient), 10, u64::MAX, 0)
             .await
             .unwrap()
             .len(),

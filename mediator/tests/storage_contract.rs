@@ -31,6 +31,22 @@ fn msg(recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
 
 const OWNER: &str = "did:example:owner";
 
+/// A message for a key of `owner` (the store refuses one whose owner does not hold the key's
+/// namespace).
+fn msg_by(owner: &str, recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
+    NewMessage {
+        owner: owner.into(),
+        ..msg(recipient, id, body, received)
+    }
+}
+
+fn stored_by(recipient: &str, owner: &str) -> Notification {
+    Notification::Stored {
+        recipient: recipient.into(),
+        owner: owner.into(),
+    }
+}
+
 fn stored(recipient: &str) -> Notification {
     Notification::Stored {
         recipient: recipient.into(),
@@ -67,7 +83,11 @@ fn strings(items: &[&str]) -> Vec<String> {
 const BIG: Quota = Quota {
     max_messages: 1_000_000,
     max_bytes: 1 << 40,
+    ..Quota::UNLIMITED
 };
+
+/// No byte budget on a fetch.
+const ANY_SIZE: u64 = u64::MAX;
 
 async fn grants_and_keylists(s: Arc<dyn Storage>) {
     assert_eq!(s.grant("did:example:alice").await.unwrap(), None);
@@ -128,7 +148,9 @@ async fn grants_and_keylists(s: Arc<dyn Storage>) {
     assert_eq!((keys, total), (strings(&["k-a2"]), 2));
 
     // Removing a key drops its queue.
-    s.store(msg("k-a2", "m1", b"x", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:alice", "k-a2", "m1", b"x", 1), BIG)
+        .await
+        .unwrap();
     assert_eq!(
         s.update_keylist("did:example:alice", &[remove("k-a2")])
             .await
@@ -141,12 +163,14 @@ async fn grants_and_keylists(s: Arc<dyn Storage>) {
     );
 
     // Removing a grant removes its keys and queues.
-    s.store(msg("k-a1", "m1", b"x", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:alice", "k-a1", "m1", b"x", 1), BIG)
+        .await
+        .unwrap();
     assert!(s.remove_grant("did:example:alice").await.unwrap());
     assert!(!s.remove_grant("did:example:alice").await.unwrap());
     assert_eq!(s.key_owner("k-a1").await.unwrap(), None);
     assert!(s
-        .fetch(&strings(&["k-a1"]), 10, 0)
+        .fetch(&strings(&["k-a1"]), 10, ANY_SIZE, 0)
         .await
         .unwrap()
         .is_empty());
@@ -166,7 +190,7 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     }
     s.store(msg("r2", "m1", b"other", 50), BIG).await.unwrap();
 
-    let first = s.fetch(&strings(&["r1"]), 2, 0).await.unwrap();
+    let first = s.fetch(&strings(&["r1"]), 2, ANY_SIZE, 0).await.unwrap();
     assert_eq!(
         first.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         ["m1", "m2"]
@@ -175,8 +199,17 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     assert_eq!(first[0].recipient, "r1");
     assert_eq!(first[0].received_at_ms, 100);
     // Fetching deletes nothing.
-    assert_eq!(s.fetch(&strings(&["r1"]), 10, 0).await.unwrap().len(), 3);
-    let both = s.fetch(&strings(&["r1", "r2"]), 10, 0).await.unwrap();
+    assert_eq!(
+        s.fetch(&strings(&["r1"]), 10, ANY_SIZE, 0)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let both = s
+        .fetch(&strings(&["r1", "r2"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap();
     assert_eq!(both.len(), 4);
     assert_eq!(both[0].recipient, "r2", "oldest first across queues");
 
@@ -184,7 +217,7 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     let mut pushed = strings(&["m1", "m3"]);
     pushed.extend((0..3000).map(|i| format!("other-{i}")));
     let rest = s
-        .fetch_excluding(&strings(&["r1", "r2"]), 10, 0, &pushed)
+        .fetch_excluding(&strings(&["r1", "r2"]), 10, ANY_SIZE, 0, &pushed)
         .await
         .unwrap();
     assert_eq!(
@@ -207,7 +240,10 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
         .await
         .unwrap();
     assert_eq!(deleted, 2);
-    let left = s.fetch(&strings(&["r1", "r2"]), 10, 0).await.unwrap();
+    let left = s
+        .fetch(&strings(&["r1", "r2"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap();
     assert_eq!(
         left.iter()
             .map(|m| (m.recipient.as_str(), m.id.as_str()))
@@ -223,7 +259,7 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     );
     let totals = s.totals().await.unwrap();
     assert_eq!((totals.messages, totals.bytes), (2, 12));
-    assert!(s.fetch(&[], 10, 0).await.unwrap().is_empty());
+    assert!(s.fetch(&[], 10, ANY_SIZE, 0).await.unwrap().is_empty());
 }
 
 async fn duplicates_are_stored_once(s: Arc<dyn Storage>) {
@@ -274,7 +310,11 @@ async fn acknowledged_ids_stay_duplicates_until_they_expire(s: Arc<dyn Storage>)
         StoreOutcome::Duplicate
     );
     assert_eq!(s.queue_stats(&strings(&["r1"])).await.unwrap().messages, 0);
-    assert!(s.fetch(&strings(&["r1"]), 10, 0).await.unwrap().is_empty());
+    assert!(s
+        .fetch(&strings(&["r1"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap()
+        .is_empty());
     // The tombstone is per recipient, like the id.
     let mut other = m.clone();
     other.recipient = "r2".into();
@@ -293,7 +333,9 @@ async fn acknowledged_ids_stay_duplicates_until_they_expire(s: Arc<dyn Storage>)
     s.update_keylist("did:example:t", &[add("k-t")])
         .await
         .unwrap();
-    s.store(msg("k-t", "x", b"x", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:t", "k-t", "x", b"x", 1), BIG)
+        .await
+        .unwrap();
     s.ack(&strings(&["k-t"]), &strings(&["x"])).await.unwrap();
     s.update_keylist("did:example:t", &[remove("k-t")])
         .await
@@ -371,6 +413,7 @@ async fn quotas(s: Arc<dyn Storage>) {
     let q = Quota {
         max_messages: 2,
         max_bytes: 10,
+        ..BIG
     };
     s.store(msg("r1", "a", b"1234", 1), q).await.unwrap();
     s.store(msg("r1", "b", b"1234", 2), q).await.unwrap();
@@ -390,7 +433,7 @@ async fn quotas(s: Arc<dyn Storage>) {
     s.ack(&strings(&["r1"]), &strings(&["a"])).await.unwrap();
     s.store(msg("r1", "c", b"1", 3), q).await.unwrap();
     let ids: Vec<String> = s
-        .fetch(&strings(&["r1"]), 10, 0)
+        .fetch(&strings(&["r1"]), 10, ANY_SIZE, 0)
         .await
         .unwrap()
         .into_iter()
@@ -407,7 +450,7 @@ async fn expiry(s: Arc<dyn Storage>) {
     s.store(old, BIG).await.unwrap();
     s.store(fresh, BIG).await.unwrap();
     let at_2000: Vec<String> = s
-        .fetch(&strings(&["r1"]), 10, 2_000)
+        .fetch(&strings(&["r1"]), 10, ANY_SIZE, 2_000)
         .await
         .unwrap()
         .into_iter()
@@ -461,7 +504,302 @@ async fn concurrent_stores(s: Arc<dyn Storage>) {
     let totals = s.totals().await.unwrap();
     assert_eq!((totals.messages, totals.bytes), (400, 40_000));
     let all: Vec<String> = (0..8).map(|i| format!("r{i}")).collect();
-    assert_eq!(s.fetch(&all, 1000, 0).await.unwrap().len(), 400);
+    assert_eq!(s.fetch(&all, 1000, ANY_SIZE, 0).await.unwrap().len(), 400);
+}
+
+/// One owner per DID: a DID and its DID URLs are one namespace (issue 12's squatting, both
+/// directions), lookups never cross owners, and a queued message keeps its namespace.
+async fn one_owner_per_did(s: Arc<dyn Storage>) {
+    let (alice, bob, mallory) = (
+        "did:example:alice",
+        "did:example:bob",
+        "did:example:mallory",
+    );
+    for did in [alice, bob, mallory] {
+        s.put_grant(&grant(did)).await.unwrap();
+    }
+    let a_url = "did:key:zAlice#zAlice";
+    let a_did = "did:key:zAlice";
+    let b_did = "did:key:zBob";
+    assert_eq!(
+        s.update_keylist(alice, &[add(a_url)]).await.unwrap(),
+        [KeylistResult::Success]
+    );
+    assert_eq!(
+        s.update_keylist(bob, &[add(b_did)]).await.unwrap(),
+        [KeylistResult::Success]
+    );
+    // Mallory takes neither Alice's bare DID nor another key id of it, nor a DID URL of Bob's.
+    assert_eq!(
+        s.update_keylist(
+            mallory,
+            &[
+                add(a_did),
+                add("did:key:zAlice#other"),
+                add("did:key:zBob#k1")
+            ]
+        )
+        .await
+        .unwrap(),
+        [
+            KeylistResult::OwnedByAnother,
+            KeylistResult::OwnedByAnother,
+            KeylistResult::OwnedByAnother
+        ]
+    );
+    assert_eq!(s.keylist(mallory, 0, 10).await.unwrap().1, 0);
+    // Forwards go to the namespace's owner, whatever form of the DID they name.
+    for next in [a_did, a_url, "did:key:zAlice#other"] {
+        assert_eq!(
+            s.find_recipient(next).await.unwrap(),
+            Some((a_url.to_owned(), alice.to_owned())),
+            "{next}"
+        );
+    }
+    assert_eq!(
+        s.find_recipient("did:key:zBob#k1").await.unwrap(),
+        Some((b_did.to_owned(), bob.to_owned()))
+    );
+    // The owner adds more keys of its own DID.
+    assert_eq!(
+        s.update_keylist(alice, &[add("did:key:zAlice#second")])
+            .await
+            .unwrap(),
+        [KeylistResult::Success]
+    );
+
+    // Alice removes her keys while a forward to one of them is in flight: its message is
+    // stored for Alice and holds the namespace, so Mallory cannot register it and receive it.
+    s.update_keylist(alice, &[remove(a_url), remove("did:key:zAlice#second")])
+        .await
+        .unwrap();
+    let mut late = msg_by(alice, a_url, "late", b"for alice", 1);
+    late.expires_at_ms = 5_000;
+    assert_eq!(s.store(late, BIG).await.unwrap(), StoreOutcome::Stored);
+    assert_eq!(
+        s.update_keylist(mallory, &[add(a_url), add(a_did)])
+            .await
+            .unwrap(),
+        [KeylistResult::OwnedByAnother, KeylistResult::OwnedByAnother]
+    );
+    // A store resolved for another owner than the namespace's is refused, never re-bound.
+    let err = s
+        .store(msg_by(mallory, a_url, "theft", b"x", 2), BIG)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownRecipient);
+    // Once nothing of Alice's is left there (expired and swept), the namespace is free.
+    s.sweep_expired(6_000).await.unwrap();
+    assert_eq!(
+        s.update_keylist(mallory, &[add(a_did)]).await.unwrap(),
+        [KeylistResult::Success]
+    );
+    assert_eq!(
+        s.queue_stats(&strings(&[a_did, a_url]))
+            .await
+            .unwrap()
+            .messages,
+        0
+    );
+    assert_eq!(
+        s.update_keylist(alice, &[add(a_url)]).await.unwrap(),
+        [KeylistResult::OwnedByAnother]
+    );
+    // Removing a grant frees its namespaces.
+    assert!(s.remove_grant(bob).await.unwrap());
+    assert_eq!(
+        s.update_keylist(mallory, &[add("did:key:zBob#k1")])
+            .await
+            .unwrap(),
+        [KeylistResult::Success]
+    );
+}
+
+/// Two devices adding keys of the same DID at the same time: exactly one owns it.
+async fn concurrent_adds_have_one_owner(s: Arc<dyn Storage>) {
+    let devices = ["did:example:first", "did:example:second"];
+    for did in devices {
+        s.put_grant(&grant(did)).await.unwrap();
+    }
+    for round in 0..20 {
+        let bare = format!("did:key:zRace{round}");
+        let url = format!("{bare}#k1");
+        let mut tasks = Vec::new();
+        for (device, key) in [(devices[0], bare.clone()), (devices[1], url.clone())] {
+            let s = Arc::clone(&s);
+            tasks.push(tokio::spawn(async move {
+                s.update_keylist(device, &[add(&key)]).await.unwrap()[0]
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        results.sort_by_key(|r| *r == KeylistResult::Success);
+        assert_eq!(
+            results,
+            [KeylistResult::OwnedByAnother, KeylistResult::Success],
+            "round {round}"
+        );
+        let owner_bare = s.key_owner(&bare).await.unwrap();
+        let owner_url = s.key_owner(&url).await.unwrap();
+        assert!(owner_bare.is_none() != owner_url.is_none(), "round {round}");
+    }
+}
+
+/// The key limit is counted inside the write: concurrent adds cannot pass it.
+async fn key_limit_inside_the_write(s: Arc<dyn Storage>) {
+    let did = "did:example:many";
+    s.put_grant(&grant(did)).await.unwrap();
+    let results = s
+        .update_keylist_within(did, &[add("k-1"), add("k-2"), add("k-1"), add("k-3")], 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        [
+            KeylistResult::Success,
+            KeylistResult::Success,
+            KeylistResult::NoChange,
+            KeylistResult::KeyLimit
+        ]
+    );
+    s.update_keylist(did, &[remove("k-1"), remove("k-2")])
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            s.update_keylist_within(did, &[add(&format!("k-race-{i}"))], 5)
+                .await
+                .unwrap()[0]
+        }));
+    }
+    let mut added = 0;
+    for t in tasks {
+        if t.await.unwrap() == KeylistResult::Success {
+            added += 1;
+        }
+    }
+    assert_eq!(added, 5);
+    assert_eq!(s.keylist(did, 0, 100).await.unwrap().1, 5);
+}
+
+/// A device's quota covers all of its keys; the global budget covers every device.
+async fn device_quotas_and_the_global_budget(s: Arc<dyn Storage>) {
+    let q = Quota {
+        device_max_messages: 3,
+        device_max_bytes: 1_000,
+        total_max_bytes: 40,
+        ..BIG
+    };
+    let dev = |owner: &str, key: &str, id: &str, body: &[u8]| msg_by(owner, key, id, body, 1);
+    s.store(dev("did:example:d1", "d1-a", "1", b"1234"), q)
+        .await
+        .unwrap();
+    s.store(dev("did:example:d1", "d1-b", "2", b"1234"), q)
+        .await
+        .unwrap();
+    s.store(dev("did:example:d1", "d1-c", "3", b"1234"), q)
+        .await
+        .unwrap();
+    // A fourth message on yet another key of the same device is over its count.
+    let err = s
+        .store(dev("did:example:d1", "d1-d", "4", b"1"), q)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    assert!(err.to_string().contains("device"), "{err}");
+    // Another device still has room, until all queues together reach the budget (40 bytes).
+    s.store(dev("did:example:d2", "d2-a", "1", &[0u8; 20]), q)
+        .await
+        .unwrap();
+    let err = s
+        .store(dev("did:example:d2", "d2-b", "2", &[0u8; 9]), q)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    assert!(err.to_string().contains("budget"), "{err}");
+    assert_eq!(s.totals().await.unwrap().bytes, 32);
+    // Acknowledging and sweeping give room back, to the device and to the budget.
+    s.ack(&strings(&["d1-a"]), &strings(&["1"])).await.unwrap();
+    s.store(dev("did:example:d1", "d1-d", "4", b"1"), q)
+        .await
+        .unwrap();
+    s.store(dev("did:example:d2", "d2-b", "2", &[0u8; 7]), q)
+        .await
+        .unwrap();
+    let mut expiring = dev("did:example:d2", "d2-a", "x", b"");
+    expiring.expires_at_ms = 10;
+    s.store(expiring, q).await.unwrap();
+    let err = s
+        .store(dev("did:example:d3", "d3", "1", b"12345"), q)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExceeded);
+    s.ack(&strings(&["d2-a"]), &strings(&["1"])).await.unwrap();
+    s.sweep_expired(100).await.unwrap();
+    s.store(dev("did:example:d3", "d3", "1", &[0u8; 20]), q)
+        .await
+        .unwrap();
+}
+
+/// A delivery carries at most its byte budget, but always the oldest message.
+async fn deliveries_have_a_byte_budget(s: Arc<dyn Storage>) {
+    s.store(msg("r1", "big", &[1u8; 100], 1), BIG)
+        .await
+        .unwrap();
+    s.store(msg("r1", "a", &[2u8; 30], 2), BIG).await.unwrap();
+    s.store(msg("r1", "b", &[3u8; 30], 3), BIG).await.unwrap();
+    s.store(msg("r1", "c", &[4u8; 30], 4), BIG).await.unwrap();
+    let ids = |messages: Vec<storage::StoredMessage>| -> Vec<String> {
+        messages.into_iter().map(|m| m.id).collect()
+    };
+    let r1 = strings(&["r1"]);
+    // Larger than the budget: delivered alone, the queue is not blocked.
+    assert_eq!(
+        ids(s.fetch(&r1, 10, 64, 0).await.unwrap()),
+        strings(&["big"])
+    );
+    s.ack(&r1, &strings(&["big"])).await.unwrap();
+    assert_eq!(
+        ids(s.fetch(&r1, 10, 64, 0).await.unwrap()),
+        strings(&["a", "b"])
+    );
+    assert_eq!(
+        ids(s.fetch(&r1, 10, 90, 0).await.unwrap()),
+        strings(&["a", "b", "c"])
+    );
+    assert_eq!(ids(s.fetch(&r1, 1, 90, 0).await.unwrap()), strings(&["a"]));
+    let pushed = strings(&["a"]);
+    assert_eq!(
+        ids(s.fetch_excluding(&r1, 10, 30, 0, &pushed).await.unwrap()),
+        strings(&["b"])
+    );
+}
+
+/// Acknowledgements are bounded, and one takes many ids over several queues at once.
+async fn acknowledgements_are_set_based_and_bounded(s: Arc<dyn Storage>) {
+    let too_many: Vec<String> = (0..=storage::MAX_ACK_IDS).map(|i| i.to_string()).collect();
+    let err = s.ack(&strings(&["r1"]), &too_many).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+    for i in 0..300 {
+        let recipient = format!("r{}", i % 3);
+        s.store(msg(&recipient, &format!("m{i}"), b"x", i), BIG)
+            .await
+            .unwrap();
+    }
+    let mut ids: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    ids.extend((0..5000).map(|i| format!("unknown-{i}")));
+    let queues = strings(&["r0", "r1", "r2"]);
+    assert_eq!(s.ack(&queues, &ids).await.unwrap(), 300);
+    assert_eq!(s.totals().await.unwrap().messages, 0);
+    // Tombstones were left for each.
+    assert_eq!(
+        s.store(msg("r2", "m299", b"x", 1), BIG).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
 }
 
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
@@ -477,6 +815,7 @@ async fn postgres() -> (Arc<dyn Storage>, String) {
     let s = storage::open(&StorageConfig::Postgres {
         url: url.clone(),
         pool_size: 4,
+        ca_file: None,
     })
     .await
     .unwrap();
@@ -519,6 +858,12 @@ contract!(
     expiry,
     notifications,
     concurrent_stores,
+    one_owner_per_did,
+    concurrent_adds_have_one_owner,
+    key_limit_inside_the_write,
+    device_quotas_and_the_global_budget,
+    deliveries_have_a_byte_budget,
+    acknowledgements_are_set_based_and_bounded,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,7 +874,9 @@ async fn sqlite_data_survives_reopen() {
     s.update_keylist("did:example:alice", &[add("k1")])
         .await
         .unwrap();
-    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    s.store(msg_by("did:example:alice", "k1", "m1", b"hello", 1), BIG)
+        .await
+        .unwrap();
     s.close().await;
     drop(s);
     let s = sqlite(&dir).await;
@@ -538,12 +885,15 @@ async fn sqlite_data_survives_reopen() {
         Some("did:example:alice")
     );
     assert_eq!(
-        s.fetch(&strings(&["k1"]), 10, 0).await.unwrap()[0].body,
+        s.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0).await.unwrap()[0].body,
         b"hello"
     );
     // The writer refuses work once closed.
     s.close().await;
-    let err = s.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap_err();
+    let err = s
+        .store(msg_by("did:example:alice", "k1", "m2", b"x", 1), BIG)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
 }
 
@@ -579,16 +929,22 @@ async fn sqlite_first_schema_is_migrated() {
         s.find_recipient("did:example:k").await.unwrap(),
         Some(("did:example:k#key-1".into(), "did:example:old".into()))
     );
-    s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-        .await
-        .unwrap();
+    s.store(
+        msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+        BIG,
+    )
+    .await
+    .unwrap();
     s.ack(&strings(&["did:example:k#key-1"]), &strings(&["m"]))
         .await
         .unwrap();
     assert_eq!(
-        s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-            .await
-            .unwrap(),
+        s.store(
+            msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+            BIG
+        )
+        .await
+        .unwrap(),
         StoreOutcome::Duplicate
     );
     s.close().await;
@@ -625,23 +981,33 @@ async fn postgres_first_schema_is_migrated() {
         drop(client);
         let _ = driver.await;
     }
-    let s = storage::open(&StorageConfig::Postgres { url, pool_size: 2 })
-        .await
-        .unwrap();
+    let s = storage::open(&StorageConfig::Postgres {
+        url,
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(
         s.find_recipient("did:example:k").await.unwrap(),
         Some(("did:example:k#key-1".into(), "did:example:old".into()))
     );
-    s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-        .await
-        .unwrap();
+    s.store(
+        msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+        BIG,
+    )
+    .await
+    .unwrap();
     s.ack(&strings(&["did:example:k#key-1"]), &strings(&["m"]))
         .await
         .unwrap();
     assert_eq!(
-        s.store(msg("did:example:k#key-1", "m", b"x", 1), BIG)
-            .await
-            .unwrap(),
+        s.store(
+            msg_by("did:example:old", "did:example:k#key-1", "m", b"x", 1),
+            BIG
+        )
+        .await
+        .unwrap(),
         StoreOutcome::Duplicate
     );
     s.close().await;
@@ -660,9 +1026,13 @@ async fn sqlite_file_is_wal_with_full_sync() {
 async fn postgres_instances_share_data_and_notifications() {
     let (a, url) = postgres().await;
     // A second instance on the same database (migrations already ran: a no-op).
-    let b = storage::open(&StorageConfig::Postgres { url, pool_size: 2 })
-        .await
-        .unwrap();
+    let b = storage::open(&StorageConfig::Postgres {
+        url,
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .unwrap();
     let mut heard_by_b = b.subscribe();
     a.put_grant(&grant("did:example:alice")).await.unwrap();
     a.update_keylist("did:example:alice", &[add("k1")])
@@ -672,23 +1042,39 @@ async fn postgres_instances_share_data_and_notifications() {
         b.key_owner("k1").await.unwrap().as_deref(),
         Some("did:example:alice")
     );
-    a.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    a.store(msg_by("did:example:alice", "k1", "m1", b"hello", 1), BIG)
+        .await
+        .unwrap();
     let event = tokio::time::timeout(Duration::from_secs(10), heard_by_b.recv())
         .await
         .expect("instance B hears of a store on instance A")
         .unwrap();
-    assert_eq!(event, stored("k1"));
+    assert_eq!(event, stored_by("k1", "did:example:alice"));
     // B acknowledges what A stored; A then sees an empty queue.
-    assert_eq!(b.fetch(&strings(&["k1"]), 10, 0).await.unwrap().len(), 1);
+    assert_eq!(
+        b.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         b.ack(&strings(&["k1"]), &strings(&["m1"])).await.unwrap(),
         1
     );
-    assert!(a.fetch(&strings(&["k1"]), 10, 0).await.unwrap().is_empty());
+    assert!(a
+        .fetch(&strings(&["k1"]), 10, ANY_SIZE, 0)
+        .await
+        .unwrap()
+        .is_empty());
     // A duplicate sent to the other instance is still stored once.
-    a.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap();
+    a.store(msg_by("did:example:alice", "k1", "m2", b"x", 1), BIG)
+        .await
+        .unwrap();
     assert_eq!(
-        b.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap(),
+        b.store(msg_by("did:example:alice", "k1", "m2", b"x", 1), BIG)
+            .await
+            .unwrap(),
         StoreOutcome::Duplicate
     );
     a.close().await;
@@ -724,5 +1110,70 @@ async fn postgres_listener_reconnects_and_announces_a_resync() {
         .expect("notifications flow again")
         .unwrap();
     assert_eq!(event, stored("k1"));
+    s.close().await;
+}
+
+/// The database and its -wal / -shm files hold queued messages: readable by their owner only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(&dir).await;
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    for name in [
+        "mediator.sqlite",
+        "mediator.sqlite-wal",
+        "mediator.sqlite-shm",
+    ] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+    s.close().await;
+}
+
+/// A URL that asks for TLS against a server without it fails, clearly, instead of falling
+/// back to plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tls_asked_but_not_offered_is_refused() {
+    let url = common::fresh_pg_database().await;
+    let err = storage::open(&StorageConfig::Postgres {
+        url: format!("{url}?sslmode=require"),
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("does not offer"), "{err}");
+}
+
+/// Sessions commit synchronously whatever the database's or the role's default says: "202
+/// Accepted" means the WAL is flushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_commit_synchronously() {
+    let url = common::fresh_pg_database().await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "ALTER DATABASE {name} SET synchronous_commit = off"
+            ))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+    let s = storage::postgres::PostgresStorage::connect(&url, 2)
+        .await
+        .unwrap();
+    assert_eq!(s.session_setting("synchronous_commit").await.unwrap(), "on");
     s.close().await;
 }

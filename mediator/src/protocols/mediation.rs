@@ -7,9 +7,11 @@
 //!   `mediate-deny`, by the grant policy. A DID that already holds a grant gets it again
 //!   whatever the policy says now (a device re-asking after a restart keeps its queues).
 //! - `keylist-update` / `recipient-update` → `...-update-response`: each entry on its own;
-//!   not a DID (URL) or a key another DID holds → `client_error`; over the per-client limit or
-//!   past the per-message limit → `server_error`; re-adding, removing an absent key or a key
-//!   of another DID → `no_change`. Removing a key drops its queue.
+//!   not a DID (URL), a key whose DID another device holds (one owner per DID, see
+//!   [`crate::storage::keylist`]), or an add the proof policy does not accept → `client_error`;
+//!   over the per-client limit (counted inside the write) or past the per-message limit →
+//!   `server_error`; re-adding, removing an absent key or a key of another DID → `no_change`.
+//!   Removing a key drops its queue.
 //! - `keylist-query` / `recipient-query` → `keylist` / `recipient`, paged.
 //!
 //! Every message must be authcrypted by the device's DID; updates and queries need a grant.
@@ -25,7 +27,7 @@ use didcomm_edge::Message;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::GrantPolicy;
+use crate::config::{GrantPolicy, KeylistProof};
 use crate::error::{Error, ErrorKind, Result};
 use crate::mediator::{GrantRules, Mediator, Request};
 use crate::storage::{now_ms, Grant, KeylistAction, KeylistResult, KeylistUpdate};
@@ -66,7 +68,7 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Message> {
         }
         MediationMessage::Update(u) => {
             require_grant(m, &client).await?;
-            let updated = apply_updates(m, &client, &u.updates).await?;
+            let updated = apply_updates(m, &client, &request.message, &u.updates).await?;
             RecipientUpdateResponse {
                 version: u.version,
                 updated,
@@ -142,20 +144,29 @@ fn same_secret(expected: &str, offered: &str) -> bool {
 async fn apply_updates(
     m: &Mediator,
     client: &str,
+    message: &Message,
     updates: &[RecipientUpdateItem],
 ) -> Result<Vec<RecipientUpdated>> {
-    let (_, mut registered) = m.storage.keylist(client, 0, 0).await?;
     // Entries the storage should apply, and where each outcome goes.
     let mut results: Vec<Option<UpdateResult>> = vec![None; updates.len()];
     let mut to_apply = Vec::new();
     let mut positions = Vec::new();
+    let proofs = match m.keylist_proof {
+        KeylistProof::None => None,
+        KeylistProof::SameDid => Some(proof::verified_keys(m, client, message).await),
+    };
     for (i, update) in updates.iter().enumerate() {
         let early = if i >= MAX_UPDATES_PER_MESSAGE {
             Some(UpdateResult::ServerError)
         } else if !is_did(did_of(&update.recipient_did)) {
             Some(UpdateResult::ClientError)
-        } else if update.action == UpdateAction::Add && registered >= m.max_keys_per_client {
-            Some(UpdateResult::ServerError)
+        } else if update.action == UpdateAction::Add
+            && proofs
+                .as_ref()
+                .is_some_and(|proven| !proof::proven(client, &update.recipient_did, proven))
+        {
+            // The policy asks that the added DID itself vouches for the add.
+            Some(UpdateResult::ClientError)
         } else {
             None
         };
@@ -164,10 +175,6 @@ async fn apply_updates(
                 *slot = Some(result);
             }
             continue;
-        }
-        if update.action == UpdateAction::Add {
-            // Counted before knowing whether it is new: the limit errs on the safe side.
-            registered += 1;
         }
         to_apply.push(KeylistUpdate {
             key: update.recipient_did.clone(),
@@ -179,7 +186,11 @@ async fn apply_updates(
         positions.push(i);
     }
     if !to_apply.is_empty() {
-        let applied = m.storage.update_keylist(client, &to_apply).await?;
+        // The key limit is counted inside the write (two devices racing cannot pass it).
+        let applied = m
+            .storage
+            .update_keylist_within(client, &to_apply, m.max_keys_per_client)
+            .await?;
         for ((position, update), outcome) in positions.iter().zip(&to_apply).zip(applied) {
             let result = match (outcome, update.action) {
                 (KeylistResult::Success, _) => UpdateResult::Success,
@@ -187,6 +198,7 @@ async fn apply_updates(
                 (KeylistResult::OwnedByAnother, KeylistAction::Add) => UpdateResult::ClientError,
                 // Someone else's key is none of this client's business.
                 (KeylistResult::OwnedByAnother, KeylistAction::Remove) => UpdateResult::NoChange,
+                (KeylistResult::KeyLimit, _) => UpdateResult::ServerError,
             };
             if let Some(slot) = results.get_mut(*position) {
                 *slot = Some(result);
@@ -264,5 +276,114 @@ mod tests {
         assert!(!token.allows("did:example:b", &request(json!({"token": "s3cre"}), None)));
         assert!(!token.allows("did:example:b", &request(json!({"token": ""}), None)));
         assert!(!token.allows("did:example:b", &request(json!({}), None)));
+    }
+}
+
+/// The proof-of-control policy's evidence (see `mediator/README.md`, "Keylist ownership"):
+/// an add of a key whose DID is not the requester's needs an attachment of the
+/// keylist-update holding a message signed (JWS, `pack_signed`) by a key of the added DID,
+/// of type [`PROOF_TYPE`], `from` the added DID, whose body names the requester and the keys.
+pub mod proof {
+    use std::collections::HashSet;
+
+    use didcomm_edge::did::did_of;
+    use didcomm_edge::message::Attachment;
+    use didcomm_edge::{Message, UnpackOptions};
+    use serde_json::Value;
+
+    use crate::mediator::Mediator;
+
+    /// The `format` of a proof attachment.
+    pub const PROOF_FORMAT: &str = "https://didcomm-edge.dev/keylist-proof/1.0";
+
+    /// The type of the signed proof message.
+    pub const PROOF_TYPE: &str = "https://didcomm-edge.dev/keylist-proof/1.0/proof";
+
+    /// Most proof attachments looked at per keylist-update (each is one signature check).
+    pub const MAX_PROOFS: usize = 8;
+
+    /// A proof attachment by the DID of `keys` for `requester`: the signed message as a JSON
+    /// attachment (what the device adds to its keylist-update).
+    pub fn attachment(signed_jws: &str) -> didcomm_edge::Result<Attachment> {
+        let json: Value = serde_json::from_str(signed_jws).map_err(|_| {
+            didcomm_edge::Error::new(
+                didcomm_edge::ErrorKind::Malformed,
+                "a signed message is JSON",
+            )
+        })?;
+        let mut attachment = Attachment::json("keylist-proof", json);
+        attachment.format = Some(PROOF_FORMAT.to_owned());
+        Ok(attachment)
+    }
+
+    /// The plaintext a device signs with a key of `added_did` to vouch for `requester`
+    /// registering `keys` (DID URLs of `added_did`, or the DID itself).
+    pub fn statement(id: &str, added_did: &str, requester: &str, keys: &[String]) -> Message {
+        Message::build(
+            id,
+            PROOF_TYPE,
+            serde_json::json!({ "requester": requester, "recipient_dids": keys }),
+        )
+        .from(added_did.to_owned())
+    }
+
+    /// The keys the message's proof attachments vouch for, for `requester`. Invalid proofs
+    /// prove nothing (the add they were for answers `client_error`).
+    pub async fn verified_keys(
+        m: &Mediator,
+        requester: &str,
+        message: &Message,
+    ) -> HashSet<String> {
+        let mut proven = HashSet::new();
+        let proofs = message
+            .attachments
+            .iter()
+            .flatten()
+            .filter(|a| a.format.as_deref() == Some(PROOF_FORMAT))
+            .take(MAX_PROOFS);
+        for attachment in proofs {
+            let Some(json) = &attachment.data.json else {
+                continue;
+            };
+            let text = json.to_string();
+            let Ok((statement, metadata)) =
+                m.didcomm.unpack(&text, &UnpackOptions::default()).await
+            else {
+                continue;
+            };
+            let signer = metadata.sign_from.as_deref().map(did_of);
+            let Some(added) = statement.from.as_deref().map(did_of) else {
+                continue;
+            };
+            if !metadata.non_repudiation
+                || metadata.encrypted
+                || statement.type_ != PROOF_TYPE
+                || signer != Some(added)
+            {
+                continue;
+            }
+            let body = statement.body.as_ref();
+            if body
+                .and_then(|b| b.get("requester"))
+                .and_then(Value::as_str)
+                != Some(requester)
+            {
+                continue;
+            }
+            let keys = body
+                .and_then(|b| b.get("recipient_dids"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|key| did_of(key) == added);
+            proven.extend(keys.map(str::to_owned));
+        }
+        proven
+    }
+
+    /// Whether `requester` may add `key`: its own DID's keys, or a key vouched for.
+    pub fn proven(requester: &str, key: &str, vouched: &HashSet<String>) -> bool {
+        did_of(key) == requester || vouched.contains(key)
     }
 }

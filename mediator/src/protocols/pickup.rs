@@ -4,6 +4,10 @@
 //! answers an empty `delivery-request` with a `status`, 4.0 with an empty `delivery`; 4.0's
 //! `messages-received` has no reply).
 //!
+//! A delivery carries at most the requested (and [`MAX_DELIVERY`]) number of messages and at
+//! most `delivery_max_bytes` of them, but always one if any waits: a large message goes
+//! alone and never blocks the queue.
+//!
 //! Only the DID holding the mediation grant may pick up, and only from its own keys' queues;
 //! requests must be authcrypted. Messages leave a queue only through `messages-received`.
 //! Live mode needs a WebSocket; it covers every key of the DID, including keys added later.
@@ -64,7 +68,10 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<Message>>
             let limit = usize::try_from(r.limit)
                 .unwrap_or(MAX_DELIVERY)
                 .min(MAX_DELIVERY);
-            let messages = m.storage.fetch(&keys, limit, now_ms()).await?;
+            let messages = m
+                .storage
+                .fetch(&keys, limit, m.delivery_max_bytes, now_ms())
+                .await?;
             if messages.is_empty() && r.version == PickupVersion::V3 {
                 Some(status(m, connection, r.version, &keys, r.recipient_did).await?)
             } else {
@@ -179,8 +186,9 @@ fn delivery(
 
 /// Live mode: the messages queued for any key of `owner` that were not pushed on this
 /// connection yet, as one `delivery` (none when nothing new waits). The keylist is read now,
-/// so keys added after live delivery started are included. A full delivery asks the
-/// connection to look again (more may wait); so does an acknowledgement. At most
+/// so keys added after live delivery started are included. Each delivery asks the
+/// connection to look again (more may wait behind the count or byte budget); so does an
+/// acknowledgement. At most
 /// [`MAX_IN_FLIGHT`] pushed messages wait for acknowledgement: a device that does not
 /// acknowledge is not flooded.
 pub async fn live_delivery(
@@ -199,14 +207,20 @@ pub async fn live_delivery(
     }
     let fresh = m
         .storage
-        .fetch_excluding(&keys, MAX_DELIVERY, now_ms(), &in_flight)
+        .fetch_excluding(
+            &keys,
+            MAX_DELIVERY,
+            m.delivery_max_bytes,
+            now_ms(),
+            &in_flight,
+        )
         .await?;
     if fresh.is_empty() {
         return Ok(vec![]);
     }
-    if fresh.len() == MAX_DELIVERY {
-        connection.poke();
-    }
+    // The delivery may have been cut by the count or by the byte budget: look again (an
+    // empty look costs one read and ends there).
+    connection.poke();
     connection.mark_in_flight(fresh.iter().map(|s| s.id.clone()));
     m.metrics.delivered(fresh.len() as u64);
     Ok(vec![delivery(version, &fresh, None)?])

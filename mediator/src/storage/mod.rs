@@ -9,10 +9,18 @@
 //!   message was acknowledged: an acknowledged id leaves a tombstone until the message's expiry.
 //! - A message leaves its queue only through [`Storage::ack`] (the device's `messages-received`)
 //!   or because it expired ([`Storage::sweep_expired`]); fetching never deletes.
-//! - Each queue has a count and byte quota, checked atomically with the insert.
+//! - One owner per DID: a DID and all of its DID URLs are one namespace, held by one granted
+//!   DID while it holds a key or a queued message there (see [`keylist`]). Keylist updates,
+//!   forward lookups and stores all check it inside their write (or read) against the
+//!   `namespaces` table, so no order of concurrent requests can cross owners.
+//! - Each queue has a count and byte quota, each device (all keys of one owner) another, and
+//!   all queues together a byte budget; all checked atomically with the insert.
+//! - A device's key limit is checked inside the keylist write.
+//! - Deliveries are bounded in messages and bytes, but carry at least one message.
 //! - Every stored message is announced on [`Storage::subscribe`], to every process sharing the
 //!   database (PostgreSQL: `LISTEN/NOTIFY`; SQLite: one process, an in-process broadcast).
 
+pub mod keylist;
 pub mod postgres;
 pub mod sqlite;
 
@@ -61,8 +69,10 @@ pub enum KeylistResult {
     Success,
     /// Nothing to do (already present / already absent).
     NoChange,
-    /// The key is registered by another DID: refused (`client_error`).
+    /// The key, or its DID's namespace, is held by another DID: refused (`client_error`).
     OwnedByAnother,
+    /// The requester already holds as many keys as it may (`server_error`).
+    KeyLimit,
 }
 
 /// A message to queue for a recipient key.
@@ -128,13 +138,31 @@ pub enum StoreOutcome {
     Duplicate,
 }
 
-/// Per-recipient limits, checked when a message is stored.
+/// Limits checked when a message is stored, atomically with the insert: per queue (one
+/// recipient key), per device (every queue of the key's owner) and over every queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     /// Most messages a queue may hold.
     pub max_messages: u64,
     /// Most bytes (sum of message sizes) a queue may hold.
     pub max_bytes: u64,
+    /// Most messages all queues of one device (owner) may hold together.
+    pub device_max_messages: u64,
+    /// Most bytes all queues of one device may hold together.
+    pub device_max_bytes: u64,
+    /// Most bytes all queues of the mediator may hold together (the disk budget).
+    pub total_max_bytes: u64,
+}
+
+impl Quota {
+    /// No limit at all (tests, tools).
+    pub const UNLIMITED: Quota = Quota {
+        max_messages: u64::MAX,
+        max_bytes: u64::MAX,
+        device_max_messages: u64::MAX,
+        device_max_bytes: u64::MAX,
+        total_max_bytes: u64::MAX,
+    };
 }
 
 impl Default for Quota {
@@ -142,8 +170,47 @@ impl Default for Quota {
         Quota {
             max_messages: 10_000,
             max_bytes: 64 * 1024 * 1024,
+            device_max_messages: 50_000,
+            device_max_bytes: 256 * 1024 * 1024,
+            total_max_bytes: 4 * 1024 * 1024 * 1024,
         }
     }
+}
+
+/// Which limit refused a store (the reason of its [`crate::ErrorKind::QuotaExceeded`]).
+pub(crate) fn quota_error(which: QuotaRefusal, quota: &Quota) -> crate::error::Error {
+    let reason = match which {
+        QuotaRefusal::Queue => format!(
+            "the recipient's queue is full (limits {} messages / {} bytes)",
+            quota.max_messages, quota.max_bytes
+        ),
+        QuotaRefusal::Device => format!(
+            "the recipient device's queues are full (limits {} messages / {} bytes)",
+            quota.device_max_messages, quota.device_max_bytes
+        ),
+        QuotaRefusal::Total => format!(
+            "the mediator's storage budget is used up ({} bytes)",
+            quota.total_max_bytes
+        ),
+    };
+    crate::error::Error::new(crate::ErrorKind::QuotaExceeded, reason)
+}
+
+/// The limit a store met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuotaRefusal {
+    Queue,
+    Device,
+    Total,
+}
+
+/// A store whose recipient's namespace is now held by another DID than the one the forward
+/// was resolved for (the key changed hands in between): refused, never re-bound.
+pub(crate) fn moved_recipient() -> crate::error::Error {
+    crate::error::Error::new(
+        crate::ErrorKind::UnknownRecipient,
+        "no mediation grant covers the forward's recipient any more",
+    )
 }
 
 /// Counts for status replies and metrics.
@@ -190,12 +257,24 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Remove the grant of `did` with its keys and their queues. Answers whether one existed.
     async fn remove_grant(&self, did: &str) -> Result<bool>;
 
-    /// Apply keylist updates for the granted `did`, in order. Fails with
+    /// Apply keylist updates for the granted `did`, in order, with no key limit. Fails with
     /// [`crate::ErrorKind::Forbidden`] when `did` holds no grant.
     async fn update_keylist(
         &self,
         did: &str,
         updates: &[KeylistUpdate],
+    ) -> Result<Vec<KeylistResult>> {
+        self.update_keylist_within(did, updates, u64::MAX).await
+    }
+
+    /// Apply keylist updates for the granted `did`, in order, in one transaction; an add
+    /// that would give `did` more than `max_keys` keys answers [`KeylistResult::KeyLimit`]
+    /// (counted inside the write). Each entry is decided by [`keylist::decide`].
+    async fn update_keylist_within(
+        &self,
+        did: &str,
+        updates: &[KeylistUpdate],
+        max_keys: u64,
     ) -> Result<Vec<KeylistResult>>;
 
     /// The keys of `did`, sorted, paged; plus the total count.
@@ -207,20 +286,28 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Where a forward to `next` (a DID or a DID URL) goes: the registered key and its owner.
     /// `next` itself when registered; else its DID when registered; else the first registered
     /// DID URL of that DID (a sender may name the DID where the device registered a key id).
+    /// Only keys of the namespace's owner are candidates: the lookup never crosses owners.
     async fn find_recipient(&self, next: &str) -> Result<Option<(String, String)>>;
 
     /// Queue a message. Returns once it is durable. Fails with
-    /// [`crate::ErrorKind::QuotaExceeded`] when the queue is full.
+    /// [`crate::ErrorKind::QuotaExceeded`] when the queue, the device's queues or the global
+    /// budget would overflow, and with [`crate::ErrorKind::UnknownRecipient`] when the
+    /// recipient's namespace is held by another DID than `message.owner`. A store for a
+    /// namespace nobody holds claims it for `message.owner` (a queued message holds it).
     async fn store(&self, message: NewMessage, quota: Quota) -> Result<StoreOutcome>;
 
-    /// Up to `limit` unexpired messages of the given recipients, oldest first. Deletes nothing.
+    /// Up to `limit` unexpired messages of the given recipients, oldest first, whose sizes
+    /// add up to at most `max_bytes`, except that the first is always included (a large
+    /// message goes alone, it never blocks the queue). Deletes nothing.
     async fn fetch(
         &self,
         recipients: &[String],
         limit: usize,
+        max_bytes: u64,
         now_ms: u64,
     ) -> Result<Vec<StoredMessage>> {
-        self.fetch_excluding(recipients, limit, now_ms, &[]).await
+        self.fetch_excluding(recipients, limit, max_bytes, now_ms, &[])
+            .await
     }
 
     /// As [`Storage::fetch`], skipping the messages whose ids are in `exclude` (those already
@@ -229,13 +316,15 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
         &self,
         recipients: &[String],
         limit: usize,
+        max_bytes: u64,
         now_ms: u64,
         exclude: &[String],
     ) -> Result<Vec<StoredMessage>>;
 
     /// Delete the messages with these ids from the given recipients' queues (and no one
     /// else's), leaving tombstones so that the same ids are not stored again before they
-    /// expire. Returns how many were deleted; unknown ids are ignored.
+    /// expire, in one set-based statement (at most [`MAX_ACK_IDS`] ids: more are refused with
+    /// [`crate::ErrorKind::TooLarge`]). Returns how many were deleted; unknown ids are ignored.
     async fn ack(&self, recipients: &[String], ids: &[String]) -> Result<u64>;
 
     /// Counts of the given recipients' queues.
@@ -266,10 +355,12 @@ pub enum StorageConfig {
     },
     /// A PostgreSQL server.
     Postgres {
-        /// `postgres://user@host:port/db` or key=value form.
+        /// `postgres://user@host:port/db` or key=value form; `sslmode=require` asks for TLS.
         url: String,
         /// Connections in the pool.
         pool_size: usize,
+        /// CA certificates (PEM) for TLS; the webpki roots when `None`.
+        ca_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -277,9 +368,13 @@ pub enum StorageConfig {
 pub async fn open(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
     Ok(match config {
         StorageConfig::Sqlite { path } => Arc::new(sqlite::SqliteStorage::open(path).await?),
-        StorageConfig::Postgres { url, pool_size } => {
-            Arc::new(postgres::PostgresStorage::connect(url, *pool_size).await?)
-        }
+        StorageConfig::Postgres {
+            url,
+            pool_size,
+            ca_file,
+        } => Arc::new(
+            postgres::PostgresStorage::connect_with(url, *pool_size, ca_file.as_deref()).await?,
+        ),
     })
 }
 
@@ -305,6 +400,37 @@ pub(crate) fn to_i64(value: u64) -> i64 {
 /// Saturating conversion from database integer columns.
 pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+/// How many of the sizes (oldest first) fit a delivery of `max_bytes`: those whose running
+/// sum stays within it, and always the first one.
+pub(crate) fn within_budget(sizes: impl IntoIterator<Item = u64>, max_bytes: u64) -> usize {
+    let mut total = 0u64;
+    let mut taken = 0usize;
+    for size in sizes {
+        total = total.saturating_add(size);
+        if taken > 0 && total > max_bytes {
+            break;
+        }
+        taken += 1;
+    }
+    taken
+}
+
+/// Most ids one [`Storage::ack`] takes (one statement, bounded parameters).
+pub const MAX_ACK_IDS: usize = 10_000;
+
+/// Most recipients one read or acknowledgement names.
+pub const MAX_RECIPIENTS: usize = 10_000;
+
+pub(crate) fn check_ack_size(recipients: &[String], ids: &[String]) -> Result<()> {
+    if ids.len() > MAX_ACK_IDS || recipients.len() > MAX_RECIPIENTS {
+        return Err(crate::error::Error::new(
+            crate::ErrorKind::TooLarge,
+            format!("an acknowledgement names at most {MAX_ACK_IDS} ids and {MAX_RECIPIENTS} keys"),
+        ));
+    }
+    Ok(())
 }
 
 /// How many store requests one transaction may carry (group commit).

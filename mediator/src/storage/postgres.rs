@@ -13,23 +13,28 @@
 //!   [`Notification::Resync`], since notifications sent while it was away are lost.
 
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, Pool, Runtime};
 use futures_util::future::join_all;
+use futures_util::{Stream, StreamExt};
 use std::sync::Mutex;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
-    key_did, to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage,
-    Notification, QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
-    NOTIFY_CAPACITY,
+    check_ack_size, key_did, moved_recipient, quota_error, to_i64, to_u64, within_budget, Grant,
+    KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal,
+    Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -145,7 +150,119 @@ BEGIN
     RETURN 0;
 END $$;
 ",
+    // One owner per DID namespace; queues know their namespace and owner; per-device and
+    // global counters kept by a trigger on `queues`. Every writer of queues locks the one
+    // `budget` row first, so writers never deadlock on it and every check is atomic.
+    r"
+CREATE TABLE namespaces (
+    did text PRIMARY KEY,
+    owner text NOT NULL
+);
+CREATE INDEX namespaces_by_owner ON namespaces (owner);
+ALTER TABLE queues ADD COLUMN did text, ADD COLUMN owner text;
+CREATE INDEX queues_by_did ON queues (did);
+CREATE TABLE devices (
+    owner text PRIMARY KEY,
+    count bigint NOT NULL,
+    bytes bigint NOT NULL
+);
+CREATE TABLE budget (
+    id integer PRIMARY KEY CHECK (id = 1),
+    count bigint NOT NULL,
+    bytes bigint NOT NULL
+);
+INSERT INTO budget (id, count, bytes)
+    SELECT 1, coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM queues;
+CREATE FUNCTION didcomm_edge_count_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    d_count bigint := 0;
+    d_bytes bigint := 0;
+BEGIN
+    IF TG_OP = 'UPDATE' OR TG_OP = 'DELETE' THEN
+        UPDATE devices SET count = count - OLD.count, bytes = bytes - OLD.bytes
+            WHERE owner = coalesce(OLD.owner, '');
+        d_count := d_count - OLD.count;
+        d_bytes := d_bytes - OLD.bytes;
+    END IF;
+    IF TG_OP = 'UPDATE' OR TG_OP = 'INSERT' THEN
+        INSERT INTO devices (owner, count, bytes)
+            VALUES (coalesce(NEW.owner, ''), NEW.count, NEW.bytes)
+            ON CONFLICT (owner) DO UPDATE SET count = devices.count + excluded.count,
+                bytes = devices.bytes + excluded.bytes;
+        d_count := d_count + NEW.count;
+        d_bytes := d_bytes + NEW.bytes;
+    END IF;
+    UPDATE budget SET count = count + d_count, bytes = bytes + d_bytes WHERE id = 1;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER queues_counted AFTER INSERT OR UPDATE OF count, bytes, owner OR DELETE
+    ON queues FOR EACH ROW EXECUTE PROCEDURE didcomm_edge_count_queue();
+UPDATE queues q SET owner = k.did FROM keys k WHERE k.key = q.recipient;
+DROP FUNCTION didcomm_edge_store(text, text, bytea, bigint, bigint, bigint, bigint);
+-- 0 stored, 1 duplicate, 2 queue full, 3 device full, 4 budget used up, 5 namespace held by
+-- another DID.
+CREATE FUNCTION didcomm_edge_store(p_recipient text, p_did text, p_owner text, p_id text,
+        p_body bytea, p_received bigint, p_expires bigint, p_max_count bigint,
+        p_max_bytes bigint, p_device_count bigint, p_device_bytes bigint, p_total_bytes bigint)
+    RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    q_count bigint;
+    q_bytes bigint;
+    ns_owner text;
+    size bigint := length(p_body);
+    inserted integer;
+BEGIN
+    PERFORM 1 FROM budget WHERE id = 1 FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM messages WHERE recipient = p_recipient AND id = p_id)
+        OR EXISTS (SELECT 1 FROM tombstones WHERE recipient = p_recipient AND id = p_id) THEN
+        RETURN 1;
+    END IF;
+    SELECT owner INTO ns_owner FROM namespaces WHERE did = p_did;
+    IF ns_owner IS NULL THEN
+        -- A queued message holds the namespace for its owner.
+        INSERT INTO namespaces (did, owner) VALUES (p_did, p_owner);
+    ELSIF ns_owner <> p_owner THEN
+        -- Held by another DID (the key changed hands since the lookup): never re-bound.
+        IF EXISTS (SELECT 1 FROM keys WHERE key_did = p_did)
+            OR EXISTS (SELECT 1 FROM queues WHERE did = p_did AND count > 0) THEN
+            RETURN 5;
+        END IF;
+        UPDATE namespaces SET owner = p_owner WHERE did = p_did;
+    END IF;
+    SELECT count, bytes INTO q_count, q_bytes FROM queues WHERE recipient = p_recipient;
+    IF coalesce(q_count, 0) + 1 > p_max_count OR coalesce(q_bytes, 0) + size > p_max_bytes THEN
+        RETURN 2;
+    END IF;
+    SELECT count, bytes INTO q_count, q_bytes FROM devices WHERE owner = p_owner;
+    IF coalesce(q_count, 0) + 1 > p_device_count
+        OR coalesce(q_bytes, 0) + size > p_device_bytes THEN
+        RETURN 3;
+    END IF;
+    IF (SELECT bytes FROM budget WHERE id = 1) + size > p_total_bytes THEN
+        RETURN 4;
+    END IF;
+    INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
+        VALUES (p_recipient, p_id, p_body, size, p_received, p_expires)
+        ON CONFLICT (recipient, id) DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    IF inserted = 0 THEN
+        RETURN 1;
+    END IF;
+    INSERT INTO queues (recipient, did, owner, count, bytes)
+        VALUES (p_recipient, p_did, p_owner, 1, size)
+        ON CONFLICT (recipient) DO UPDATE SET count = queues.count + 1,
+            bytes = queues.bytes + excluded.bytes, did = excluded.did, owner = excluded.owner;
+    RETURN 0;
+END $$;
+",
 ];
+
+/// The migration that introduced namespaces (its index in [`MIGRATIONS`]).
+const NAMESPACES_MIGRATION: usize = 2;
+
+/// Locks the `budget` row: every transaction that changes queues takes it first (one lock
+/// order for all writers, and atomic quota checks across instances).
+const LOCK_BUDGET: &str = "SELECT 1 FROM budget WHERE id = 1 FOR UPDATE";
 
 fn pg_error(e: &tokio_postgres::Error) -> Error {
     // The Display of a server error is its message (no parameters, so no message contents).
@@ -192,13 +309,138 @@ impl std::fmt::Debug for PostgresStorage {
     }
 }
 
+/// How sessions reach the server: plain, or TLS when the URL asks for it.
+#[derive(Clone)]
+enum Transport {
+    Plain,
+    Tls(tokio_postgres_rustls::MakeRustlsConnect),
+}
+
+impl Transport {
+    /// TLS (rustls) when the URL's `sslmode` is `require` (the server's certificate is
+    /// verified against `ca_file`, or the webpki roots); plain for `disable` and `prefer`
+    /// (tokio-postgres's default), as before.
+    fn for_config(config: &tokio_postgres::Config, ca_file: Option<&Path>) -> Result<Transport> {
+        if config.get_ssl_mode() != SslMode::Require {
+            return Ok(Transport::Plain);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject;
+                let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .map_err(|_| Error::config("database_ca_file cannot be read as PEM"))?;
+                for cert in certs {
+                    let cert =
+                        cert.map_err(|_| Error::config("database_ca_file holds a bad PEM block"))?;
+                    roots
+                        .add(cert)
+                        .map_err(|_| Error::config("database_ca_file holds a bad certificate"))?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|_| Error::config("no TLS protocol version available"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Transport::Tls(
+            tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+        ))
+    }
+
+    fn manager(&self, config: tokio_postgres::Config) -> Manager {
+        match self {
+            Transport::Plain => Manager::new(config, NoTls),
+            Transport::Tls(tls) => Manager::new(config, tls.clone()),
+        }
+    }
+
+    async fn connect(
+        &self,
+        config: &tokio_postgres::Config,
+    ) -> std::result::Result<
+        (
+            tokio_postgres::Client,
+            Box<dyn Stream<Item = AsyncMessage> + Send + Unpin>,
+        ),
+        tokio_postgres::Error,
+    > {
+        fn messages<S, T>(
+            mut connection: tokio_postgres::Connection<S, T>,
+        ) -> Box<dyn Stream<Item = AsyncMessage> + Send + Unpin>
+        where
+            S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+            T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        {
+            Box::new(Box::pin(futures_util::stream::poll_fn(
+                move |cx| match connection.poll_message(cx) {
+                    std::task::Poll::Ready(Some(Ok(m))) => std::task::Poll::Ready(Some(m)),
+                    std::task::Poll::Ready(Some(Err(_)) | None) => std::task::Poll::Ready(None),
+                    std::task::Poll::Pending => std::task::Poll::Pending,
+                },
+            )))
+        }
+        match self {
+            Transport::Plain => {
+                let (client, connection) = config.connect(NoTls).await?;
+                Ok((client, messages(connection)))
+            }
+            Transport::Tls(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await?;
+                Ok((client, messages(connection)))
+            }
+        }
+    }
+}
+
+/// A connection error in words an operator can act on (TLS asked but not offered is the one
+/// that must not pass silently).
+fn connect_error(e: &tokio_postgres::Error, wants_tls: bool) -> Error {
+    let text = e.to_string();
+    if wants_tls && text.contains("TLS") {
+        return Error::new(
+            ErrorKind::Storage,
+            "postgres: the URL asks for TLS (sslmode=require) and the server does not offer it",
+        );
+    }
+    pg_error(e)
+}
+
 impl PostgresStorage {
-    /// Connect to `url`, migrate the schema, start the store batcher and the listener.
+    /// Connect to `url` (plain, or TLS with the webpki roots when it says `sslmode=require`),
+    /// migrate the schema, start the store batcher and the listener.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PostgresStorage> {
-        let config: tokio_postgres::Config = url
+        Self::connect_with(url, pool_size, None).await
+    }
+
+    /// As [`PostgresStorage::connect`], verifying the server's certificate against the CA
+    /// certificates (PEM) in `ca_file` when TLS is used.
+    pub async fn connect_with(
+        url: &str,
+        pool_size: usize,
+        ca_file: Option<&Path>,
+    ) -> Result<PostgresStorage> {
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| Error::config("the PostgreSQL URL does not parse"))?;
-        let pool = Pool::builder(Manager::new(config.clone(), NoTls))
+        // Durability must not depend on the server's or the role's default: "202 Accepted"
+        // means the WAL is flushed.
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c synchronous_commit=on"),
+            None => "-c synchronous_commit=on".to_owned(),
+        };
+        config.options(&options);
+        let transport = Transport::for_config(&config, ca_file)?;
+        let wants_tls = matches!(transport, Transport::Tls(_));
+        // Fail now, clearly, if the server cannot be reached as the URL asks.
+        if let Err(e) = transport.connect(&config).await {
+            return Err(connect_error(&e, wants_tls));
+        }
+        let pool = Pool::builder(transport.manager(config.clone()))
             .max_size(pool_size.max(2))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(30)))
@@ -208,7 +450,7 @@ impl PostgresStorage {
         migrate(&pool).await?;
         let (notify, _) = broadcast::channel(NOTIFY_CAPACITY);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let listener = tokio::spawn(listen(config, notify.clone(), Some(ready_tx)));
+        let listener = tokio::spawn(listen(config, transport, notify.clone(), Some(ready_tx)));
         // Wait for the first LISTEN so nothing stored after `connect` returns goes unheard.
         match tokio::time::timeout(Duration::from_secs(15), ready_rx).await {
             Ok(Ok(Ok(()))) => {}
@@ -239,6 +481,126 @@ impl PostgresStorage {
 
     async fn client(&self) -> Result<deadpool_postgres::Client> {
         self.pool.get().await.map_err(|e| pool_error(&e))
+    }
+
+    /// The value of a run-time setting in this storage's sessions (`synchronous_commit`, ...),
+    /// for diagnostics and tests.
+    pub async fn session_setting(&self, name: &str) -> Result<String> {
+        let client = self.client().await?;
+        Ok(client
+            .query_one("SELECT current_setting($1)", &[&name])
+            .await
+            .map_err(|e| pg_error(&e))?
+            .get(0))
+    }
+
+    /// One attempt at a keylist update, in one transaction: the budget lock (removals change
+    /// queues), the grant row locked (the key count is exact), then each entry decided by
+    /// [`decide`] on what the transaction reads.
+    async fn try_update_keylist(
+        &self,
+        did: &str,
+        updates: &[KeylistUpdate],
+        max_keys: u64,
+    ) -> std::result::Result<Vec<KeylistResult>, Retry> {
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Retry::No(pool_error(&e)))?;
+        let tx = client.transaction().await.map_err(|e| classify(&e))?;
+        tx.execute(LOCK_BUDGET, &[])
+            .await
+            .map_err(|e| classify(&e))?;
+        let granted = tx
+            .query_opt("SELECT 1 FROM grants WHERE did = $1 FOR UPDATE", &[&did])
+            .await
+            .map_err(|e| classify(&e))?;
+        if granted.is_none() {
+            return Err(Retry::No(Error::new(
+                ErrorKind::Forbidden,
+                "keylist update from a DID without a mediation grant",
+            )));
+        }
+        let mut registered: i64 = tx
+            .query_one("SELECT count(*) FROM keys WHERE did = $1", &[&did])
+            .await
+            .map_err(|e| classify(&e))?
+            .get(0);
+        let mut results = Vec::with_capacity(updates.len());
+        for update in updates {
+            let namespace = key_did(&update.key);
+            let key_owner: Option<String> = tx
+                .query_opt("SELECT did FROM keys WHERE key = $1", &[&update.key])
+                .await
+                .map_err(|e| classify(&e))?
+                .map(|r| r.get(0));
+            let ns_owner: Option<String> = tx
+                .query_opt(
+                    "SELECT owner FROM namespaces WHERE did = $1 FOR UPDATE",
+                    &[&namespace],
+                )
+                .await
+                .map_err(|e| classify(&e))?
+                .map(|r| r.get(0));
+            // Whether the namespace is in use matters only when someone else holds it.
+            let in_use = match ns_owner.as_deref() {
+                Some(owner) if owner != did => tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM keys WHERE key_did = $1)
+                             OR EXISTS (SELECT 1 FROM queues WHERE did = $1 AND count > 0)",
+                        &[&namespace],
+                    )
+                    .await
+                    .map_err(|e| classify(&e))?
+                    .get(0),
+                _ => true,
+            };
+            let facts = Facts {
+                key_owner: key_owner.as_deref(),
+                namespace: ns_owner.as_deref().map(|owner| Namespace { owner, in_use }),
+                registered: to_u64(registered),
+            };
+            let result = match decide(did, update.action, &facts, max_keys) {
+                Decision::Answer(result) => result,
+                Decision::Add { claim } => {
+                    if claim {
+                        tx.execute(
+                            "INSERT INTO namespaces (did, owner) VALUES ($1, $2)
+                             ON CONFLICT (did) DO UPDATE SET owner = excluded.owner",
+                            &[&namespace, &did],
+                        )
+                        .await
+                        .map_err(|e| classify(&e))?;
+                    }
+                    tx.execute(
+                        "INSERT INTO keys (key, did, key_did) VALUES ($1, $2, $3)",
+                        &[&update.key, &did, &namespace],
+                    )
+                    .await
+                    .map_err(|e| classify(&e))?;
+                    registered += 1;
+                    KeylistResult::Success
+                }
+                Decision::Remove => {
+                    for sql in [
+                        "DELETE FROM keys WHERE key = $1",
+                        "DELETE FROM messages WHERE recipient = $1",
+                        "DELETE FROM queues WHERE recipient = $1",
+                        "DELETE FROM tombstones WHERE recipient = $1",
+                    ] {
+                        tx.execute(sql, &[&update.key])
+                            .await
+                            .map_err(|e| classify(&e))?;
+                    }
+                    registered -= 1;
+                    KeylistResult::Success
+                }
+            };
+            results.push(result);
+        }
+        tx.commit().await.map_err(|e| classify(&e))?;
+        Ok(results)
     }
 }
 
@@ -279,6 +641,7 @@ async fn migrate(pool: &Pool) -> Result<()> {
         .await
         .map_err(|e| pg_error(&e))?;
     }
+    let backfill_namespaces = usize::try_from(done).unwrap_or(0) <= NAMESPACES_MIGRATION;
     // Keys registered before `key_did` existed get theirs (DID syntax is parsed in Rust).
     let old = tx
         .query("SELECT key FROM keys WHERE key_did IS NULL", &[])
@@ -292,6 +655,31 @@ async fn migrate(pool: &Pool) -> Result<()> {
         )
         .await
         .map_err(|e| pg_error(&e))?;
+    }
+    if backfill_namespaces {
+        // Each DID goes to the owner with the oldest grant among those holding a key in it
+        // (forward lookups ignore the others' keys); queues get their namespace.
+        tx.batch_execute(
+            "INSERT INTO namespaces (did, owner)
+                 SELECT DISTINCT ON (k.key_did) k.key_did, k.did
+                 FROM keys k LEFT JOIN grants g ON g.did = k.did
+                 ORDER BY k.key_did, g.granted_at NULLS LAST, k.did",
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
+        let queues = tx
+            .query("SELECT recipient FROM queues WHERE did IS NULL", &[])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        for row in queues {
+            let recipient: String = row.get(0);
+            tx.execute(
+                "UPDATE queues SET did = $2 WHERE recipient = $1",
+                &[&recipient, &key_did(&recipient)],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        }
     }
     tx.commit().await.map_err(|e| pg_error(&e))
 }
@@ -312,24 +700,19 @@ fn parse_payload(payload: &str) -> Notification {
 /// Hold a `LISTEN` connection forever, reconnecting with backoff.
 async fn listen(
     config: tokio_postgres::Config,
+    transport: Transport,
     notify: broadcast::Sender<Notification>,
     mut ready: Option<oneshot::Sender<Result<()>>>,
 ) {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match config.connect(NoTls).await {
+        match transport.connect(&config).await {
             Ok((client, mut connection)) => {
                 let (events_tx, mut events) = mpsc::unbounded_channel();
                 let driver = tokio::spawn(async move {
-                    loop {
-                        let message =
-                            futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await;
-                        match message {
-                            Some(Ok(AsyncMessage::Notification(n))) => {
-                                let _ = events_tx.send(n.payload().to_owned());
-                            }
-                            Some(Ok(_)) => {}
-                            Some(Err(_)) | None => return,
+                    while let Some(message) = connection.next().await {
+                        if let AsyncMessage::Notification(n) = message {
+                            let _ = events_tx.send(n.payload().to_owned());
                         }
                     }
                 });
@@ -385,7 +768,11 @@ async fn store_batcher(pool: Pool, mut rx: mpsc::Receiver<WriteOp>) {
             }
         }
         if !batch.is_empty() {
-            batch.sort_by(|a, b| a.message.recipient.cmp(&b.message.recipient));
+            // By namespace, then key: concurrent batches take rows in the same order.
+            batch.sort_by(|a, b| {
+                let (a, b) = (&a.message.recipient, &b.message.recipient);
+                (key_did(a), a).cmp(&(key_did(b), b))
+            });
             let mut outcome = run_store_batch(&pool, &batch).await;
             for _ in 0..3 {
                 match &outcome {
@@ -433,10 +820,12 @@ async fn run_store_batch(
     let mut client = pool.get().await.map_err(|e| Retry::No(pool_error(&e)))?;
     let tx = client.transaction().await.map_err(|e| classify(&e))?;
     let statement = tx
-        .prepare_cached("SELECT didcomm_edge_store($1, $2, $3, $4, $5, $6, $7)")
+        .prepare_cached(
+            "SELECT didcomm_edge_store($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
         .await
         .map_err(|e| classify(&e))?;
-    let numbers: Vec<[i64; 4]> = batch
+    let numbers: Vec<[i64; 7]> = batch
         .iter()
         .map(|r| {
             [
@@ -444,23 +833,38 @@ async fn run_store_batch(
                 to_i64(r.message.expires_at_ms),
                 to_i64(r.quota.max_messages),
                 to_i64(r.quota.max_bytes),
+                to_i64(r.quota.device_max_messages),
+                to_i64(r.quota.device_max_bytes),
+                to_i64(r.quota.total_max_bytes),
             ]
         })
         .collect();
-    let params: Vec<[&(dyn ToSql + Sync); 7]> = batch
+    let namespaces: Vec<&str> = batch
+        .iter()
+        .map(|r| key_did(&r.message.recipient))
+        .collect();
+    let params: Vec<[&(dyn ToSql + Sync); 12]> = batch
         .iter()
         .zip(&numbers)
-        .map(|(r, [received, expires, max_count, max_bytes])| {
-            [
-                &r.message.recipient as &(dyn ToSql + Sync),
-                &r.message.id,
-                &r.message.body,
-                received,
-                expires,
-                max_count,
-                max_bytes,
-            ]
-        })
+        .zip(&namespaces)
+        .map(
+            |((r, [received, expires, count, bytes, d_count, d_bytes, total]), ns)| {
+                [
+                    &r.message.recipient as &(dyn ToSql + Sync),
+                    ns,
+                    &r.message.owner,
+                    &r.message.id,
+                    &r.message.body,
+                    received,
+                    expires,
+                    count,
+                    bytes,
+                    d_count,
+                    d_bytes,
+                    total,
+                ]
+            },
+        )
         .collect();
     // Sent together: tokio-postgres pipelines concurrent queries on one connection.
     let rows = join_all(params.iter().map(|p| tx.query_one(&statement, p))).await;
@@ -477,13 +881,10 @@ async fn run_store_batch(
                 Ok(StoreOutcome::Stored)
             }
             1 => Ok(StoreOutcome::Duplicate),
-            _ => Err(Error::new(
-                ErrorKind::QuotaExceeded,
-                format!(
-                    "the queue is full (limits {} messages / {} bytes)",
-                    request.quota.max_messages, request.quota.max_bytes
-                ),
-            )),
+            2 => Err(quota_error(QuotaRefusal::Queue, &request.quota)),
+            3 => Err(quota_error(QuotaRefusal::Device, &request.quota)),
+            4 => Err(quota_error(QuotaRefusal::Total, &request.quota)),
+            _ => Err(moved_recipient()),
         });
     }
     for (owner, recipient) in stored {
@@ -548,6 +949,9 @@ impl Storage for PostgresStorage {
     async fn remove_grant(&self, did: &str) -> Result<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+        tx.execute(LOCK_BUDGET, &[])
+            .await
+            .map_err(|e| pg_error(&e))?;
         tx.execute(
             "DELETE FROM messages WHERE recipient IN (SELECT key FROM keys WHERE did = $1)",
             &[&did],
@@ -566,9 +970,12 @@ impl Storage for PostgresStorage {
         )
         .await
         .map_err(|e| pg_error(&e))?;
-        tx.execute("DELETE FROM keys WHERE did = $1", &[&did])
-            .await
-            .map_err(|e| pg_error(&e))?;
+        for sql in [
+            "DELETE FROM keys WHERE did = $1",
+            "DELETE FROM namespaces WHERE owner = $1",
+        ] {
+            tx.execute(sql, &[&did]).await.map_err(|e| pg_error(&e))?;
+        }
         let removed = tx
             .execute("DELETE FROM grants WHERE did = $1", &[&did])
             .await
@@ -577,82 +984,20 @@ impl Storage for PostgresStorage {
         Ok(removed > 0)
     }
 
-    async fn update_keylist(
+    async fn update_keylist_within(
         &self,
         did: &str,
         updates: &[KeylistUpdate],
+        max_keys: u64,
     ) -> Result<Vec<KeylistResult>> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
-        let granted = tx
-            .query_opt("SELECT 1 FROM grants WHERE did = $1 FOR SHARE", &[&did])
-            .await
-            .map_err(|e| pg_error(&e))?;
-        if granted.is_none() {
-            return Err(Error::new(
-                ErrorKind::Forbidden,
-                "keylist update from a DID without a mediation grant",
-            ));
+        let mut attempt = 0;
+        loop {
+            match self.try_update_keylist(did, updates, max_keys).await {
+                Err(Retry::Yes(_)) if attempt < 3 => attempt += 1,
+                Err(Retry::Yes(e) | Retry::No(e)) => return Err(e),
+                Ok(results) => return Ok(results),
+            }
         }
-        let mut results = Vec::with_capacity(updates.len());
-        for update in updates {
-            let result = match update.action {
-                KeylistAction::Add => {
-                    let inserted = tx
-                        .execute(
-                            "INSERT INTO keys (key, did, key_did) VALUES ($1, $2, $3)
-                             ON CONFLICT (key) DO NOTHING",
-                            &[&update.key, &did, &key_did(&update.key)],
-                        )
-                        .await
-                        .map_err(|e| pg_error(&e))?;
-                    if inserted > 0 {
-                        KeylistResult::Success
-                    } else {
-                        let owner: Option<String> = tx
-                            .query_opt("SELECT did FROM keys WHERE key = $1", &[&update.key])
-                            .await
-                            .map_err(|e| pg_error(&e))?
-                            .map(|r| r.get(0));
-                        if owner.as_deref() == Some(did) {
-                            KeylistResult::NoChange
-                        } else {
-                            KeylistResult::OwnedByAnother
-                        }
-                    }
-                }
-                KeylistAction::Remove => {
-                    let owner: Option<String> = tx
-                        .query_opt(
-                            "SELECT did FROM keys WHERE key = $1 FOR UPDATE",
-                            &[&update.key],
-                        )
-                        .await
-                        .map_err(|e| pg_error(&e))?
-                        .map(|r| r.get(0));
-                    match owner.as_deref() {
-                        None => KeylistResult::NoChange,
-                        Some(other) if other != did => KeylistResult::OwnedByAnother,
-                        Some(_) => {
-                            for sql in [
-                                "DELETE FROM keys WHERE key = $1",
-                                "DELETE FROM messages WHERE recipient = $1",
-                                "DELETE FROM queues WHERE recipient = $1",
-                                "DELETE FROM tombstones WHERE recipient = $1",
-                            ] {
-                                tx.execute(sql, &[&update.key])
-                                    .await
-                                    .map_err(|e| pg_error(&e))?;
-                            }
-                            KeylistResult::Success
-                        }
-                    }
-                }
-            };
-            results.push(result);
-        }
-        tx.commit().await.map_err(|e| pg_error(&e))?;
-        Ok(results)
     }
 
     async fn keylist(&self, did: &str, offset: u64, limit: u64) -> Result<(Vec<String>, u64)> {
@@ -684,10 +1029,12 @@ impl Storage for PostgresStorage {
     async fn find_recipient(&self, next: &str) -> Result<Option<(String, String)>> {
         let client = self.client().await?;
         let did = key_did(next);
+        // Only keys of the namespace's owner (legacy keys of others stay unreachable).
         Ok(client
             .query_opt(
-                "SELECT key, did FROM keys WHERE key = $1 OR key = $2 OR key_did = $2
-                 ORDER BY CASE WHEN key = $1 THEN 0 WHEN key = $2 THEN 1 ELSE 2 END, key
+                "SELECT k.key, k.did FROM keys k LEFT JOIN namespaces n ON n.did = k.key_did
+                 WHERE k.key_did = $2 AND (n.owner IS NULL OR n.owner = k.did)
+                 ORDER BY CASE WHEN k.key = $1 THEN 0 WHEN k.key = $2 THEN 1 ELSE 2 END, k.key
                  LIMIT 1",
                 &[&next, &did],
             )
@@ -713,16 +1060,21 @@ impl Storage for PostgresStorage {
         &self,
         recipients: &[String],
         limit: usize,
+        max_bytes: u64,
         now_ms: u64,
         exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
         if recipients.is_empty() || limit == 0 {
             return Ok(vec![]);
         }
+        if recipients.len() > MAX_RECIPIENTS {
+            return Err(Error::new(ErrorKind::TooLarge, "too many recipients"));
+        }
         let client = self.client().await?;
-        let rows = client
+        // Sizes first (no bodies): the budget decides which bodies are read at all.
+        let candidates = client
             .query(
-                "SELECT recipient, id, body, received_at FROM messages
+                "SELECT seq, size FROM messages
                  WHERE recipient = ANY($1) AND expires_at > $2 AND id <> ALL($4)
                  ORDER BY received_at, seq LIMIT $3",
                 &[
@@ -731,6 +1083,19 @@ impl Storage for PostgresStorage {
                     &to_i64(limit as u64),
                     &exclude,
                 ],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        let taken = within_budget(
+            candidates.iter().map(|r| to_u64(r.get::<_, i64>(1))),
+            max_bytes,
+        );
+        let seqs: Vec<i64> = candidates.iter().take(taken).map(|r| r.get(0)).collect();
+        let rows = client
+            .query(
+                "SELECT recipient, id, body, received_at FROM messages
+                 WHERE seq = ANY($1) ORDER BY received_at, seq",
+                &[&seqs],
             )
             .await
             .map_err(|e| pg_error(&e))?;
@@ -746,11 +1111,16 @@ impl Storage for PostgresStorage {
     }
 
     async fn ack(&self, recipients: &[String], ids: &[String]) -> Result<u64> {
+        check_ack_size(recipients, ids)?;
         if recipients.is_empty() || ids.is_empty() {
             return Ok(0);
         }
-        let client = self.client().await?;
-        let rows = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+        tx.execute(LOCK_BUDGET, &[])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        let rows = tx
             .query(
                 "WITH gone AS (
                      DELETE FROM messages WHERE recipient = ANY($1) AND id = ANY($2)
@@ -771,6 +1141,7 @@ impl Storage for PostgresStorage {
             )
             .await
             .map_err(|e| pg_error(&e))?;
+        tx.commit().await.map_err(|e| pg_error(&e))?;
         Ok(rows.iter().map(|r| to_u64(r.get(0))).sum())
     }
 
@@ -820,10 +1191,14 @@ impl Storage for PostgresStorage {
     }
 
     async fn sweep_expired(&self, now_ms: u64) -> Result<u64> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
         let mut total = 0;
         loop {
-            let rows = client
+            let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+            tx.execute(LOCK_BUDGET, &[])
+                .await
+                .map_err(|e| pg_error(&e))?;
+            let rows = tx
                 .query(
                     "WITH gone AS (
                          DELETE FROM messages WHERE seq IN
@@ -843,7 +1218,7 @@ impl Storage for PostgresStorage {
                 .map_err(|e| pg_error(&e))?;
             let step: u64 = rows.iter().map(|r| to_u64(r.get(0))).sum();
             total += step;
-            let tombstones = client
+            let tombstones = tx
                 .execute(
                     "DELETE FROM tombstones WHERE (recipient, id) IN
                          (SELECT recipient, id FROM tombstones WHERE expires_at <= $1 LIMIT 5000)",
@@ -851,6 +1226,7 @@ impl Storage for PostgresStorage {
                 )
                 .await
                 .map_err(|e| pg_error(&e))?;
+            tx.commit().await.map_err(|e| pg_error(&e))?;
             if step < 5000 && tombstones < 5000 {
                 return Ok(total);
             }

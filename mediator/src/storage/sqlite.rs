@@ -24,10 +24,11 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Transaction};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
-    key_did, to_i64, to_u64, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage,
-    Notification, QueueStats, Quota, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
-    NOTIFY_CAPACITY,
+    check_ack_size, key_did, moved_recipient, quota_error, to_i64, to_u64, within_budget, Grant,
+    KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal,
+    Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -73,7 +74,58 @@ CREATE INDEX tombstones_by_expiry ON tombstones (expires_at);
 ALTER TABLE keys ADD COLUMN key_did TEXT;
 CREATE INDEX keys_by_key_did ON keys (key_did);
 ",
+    // One owner per DID namespace; queues know their namespace and owner; per-device and
+    // global counters kept by triggers on `queues` (every path that changes a queue's counts
+    // changes them too).
+    r"
+CREATE TABLE namespaces (
+    did TEXT PRIMARY KEY,
+    owner TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX namespaces_by_owner ON namespaces (owner);
+ALTER TABLE queues ADD COLUMN did TEXT;
+ALTER TABLE queues ADD COLUMN owner TEXT;
+CREATE INDEX queues_by_did ON queues (did);
+CREATE TABLE devices (
+    owner TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE budget (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+INSERT INTO budget (id, count, bytes)
+    SELECT 1, coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM queues;
+CREATE TRIGGER queues_counted_insert AFTER INSERT ON queues BEGIN
+    INSERT INTO devices (owner, count, bytes) SELECT coalesce(new.owner, ''), 0, 0
+        WHERE NOT EXISTS (SELECT 1 FROM devices WHERE owner = coalesce(new.owner, ''));
+    UPDATE devices SET count = count + new.count, bytes = bytes + new.bytes
+        WHERE owner = coalesce(new.owner, '');
+    UPDATE budget SET count = count + new.count, bytes = bytes + new.bytes;
+END;
+CREATE TRIGGER queues_counted_update AFTER UPDATE OF count, bytes, owner ON queues BEGIN
+    UPDATE devices SET count = count - old.count, bytes = bytes - old.bytes
+        WHERE owner = coalesce(old.owner, '');
+    INSERT INTO devices (owner, count, bytes) SELECT coalesce(new.owner, ''), 0, 0
+        WHERE NOT EXISTS (SELECT 1 FROM devices WHERE owner = coalesce(new.owner, ''));
+    UPDATE devices SET count = count + new.count, bytes = bytes + new.bytes
+        WHERE owner = coalesce(new.owner, '');
+    UPDATE budget SET count = count - old.count + new.count,
+        bytes = bytes - old.bytes + new.bytes;
+END;
+CREATE TRIGGER queues_counted_delete AFTER DELETE ON queues BEGIN
+    UPDATE devices SET count = count - old.count, bytes = bytes - old.bytes
+        WHERE owner = coalesce(old.owner, '');
+    UPDATE budget SET count = count - old.count, bytes = bytes - old.bytes;
+END;
+UPDATE queues SET owner = (SELECT did FROM keys WHERE keys.key = queues.recipient);
+",
 ];
+
+/// The migration that introduced namespaces (its index in [`MIGRATIONS`]).
+const NAMESPACES_MIGRATION: usize = 2;
 
 /// How many expired messages one sweep step deletes (keeps each write transaction short).
 const SWEEP_STEP: i64 = 5000;
@@ -103,6 +155,7 @@ enum Op {
     UpdateKeylist {
         did: String,
         updates: Vec<KeylistUpdate>,
+        max_keys: u64,
         reply: Reply<Vec<KeylistResult>>,
     },
     Ack {
@@ -190,7 +243,40 @@ impl SqliteStorage {
     }
 }
 
+/// Restrict the database and its `-wal` / `-shm` files to their owner (0600): they hold the
+/// queued messages and the keylists.
+fn restrict_files(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        // Created 0600 before SQLite opens it (no window with the umask's mode); SQLite gives
+        // its -wal and -shm files the database file's mode.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(path.display(), &e))?;
+        let mut names = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            names.push(PathBuf::from(name));
+        }
+        for name in names.iter().filter(|n| n.exists()) {
+            std::fs::set_permissions(name, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(name.display(), &e))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn open_writer(path: &Path) -> Result<Connection> {
+    // Files of an older version may be readable by others: tightened on every open.
+    restrict_files(path)?;
     let mut conn = Connection::open(path).map_err(|e| sql_error(&e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| sql_error(&e))?;
@@ -205,6 +291,8 @@ fn open_writer(path: &Path) -> Result<Connection> {
     conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA journal_size_limit=67108864;")
         .map_err(|e| sql_error(&e))?;
     migrate(&mut conn)?;
+    // The -wal and -shm files exist now.
+    restrict_files(path)?;
     Ok(conn)
 }
 
@@ -223,7 +311,37 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             .map_err(|e| sql_error(&e))?;
     }
     backfill_key_dids(&tx)?;
+    if done <= NAMESPACES_MIGRATION {
+        backfill_namespaces(&tx)?;
+    }
     tx.commit().map_err(|e| sql_error(&e))
+}
+
+/// Namespaces for keys registered before they existed: each DID goes to the owner with the
+/// oldest grant among those holding a key in it (forward lookups ignore the others' keys);
+/// queues get their namespace.
+fn backfill_namespaces(c: &Connection) -> Result<()> {
+    c.execute_batch(
+        "INSERT OR IGNORE INTO namespaces (did, owner)
+             SELECT k.key_did, k.did FROM keys k LEFT JOIN grants g ON g.did = k.did
+             ORDER BY k.key_did, g.granted_at IS NULL, g.granted_at, k.did",
+    )
+    .map_err(|e| sql_error(&e))?;
+    let recipients: Vec<String> = c
+        .prepare("SELECT recipient FROM queues WHERE did IS NULL")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| sql_error(&e))?;
+    for recipient in recipients {
+        c.execute(
+            "UPDATE queues SET did = ?2 WHERE recipient = ?1",
+            params![recipient, key_did(&recipient)],
+        )
+        .map_err(|e| sql_error(&e))?;
+    }
+    Ok(())
 }
 
 /// Keys registered before `key_did` existed get theirs (DID syntax is parsed in Rust, once).
@@ -353,10 +471,11 @@ fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<(String, String)>) -
         Op::UpdateKeylist {
             did,
             updates,
+            max_keys,
             reply,
         } => answer(
             reply,
-            in_savepoint(tx, |c| update_keylist(c, &did, &updates)),
+            in_savepoint(tx, |c| update_keylist(c, &did, &updates, max_keys)),
         ),
         Op::Ack {
             recipients,
@@ -405,26 +524,50 @@ fn store_one(c: &Connection, m: &NewMessage, quota: Quota) -> Result<StoreOutcom
     if exists {
         return Ok(StoreOutcome::Duplicate);
     }
-    let (count, bytes): (i64, i64) = c
-        .prepare_cached("SELECT count, bytes FROM queues WHERE recipient = ?1")
-        .and_then(|mut s| {
-            s.query_row(params![m.recipient], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(|e| sql_error(&e))?
-        .unwrap_or((0, 0));
-    let size = to_i64(m.body.len() as u64);
-    if to_u64(count).saturating_add(1) > quota.max_messages
-        || to_u64(bytes).saturating_add(m.body.len() as u64) > quota.max_bytes
-    {
-        return Err(Error::new(
-            ErrorKind::QuotaExceeded,
-            format!(
-                "the queue holds {count} messages / {bytes} bytes (limits {} / {})",
-                quota.max_messages, quota.max_bytes
-            ),
-        ));
+    let namespace = key_did(&m.recipient);
+    match namespace_owner(c, namespace).map_err(|e| sql_error(&e))? {
+        Some(owner) if owner == m.owner => {}
+        // Held by another DID (the key changed hands since the lookup): never re-bound.
+        Some(_) if namespace_in_use(c, namespace).map_err(|e| sql_error(&e))? => {
+            return Err(moved_recipient())
+        }
+        // A queued message holds the namespace for its owner.
+        _ => claim_namespace(c, namespace, &m.owner).map_err(|e| sql_error(&e))?,
     }
+    let size = m.body.len() as u64;
+    let counts = |sql: &str, key: &str| -> Result<(u64, u64)> {
+        let row: Option<(i64, i64)> = c
+            .prepare_cached(sql)
+            .and_then(|mut s| {
+                s.query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| sql_error(&e))?;
+        let (count, bytes) = row.unwrap_or((0, 0));
+        Ok((to_u64(count), to_u64(bytes)))
+    };
+    let fits = |(count, bytes): (u64, u64), max_count: u64, max_bytes: u64| {
+        count.saturating_add(1) <= max_count && bytes.saturating_add(size) <= max_bytes
+    };
+    let queue = counts(
+        "SELECT count, bytes FROM queues WHERE recipient = ?1",
+        &m.recipient,
+    )?;
+    if !fits(queue, quota.max_messages, quota.max_bytes) {
+        return Err(quota_error(QuotaRefusal::Queue, &quota));
+    }
+    let device = counts(
+        "SELECT count, bytes FROM devices WHERE owner = ?1",
+        &m.owner,
+    )?;
+    if !fits(device, quota.device_max_messages, quota.device_max_bytes) {
+        return Err(quota_error(QuotaRefusal::Device, &quota));
+    }
+    let total = counts("SELECT count, bytes FROM budget WHERE id = ?1", "1")?;
+    if !fits(total, u64::MAX, quota.total_max_bytes) {
+        return Err(quota_error(QuotaRefusal::Total, &quota));
+    }
+    let size = to_i64(size);
     c.prepare_cached(
         "INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -440,13 +583,39 @@ fn store_one(c: &Connection, m: &NewMessage, quota: Quota) -> Result<StoreOutcom
         ])
     })
     .map_err(|e| sql_error(&e))?;
+    // The triggers on `queues` carry the change to the device's and the global counters.
     c.prepare_cached(
-        "INSERT INTO queues (recipient, count, bytes) VALUES (?1, 1, ?2)
-         ON CONFLICT (recipient) DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes",
+        "INSERT INTO queues (recipient, did, owner, count, bytes) VALUES (?1, ?2, ?3, 1, ?4)
+         ON CONFLICT (recipient) DO UPDATE SET count = count + 1,
+             bytes = bytes + excluded.bytes, did = excluded.did, owner = excluded.owner",
     )
-    .and_then(|mut s| s.execute(params![m.recipient, size]))
+    .and_then(|mut s| s.execute(params![m.recipient, namespace, m.owner, size]))
     .map_err(|e| sql_error(&e))?;
     Ok(StoreOutcome::Stored)
+}
+
+fn namespace_owner(c: &Connection, namespace: &str) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached("SELECT owner FROM namespaces WHERE did = ?1")?
+        .query_row(params![namespace], |r| r.get(0))
+        .optional()
+}
+
+fn claim_namespace(c: &Connection, namespace: &str, owner: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO namespaces (did, owner) VALUES (?1, ?2)
+         ON CONFLICT (did) DO UPDATE SET owner = excluded.owner",
+    )?
+    .execute(params![namespace, owner])?;
+    Ok(())
+}
+
+/// Whether a key is registered in the namespace or a message queued for one of its keys.
+fn namespace_in_use(c: &Connection, namespace: &str) -> rusqlite::Result<bool> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM keys WHERE key_did = ?1)
+             OR EXISTS (SELECT 1 FROM queues WHERE did = ?1 AND count > 0)",
+    )?
+    .query_row(params![namespace], |r| r.get(0))
 }
 
 fn read_grant(c: &Connection, did: &str) -> rusqlite::Result<Option<Grant>> {
@@ -493,6 +662,8 @@ fn remove_grant(c: &Connection, did: &str) -> Result<bool> {
     }
     c.execute("DELETE FROM keys WHERE did = ?1", params![did])
         .map_err(|e| sql_error(&e))?;
+    c.execute("DELETE FROM namespaces WHERE owner = ?1", params![did])
+        .map_err(|e| sql_error(&e))?;
     let removed = c
         .execute("DELETE FROM grants WHERE did = ?1", params![did])
         .map_err(|e| sql_error(&e))?;
@@ -503,6 +674,7 @@ fn update_keylist(
     c: &Connection,
     did: &str,
     updates: &[KeylistUpdate],
+    max_keys: u64,
 ) -> Result<Vec<KeylistResult>> {
     if read_grant(c, did).map_err(|e| sql_error(&e))?.is_none() {
         return Err(Error::new(
@@ -510,29 +682,49 @@ fn update_keylist(
             "keylist update from a DID without a mediation grant",
         ));
     }
+    let mut registered: i64 = c
+        .prepare_cached("SELECT count(*) FROM keys WHERE did = ?1")
+        .and_then(|mut s| s.query_row(params![did], |r| r.get(0)))
+        .map_err(|e| sql_error(&e))?;
     let mut results = Vec::with_capacity(updates.len());
     for update in updates {
-        let owner: Option<String> = c
+        let key_owner: Option<String> = c
             .prepare_cached("SELECT did FROM keys WHERE key = ?1")
             .and_then(|mut s| s.query_row(params![update.key], |r| r.get(0)).optional())
             .map_err(|e| sql_error(&e))?;
-        let result = match (update.action, owner.as_deref()) {
-            (_, Some(other)) if other != did => KeylistResult::OwnedByAnother,
-            (KeylistAction::Add, Some(_)) | (KeylistAction::Remove, None) => {
-                KeylistResult::NoChange
+        let namespace = key_did(&update.key);
+        let ns_owner = namespace_owner(c, namespace).map_err(|e| sql_error(&e))?;
+        // Whether the namespace is in use matters only when someone else holds it.
+        let in_use = match ns_owner.as_deref() {
+            Some(owner) if owner != did => {
+                namespace_in_use(c, namespace).map_err(|e| sql_error(&e))?
             }
-            (KeylistAction::Add, None) => {
+            _ => true,
+        };
+        let facts = Facts {
+            key_owner: key_owner.as_deref(),
+            namespace: ns_owner.as_deref().map(|owner| Namespace { owner, in_use }),
+            registered: to_u64(registered),
+        };
+        let result = match decide(did, update.action, &facts, max_keys) {
+            Decision::Answer(result) => result,
+            Decision::Add { claim } => {
+                if claim {
+                    claim_namespace(c, namespace, did).map_err(|e| sql_error(&e))?;
+                }
                 c.execute(
                     "INSERT INTO keys (key, did, key_did) VALUES (?1, ?2, ?3)",
-                    params![update.key, did, key_did(&update.key)],
+                    params![update.key, did, namespace],
                 )
                 .map_err(|e| sql_error(&e))?;
+                registered += 1;
                 KeylistResult::Success
             }
-            (KeylistAction::Remove, Some(_)) => {
+            Decision::Remove => {
                 c.execute("DELETE FROM keys WHERE key = ?1", params![update.key])
                     .map_err(|e| sql_error(&e))?;
                 drop_queue(c, &update.key).map_err(|e| sql_error(&e))?;
+                registered -= 1;
                 KeylistResult::Success
             }
         };
@@ -541,40 +733,57 @@ fn update_keylist(
     Ok(results)
 }
 
+/// Acknowledge in set-based statements: one delete of every (recipient, id) pair, one
+/// insert of their tombstones, one counter update per touched queue.
 fn ack(c: &Connection, recipients: &[String], ids: &[String]) -> Result<u64> {
-    let mut total = 0u64;
-    for recipient in recipients {
-        let (mut count, mut bytes) = (0i64, 0i64);
-        for id in ids {
-            let gone: Option<(i64, i64)> = c
-                .prepare_cached(
-                    "DELETE FROM messages WHERE recipient = ?1 AND id = ?2
-                     RETURNING size, expires_at",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![recipient, id], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
-                })
-                .map_err(|e| sql_error(&e))?;
-            if let Some((size, expires_at)) = gone {
-                count += 1;
-                bytes += size;
-                // The id stays known until the message would have expired: a late retry of
-                // the same message is not queued again.
-                c.prepare_cached(
-                    "INSERT INTO tombstones (recipient, id, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (recipient, id) DO NOTHING",
-                )
-                .and_then(|mut s| s.execute(params![recipient, id, expires_at]))
-                .map_err(|e| sql_error(&e))?;
-            }
-        }
-        if count > 0 {
-            release(c, recipient, count, bytes)?;
-            total += to_u64(count);
-        }
+    let as_json = |items: &[String]| {
+        serde_json::to_string(items)
+            .map_err(|_| Error::new(ErrorKind::Internal, "ids do not serialize"))
+    };
+    let (recipients, ids) = (as_json(recipients)?, as_json(ids)?);
+    let gone: Vec<(String, String, i64, i64)> = c
+        .prepare_cached(
+            "DELETE FROM messages
+             WHERE recipient IN (SELECT value FROM json_each(?1))
+               AND id IN (SELECT value FROM json_each(?2))
+             RETURNING recipient, id, size, expires_at",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![recipients, ids], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(|e| sql_error(&e))?;
+    if gone.is_empty() {
+        return Ok(0);
     }
-    Ok(total)
+    // The ids stay known until the messages would have expired: a late retry of the same
+    // message is not queued again.
+    let tombstones = serde_json::to_string(
+        &gone
+            .iter()
+            .map(|(recipient, id, _, expires_at)| (recipient, id, expires_at))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|_| Error::new(ErrorKind::Internal, "ids do not serialize"))?;
+    c.prepare_cached(
+        "INSERT INTO tombstones (recipient, id, expires_at)
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) WHERE true
+         ON CONFLICT (recipient, id) DO NOTHING",
+    )
+    .and_then(|mut s| s.execute(params![tombstones]))
+    .map_err(|e| sql_error(&e))?;
+    let mut per_queue: HashMap<&str, (i64, i64)> = HashMap::new();
+    for (recipient, _, size, _) in &gone {
+        let entry = per_queue.entry(recipient.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += size;
+    }
+    for (recipient, (count, bytes)) in per_queue {
+        release(c, recipient, count, bytes)?;
+    }
+    Ok(gone.len() as u64)
 }
 
 /// Take `count` messages of `bytes` off a queue's counters; forget empty queues.
@@ -712,16 +921,18 @@ impl Storage for SqliteStorage {
         self.write(|reply| Op::RemoveGrant { did, reply }).await
     }
 
-    async fn update_keylist(
+    async fn update_keylist_within(
         &self,
         did: &str,
         updates: &[KeylistUpdate],
+        max_keys: u64,
     ) -> Result<Vec<KeylistResult>> {
         let did = did.to_owned();
         let updates = updates.to_vec();
         self.write(|reply| Op::UpdateKeylist {
             did,
             updates,
+            max_keys,
             reply,
         })
         .await
@@ -758,9 +969,11 @@ impl Storage for SqliteStorage {
         let next = next.to_owned();
         self.read(move |c| {
             let did = key_did(&next).to_owned();
+            // Only keys of the namespace's owner (legacy keys of others stay unreachable).
             c.prepare_cached(
-                "SELECT key, did FROM keys WHERE key = ?1 OR key = ?2 OR key_did = ?2
-                 ORDER BY CASE WHEN key = ?1 THEN 0 WHEN key = ?2 THEN 1 ELSE 2 END, key
+                "SELECT k.key, k.did FROM keys k LEFT JOIN namespaces n ON n.did = k.key_did
+                 WHERE k.key_did = ?2 AND (n.owner IS NULL OR n.owner = k.did)
+                 ORDER BY CASE WHEN k.key = ?1 THEN 0 WHEN k.key = ?2 THEN 1 ELSE 2 END, k.key
                  LIMIT 1",
             )?
             .query_row(params![next, did], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -782,48 +995,60 @@ impl Storage for SqliteStorage {
         &self,
         recipients: &[String],
         limit: usize,
+        max_bytes: u64,
         now_ms: u64,
         exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
         if recipients.is_empty() || limit == 0 {
             return Ok(vec![]);
         }
-        let recipients = recipients.to_vec();
-        // The excluded ids travel as one JSON array parameter: the statement text (and its
-        // cache entry) does not depend on how many there are.
-        let exclude = serde_json::to_string(exclude)
-            .map_err(|_| Error::new(ErrorKind::Internal, "ids do not serialize"))?;
+        if recipients.len() > MAX_RECIPIENTS {
+            return Err(Error::new(ErrorKind::TooLarge, "too many recipients"));
+        }
+        // Recipients and excluded ids travel as JSON array parameters: the statement text
+        // (and its cache entry) does not depend on how many there are.
+        let as_json = |items: &[String]| {
+            serde_json::to_string(items)
+                .map_err(|_| Error::new(ErrorKind::Internal, "ids do not serialize"))
+        };
+        let (recipients, exclude) = (as_json(recipients)?, as_json(exclude)?);
         self.read(move |c| {
-            let sql = format!(
-                "SELECT recipient, id, body, received_at FROM messages
-                 WHERE recipient IN ({}) AND expires_at > ?1
-                   AND id NOT IN (SELECT value FROM json_each(?3))
-                 ORDER BY received_at, seq LIMIT ?2",
-                placeholders(4, recipients.len())
-            );
-            let mut values: Vec<rusqlite::types::Value> = vec![
-                to_i64(now_ms).into(),
-                to_i64(limit as u64).into(),
-                exclude.into(),
-            ];
-            values.extend(recipients.into_iter().map(Into::into));
-            let mut statement = c.prepare_cached(&sql)?;
-            let rows = statement
-                .query_map(params_from_iter(values), |r| {
-                    Ok(StoredMessage {
-                        recipient: r.get(0)?,
-                        id: r.get(1)?,
-                        body: r.get(2)?,
-                        received_at_ms: to_u64(r.get(3)?),
-                    })
-                })?
+            // Sizes first (no bodies): the budget decides which bodies are read at all.
+            let candidates: Vec<(i64, i64)> = c
+                .prepare_cached(
+                    "SELECT seq, size FROM messages
+                     WHERE recipient IN (SELECT value FROM json_each(?1)) AND expires_at > ?2
+                       AND id NOT IN (SELECT value FROM json_each(?3))
+                     ORDER BY received_at, seq LIMIT ?4",
+                )?
+                .query_map(
+                    params![recipients, to_i64(now_ms), exclude, to_i64(limit as u64)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            let taken = within_budget(candidates.iter().map(|(_, size)| to_u64(*size)), max_bytes);
+            let seqs: Vec<i64> = candidates.iter().take(taken).map(|(seq, _)| *seq).collect();
+            let seqs = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".to_owned());
+            c.prepare_cached(
+                "SELECT recipient, id, body, received_at FROM messages
+                 WHERE seq IN (SELECT value FROM json_each(?1))
+                 ORDER BY received_at, seq",
+            )?
+            .query_map(params![seqs], |r| {
+                Ok(StoredMessage {
+                    recipient: r.get(0)?,
+                    id: r.get(1)?,
+                    body: r.get(2)?,
+                    received_at_ms: to_u64(r.get(3)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
         })
         .await
     }
 
     async fn ack(&self, recipients: &[String], ids: &[String]) -> Result<u64> {
+        check_ack_size(recipients, ids)?;
         if recipients.is_empty() || ids.is_empty() {
             return Ok(0);
         }
