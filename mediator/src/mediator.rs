@@ -594,3 +594,64 @@ impl MessageHandler for MediatorHandler {
         self.pack_replies(replies, &owner).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractional_rates_and_odd_bursts_make_quotas() {
+        let q = rate_quota(0.5, 3.0);
+        assert_eq!(q.replenish_interval(), Duration::from_secs(2));
+        assert_eq!(q.burst_size().get(), 3);
+        for (rate, burst) in [
+            (0.0, 0.0),
+            (f64::NAN, f64::INFINITY),
+            (-1.0, -5.0),
+            (1e12, 1e12),
+        ] {
+            let q = rate_quota(rate, burst);
+            assert!(q.burst_size().get() >= 1);
+        }
+    }
+
+    #[test]
+    fn keyed_limits_share_a_budget_per_key() {
+        let limit = KeyedLimit::<String>::new(0.001, 2.0);
+        let a = "did:example:a".to_owned();
+        let b = "did:example:b".to_owned();
+        assert!(limit.check(&a).is_ok());
+        assert!(limit.check(&a).is_ok());
+        let wait = limit.check(&a).unwrap_err();
+        assert!(wait > Duration::from_secs(100), "{wait:?}");
+        assert!(limit.check(&b).is_ok());
+        assert_eq!(limit.tracked(), 2);
+    }
+
+    #[test]
+    fn the_replay_cache_is_bounded_and_windowed() {
+        let cache = ReplayCache::new(Duration::from_secs(600), 2);
+        let now = now_ms() / 1000;
+        assert!(cache.admit("did:example:a", "1", Some(now)).is_ok());
+        let again = cache.admit("did:example:a", "1", Some(now)).unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::Replay);
+        assert_eq!(again.problem_code(), Some(REPLAY));
+        // Another sender may use the same id.
+        assert!(cache.admit("did:example:b", "1", None).is_ok());
+        // Full: the soonest to expire makes room.
+        assert!(cache.admit("did:example:c", "1", Some(now)).is_ok());
+        assert!(cache.state.lock().unwrap().seen.len() <= 2);
+        let stale = cache
+            .admit("did:example:a", "2", Some(now - 601))
+            .unwrap_err();
+        assert_eq!(stale.problem_code(), Some(codes::REQ_TIME));
+        let ahead = cache
+            .admit("did:example:a", "3", Some(now + 601))
+            .unwrap_err();
+        assert_eq!(ahead.problem_code(), Some(codes::REQ_TIME));
+        // A forgotten ticket (refused request) may come again.
+        let t = cache.admit("did:example:d", "9", None).unwrap();
+        cache.forget(t);
+        assert!(cache.admit("did:example:d", "9", None).is_ok());
+    }
+}

@@ -659,8 +659,12 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                 };
                 if let Err(wait) = app.per_ip.check(&conn.peer.ip()) {
-                    // Back-pressure instead of refusal: the socket is not read meanwhile.
-                    tokio::time::sleep(wait).await;
+                    // Back-pressure instead of refusal: the socket is not read meanwhile
+                    // (shutdown still ends the wait).
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stopped(&mut shutdown) => break,
+                    }
                     let _ = app.per_ip.check(&conn.peer.ip());
                 }
                 let out = ws_frame(&app, &connection, &bytes).await;
