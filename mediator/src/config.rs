@@ -47,8 +47,9 @@ pub enum KeylistProof {
     SameDid,
 }
 
-/// Every setting of the mediator, with its default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every setting of the mediator, with its default. `Debug` hides the secrets (grant tokens,
+/// the database password).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Settings {
@@ -66,10 +67,35 @@ pub struct Settings {
     pub database_pool_size: usize,
     /// Largest packed message accepted, in bytes.
     pub max_message_bytes: usize,
-    /// Messages per second one connection may send (token bucket refill rate).
+    /// Messages per second one peer address may send, over all its connections (token bucket
+    /// refill rate).
     pub rate_limit_per_second: f64,
-    /// Burst allowance of the per-connection token bucket.
+    /// Burst allowance of the per-address token bucket.
     pub rate_limit_burst: f64,
+    /// Messages per second one authenticated sender DID may send, whatever its addresses.
+    pub did_rate_limit_per_second: f64,
+    /// Burst allowance of the per-DID token bucket.
+    pub did_rate_limit_burst: f64,
+    /// Most TCP connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers; on a kept-alive connection the
+    /// clock starts when the previous response is sent, so this is also the idle timeout.
+    pub header_timeout_seconds: u64,
+    /// Seconds a client may take to send a request's body.
+    pub body_timeout_seconds: u64,
+    /// Seconds a WebSocket may stay silent (no frame, not even a ping) before it is closed.
+    pub ws_idle_timeout_seconds: u64,
+    /// Messages unpacked at once (0: one per CPU core); unpacking runs off the async runtime.
+    pub unpack_workers: usize,
+    /// Messages that may wait for an unpack worker; more are refused with 503 at once.
+    pub unpack_queue: usize,
+    /// Authenticated requests are refused when their `created_time` is further than this many
+    /// seconds from now, and a (sender, id) seen within it is refused as a replay.
+    pub replay_window_seconds: u64,
+    /// Most (sender, id) pairs remembered for replay detection (the oldest are forgotten first).
+    pub replay_cache_capacity: usize,
+    /// Most attachments (messages) one forward may carry.
+    pub max_forward_attachments: usize,
     /// Most messages queued per recipient key.
     pub queue_max_messages: u64,
     /// Most bytes queued per recipient key.
@@ -129,6 +155,18 @@ impl Default for Settings {
             max_message_bytes: 1024 * 1024,
             rate_limit_per_second: 200.0,
             rate_limit_burst: 400.0,
+            did_rate_limit_per_second: 100.0,
+            did_rate_limit_burst: 200.0,
+            max_connections: 1024,
+            header_timeout_seconds: 30,
+            body_timeout_seconds: 30,
+            // The agent's live mode pings every 20 s by default.
+            ws_idle_timeout_seconds: 120,
+            unpack_workers: 0,
+            unpack_queue: 32,
+            replay_window_seconds: 600,
+            replay_cache_capacity: 100_000,
+            max_forward_attachments: 4,
             queue_max_messages: 10_000,
             queue_max_bytes: 64 * 1024 * 1024,
             message_ttl_seconds: 14 * 24 * 3600,
@@ -195,6 +233,14 @@ impl Settings {
         }
     }
 
+    /// How many messages are unpacked at once: `unpack_workers`, or one per core.
+    pub fn unpack_workers(&self) -> usize {
+        if self.unpack_workers > 0 {
+            return self.unpack_workers;
+        }
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    }
+
     /// Read a TOML settings file (every key optional).
     pub fn from_toml(text: &str) -> Result<Settings> {
         toml::from_str(text).map_err(|e| Error::config(format!("settings file: {e}")))
@@ -208,6 +254,28 @@ impl Settings {
             return Err(Error::config(
                 "rate_limit_per_second must be positive and rate_limit_burst at least 1",
             ));
+        }
+        if !(self.did_rate_limit_per_second > 0.0 && self.did_rate_limit_burst >= 1.0) {
+            return Err(Error::config(
+                "did_rate_limit_per_second must be positive and did_rate_limit_burst at least 1",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::config("max_connections must be positive"));
+        }
+        if self.header_timeout_seconds == 0
+            || self.body_timeout_seconds == 0
+            || self.ws_idle_timeout_seconds == 0
+        {
+            return Err(Error::config("timeouts must be positive"));
+        }
+        if self.replay_window_seconds == 0 || self.replay_cache_capacity == 0 {
+            return Err(Error::config(
+                "replay_window_seconds and replay_cache_capacity must be positive",
+            ));
+        }
+        if self.max_forward_attachments == 0 {
+            return Err(Error::config("max_forward_attachments must be at least 1"));
         }
         if self.queue_max_messages == 0 || self.queue_max_bytes == 0 {
             return Err(Error::config("queue limits must be positive"));
@@ -236,6 +304,109 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("public_ws_url", &self.public_ws_url)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_database_url),
+            )
+            .field("database_pool_size", &self.database_pool_size)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("did_rate_limit_per_second", &self.did_rate_limit_per_second)
+            .field("did_rate_limit_burst", &self.did_rate_limit_burst)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout_seconds", &self.header_timeout_seconds)
+            .field("body_timeout_seconds", &self.body_timeout_seconds)
+            .field("ws_idle_timeout_seconds", &self.ws_idle_timeout_seconds)
+            .field("unpack_workers", &self.unpack_workers)
+            .field("unpack_queue", &self.unpack_queue)
+            .field("replay_window_seconds", &self.replay_window_seconds)
+            .field("replay_cache_capacity", &self.replay_cache_capacity)
+            .field("max_forward_attachments", &self.max_forward_attachments)
+            .field("queue_max_messages", &self.queue_max_messages)
+            .field("queue_max_bytes", &self.queue_max_bytes)
+            .field("message_ttl_seconds", &self.message_ttl_seconds)
+            .field("sweep_interval_seconds", &self.sweep_interval_seconds)
+            .field("log_format", &self.log_format)
+            .field("log_filter", &self.log_filter)
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("print_qr", &self.print_qr)
+            .field("label", &self.label)
+            .field("pinned_did_docs", &self.pinned_did_docs)
+            .field("resolve_did_web", &self.resolve_did_web)
+            .field("grant_policy", &self.grant_policy)
+            .field("grant_allow_list", &self.grant_allow_list)
+            // Credentials: only how many there are.
+            .field(
+                "grant_tokens",
+                &format_args!("[{} redacted]", self.grant_tokens.len()),
+            )
+            .field("max_keys_per_client", &self.max_keys_per_client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What is left to show of a database URL: the password of `scheme://user:password@host` and
+/// every `password=...` (key-value connection strings, query parameters) become `***`.
+pub fn redact_database_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    if let Some((scheme, after)) = url.split_once("://") {
+        let authority_end = after.find(['/', '?']).unwrap_or(after.len());
+        let (authority, tail) = after.split_at(authority_end);
+        out.push_str(scheme);
+        out.push_str("://");
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                match userinfo.split_once(':') {
+                    Some((user, _password)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push('@');
+                out.push_str(host);
+            }
+            None => out.push_str(authority),
+        }
+        rest = tail;
+    }
+    // `password=value`, `password = 'va lue'`, `?password=value&...`, any case.
+    let lower = rest.to_ascii_lowercase();
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = lower.get(search..).and_then(|l| l.find("password")) {
+        let key_end = search + found + "password".len();
+        let after_key = rest.get(key_end..).unwrap_or_default();
+        let trimmed = after_key.trim_start();
+        let Some(value) = trimmed.strip_prefix('=') else {
+            search = key_end;
+            continue;
+        };
+        let value_start = rest.len() - value.trim_start().len();
+        let body = rest.get(value_start..).unwrap_or_default();
+        let value_len = if let Some(quoted) = body.strip_prefix('\'') {
+            quoted.find('\'').map_or(body.len(), |end| end + 2)
+        } else {
+            body.find([' ', '&', '\t', '\n']).unwrap_or(body.len())
+        };
+        out.push_str(rest.get(copied..value_start).unwrap_or_default());
+        out.push_str("***");
+        copied = value_start + value_len;
+        search = copied;
+    }
+    out.push_str(rest.get(copied..).unwrap_or_default());
+    out
 }
 
 /// The WebSocket URL next to an HTTP URL: `http` → `ws`, `https` → `wss`, plus `/ws`.
@@ -280,12 +451,45 @@ pub struct Args {
     /// Largest packed message accepted, in bytes [default: 1048576].
     #[arg(long, env = "MEDIATOR_MAX_MESSAGE_BYTES")]
     pub max_message_bytes: Option<usize>,
-    /// Messages per second per connection [default: 200].
+    /// Messages per second per peer address [default: 200].
     #[arg(long, env = "MEDIATOR_RATE_LIMIT_PER_SECOND")]
     pub rate_limit_per_second: Option<f64>,
-    /// Burst per connection [default: 400].
+    /// Burst per peer address [default: 400].
     #[arg(long, env = "MEDIATOR_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<f64>,
+    /// Messages per second per authenticated sender DID [default: 100].
+    #[arg(long, env = "MEDIATOR_DID_RATE_LIMIT_PER_SECOND")]
+    pub did_rate_limit_per_second: Option<f64>,
+    /// Burst per authenticated sender DID [default: 200].
+    #[arg(long, env = "MEDIATOR_DID_RATE_LIMIT_BURST")]
+    pub did_rate_limit_burst: Option<f64>,
+    /// Most TCP connections open at once [default: 1024].
+    #[arg(long, env = "MEDIATOR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds to send request headers; also the keep-alive idle timeout [default: 30].
+    #[arg(long, env = "MEDIATOR_HEADER_TIMEOUT_SECONDS")]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds to send a request body [default: 30].
+    #[arg(long, env = "MEDIATOR_BODY_TIMEOUT_SECONDS")]
+    pub body_timeout_seconds: Option<u64>,
+    /// Seconds a WebSocket may stay silent before it is closed [default: 120].
+    #[arg(long, env = "MEDIATOR_WS_IDLE_TIMEOUT_SECONDS")]
+    pub ws_idle_timeout_seconds: Option<u64>,
+    /// Messages unpacked at once, 0 for one per core [default: 0].
+    #[arg(long, env = "MEDIATOR_UNPACK_WORKERS")]
+    pub unpack_workers: Option<usize>,
+    /// Messages that may wait for an unpack worker before 503s [default: 32].
+    #[arg(long, env = "MEDIATOR_UNPACK_QUEUE")]
+    pub unpack_queue: Option<usize>,
+    /// created_time window and replay memory, in seconds [default: 600].
+    #[arg(long, env = "MEDIATOR_REPLAY_WINDOW_SECONDS")]
+    pub replay_window_seconds: Option<u64>,
+    /// Most (sender, id) pairs remembered against replays [default: 100000].
+    #[arg(long, env = "MEDIATOR_REPLAY_CACHE_CAPACITY")]
+    pub replay_cache_capacity: Option<usize>,
+    /// Most attachments per forward [default: 4].
+    #[arg(long, env = "MEDIATOR_MAX_FORWARD_ATTACHMENTS")]
+    pub max_forward_attachments: Option<usize>,
     /// Most messages queued per recipient key [default: 10000].
     #[arg(long, env = "MEDIATOR_QUEUE_MAX_MESSAGES")]
     pub queue_max_messages: Option<u64>,
@@ -382,6 +586,17 @@ impl Args {
             max_message_bytes,
             rate_limit_per_second,
             rate_limit_burst,
+            did_rate_limit_per_second,
+            did_rate_limit_burst,
+            max_connections,
+            header_timeout_seconds,
+            body_timeout_seconds,
+            ws_idle_timeout_seconds,
+            unpack_workers,
+            unpack_queue,
+            replay_window_seconds,
+            replay_cache_capacity,
+            max_forward_attachments,
             queue_max_messages,
             queue_max_bytes,
             message_ttl_seconds,
@@ -499,6 +714,70 @@ mod tests {
         assert_eq!(s.public_ws_url(), "ws://127.0.0.1:8080/ws");
         s.public_ws_url = Some("wss://x/y".into());
         assert_eq!(s.public_ws_url(), "wss://x/y");
+    }
+
+    #[test]
+    fn debug_redacts_tokens_and_database_passwords() {
+        let s = Settings {
+            grant_tokens: vec!["tok-SECRET-1".into(), "tok-SECRET-2".into()],
+            database_url: Some("postgres://mediator:pa55-SECRET@db.example:5432/m".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("postgres://mediator:***@db.example:5432/m"),
+            "{shown}"
+        );
+        assert!(shown.contains("[2 redacted]"), "{shown}");
+        for (url, expected) in [
+            (
+                "host=db user=m password=pa55-SECRET dbname=m",
+                "host=db user=m password=*** dbname=m",
+            ),
+            (
+                "host=db PASSWORD = 'pa 55 SECRET' dbname=m",
+                "host=db PASSWORD = *** dbname=m",
+            ),
+            (
+                "postgres://m@db/m?sslmode=require&password=SECRET&x=1",
+                "postgres://m@db/m?sslmode=require&password=***&x=1",
+            ),
+            ("postgres://m@db/m", "postgres://m@db/m"),
+            (
+                "postgresql://u:p%40ss-SECRET@[::1]:5432/m",
+                "postgresql://u:***@[::1]:5432/m",
+            ),
+        ] {
+            assert_eq!(redact_database_url(url), expected);
+        }
+    }
+
+    #[test]
+    fn new_limits_have_flags_and_are_checked() {
+        let args = Args::parse_from([
+            "m",
+            "--max-connections",
+            "3",
+            "--did-rate-limit-per-second",
+            "2",
+            "--max-forward-attachments",
+            "2",
+            "--replay-window-seconds",
+            "60",
+        ]);
+        let s = args.settings().unwrap();
+        assert_eq!(s.max_connections, 3);
+        assert!((s.did_rate_limit_per_second - 2.0).abs() < f64::EPSILON);
+        assert_eq!(s.max_forward_attachments, 2);
+        assert_eq!(s.replay_window_seconds, 60);
+        assert!(Args::parse_from(["m", "--max-forward-attachments", "0"])
+            .settings()
+            .is_err());
+        assert!(Args::parse_from(["m", "--ws-idle-timeout-seconds", "0"])
+            .settings()
+            .is_err());
+        assert!(Settings::from_toml("unpack_queue = 0\nheader_timeout_seconds = 5").is_ok());
     }
 
     #[test]

@@ -28,8 +28,15 @@ pub enum ErrorKind {
     Config,
     /// A file or socket operation failed.
     Io,
-    /// The server is shutting down or a component stopped.
+    /// The server is shutting down, a component stopped, or it is too busy right now (retry
+    /// shortly).
     Unavailable,
+    /// The sender (its address or its DID) sent more than its rate allows.
+    RateLimited,
+    /// An authenticated request whose (sender, id) was already handled.
+    Replay,
+    /// The client took too long to send its request.
+    TimedOut,
     /// An internal invariant did not hold (a bug).
     Internal,
 }
@@ -49,6 +56,9 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Io => "io",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Replay => "replay",
+            ErrorKind::TimedOut => "timed_out",
             ErrorKind::Internal => "internal",
         }
     }
@@ -69,6 +79,8 @@ pub struct Error {
     problem_code: Option<&'static str>,
     /// The refusal packed as a problem report for the sender, when it can read one.
     report: Option<String>,
+    /// When a retry may succeed (rate limits, a busy server).
+    retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
@@ -79,7 +91,29 @@ impl Error {
             reason: reason.into(),
             problem_code: None,
             report: None,
+            retry_after: None,
         }
+    }
+
+    /// `who` sent more than its rate allows; a request may pass again after `wait`.
+    pub fn rate_limited(who: &str, wait: std::time::Duration) -> Self {
+        Error::new(
+            ErrorKind::RateLimited,
+            format!("rate limit exceeded for {who}"),
+        )
+        .with_retry_after(wait)
+    }
+
+    /// Say when a retry may succeed.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// When a retry may succeed, if the error says.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     /// Name the Report Problem code to answer this error with.
@@ -155,9 +189,135 @@ impl std::error::Error for Error {}
 
 impl From<didcomm_edge::Error> for Error {
     fn from(e: didcomm_edge::Error) -> Self {
-        Error::new(ErrorKind::Envelope(e.kind()), e.reason())
+        Error::new(ErrorKind::Envelope(e.kind()), bounded_reason(e.reason()))
     }
+}
+
+/// `text` with every run of non-space characters longer than [`EXCERPT_CHARS`] cut there.
+fn cut_long_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4 * MAX_REASON_CHARS));
+    let mut run = 0usize;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            run = 0;
+            out.push(c);
+            continue;
+        }
+        run += 1;
+        if run <= EXCERPT_CHARS {
+            out.push(c);
+        } else if run == EXCERPT_CHARS + 1 {
+            out.push('…');
+        }
+    }
+    out
+}
+
+/// Most characters of a reason taken from the envelope engine.
+const MAX_REASON_CHARS: usize = 160;
+
+/// A reason from the engine, which may quote the input it refused: every quoted run (`'…'`
+/// or `"…"`) cut to an [`excerpt`], the whole to [`MAX_REASON_CHARS`].
+fn bounded_reason(reason: &str) -> String {
+    let mut out = String::new();
+    let mut rest = reason;
+    while let Some(open) = rest.find(['\'', '"']) {
+        let (before, from_quote) = rest.split_at(open);
+        out.push_str(before);
+        let quote = from_quote.chars().next().unwrap_or('\'');
+        let inner = from_quote.get(1..).unwrap_or_default();
+        match inner.find(quote) {
+            Some(close) => {
+                out.push(quote);
+                out.push_str(&excerpt(inner.get(..close).unwrap_or_default()));
+                out.push(quote);
+                rest = inner.get(close + 1..).unwrap_or_default();
+            }
+            None => {
+                out.push(quote);
+                out.push_str(&excerpt(inner));
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    // Unquoted input (a DID after "resolving") is one long word: cut every word too.
+    let mut out = cut_long_words(&out);
+    if out.chars().nth(MAX_REASON_CHARS).is_some() {
+        out = out.chars().take(MAX_REASON_CHARS).collect();
+        out.push('…');
+    }
+    out
+}
+
+/// Most characters of an attacker-supplied string an error reason or a log line shows.
+pub const EXCERPT_CHARS: usize = 64;
+
+/// At most [`EXCERPT_CHARS`] characters of `input`, control characters replaced, with `…`
+/// when cut: what an error reason may quote of input that came from outside.
+///
+/// Local until the core's `didcomm_edge::error::excerpt` lands; then this defers to it.
+pub fn excerpt(input: &str) -> String {
+    let mut out: String = input
+        .chars()
+        .take(EXCERPT_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if input.chars().nth(EXCERPT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The mediator's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_short_and_printable() {
+        assert_eq!(excerpt("did:key:z6Mk"), "did:key:z6Mk");
+        let long = format!("did:key:z{}", "2".repeat(100_000));
+        let shown = excerpt(&long);
+        assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(excerpt("a\nb\u{1b}[31m"), "a?b?[31m");
+    }
+
+    #[test]
+    fn engine_reasons_quote_little_of_the_input() {
+        let did = format!("did:key:z{}", "2".repeat(10_000));
+        let e = Error::from(didcomm_edge::Error::new(
+            didcomm_edge::ErrorKind::Malformed,
+            format!("kid '{did}' is not a DID URL; also \"{did}"),
+        ));
+        assert!(
+            e.reason().chars().count() <= MAX_REASON_CHARS + 1,
+            "{}",
+            e.reason()
+        );
+        assert!(
+            !e.reason().contains(&"2".repeat(EXCERPT_CHARS)),
+            "{}",
+            e.reason()
+        );
+        assert!(
+            e.reason().starts_with("kid 'did:key:z222"),
+            "{}",
+            e.reason()
+        );
+        let e = Error::from(didcomm_edge::Error::new(
+            didcomm_edge::ErrorKind::Unsupported,
+            format!("resolving {did}"),
+        ));
+        assert!(e.reason().chars().count() < 80, "{}", e.reason());
+        let plain = "the message is not valid JSON";
+        let e = Error::from(didcomm_edge::Error::new(
+            didcomm_edge::ErrorKind::Malformed,
+            plain,
+        ));
+        assert_eq!(e.reason(), plain);
+    }
+}

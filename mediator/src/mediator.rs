@@ -5,9 +5,16 @@
 //! writes its messages with the core's typed protocol layer (`didcomm_edge::protocols`,
 //! `didcomm_edge::routing`); the handlers in [`crate::protocols`] add what a server needs on top
 //! (storage, grant policy, quotas, live delivery).
+//!
+//! Before dispatch, every request passes the guards of [`RequestGuard`]: unpacking runs on a
+//! bounded pool off the async runtime (a full queue is refused at once), an authenticated
+//! sender is held to its per-DID rate, and an authenticated request whose `created_time` is
+//! outside the replay window, or whose (sender, id) was already handled, is refused.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -15,18 +22,22 @@ use didcomm_edge::did::did_of;
 use didcomm_edge::protocols::discover_features::{FeatureRegistry, QUERIES_TYPE};
 use didcomm_edge::protocols::mediation::MediationVersion;
 use didcomm_edge::protocols::pickup::PickupVersion;
-use didcomm_edge::protocols::report_problem::is_problem_report;
+use didcomm_edge::protocols::report_problem::{codes, is_problem_report};
 use didcomm_edge::protocols::return_route::allows_reply;
 use didcomm_edge::protocols::trust_ping::PING_TYPE;
 use didcomm_edge::routing::FORWARD_TYPE;
 use didcomm_edge::{DidComm, Message, PackEncryptedOptions, UnpackMetadata, UnpackOptions};
 
-use crate::config::{GrantPolicy, KeylistProof};
-use crate::error::{Error, ErrorKind, Result};
+use crate::config::{GrantPolicy, KeylistProof, Settings};
+use crate::error::{excerpt, Error, ErrorKind, Result};
 use crate::handler::{Connection, MessageHandler};
 use crate::metrics::Metrics;
 use crate::protocols::{discover, forward, mediation, pickup, problem, trust_ping};
-use crate::storage::{Quota, Storage};
+use crate::storage::{now_ms, Quota, Storage};
+use sha2::{Digest, Sha256};
+
+/// The problem code of a refused replay.
+pub const REPLAY: &str = "e.p.msg.replay";
 
 /// Who may obtain a mediation grant, with the lists the policy needs.
 #[derive(Clone, Default)]
@@ -51,7 +62,7 @@ impl std::fmt::Debug for GrantRules {
 }
 
 /// What every protocol handler may use: identity, envelope engine, storage, policy, metrics.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Mediator {
     /// The mediator's DID (also the routing DID granted devices publish).
     pub did: String,
@@ -69,6 +80,8 @@ pub struct Mediator {
     pub grants: GrantRules,
     /// Most keys one granted DID may register.
     pub max_keys_per_client: u64,
+    /// Most attachments one forward may carry.
+    pub max_forward_attachments: usize,
     /// What Discover Features discloses.
     pub features: FeatureRegistry,
     // Storage-side limits (issue 12).
@@ -120,16 +133,301 @@ impl Request<'_> {
     }
 }
 
+/// The limits [`RequestGuard`] enforces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerLimits {
+    /// Messages unpacked at once.
+    pub unpack_workers: usize,
+    /// Messages that may wait for an unpack worker.
+    pub unpack_queue: usize,
+    /// Requests per second one authenticated sender DID may make.
+    pub did_rate_per_second: f64,
+    /// Its burst.
+    pub did_rate_burst: f64,
+    /// The `created_time` window and how long a (sender, id) is remembered.
+    pub replay_window: Duration,
+    /// Most (sender, id) pairs remembered.
+    pub replay_capacity: usize,
+}
+
+impl HandlerLimits {
+    /// The limits the settings name.
+    pub fn from_settings(settings: &Settings) -> Self {
+        HandlerLimits {
+            unpack_workers: settings.unpack_workers(),
+            unpack_queue: settings.unpack_queue,
+            did_rate_per_second: settings.did_rate_limit_per_second,
+            did_rate_burst: settings.did_rate_limit_burst,
+            replay_window: Duration::from_secs(settings.replay_window_seconds),
+            replay_capacity: settings.replay_cache_capacity,
+        }
+    }
+}
+
+impl Default for HandlerLimits {
+    fn default() -> Self {
+        HandlerLimits::from_settings(&Settings::default())
+    }
+}
+
+/// A governor quota of `rate` per second with `burst` saved up (fractional rates allowed:
+/// 0.5 is one every two seconds; out-of-range values are clamped).
+pub fn rate_quota(rate: f64, burst: f64) -> governor::Quota {
+    let period = Duration::try_from_secs_f64(1.0 / rate)
+        .ok()
+        .filter(|p| !p.is_zero())
+        .unwrap_or(Duration::from_nanos(1));
+    let burst = if burst.is_finite() && burst >= 1.0 {
+        // In range after the checks: at least 1, at most u32::MAX.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = burst.min(f64::from(u32::MAX)) as u32;
+        NonZeroU32::new(whole).unwrap_or(NonZeroU32::MIN)
+    } else {
+        NonZeroU32::MIN
+    };
+    governor::Quota::with_period(period)
+        .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MAX))
+        .allow_burst(burst)
+}
+
+/// A rate limit per key (peer address, sender DID) whose memory stays bounded: keys whose
+/// bucket has refilled are dropped every minute (or every second while many are tracked).
+#[derive(Debug)]
+pub struct KeyedLimit<K: Hash + Eq + Clone> {
+    limiter: governor::DefaultKeyedRateLimiter<K>,
+    last_sweep: Mutex<Instant>,
+}
+
+/// How often keys with a full bucket are forgotten.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Above this many tracked keys, sweep every second.
+const SWEEP_EAGERLY_ABOVE: usize = 100_000;
+
+impl<K: Hash + Eq + Clone> KeyedLimit<K> {
+    /// `rate` per second per key, `burst` saved up.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        KeyedLimit {
+            limiter: governor::RateLimiter::keyed(rate_quota(rate, burst)),
+            last_sweep: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Take one request for `key`; `Err(wait)` says how long until one is allowed.
+    pub fn check(&self, key: &K) -> std::result::Result<(), Duration> {
+        self.sweep();
+        self.limiter.check_key(key).map_err(|not_until| {
+            use governor::clock::Clock as _;
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
+    }
+
+    /// How many keys are tracked.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+
+    fn sweep(&self) {
+        let Ok(mut last) = self.last_sweep.try_lock() else {
+            return;
+        };
+        let due = if self.limiter.len() > SWEEP_EAGERLY_ABOVE {
+            Duration::from_secs(1)
+        } else {
+            SWEEP_EVERY
+        };
+        if last.elapsed() >= due {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+            *last = Instant::now();
+        }
+    }
+}
+
+/// Unpacking off the async runtime: at most `workers` at once on blocking threads, at most
+/// `queue` more waiting; beyond that a request is refused at once (503).
+#[derive(Debug)]
+struct UnpackPool {
+    admitted: Arc<tokio::sync::Semaphore>,
+    running: Arc<tokio::sync::Semaphore>,
+}
+
+impl UnpackPool {
+    fn new(workers: usize, queue: usize) -> Self {
+        let workers = workers.max(1);
+        UnpackPool {
+            admitted: Arc::new(tokio::sync::Semaphore::new(workers.saturating_add(queue))),
+            running: Arc::new(tokio::sync::Semaphore::new(workers)),
+        }
+    }
+
+    async fn unpack(
+        &self,
+        didcomm: Arc<DidComm>,
+        text: String,
+    ) -> Result<(Message, UnpackMetadata)> {
+        let busy = || {
+            Error::new(
+                ErrorKind::Unavailable,
+                "the mediator is busy; retry shortly",
+            )
+            .with_retry_after(Duration::from_secs(1))
+        };
+        let admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| busy())?;
+        let running = Arc::clone(&self.running)
+            .acquire_owned()
+            .await
+            .map_err(|_| busy())?;
+        let runtime = tokio::runtime::Handle::current();
+        // The permits travel with the work: a client that hangs up does not free a slot
+        // while its unpack still runs.
+        let work = tokio::task::spawn_blocking(move || {
+            let _slots = (admitted, running);
+            runtime.block_on(didcomm.unpack(&text, &UnpackOptions::default()))
+        });
+        let unpacked = work
+            .await
+            .map_err(|_| Error::new(ErrorKind::Internal, "an unpack worker failed"))?;
+        Ok(unpacked?)
+    }
+}
+
+/// Remembers (sender, id) of authenticated requests for the replay window. Entries are
+/// hashes (32 bytes, whatever the DID's length); when full the soonest to expire is dropped.
+#[derive(Debug)]
+struct ReplayCache {
+    window_s: u64,
+    capacity: usize,
+    state: Mutex<ReplayState>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayState {
+    seen: HashMap<[u8; 32], u64>,
+    by_expiry: BTreeSet<(u64, [u8; 32])>,
+}
+
+/// A (sender, id) recorded by [`ReplayCache::admit`]; forgotten again if the request was
+/// refused (only handled requests count as seen).
+#[derive(Debug, Clone, Copy)]
+struct ReplayTicket([u8; 32]);
+
+impl ReplayCache {
+    fn new(window: Duration, capacity: usize) -> Self {
+        ReplayCache {
+            window_s: window.as_secs().max(1),
+            capacity: capacity.max(1),
+            state: Mutex::new(ReplayState::default()),
+        }
+    }
+
+    /// Refuse a request outside the window or already seen; else remember it.
+    fn admit(&self, sender: &str, id: &str, created: Option<u64>) -> Result<ReplayTicket> {
+        let now = now_ms() / 1000;
+        if let Some(created) = created {
+            if created.saturating_add(self.window_s) < now {
+                return Err(Error::new(
+                    ErrorKind::Replay,
+                    format!("created_time is more than {} s in the past", self.window_s),
+                )
+                .with_problem_code(codes::REQ_TIME));
+            }
+            if created > now.saturating_add(self.window_s) {
+                return Err(Error::new(
+                    ErrorKind::Replay,
+                    format!(
+                        "created_time is more than {} s in the future",
+                        self.window_s
+                    ),
+                )
+                .with_problem_code(codes::REQ_TIME));
+            }
+        }
+        let mut hash = Sha256::new();
+        hash.update(sender.as_bytes());
+        hash.update([0]);
+        hash.update(id.as_bytes());
+        let key: [u8; 32] = hash.finalize().into();
+        // Until then the created_time check refuses it anyway.
+        let expires = created
+            .unwrap_or(now)
+            .max(now)
+            .saturating_add(self.window_s);
+        let Ok(mut state) = self.state.lock() else {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "the replay cache is poisoned",
+            ));
+        };
+        while let Some(&(at, old)) = state.by_expiry.first() {
+            if at >= now && state.seen.len() < self.capacity {
+                break;
+            }
+            state.by_expiry.pop_first();
+            state.seen.remove(&old);
+        }
+        if state.seen.contains_key(&key) {
+            return Err(Error::new(
+                ErrorKind::Replay,
+                "this sender already sent a request with this id",
+            )
+            .with_problem_code(REPLAY));
+        }
+        state.seen.insert(key, expires);
+        state.by_expiry.insert((expires, key));
+        Ok(ReplayTicket(key))
+    }
+
+    /// Forget a ticket: its request was refused and changed nothing.
+    fn forget(&self, ticket: ReplayTicket) {
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(at) = state.seen.remove(&ticket.0) {
+                state.by_expiry.remove(&(at, ticket.0));
+            }
+        }
+    }
+}
+
+/// What every request passes before dispatch: the unpack pool, the per-DID rate limit and the
+/// replay cache.
+#[derive(Debug)]
+pub struct RequestGuard {
+    pool: UnpackPool,
+    per_did: KeyedLimit<String>,
+    replays: ReplayCache,
+}
+
+impl RequestGuard {
+    /// Guards with these limits.
+    pub fn new(limits: &HandlerLimits) -> Self {
+        RequestGuard {
+            pool: UnpackPool::new(limits.unpack_workers, limits.unpack_queue),
+            per_did: KeyedLimit::new(limits.did_rate_per_second, limits.did_rate_burst),
+            replays: ReplayCache::new(limits.replay_window, limits.replay_capacity),
+        }
+    }
+}
+
 /// The [`MessageHandler`] of the mediator.
 #[derive(Debug, Clone)]
 pub struct MediatorHandler {
     mediator: Arc<Mediator>,
+    guard: Arc<RequestGuard>,
 }
 
 impl MediatorHandler {
-    /// A handler over the mediator's services.
+    /// A handler over the mediator's services, with the default [`HandlerLimits`].
     pub fn new(mediator: Arc<Mediator>) -> Self {
-        MediatorHandler { mediator }
+        MediatorHandler::with_limits(mediator, &HandlerLimits::default())
+    }
+
+    /// A handler over the mediator's services with these limits.
+    pub fn with_limits(mediator: Arc<Mediator>, limits: &HandlerLimits) -> Self {
+        MediatorHandler {
+            mediator,
+            guard: Arc::new(RequestGuard::new(limits)),
+        }
     }
 
     /// The services.
@@ -167,10 +465,12 @@ impl MediatorHandler {
             );
             return Ok(vec![]);
         }
-        let shown: String = type_.chars().take(100).collect();
         Err(Error::new(
             ErrorKind::Unsupported,
-            format!("message type '{shown}' is not served by this mediator"),
+            format!(
+                "message type '{}' is not served by this mediator",
+                excerpt(type_)
+            ),
         ))
     }
 
@@ -178,18 +478,45 @@ impl MediatorHandler {
         let text = std::str::from_utf8(packed)
             .map_err(|_| Error::bad_request("the message is not UTF-8 text"))?;
         let (message, metadata) = self
-            .mediator
-            .didcomm
-            .unpack(text, &UnpackOptions::default())
+            .guard
+            .pool
+            .unpack(Arc::clone(&self.mediator.didcomm), text.to_owned())
             .await?;
         let request = Request {
             message,
             metadata,
             connection,
         };
+        let mut ticket = None;
+        if let (true, Some(from)) = (request.metadata.authenticated, &request.message.from) {
+            let sender = did_of(from);
+            if let Err(wait) = self.guard.per_did.check(&sender.to_owned()) {
+                // No problem report: packing one is work the sender is being refused.
+                return Err(Error::rate_limited("this sender", wait));
+            }
+            // Forwards are idempotent already (stored once by their hash): a sender's retry
+            // must keep getting 202.
+            if request.message.type_ != FORWARD_TYPE {
+                match self.guard.replays.admit(
+                    sender,
+                    &request.message.id,
+                    request.message.created_time,
+                ) {
+                    Ok(t) => ticket = Some(t),
+                    Err(error) => return Err(self.refusal(error, &request).await),
+                }
+            }
+        }
         let replies = match self.dispatch(&request).await {
             Ok(replies) => replies,
-            Err(error) => return Err(self.refusal(error, &request).await),
+            Err(error) => {
+                if let Some(t) = ticket {
+                    // A refused request changed nothing: sending it again (after fixing what
+                    // was wrong, or retrying a transient failure) is not a replay.
+                    self.guard.replays.forget(t);
+                }
+                return Err(self.refusal(error, &request).await);
+            }
         };
         if replies.is_empty() {
             return Ok(vec![]);
@@ -270,5 +597,66 @@ impl MessageHandler for MediatorHandler {
         };
         let replies = pickup::live_delivery(&self.mediator, connection, &owner, version).await?;
         self.pack_replies(replies, &owner).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractional_rates_and_odd_bursts_make_quotas() {
+        let q = rate_quota(0.5, 3.0);
+        assert_eq!(q.replenish_interval(), Duration::from_secs(2));
+        assert_eq!(q.burst_size().get(), 3);
+        for (rate, burst) in [
+            (0.0, 0.0),
+            (f64::NAN, f64::INFINITY),
+            (-1.0, -5.0),
+            (1e12, 1e12),
+        ] {
+            let q = rate_quota(rate, burst);
+            assert!(q.burst_size().get() >= 1);
+        }
+    }
+
+    #[test]
+    fn keyed_limits_share_a_budget_per_key() {
+        let limit = KeyedLimit::<String>::new(0.001, 2.0);
+        let a = "did:example:a".to_owned();
+        let b = "did:example:b".to_owned();
+        assert!(limit.check(&a).is_ok());
+        assert!(limit.check(&a).is_ok());
+        let wait = limit.check(&a).unwrap_err();
+        assert!(wait > Duration::from_secs(100), "{wait:?}");
+        assert!(limit.check(&b).is_ok());
+        assert_eq!(limit.tracked(), 2);
+    }
+
+    #[test]
+    fn the_replay_cache_is_bounded_and_windowed() {
+        let cache = ReplayCache::new(Duration::from_secs(600), 2);
+        let now = now_ms() / 1000;
+        assert!(cache.admit("did:example:a", "1", Some(now)).is_ok());
+        let again = cache.admit("did:example:a", "1", Some(now)).unwrap_err();
+        assert_eq!(again.kind(), ErrorKind::Replay);
+        assert_eq!(again.problem_code(), Some(REPLAY));
+        // Another sender may use the same id.
+        assert!(cache.admit("did:example:b", "1", None).is_ok());
+        // Full: the soonest to expire makes room.
+        assert!(cache.admit("did:example:c", "1", Some(now)).is_ok());
+        assert!(cache.state.lock().unwrap().seen.len() <= 2);
+        let stale = cache
+            .admit("did:example:a", "2", Some(now - 601))
+            .unwrap_err();
+        assert_eq!(stale.problem_code(), Some(codes::REQ_TIME));
+        let ahead = cache
+            .admit("did:example:a", "3", Some(now + 601))
+            .unwrap_err();
+        assert_eq!(ahead.problem_code(), Some(codes::REQ_TIME));
+        // A forgotten ticket (refused request) may come again.
+        let t = cache.admit("did:example:d", "9", None).unwrap();
+        cache.forget(t);
+        assert!(cache.admit("did:example:d", "9", None).is_ok());
     }
 }

@@ -1,5 +1,12 @@
-//! The HTTP and WebSocket server: routes, transports, per-connection rate limit, background
-//! tasks (live delivery, expiry sweep) and graceful shutdown.
+//! The HTTP and WebSocket server: routes, transports, limits, background tasks (live
+//! delivery, expiry sweep) and graceful shutdown.
+//!
+//! Limits where attackers live: a rate limit per peer address over all its connections (HTTP
+//! requests are refused with 429, WebSocket frames wait), a cap on open connections (more are
+//! closed as soon as they are accepted), a header timeout that is also the keep-alive idle
+//! timeout, a body timeout (408) and a WebSocket idle timeout. The per-DID rate limit, the
+//! unpack pool and the replay cache sit behind the transport, in
+//! [`crate::mediator::MediatorHandler`].
 //!
 //! Routes:
 //! - `POST /` and `POST /didcomm`: one packed message. Content types:
@@ -19,14 +26,12 @@
 //! - `GET /healthz`, `GET /metrics` (Prometheus text).
 //! - `GET /oob` (invitation JSON and `_oob` URL), `GET /oob/url`, `GET /oob/qr.svg`.
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::connect_info::Connected;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -35,16 +40,17 @@ use axum::routing::{get, post};
 use axum::Router;
 use didcomm_edge::{Config as EngineConfig, DidComm, InMemoryDidResolver, ResolverChain};
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handler::{Connection, LiveRegistry, LiveSignal, MessageHandler, Transport};
 use crate::identity::{self, Identity};
-use crate::mediator::{GrantRules, Mediator, MediatorHandler};
+use crate::mediator::{GrantRules, HandlerLimits, KeyedLimit, Mediator, MediatorHandler};
 use crate::metrics::Metrics;
 use crate::oob::Invitation;
 use crate::storage::{self, now_ms, Storage};
@@ -65,6 +71,9 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
         ErrorKind::Storage | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Replay => StatusCode::CONFLICT,
+        ErrorKind::TimedOut => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Internal
         | ErrorKind::Io
         | ErrorKind::Config
@@ -80,50 +89,12 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
 pub struct ConnMeta {
     id: u64,
     peer: SocketAddr,
-    bucket: Arc<Mutex<Option<TokenBucket>>>,
+    /// This connection's place under the connection cap, held until the connection (or the
+    /// WebSocket it became) ends.
+    _slot: Arc<OwnedSemaphorePermit>,
 }
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
-
-impl Connected<axum::serve::IncomingStream<'_, TcpListener>> for ConnMeta {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        ConnMeta {
-            id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
-            peer: *stream.remote_addr(),
-            bucket: Arc::new(Mutex::new(None)),
-        }
-    }
-}
-
-/// A token bucket: `rate` tokens per second, at most `burst` saved up.
-#[derive(Debug, Clone, Copy)]
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl ConnMeta {
-    /// Take one token; `Err(wait)` tells how long until one is available.
-    fn take(&self, rate: f64, burst: f64) -> std::result::Result<(), Duration> {
-        let Ok(mut slot) = self.bucket.lock() else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let bucket = slot.get_or_insert(TokenBucket {
-            tokens: burst,
-            last: now,
-        });
-        let elapsed = now.duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
-        }
-    }
-}
 
 /// Everything the routes share.
 #[derive(Clone)]
@@ -135,8 +106,9 @@ struct App {
     invitation: Arc<Invitation>,
     did: String,
     max_message_bytes: usize,
-    rate: f64,
-    burst: f64,
+    per_ip: Arc<KeyedLimit<IpAddr>>,
+    body_timeout: Duration,
+    ws_idle_timeout: Duration,
     shutdown: watch::Receiver<bool>,
     /// Held by every WebSocket session; shutdown waits until all clones are gone.
     sessions: mpsc::Sender<()>,
@@ -184,8 +156,9 @@ impl RunningServer {
 
 /// Start the mediator with its built-in [`MediatorHandler`].
 pub async fn start(settings: Settings) -> Result<RunningServer> {
-    start_with(settings, |mediator| {
-        Arc::new(MediatorHandler::new(mediator)) as Arc<dyn MessageHandler>
+    let limits = HandlerLimits::from_settings(&settings);
+    start_with(settings, move |mediator| {
+        Arc::new(MediatorHandler::with_limits(mediator, &limits)) as Arc<dyn MessageHandler>
     })
     .await
 }
@@ -251,6 +224,7 @@ pub async fn start_with(
                 .collect(),
         },
         max_keys_per_client: settings.max_keys_per_client,
+        max_forward_attachments: settings.max_forward_attachments,
         features: crate::protocols::discover::mediator_features(),
         keylist_proof: settings.keylist_proof,
         delivery_max_bytes: settings.delivery_max_bytes,
@@ -276,8 +250,12 @@ pub async fn start_with(
         invitation: Arc::new(invitation.clone()),
         did: identity.did.clone(),
         max_message_bytes: settings.max_message_bytes,
-        rate: settings.rate_limit_per_second,
-        burst: settings.rate_limit_burst,
+        per_ip: Arc::new(KeyedLimit::new(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+        )),
+        body_timeout: Duration::from_secs(settings.body_timeout_seconds.max(1)),
+        ws_idle_timeout: Duration::from_secs(settings.ws_idle_timeout_seconds.max(1)),
         shutdown: shutdown_rx.clone(),
         sessions: sessions_tx,
     };
@@ -295,23 +273,21 @@ pub async fn start_with(
         .with_state(app);
 
     let grace = Duration::from_secs(settings.shutdown_grace_seconds);
-    let mut wait_shutdown = shutdown_rx.clone();
-    let mut grace_shutdown = shutdown_rx;
+    let serving = Serving {
+        router,
+        slots: Arc::new(Semaphore::new(settings.max_connections.max(1))),
+        header_timeout: Duration::from_secs(settings.header_timeout_seconds.max(1)),
+        metrics: Arc::clone(&mediator.metrics),
+    };
+    let mut grace_shutdown = shutdown_rx.clone();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<ConnMeta>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = wait_shutdown.wait_for(|stop| *stop).await;
-        })
-        .into_future();
+        let serve = serving.accept_loop(listener, shutdown_rx);
         let deadline = async move {
             let _ = grace_shutdown.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
         };
         let served = tokio::select! {
-            r = serve => r.map_err(|e| Error::io("serving", &e)),
+            r = serve => r,
             () = deadline => {
                 tracing::warn!("shutdown grace period over; dropping remaining requests");
                 Ok(())
@@ -334,6 +310,108 @@ pub async fn start_with(
         shutdown: shutdown_tx,
         task,
     })
+}
+
+/// The accept loop's state: the routes, the connection cap, the HTTP/1 timeouts.
+struct Serving {
+    router: Router,
+    slots: Arc<Semaphore>,
+    header_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Serving {
+    /// Accept connections until shutdown, then wait until the open ones have finished their
+    /// requests (the caller bounds that wait by the grace period).
+    async fn accept_loop(
+        self,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<()> {
+        // Every connection task holds a clone; `recv` returns `None` once all are gone.
+        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = stopped(&mut shutdown) => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+                // Over the cap: close at once rather than hold a socket the server cannot serve.
+                self.metrics.refused("connection_limit");
+                tracing::debug!(peer = %peer, "connection refused: too many open");
+                drop(stream);
+                continue;
+            };
+            let meta = ConnMeta {
+                id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
+                peer,
+                _slot: Arc::new(slot),
+            };
+            tokio::spawn(serve_connection(
+                stream,
+                meta,
+                self.router.clone(),
+                self.header_timeout,
+                shutdown.clone(),
+                open_tx.clone(),
+            ));
+        }
+        drop(listener);
+        drop(open_tx);
+        let _ = open_rx.recv().await;
+        Ok(())
+    }
+}
+
+/// Serve one HTTP/1 connection (and its upgrade to a WebSocket) until it closes, or until
+/// shutdown lets its in-flight request finish.
+async fn serve_connection(
+    stream: TcpStream,
+    meta: ConnMeta,
+    router: Router,
+    header_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    _open: mpsc::Sender<()>,
+) {
+    let _ = stream.set_nodelay(true);
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(meta.clone()));
+            let mut router = router.clone();
+            async move {
+                use tower_service::Service as _;
+                router.call(request.map(Body::new)).await
+            }
+        });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // Counted from the first poll for a request head, so also between kept-alive requests.
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        r = connection.as_mut() => r,
+        () = stopped(&mut shutdown) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 /// Resolves once shutdown was requested.
@@ -374,6 +452,19 @@ fn refusal(app: &App, kind: ErrorKind, status: StatusCode, reason: &str) -> Resp
         .into_response()
 }
 
+/// Add `Retry-After` (whole seconds, at least 1) when the error says when to retry.
+fn with_retry_after(mut response: Response, wait: Option<Duration>) -> Response {
+    if let Some(wait) = wait {
+        let seconds = wait
+            .as_secs()
+            .saturating_add(u64::from(wait.subsec_nanos() > 0));
+        if let Ok(value) = header::HeaderValue::from_str(&seconds.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
 fn content_type_ok(headers: &HeaderMap) -> std::result::Result<(), String> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err("a Content-Type header is required".into());
@@ -401,15 +492,12 @@ async fn post_message(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if conn.take(app.rate, app.burst).is_err() {
-        app.metrics.refused("rate_limited");
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::CONTENT_TYPE, "application/json")],
-            json!({"error": "rate_limited", "reason": "rate limit exceeded on this connection"})
-                .to_string(),
-        )
-            .into_response();
+    if let Err(wait) = app.per_ip.check(&conn.peer.ip()) {
+        let e = Error::rate_limited("this address", wait);
+        return with_retry_after(
+            refusal(&app, e.kind(), status_for(e.kind()), e.reason()),
+            e.retry_after(),
+        );
     }
     if let Err(reason) = content_type_ok(&headers) {
         app.metrics.refused("unsupported_media_type");
@@ -436,7 +524,26 @@ async fn post_message(
             &too_large,
         );
     }
-    let bytes = match axum::body::to_bytes(body, app.max_message_bytes).await {
+    let read = tokio::time::timeout(
+        app.body_timeout,
+        axum::body::to_bytes(body, app.max_message_bytes),
+    )
+    .await;
+    let Ok(read) = read else {
+        // A body that stalls (slowloris): answer and close the connection.
+        let mut response = refusal(
+            &app,
+            ErrorKind::TimedOut,
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time",
+        );
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return response;
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) => {
             let is_limit = std::error::Error::source(&e)
@@ -504,7 +611,10 @@ async fn post_message(
                     )
                         .into_response()
                 }
-                None => refusal(&app, e.kind(), status_for(e.kind()), e.reason()),
+                None => with_retry_after(
+                    refusal(&app, e.kind(), status_for(e.kind()), e.reason()),
+                    e.retry_after(),
+                ),
             }
         }
     }
@@ -537,19 +647,27 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
     let mut shutdown = app.shutdown.clone();
     app.metrics.ws_connection(true);
     tracing::debug!(connection = conn.id, peer = %conn.peer, "websocket opened");
+    let idle = tokio::time::sleep(app.ws_idle_timeout);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
             frame = stream.next() => {
+                // Any frame, a ping too, shows the peer is alive.
+                idle.as_mut().reset(tokio::time::Instant::now() + app.ws_idle_timeout);
                 let bytes = match frame {
                     Some(Ok(WsMessage::Text(text))) => axum::body::Bytes::from(text),
                     Some(Ok(WsMessage::Binary(bytes))) => bytes,
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                 };
-                if let Err(wait) = conn.take(app.rate, app.burst) {
-                    // Back-pressure instead of refusal: the socket is not read meanwhile.
-                    tokio::time::sleep(wait).await;
-                    let _ = conn.take(app.rate, app.burst);
+                if let Err(wait) = app.per_ip.check(&conn.peer.ip()) {
+                    // Back-pressure instead of refusal: the socket is not read meanwhile
+                    // (shutdown still ends the wait).
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stopped(&mut shutdown) => break,
+                    }
+                    let _ = app.per_ip.check(&conn.peer.ip());
                 }
                 let out = ws_frame(&app, &connection, &bytes).await;
                 if send_all(&mut sink, out).await.is_err() {
@@ -575,6 +693,17 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                 if send_all(&mut sink, out).await.is_err() {
                     break;
                 }
+            }
+            () = &mut idle => {
+                tracing::debug!(connection = conn.id, "websocket idle; closing");
+                app.metrics.refused("ws_idle");
+                let _ = sink
+                    .send(WsMessage::Close(Some(CloseFrame {
+                        code: 1000,
+                        reason: "idle timeout".into(),
+                    })))
+                    .await;
+                break;
             }
             () = stopped(&mut shutdown) => {
                 let _ = sink

@@ -524,13 +524,28 @@ async fn rate_limit_per_connection() {
     assert_eq!(statuses, [400, 400, 400, 429, 429]);
     let metrics = one.get("/metrics").await.unwrap().text();
     assert!(metrics.contains("didcomm_mediator_refusals_total{reason=\"rate_limited\"} 2"));
-    // Another connection has its own bucket.
-    let mut two = world.http().await;
-    assert_eq!(
-        two.request("POST", "/", Some("application/json"), b"{}".to_vec())
+    // Another connection has its own bucket. (Set-up: the limit is per peer address since
+    // issue 12, so the other connection comes from another loopback address.)
+    let two = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut stream = socket.connect(world.server.local_addr).await.unwrap();
+        stream
+            .write_all(
+                b"POST / HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\n\
+                  Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+            )
             .await
-            .unwrap()
-            .status,
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    assert_eq!(
+        two.get(9..12)
+            .and_then(|code| code.parse::<u16>().ok())
+            .unwrap(),
         400
     );
     world.server.shutdown().await.unwrap();
