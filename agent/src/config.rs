@@ -260,3 +260,21 @@ impl AgentConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_of_one_accepted_message_is_always_read() {
+        let config = AgentConfig::default();
+        assert_eq!(config.max_message_size, 4 * 1024 * 1024);
+        assert_eq!(config.delivery_limit(), DEFAULT_MAX_DELIVERY_SIZE);
+        let big = AgentConfig::default()
+            .max_message_size(10 * 1024 * 1024)
+            .max_delivery_size(1024);
+        assert_eq!(big.delivery_limit(), 20 * 1024 * 1024 + 64 * 1024);
+        let unbounded = AgentConfig::default().max_message_size(usize::MAX);
+        assert_eq!(unbounded.delivery_limit(), usize::MAX);
+    }
+}

@@ -64,7 +64,7 @@ pub struct Undecryptable {
     pub queue_id: String,
     /// Why it could not be opened.
     pub error: Error,
-    /// Its size as delivered, in bytes.
+    /// Its size as delivered, in bytes (0 when the attachment carried no readable message).
     pub packed_len: usize,
 }
 
@@ -183,5 +183,64 @@ pub(crate) fn read_delivery(mut reply: Message) -> Result<Option<DeliveryReply>>
             Ok(Some(DeliveryReply::Delivery(items)))
         }
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use didcomm_edge::protocols::pickup::{DeliveredMessage, Delivery, PickupVersion};
+    use didcomm_edge::protocols::ProtocolMessage;
+
+    #[test]
+    fn one_bad_attachment_fails_alone() {
+        let good = DeliveredMessage {
+            id: "good".into(),
+            message: r#"{"protected":"e30"}"#.into(),
+        };
+        let mut message = Delivery {
+            version: PickupVersion::V3,
+            recipient_did: None,
+            messages: vec![good.clone(), good],
+            form: Default::default(),
+        }
+        .to_message()
+        .unwrap();
+        // The second attachment carries base64 of text that is no JSON object, the third none.
+        let attachments = message.attachments.as_mut().unwrap();
+        attachments[1].id = Some("bad".into());
+        attachments[1].data.base64 = Some("WzEsMiwzXQ".into()); // [1,2,3]
+        let mut empty = attachments[1].clone();
+        empty.id = Some("empty".into());
+        empty.data.base64 = None;
+        attachments.push(empty);
+        // The core's strict reading refuses the whole delivery.
+        assert!(PickupMessage::parse(&message).is_err());
+        let Some(DeliveryReply::Delivery(items)) = read_delivery(message).unwrap() else {
+            panic!("not read as a delivery");
+        };
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["good", "bad", "empty"]);
+        assert_eq!(
+            items[0].message.as_deref().unwrap(),
+            r#"{"protected":"e30"}"#
+        );
+        for bad in &items[1..] {
+            let e = bad.message.as_ref().unwrap_err();
+            assert_eq!(
+                e.kind(),
+                crate::ErrorKind::Envelope(didcomm_edge::ErrorKind::Malformed),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_messages_are_no_delivery() {
+        let ping = didcomm_edge::protocols::trust_ping::Ping::default()
+            .to_message()
+            .unwrap();
+        assert!(read_delivery(ping).unwrap().is_none());
     }
 }
