@@ -481,3 +481,34 @@ async fn retried_control_requests_are_fresh_messages() {
     assert_distinct_ids(&requests, "ping");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_too_large_for_any_delivery_is_a_typed_error_not_a_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = roomy_mediator(dir.path()).await;
+    let alice = connected(&server, config()).await;
+    // Reads deliveries of at most 16 KiB × 2 + 64 KiB = 96 KiB.
+    let tiny = config().max_message_size(16 * 1024).max_delivery_size(0);
+    let bob = connected(&server, tiny).await;
+    let bob_did = bob.did().await.unwrap();
+    let big = format!(
+        r#"{{"protected":"e30","ciphertext":"{}"}}"#,
+        "A".repeat(200 * 1024)
+    );
+    forward_raw(&server, &alice, &bob_did, &big).await;
+
+    let too_large = ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge);
+    let e = bob.pickup().await.unwrap_err();
+    assert_eq!(e.kind(), too_large, "{e}");
+    assert!(e.reason().contains("max_delivery_size"), "{e}");
+    // Live mode stops with the same error instead of reconnecting for ever.
+    let mut live = bob.live().await.unwrap();
+    let e = tokio::time::timeout(STEP, live.recv())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind(), too_large, "{e}");
+    // Nothing was deleted: the operator (or a device with a larger limit) can still act.
+    assert_eq!(bob.status(None).await.unwrap().message_count, 1);
+    server.shutdown().await.unwrap();
+}
