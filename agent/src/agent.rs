@@ -21,14 +21,17 @@ use didcomm_edge::protocols::rotation::{received_ending, received_rotation, Rota
 use didcomm_edge::protocols::trust_ping::{Ping, PingResponse, PING_RESPONSE_TYPE, PING_TYPE};
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::{
-    DidComm, DidCommService, Identity, IdentityMethod, Message, PackEncryptedOptions,
-    ResolverChain, RouteOptions, UnpackMetadata, UnpackOptions,
+    Config as EngineConfig, DidComm, DidCommService, Identity, IdentityMethod, Message,
+    PackEncryptedOptions, ResolverChain, RouteOptions, UnpackMetadata, UnpackOptions,
 };
 use tokio::sync::{watch, Mutex};
 
 use crate::config::{AgentConfig, EndpointStyle, SendMode};
+use crate::error::shorten;
 use crate::error::{Error, ErrorKind, Result};
-use crate::pickup::{Batch, Inbound, Received, Undecryptable};
+use crate::pickup::{
+    read_delivery, Batch, DeliveredItem, DeliveryReply, Inbound, Received, Undecryptable,
+};
 use crate::state::{AgentState, KeyStore, MediatorLink, StoredIdentity};
 use crate::transport::{self, HttpTransport};
 
@@ -43,6 +46,9 @@ pub struct EdgeAgent {
 pub(crate) struct Inner {
     pub(crate) config: AgentConfig,
     pub(crate) didcomm: Arc<DidComm>,
+    /// The engine that opens the mediator's replies (same keys and resolver, the delivery
+    /// size limit).
+    replies: Arc<DidComm>,
     keys: Arc<KeyStore>,
     pub(crate) http: HttpTransport,
     pub(crate) state: Mutex<AgentState>,
@@ -175,17 +181,28 @@ impl EdgeAgent {
         if let Some(host) = &config.host_resolver {
             chain = chain.with_host(Arc::clone(host));
         }
-        let didcomm = Arc::new(DidComm::new(
-            Arc::new(chain),
-            Arc::clone(&keys) as Arc<dyn didcomm_edge::SecretsResolver>,
+        let chain: Arc<dyn didcomm_edge::DidResolver> = Arc::new(chain);
+        let secrets = Arc::clone(&keys) as Arc<dyn didcomm_edge::SecretsResolver>;
+        // Peers' messages are opened within the device's limit; the mediator's replies, which
+        // carry them base64 inside a delivery, within the larger delivery limit.
+        let didcomm = Arc::new(DidComm::with_config(
+            Arc::clone(&chain),
+            Arc::clone(&secrets),
+            EngineConfig::default().with_max_message_size(config.max_message_size),
         ));
-        let http = HttpTransport::new(config.request_timeout)?;
+        let replies = Arc::new(DidComm::with_config(
+            chain,
+            secrets,
+            EngineConfig::default().with_max_message_size(config.delivery_limit()),
+        ));
+        let http = HttpTransport::new(config.request_timeout)?.max_reply(config.delivery_limit());
         let control_did = state.control.did.clone();
         let (keys_version, _) = watch::channel(0);
         Ok(EdgeAgent {
             inner: Arc::new(Inner {
                 config,
                 didcomm,
+                replies,
                 keys,
                 http,
                 state: Mutex::new(state),
@@ -441,7 +458,10 @@ impl EdgeAgent {
 
     /// Send a request to the mediator from the control DID (authcrypt, `return_route: all`)
     /// and return its verified reply. Retried while the failure is transient: every request
-    /// the agent makes to the mediator is safe to repeat.
+    /// the agent makes to the mediator is safe to repeat. Each attempt is a message of its own
+    /// (a fresh id, packed again): an earlier attempt may have reached the mediator, which
+    /// refuses a message id it has seen. The reply, checked to answer the attempt it came
+    /// for, is returned threaded to `message`'s id, so the caller sees one exchange.
     pub(crate) async fn mediator_call(
         &self,
         endpoint: &MediatorEndpoint,
@@ -451,22 +471,32 @@ impl EdgeAgent {
         let message = with_return_route(message, ReturnRoute::All)
             .from(self.inner.control_did.clone())
             .to(endpoint.did.clone());
-        let (packed, _) = self
-            .inner
-            .didcomm
-            .pack_encrypted(
-                &message,
-                &endpoint.did,
-                Some(&self.inner.control_did),
-                None,
-                &PackEncryptedOptions::default(),
-            )
-            .await?;
-        let reply = transport::retrying(&self.inner.config.retry, || async {
-            match self.inner.http.post_raw(&endpoint.http, &packed).await? {
-                (200..=299, body) if body.trim().is_empty() => Ok(None),
-                (200..=299, body) => Ok(Some(body)),
-                (status, body) => Err(self.refusal(endpoint, status, &body).await),
+        let mut attempt = 0u32;
+        let (reply, attempt_id) = transport::retrying(&self.inner.config.retry, || {
+            attempt += 1;
+            let first = attempt == 1;
+            let message = &message;
+            async move {
+                let mut this = message.clone();
+                if !first {
+                    this.id = didcomm_edge::crypto::uuid_v4()?;
+                }
+                let (packed, _) = self
+                    .inner
+                    .didcomm
+                    .pack_encrypted(
+                        &this,
+                        &endpoint.did,
+                        Some(&self.inner.control_did),
+                        None,
+                        &PackEncryptedOptions::default(),
+                    )
+                    .await?;
+                match self.inner.http.post_raw(&endpoint.http, &packed).await? {
+                    (200..=299, body) if body.trim().is_empty() => Ok((None, this.id)),
+                    (200..=299, body) => Ok((Some(body), this.id)),
+                    (status, body) => Err(self.refusal(endpoint, status, &body).await),
+                }
             }
         })
         .await?;
@@ -476,14 +506,20 @@ impl EdgeAgent {
                 message.type_
             )));
         };
-        let reply = self.open_from_mediator(endpoint, &reply).await?;
-        if reply.thid.as_deref() != Some(request_id.as_str())
-            && reply.pthid.as_deref() != Some(request_id.as_str())
-        {
+        let mut reply = self.open_from_mediator(endpoint, &reply).await?;
+        let answers = |id: &Option<String>| id.as_deref() == Some(attempt_id.as_str());
+        if !answers(&reply.thid) && !answers(&reply.pthid) {
             return Err(Error::protocol(format!(
                 "the mediator's {} does not answer our {}",
                 reply.type_, message.type_
             )));
+        }
+        if attempt_id != request_id {
+            for id in [&mut reply.thid, &mut reply.pthid] {
+                if id.as_deref() == Some(attempt_id.as_str()) {
+                    *id = Some(request_id.clone());
+                }
+            }
         }
         Ok(reply)
     }
@@ -510,7 +546,7 @@ impl EdgeAgent {
     ) -> Result<Message> {
         let (message, metadata) = self
             .inner
-            .didcomm
+            .replies
             .unpack(packed, &UnpackOptions::default())
             .await
             .map_err(|e| Error::from(e).context("the mediator's reply"))?;
@@ -805,34 +841,74 @@ impl EdgeAgent {
     /// Pick up one batch of waiting messages (up to [`AgentConfig::batch_size`]) and decrypt
     /// them. Nothing is deleted at the mediator until [`Batch::acknowledge`] is called, after
     /// the application has taken the messages: a batch dropped unacknowledged comes again.
+    ///
+    /// A delivered message the device does not open (larger than
+    /// [`AgentConfig::max_message_size`], malformed, not for us, badly signed) is in
+    /// [`Batch::failed`] and acknowledged with the batch. A delivery larger than
+    /// [`AgentConfig::delivery_limit`] is asked for again with half as many messages, down to
+    /// one.
     pub async fn pickup(&self) -> Result<Batch> {
-        let endpoint = self.mediator_endpoint().await?;
-        let request = DeliveryRequest {
-            version: self.inner.config.pickup_version,
-            limit: self.inner.config.batch_size.max(1),
-            recipient_did: None,
-        }
-        .to_message()?;
-        let reply = self.mediator_call(&endpoint, request).await?;
-        let delivered = match PickupMessage::parse(&reply)? {
-            PickupMessage::Delivery(delivery) => delivery.messages,
-            PickupMessage::Status(_) => vec![],
-            _ => {
-                return Err(Error::protocol(format!(
-                    "the mediator answered a delivery-request with {}",
-                    reply.type_
-                )))
-            }
-        };
+        let delivered = self.request_delivery().await?;
         let mut batch = Batch::new(self.clone());
         for item in delivered {
-            match self.open_delivered(&item.id, &item.message).await {
+            match self.open_item(item).await {
                 Inbound::Message(m) => batch.messages.push(*m),
                 Inbound::Failed(f) => batch.failed.push(f),
                 Inbound::AlreadyAcknowledged(id) => batch.redelivered.push(id),
             }
         }
         Ok(batch)
+    }
+
+    /// `delivery-request` for up to [`AgentConfig::batch_size`] messages, fewer while the
+    /// delivery is too large to read.
+    pub(crate) async fn request_delivery(&self) -> Result<Vec<DeliveredItem>> {
+        let endpoint = self.mediator_endpoint().await?;
+        let mut limit = self.inner.config.batch_size.max(1);
+        loop {
+            let request = DeliveryRequest {
+                version: self.inner.config.pickup_version,
+                limit,
+                recipient_did: None,
+            }
+            .to_message()?;
+            let reply = match self.mediator_call(&endpoint, request).await {
+                Ok(reply) => reply,
+                Err(e) if is_too_large(&e) && limit > 1 => {
+                    limit /= 2;
+                    continue;
+                }
+                Err(e) if is_too_large(&e) => {
+                    return Err(e.context(
+                        "the oldest waiting message is larger than this device reads \
+                         (AgentConfig::max_delivery_size)",
+                    ))
+                }
+                Err(e) => return Err(e),
+            };
+            let type_ = reply.type_.clone();
+            return match read_delivery(reply)? {
+                Some(DeliveryReply::Delivery(items)) => Ok(items),
+                Some(DeliveryReply::Status) => Ok(vec![]),
+                None => Err(Error::protocol(format!(
+                    "the mediator answered a delivery-request with {}",
+                    shorten(&type_)
+                ))),
+            };
+        }
+    }
+
+    /// Open one delivered item: reported as failed when it carries no readable message or is
+    /// larger than the device accepts (checked before unpacking).
+    pub(crate) async fn open_item(&self, item: DeliveredItem) -> Inbound {
+        match item.message {
+            Ok(packed) => self.open_delivered(&item.id, &packed).await,
+            Err(error) => Inbound::Failed(Undecryptable {
+                queue_id: item.id,
+                error,
+                packed_len: 0,
+            }),
+        }
     }
 
     /// Decrypt a delivered message and note what it tells about peers (rotations).
@@ -842,6 +918,20 @@ impl EdgeAgent {
             if state.recent_acks.iter().any(|id| id == queue_id) {
                 return Inbound::AlreadyAcknowledged(queue_id.to_owned());
             }
+        }
+        let limit = self.inner.config.max_message_size;
+        if packed.len() > limit {
+            return Inbound::Failed(Undecryptable {
+                queue_id: queue_id.to_owned(),
+                error: Error::new(
+                    ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge),
+                    format!(
+                        "a delivered message of {} bytes exceeds this device's limit of {limit} bytes",
+                        packed.len()
+                    ),
+                ),
+                packed_len: packed.len(),
+            });
         }
         match self
             .inner
@@ -1134,6 +1224,7 @@ impl EdgeAgent {
         self.save(&state).await?;
         drop(state);
         self.inner.didcomm.clear_caches();
+        self.inner.replies.clear_caches();
         Ok(prior)
     }
 
@@ -1178,6 +1269,11 @@ pub(crate) fn authenticated_sender<'a>(
         return None;
     }
     message.from.as_deref().map(did_of)
+}
+
+/// Whether `e` says a message or reply exceeded a size limit.
+pub(crate) fn is_too_large(e: &Error) -> bool {
+    e.kind() == ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge)
 }
 
 pub(crate) fn not_connected() -> Error {

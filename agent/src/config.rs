@@ -75,6 +75,9 @@ impl RetryPolicy {
     }
 }
 
+/// The default [`AgentConfig::max_delivery_size`].
+pub const DEFAULT_MAX_DELIVERY_SIZE: usize = 16 * 1024 * 1024;
+
 /// The agent's configuration.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -99,6 +102,19 @@ pub struct AgentConfig {
     pub retry: RetryPolicy,
     /// Most messages one pickup batch asks for.
     pub batch_size: u64,
+    /// Largest delivered message the device opens, in bytes (the core's unpack limit by
+    /// default). A larger one is not unpacked: it is reported as [`Undecryptable`] with
+    /// [`TooLarge`] and acknowledged with the others, so it never comes again.
+    ///
+    /// [`Undecryptable`]: crate::Undecryptable
+    /// [`TooLarge`]: didcomm_edge::ErrorKind::TooLarge
+    pub max_message_size: usize,
+    /// Largest reply of the mediator read (an HTTP body or a WebSocket delivery), in bytes;
+    /// never less than a delivery of one message of [`AgentConfig::max_message_size`] needs,
+    /// and large enough by default (16 MiB) to read, and so reject, a message the mediator
+    /// stored that is larger than the device accepts. A pickup whose delivery is larger asks
+    /// again for fewer messages.
+    pub max_delivery_size: usize,
     /// Answer `please_ack` with an `ack` once the message was handed over and acknowledged.
     pub auto_ack: bool,
     /// Answer trust pings from peers with a `ping-response`.
@@ -122,6 +138,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("request_timeout", &self.request_timeout)
             .field("retry", &self.retry)
             .field("batch_size", &self.batch_size)
+            .field("max_message_size", &self.max_message_size)
+            .field("max_delivery_size", &self.max_delivery_size)
             .field("auto_ack", &self.auto_ack)
             .field("auto_ping_response", &self.auto_ping_response)
             .finish_non_exhaustive()
@@ -140,6 +158,8 @@ impl Default for AgentConfig {
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             batch_size: 50,
+            max_message_size: didcomm_edge::Config::default().max_message_size,
+            max_delivery_size: DEFAULT_MAX_DELIVERY_SIZE,
             auto_ack: true,
             auto_ping_response: true,
             keepalive: Duration::from_secs(20),
@@ -206,11 +226,55 @@ impl AgentConfig {
         self
     }
 
+    /// Open delivered messages of at most `bytes` (see [`AgentConfig::max_message_size`]).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Read mediator replies of at most `bytes` (see [`AgentConfig::max_delivery_size`]).
+    #[must_use]
+    pub fn max_delivery_size(mut self, bytes: usize) -> Self {
+        self.max_delivery_size = bytes;
+        self
+    }
+
+    /// The largest mediator reply actually read: [`AgentConfig::max_delivery_size`], raised to
+    /// what a delivery of one message of [`AgentConfig::max_message_size`] takes (its text is
+    /// base64 in the delivery, which is encrypted and base64 again: about 1.8 times, plus
+    /// headers).
+    pub fn delivery_limit(&self) -> usize {
+        let one_message = self
+            .max_message_size
+            .saturating_mul(2)
+            .saturating_add(64 * 1024);
+        self.max_delivery_size.max(one_message)
+    }
+
     /// Live mode keep-alive and reconnection pacing.
     #[must_use]
     pub fn live_timing(mut self, keepalive: Duration, max_reconnect_backoff: Duration) -> Self {
         self.keepalive = keepalive;
         self.max_reconnect_backoff = max_reconnect_backoff;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_of_one_accepted_message_is_always_read() {
+        let config = AgentConfig::default();
+        assert_eq!(config.max_message_size, 4 * 1024 * 1024);
+        assert_eq!(config.delivery_limit(), DEFAULT_MAX_DELIVERY_SIZE);
+        let big = AgentConfig::default()
+            .max_message_size(10 * 1024 * 1024)
+            .max_delivery_size(1024);
+        assert_eq!(big.delivery_limit(), 20 * 1024 * 1024 + 64 * 1024);
+        let unbounded = AgentConfig::default().max_message_size(usize::MAX);
+        assert_eq!(unbounded.delivery_limit(), usize::MAX);
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use didcomm_edge::protocols::pickup::{
-    LiveDeliveryChange, MessagesReceived, PickupMessage, PickupVersion, StatusRequest,
+    LiveDeliveryChange, MessagesReceived, PickupVersion, StatusRequest,
 };
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::ProtocolMessage;
@@ -23,9 +23,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+use crate::agent::is_too_large;
 use crate::agent::{Acknowledged, EdgeAgent, MediatorEndpoint};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pickup::{Inbound, Received, Undecryptable};
+use crate::pickup::{
+    read_delivery, DeliveredItem, DeliveryReply, Inbound, Received, Undecryptable,
+};
 use crate::transport::{self, WsStream};
 
 /// What live mode hands to the application.
@@ -124,6 +127,8 @@ impl EdgeAgent {
             state: state_tx,
             handed: HashSet::new(),
             pending: Vec::new(),
+            draining: false,
+            poll_due: false,
         };
         let task = tokio::spawn(worker.run());
         Ok(LiveStream {
@@ -267,6 +272,22 @@ struct Worker {
     /// Handed to the application and not acknowledged yet.
     handed: HashSet<String>,
     pending: Vec<PendingAck>,
+    /// A push was too large to read: until the queue is empty, messages come by
+    /// `delivery-request` (which asks for fewer when a delivery is too large) instead of being
+    /// pushed, so one oversized push cannot come back at every reconnection.
+    draining: bool,
+    /// While draining: an acknowledgement was confirmed, ask for more.
+    poll_due: bool,
+}
+
+/// What one `delivery-request` while draining brought.
+enum Polled {
+    /// Nothing waits: live delivery can go on.
+    Drained,
+    /// Messages were delivered (new ones handed over, or ones still held by the application).
+    More,
+    /// The application is gone.
+    Gone,
 }
 
 impl Worker {
@@ -316,7 +337,10 @@ impl Worker {
     /// One connection, from opening to its end; also says whether it got live.
     async fn connection(&mut self) -> (Ended, bool) {
         let config = self.agent.config().clone();
-        let mut ws = match transport::ws_connect(&self.url, config.request_timeout).await {
+        let limit = Some(config.delivery_limit());
+        let mut ws = match transport::ws_connect_limited(&self.url, config.request_timeout, limit)
+            .await
+        {
             Ok(ws) => ws,
             Err(e) if e.kind() == ErrorKind::InvalidArgument => return (Ended::Refused(e), false),
             Err(e) => return (Ended::Lost(e), false),
@@ -337,11 +361,26 @@ impl Worker {
                 Err(e) => return (Ended::Lost(e), false),
             }
         }
-        let mut live_request = match self.send_live_on(&mut ws).await {
-            Ok(id) => id,
-            Err(e) => return (Ended::Lost(e), false),
-        };
         let mut live = false;
+        let mut live_request = String::new();
+        if self.draining {
+            match self.poll(&mut ws).await {
+                Ok(Polled::Drained) => self.draining = false,
+                Ok(Polled::More) => {
+                    live = true;
+                    let _ = self.state.send(LiveState::Live);
+                }
+                Ok(Polled::Gone) => return (Ended::Stop, false),
+                Err(e) if is_too_large(&e) => return (Ended::Refused(e), false),
+                Err(e) => return (Ended::Lost(e), false),
+            }
+        }
+        if !self.draining {
+            live_request = match self.send_live_on(&mut ws).await {
+                Ok(id) => id,
+                Err(e) => return (Ended::Lost(e), false),
+            };
+        }
         let mut keys = self.agent.inner.keys_version.subscribe();
         keys.mark_unchanged();
         let mut keepalive = tokio::time::interval(config.keepalive);
@@ -360,6 +399,10 @@ impl Worker {
                         Some(Ok(WsMessage::Close(_))) | None => {
                             return (Ended::Lost(Error::new(ErrorKind::Unreachable, "the mediator closed the live connection")), live);
                         }
+                        Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => {
+                            self.draining = true;
+                            return (Ended::Lost(too_large_push()), live);
+                        }
                         Some(Err(_)) => {
                             return (Ended::Lost(Error::new(ErrorKind::Unreachable, "the live connection failed")), live);
                         }
@@ -374,10 +417,20 @@ impl Worker {
                         }
                         Ok(FrameOutcome::Other) => {}
                         Ok(FrameOutcome::ApplicationGone) => return (Ended::Stop, live),
+                        Ok(FrameOutcome::TooLarge) => {
+                            self.draining = true;
+                            return (Ended::Lost(too_large_push()), live);
+                        }
                         Err(e) if e.is_transient() || e.kind() == ErrorKind::Unreachable => return (Ended::Lost(e), live),
                         Err(e) if !live => return (Ended::Refused(e), live),
                         Err(e) if e.kind() == ErrorKind::Refused => self.fail_oldest_pending(e),
                         Err(e) => return (Ended::Lost(e), live),
+                    }
+                    if self.poll_due {
+                        self.poll_due = false;
+                        if let Some(ended) = self.drain_step(&mut ws, &mut live_request).await {
+                            return (ended, live);
+                        }
                     }
                 }
                 command = self.commands.recv() => {
@@ -399,6 +452,10 @@ impl Worker {
                     if changed.is_err() {
                         return (Ended::Stop, live);
                     }
+                    if self.draining {
+                        // Live delivery, for every key, starts once the queue is drained.
+                        continue;
+                    }
                     // New recipient DIDs (rotation): register them for live delivery too.
                     match self.send_live_on(&mut ws).await {
                         Ok(id) => live_request = id,
@@ -411,6 +468,12 @@ impl Worker {
                     }
                     if ws.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
                         return (Ended::Lost(Error::new(ErrorKind::Unreachable, "the live connection failed")), live);
+                    }
+                    if self.draining {
+                        // New messages are not pushed while draining: look now and then.
+                        if let Some(ended) = self.drain_step(&mut ws, &mut live_request).await {
+                            return (ended, live);
+                        }
                     }
                 }
                 () = self.events.closed() => {
@@ -479,6 +542,7 @@ impl Worker {
         for id in &pending.ids {
             self.handed.remove(id);
         }
+        self.poll_due = self.draining;
         let agent = self.agent.clone();
         let ids = pending.ids.clone();
         let done = pending.done;
@@ -515,12 +579,13 @@ impl Worker {
         let message = match self.agent.open_from_mediator(&self.endpoint, text).await {
             Ok(m) => m,
             Err(e) if e.kind() == ErrorKind::Refused => return Err(e),
+            Err(e) if is_too_large(&e) => return Ok(FrameOutcome::TooLarge),
             // Not from our mediator, or not readable: ignored.
             Err(_) => return Ok(FrameOutcome::Other),
         };
         let thid = message.thid.clone().unwrap_or_default();
-        match PickupMessage::parse(&message) {
-            Ok(PickupMessage::Status(_)) => {
+        match read_delivery(message) {
+            Ok(Some(DeliveryReply::Status)) => {
                 if thid == live_request {
                     return Ok(FrameOutcome::LiveConfirmed);
                 }
@@ -534,36 +599,9 @@ impl Worker {
                 }
                 Ok(FrameOutcome::Other)
             }
-            Ok(PickupMessage::Delivery(delivery)) => {
-                let mut again = Vec::new();
-                for item in delivery.messages {
-                    let acking = self.pending.iter().any(|p| p.ids.contains(&item.id));
-                    if acking || self.handed.contains(&item.id) {
-                        continue;
-                    }
-                    let event = match self.agent.open_delivered(&item.id, &item.message).await {
-                        Inbound::Message(m) => LiveEvent::Message(m),
-                        Inbound::Failed(f) => LiveEvent::Undecryptable(f),
-                        Inbound::AlreadyAcknowledged(id) => {
-                            again.push(id);
-                            continue;
-                        }
-                    };
-                    self.handed.insert(item.id.clone());
-                    if self.events.send(Ok(event)).await.is_err() {
-                        return Ok(FrameOutcome::ApplicationGone);
-                    }
-                }
-                if !again.is_empty() {
-                    self.pending.push(PendingAck {
-                        ids: again.clone(),
-                        done: None,
-                        sent_as: None,
-                    });
-                    let sent_as = self.send_ack(ws, again).await?;
-                    if let Some(p) = self.pending.last_mut() {
-                        p.sent_as = sent_as;
-                    }
+            Ok(Some(DeliveryReply::Delivery(items))) => {
+                if self.hand(ws, items).await? {
+                    return Ok(FrameOutcome::ApplicationGone);
                 }
                 // Live delivery has evidently started.
                 Ok(FrameOutcome::LiveConfirmed)
@@ -571,10 +609,92 @@ impl Worker {
             _ => Ok(FrameOutcome::Other),
         }
     }
+
+    /// Hand the delivered items the application does not hold yet over to it; acknowledge
+    /// again those acknowledged before whose confirmation was lost. True when the application
+    /// is gone.
+    async fn hand(&mut self, ws: &mut WsStream, items: Vec<DeliveredItem>) -> Result<bool> {
+        let mut again = Vec::new();
+        for item in items {
+            let acking = self.pending.iter().any(|p| p.ids.contains(&item.id));
+            if acking || self.handed.contains(&item.id) {
+                continue;
+            }
+            let id = item.id.clone();
+            let event = match self.agent.open_item(item).await {
+                Inbound::Message(m) => LiveEvent::Message(m),
+                Inbound::Failed(f) => LiveEvent::Undecryptable(f),
+                Inbound::AlreadyAcknowledged(id) => {
+                    again.push(id);
+                    continue;
+                }
+            };
+            self.handed.insert(id);
+            if self.events.send(Ok(event)).await.is_err() {
+                return Ok(true);
+            }
+        }
+        if !again.is_empty() {
+            self.pending.push(PendingAck {
+                ids: again.clone(),
+                done: None,
+                sent_as: None,
+            });
+            let sent_as = self.send_ack(ws, again).await?;
+            if let Some(p) = self.pending.last_mut() {
+                p.sent_as = sent_as;
+            }
+        }
+        Ok(false)
+    }
+
+    /// While draining: one `delivery-request` (over HTTP; the socket carries the
+    /// acknowledgements), its new messages handed over.
+    async fn poll(&mut self, ws: &mut WsStream) -> Result<Polled> {
+        let items = self.agent.request_delivery().await?;
+        if items.is_empty() {
+            return Ok(Polled::Drained);
+        }
+        if self.hand(ws, items).await? {
+            return Ok(Polled::Gone);
+        }
+        Ok(Polled::More)
+    }
+
+    /// One step of draining; once the queue is empty, live delivery is turned on again.
+    /// `Some` when the connection must end.
+    async fn drain_step(&mut self, ws: &mut WsStream, live_request: &mut String) -> Option<Ended> {
+        match self.poll(ws).await {
+            Ok(Polled::More) => None,
+            Ok(Polled::Gone) => Some(Ended::Stop),
+            Ok(Polled::Drained) => {
+                self.draining = false;
+                match self.send_live_on(ws).await {
+                    Ok(id) => {
+                        *live_request = id;
+                        None
+                    }
+                    Err(e) => Some(Ended::Lost(e)),
+                }
+            }
+            Err(e) if is_too_large(&e) => Some(Ended::Refused(e)),
+            Err(e) => Some(Ended::Lost(e)),
+        }
+    }
+}
+
+/// Why a connection was given up when a push was too large to read.
+fn too_large_push() -> Error {
+    Error::new(
+        ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge),
+        "a live delivery exceeded AgentConfig::max_delivery_size; asking for fewer messages",
+    )
 }
 
 enum FrameOutcome {
     LiveConfirmed,
     Other,
     ApplicationGone,
+    /// A push too large to open: drain by `delivery-request` instead.
+    TooLarge,
 }

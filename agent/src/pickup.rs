@@ -3,6 +3,7 @@
 //! the mediator only when the application says it has them.
 
 use didcomm_edge::protocols::ack::is_pure_ack;
+use didcomm_edge::protocols::pickup::PickupMessage;
 use didcomm_edge::protocols::rotation::{received_ending, received_rotation};
 use didcomm_edge::{Message, UnpackMetadata};
 
@@ -51,16 +52,19 @@ impl Received {
     }
 }
 
-/// A delivered message the agent could not open (not for our keys, tampered, unknown sender).
-/// It is handed to the application like the others and acknowledged with them: it would never
-/// open later either.
+/// A delivered message the agent could not or would not open: larger than
+/// [`AgentConfig::max_message_size`](crate::AgentConfig::max_message_size) (kind
+/// [`TooLarge`](didcomm_edge::ErrorKind::TooLarge), not unpacked at all), not a packed message
+/// (`Malformed`), not for our keys, tampered, signed or sent by a DID that does not resolve.
+/// It is handed to the application like the others and acknowledged with them, so the
+/// mediator deletes it: it would never open later either.
 #[derive(Debug, Clone)]
 pub struct Undecryptable {
     /// The mediator's id for it.
     pub queue_id: String,
     /// Why it could not be opened.
     pub error: Error,
-    /// Its size as delivered, in bytes.
+    /// Its size as delivered, in bytes (0 when the attachment carried no readable message).
     pub packed_len: usize,
 }
 
@@ -123,5 +127,120 @@ impl Batch {
     pub async fn acknowledge(self) -> Result<Acknowledged> {
         let ids = self.queue_ids();
         self.agent.acknowledge(ids, &self.messages).await
+    }
+}
+
+/// One attachment of a `delivery`: the mediator's id, and the packed message or why the
+/// attachment carries none the agent can read.
+#[derive(Debug)]
+pub(crate) struct DeliveredItem {
+    pub(crate) id: String,
+    pub(crate) message: Result<String>,
+}
+
+/// What the mediator answered a `delivery-request` (or pushed in live mode).
+#[derive(Debug)]
+pub(crate) enum DeliveryReply {
+    /// A `status` (a Pickup 3.0 answer when nothing waits).
+    Status,
+    /// The delivered messages, in the mediator's order.
+    Delivery(Vec<DeliveredItem>),
+}
+
+/// Read a `delivery` attachment by attachment: one that is not an inline JSON object fails
+/// alone (as a rejected item), never the whole delivery, which would then come again and fail
+/// again at every pickup. An attachment without an id cannot be acknowledged or reported and
+/// is skipped (the mediator names every message it delivers).
+pub(crate) fn read_delivery(mut reply: Message) -> Result<Option<DeliveryReply>> {
+    let attachments = reply.attachments.take();
+    let kind = match PickupMessage::parse(&reply) {
+        Ok(kind) => kind,
+        // A message of another protocol (the caller says what it expected).
+        Err(_) if !reply.type_.contains("/messagepickup/") => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match kind {
+        PickupMessage::Status(_) => Ok(Some(DeliveryReply::Status)),
+        PickupMessage::Delivery(_) => {
+            let mut items = Vec::new();
+            for attachment in attachments.into_iter().flatten() {
+                let Some(id) = attachment.id.clone().filter(|id| !id.is_empty()) else {
+                    continue;
+                };
+                let mut one = reply.clone();
+                one.attachments = Some(vec![attachment]);
+                let message = match PickupMessage::parse(&one) {
+                    Ok(PickupMessage::Delivery(mut d)) if d.messages.len() == 1 => {
+                        d.messages.pop().map(|m| m.message).ok_or_else(|| {
+                            Error::protocol("a delivery attachment without a message")
+                        })
+                    }
+                    Ok(_) => Err(Error::protocol("a delivery attachment without a message")),
+                    Err(e) => Err(Error::from(e)),
+                };
+                items.push(DeliveredItem { id, message });
+            }
+            Ok(Some(DeliveryReply::Delivery(items)))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use didcomm_edge::protocols::pickup::{DeliveredMessage, Delivery, PickupVersion};
+    use didcomm_edge::protocols::ProtocolMessage;
+
+    #[test]
+    fn one_bad_attachment_fails_alone() {
+        let good = DeliveredMessage {
+            id: "good".into(),
+            message: r#"{"protected":"e30"}"#.into(),
+        };
+        let mut message = Delivery {
+            version: PickupVersion::V3,
+            recipient_did: None,
+            messages: vec![good.clone(), good],
+            form: Default::default(),
+        }
+        .to_message()
+        .unwrap();
+        // The second attachment carries base64 of text that is no JSON object, the third none.
+        let attachments = message.attachments.as_mut().unwrap();
+        attachments[1].id = Some("bad".into());
+        attachments[1].data.base64 = Some("WzEsMiwzXQ".into()); // [1,2,3]
+        let mut empty = attachments[1].clone();
+        empty.id = Some("empty".into());
+        empty.data.base64 = None;
+        attachments.push(empty);
+        // The core's strict reading refuses the whole delivery.
+        assert!(PickupMessage::parse(&message).is_err());
+        let Some(DeliveryReply::Delivery(items)) = read_delivery(message).unwrap() else {
+            panic!("not read as a delivery");
+        };
+        let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["good", "bad", "empty"]);
+        assert_eq!(
+            items[0].message.as_deref().unwrap(),
+            r#"{"protected":"e30"}"#
+        );
+        for bad in &items[1..] {
+            let e = bad.message.as_ref().unwrap_err();
+            assert_eq!(
+                e.kind(),
+                crate::ErrorKind::Envelope(didcomm_edge::ErrorKind::Malformed),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_messages_are_no_delivery() {
+        let ping = didcomm_edge::protocols::trust_ping::Ping::default()
+            .to_message()
+            .unwrap();
+        assert!(read_delivery(ping).unwrap().is_none());
     }
 }

@@ -14,8 +14,8 @@ use crate::error::{shorten, Error, ErrorKind, Result};
 /// The media type of an encrypted DIDComm message.
 pub const ENCRYPTED_MEDIA_TYPE: &str = "application/didcomm-encrypted+json";
 
-/// Largest reply body read (a delivery of a full batch stays far below).
-const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest reply body read by default ([`HttpTransport::max_reply`] changes it).
+const MAX_REPLY_BYTES: usize = crate::config::DEFAULT_MAX_DELIVERY_SIZE;
 
 /// What an HTTP POST answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,7 @@ pub enum HttpReply {
 pub struct HttpTransport {
     client: reqwest::Client,
     timeout: Duration,
+    max_reply: usize,
 }
 
 impl HttpTransport {
@@ -41,7 +42,19 @@ impl HttpTransport {
             .timeout(timeout)
             .build()
             .map_err(|e| Error::new(ErrorKind::Unreachable, format!("HTTP client: {e}")))?;
-        Ok(HttpTransport { client, timeout })
+        Ok(HttpTransport {
+            client,
+            timeout,
+            max_reply: MAX_REPLY_BYTES,
+        })
+    }
+
+    /// Read reply bodies of at most `bytes` (16 MiB by default); a longer one is an error of
+    /// kind [`didcomm_edge::ErrorKind::TooLarge`], never a truncated text.
+    #[must_use]
+    pub fn max_reply(mut self, bytes: usize) -> Self {
+        self.max_reply = bytes;
+        self
     }
 
     /// POST one packed message to `url` and read the answer.
@@ -65,9 +78,7 @@ impl HttpTransport {
             .await
             .map_err(|e| self.network_error(url, &e))?;
         let status = response.status().as_u16();
-        let body = read_body(response)
-            .await
-            .map_err(|e| self.network_error(url, &e))?;
+        let body = self.read_body(url, response).await?;
         Ok((status, body))
     }
 
@@ -90,9 +101,7 @@ impl HttpTransport {
             .await
             .map_err(|e| self.network_error(url, &e))?;
         let status = response.status().as_u16();
-        let body = read_body(response)
-            .await
-            .map_err(|e| self.network_error(url, &e))?;
+        let body = self.read_body(url, response).await?;
         if (200..300).contains(&status) {
             Ok(body)
         } else {
@@ -121,17 +130,39 @@ impl HttpTransport {
             )
         }
     }
-}
 
-async fn read_body(mut response: reqwest::Response) -> std::result::Result<String, reqwest::Error> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
-            break;
+    /// The body, up to the reply limit (a longer body is refused as soon as it is seen to be,
+    /// so no more than the limit is held).
+    async fn read_body(&self, url: &str, mut response: reqwest::Response) -> Result<String> {
+        let too_large = || {
+            Error::new(
+                ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge),
+                format!(
+                    "the reply of {} exceeds the limit of {} bytes",
+                    endpoint_name(url),
+                    self.max_reply
+                ),
+            )
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_reply as u64)
+        {
+            return Err(too_large());
         }
-        bytes.extend_from_slice(&chunk);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.network_error(url, &e))?
+        {
+            if bytes.len().saturating_add(chunk.len()) > self.max_reply {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The refusal an error status (and its body) stands for. The mediator answers
@@ -187,8 +218,25 @@ pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Open a WebSocket to `url` within `timeout`.
 pub(crate) async fn ws_connect(url: &str, timeout: Duration) -> Result<WsStream> {
+    ws_connect_limited(url, timeout, None).await
+}
+
+/// Open a WebSocket to `url` within `timeout` whose incoming messages may be at most
+/// `max_message` bytes (a larger one fails the connection with a capacity error instead of
+/// being held in memory); tungstenite's defaults when `None`.
+pub(crate) async fn ws_connect_limited(
+    url: &str,
+    timeout: Duration,
+    max_message: Option<usize>,
+) -> Result<WsStream> {
     let target = endpoint_name(url);
-    match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(url)).await {
+    let config = max_message.map(|limit| {
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit))
+    });
+    let connect = tokio_tungstenite::connect_async_with_config(url, config, false);
+    match tokio::time::timeout(timeout, connect).await {
         Err(_) => Err(Error::new(
             ErrorKind::TimedOut,
             format!("WebSocket to {target} did not open within {timeout:?}"),
