@@ -28,9 +28,33 @@ packed = []
 for f in glob.glob(src + "/didcomm-spec/*messages.json") + glob.glob(src + "/sicpa-didcomm-rust/vectors_*.json"):
     for v in json.load(open(f))["vectors"]:
         packed.append(v["packed"].encode())
+# mediator_request: the first byte picks raw (0), authcrypted by a granted device (1) or
+# anoncrypted (2) handling of the rest.
 for data in packed:
-    for target in ("unpack", "message_parse", "mediator_request"):
+    for target in ("unpack", "message_parse"):
         put(target, data)
+    put("mediator_request", b"\x00" + data)
+cm, pu = "https://didcomm.org/coordinate-mediation/3.0/", "https://didcomm.org/messagepickup/3.0/"
+plaintexts = [
+    (cm + "mediate-request", {}),
+    (cm + "recipient-update", {"updates": [{"recipient_did": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "action": "add"}]}),
+    (cm + "recipient-query", {"paginate": {"limit": 10, "offset": 0}}),
+    ("https://didcomm.org/coordinate-mediation/2.0/keylist-update", {"updates": [{"recipient_key": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "action": "add"}]}),
+    (pu + "status-request", {}),
+    (pu + "delivery-request", {"limit": 10}),
+    (pu + "messages-received", {"message_id_list": ["a", "b"]}),
+    (pu + "live-delivery-change", {"live_delivery": True}),
+    ("https://didcomm.org/messagepickup/4.0/delivery-request", {"limit": 10}),
+    ("https://didcomm.org/trust-ping/2.0/ping", {"response_requested": True}),
+    ("https://didcomm.org/discover-features/2.0/queries", {"queries": [{"feature-type": "protocol", "match": "*"}]}),
+    ("https://didcomm.org/routing/2.0/forward", {"next": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"}),
+]
+for i, (type_, body) in enumerate(plaintexts):
+    message = {"id": "seed-%d" % i, "type": type_, "body": body, "return_route": "all"}
+    if type_.endswith("forward"):
+        message["attachments"] = [{"id": "a", "data": {"json": {"protected": "e30", "ciphertext": "AA"}}}]
+    for mode in (b"\x01", b"\x02"):
+        put("mediator_request", mode + json.dumps(message).encode())
 # DIDs of the did:key and did:peer vectors seed the DID parser.
 dids = set()
 for f in glob.glob(src + "/did-key/*.json") + glob.glob(src + "/did-peer/*.json"):
@@ -50,9 +74,10 @@ rec = {"header": {"kid": "did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3K
 prot = b64(json.dumps({"alg": "ECDH-ES+A256KW", "enc": "A256CBC-HS512", "epk": {"kty": "OKP", "crv": "X25519", "x": b64(bytes(32))}}).encode())
 many_recipients = json.dumps({"protected": prot, "recipients": [rec] * 5000, "iv": b64(bytes(16)), "ciphertext": b64(bytes(64)), "tag": b64(bytes(32))}).encode()
 nested = b"[" * 100_000 + b"]" * 100_000
-for target in ("unpack", "mediator_request"):
-    for data in (many_sigs, long_sig, many_recipients, nested):
-        put(target, data)
+for data in (many_sigs, long_sig, many_recipients, nested):
+    put("unpack", data)
+    put("mediator_request", b"\x00" + data)
+put("mediator_request", b"\x02" + json.dumps({"id": "f", "type": "https://didcomm.org/routing/2.0/forward", "body": {"next": long_kid}}).encode())
 put("message_parse", nested)
 put("message_parse", json.dumps({"id": "1", "type": "t", "body": {}, "from": long_kid, "attachments": [{"data": {"base64": "AA"}}] * 10000}).encode())
 PY

@@ -23,7 +23,8 @@ use didcomm_edge::crypto::multikey::public_key_to_multibase;
 use didcomm_edge::did::Relationship;
 use didcomm_edge::routing::FORWARD_TYPE;
 use didcomm_edge::{
-    Attachment, DidComm, KeyPair, KeyType, Message, PackEncryptedOptions, ResolverChain, Wallet,
+    Attachment, DidComm, Identity, IdentityMethod, KeyPair, KeyType, Message,
+    PackEncryptedOptions, ResolverChain, Wallet,
 };
 use didcomm_edge_mediator::client::{HttpClient, HttpResponse};
 use serde_json::{json, Value};
@@ -248,10 +249,25 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
         .ok_or("the mediator has no key agreement key")?;
     let mut cases = Vec::new();
 
-    // The reference: a legitimate anoncrypted 1 MiB forward to a recipient nobody registered
-    // (refused after decryption, the way a real sender's mistake is).
-    let legit = forward_to_mediator(&engine, mediator_did, "did:example:nobody", 1, MIB * 9 / 16 - 4096)
+    // The reference: a legitimate 1 MiB forward (a real encrypted message inside) to a
+    // recipient nobody registered, refused after decryption the way a sender's mistake is.
+    let recipient = Identity::generate(IdentityMethod::Key, None)?;
+    let inner = Message::build(
+        "inner-1",
+        "https://didcomm.org/basicmessage/2.0/message",
+        json!({"content": "a".repeat(MIB * 9 / 16 - 8192)}),
+    )
+    .to(recipient.did.as_str());
+    let (inner, _) = engine
+        .pack_encrypted(&inner, &recipient.did, None, None, &PackEncryptedOptions::default())
         .await?;
+    let legit = Message::build("fwd-ref", FORWARD_TYPE, json!({"next": recipient.did}))
+        .to(mediator_did)
+        .attachment(Attachment::json("m", serde_json::from_str(&inner)?));
+    let (legit, _) = engine
+        .pack_encrypted(&legit, mediator_did, None, None, &PackEncryptedOptions::default())
+        .await?;
+    let legit = legit.into_bytes();
     cases.push(Case {
         name: "reference: 1 MiB forward",
         content_type: ENCRYPTED,
