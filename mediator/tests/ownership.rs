@@ -10,11 +10,13 @@
 
 mod common;
 
-use common::{call, enroll, test_settings, World};
+use common::{call, enroll, test_settings, World, STEP};
 use didcomm_edge::protocols::mediation::{
     MediationEvent, MediationVersion, RecipientUpdateItem, UpdateResult,
 };
-use didcomm_edge::protocols::pickup::{DeliveryRequest, MessagesReceived, PickupVersion};
+use didcomm_edge::protocols::pickup::{
+    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion,
+};
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::Message;
 use didcomm_edge_mediator::client::{Device, HttpClient};
@@ -201,6 +203,48 @@ async fn deliveries_are_cut_by_bytes() {
     assert_eq!(first.len(), 2, "the first delivery stays within 1 MiB");
     acknowledge(&mut http, &alice, first).await;
     assert_eq!(pick_up(&mut http, &alice).await.len(), 1);
+    world.server.shutdown().await.unwrap();
+}
+
+/// Live delivery uses the same budget: three waiting messages of about 400 KB are pushed in
+/// deliveries of at most 1 MiB, all of them without an acknowledgement in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_deliveries_are_cut_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(test_settings(dir.path(), None)).await;
+    let mut http = world.http().await;
+    let (alice, alice_did) = world.enrolled(MediationVersion::V3).await;
+    let dave = world.device(MediationVersion::V3);
+    for i in 0..3 {
+        let content = format!("{i}{}", "x".repeat(300_000));
+        let routed = dave
+            .send(&alice_did, json!({ "content": content }))
+            .await
+            .unwrap();
+        assert_eq!(http.post_packed(&routed.message).await.unwrap().status, 202);
+    }
+    let mut ws = world.ws().await;
+    let (on, on_id) = alice
+        .request(&LiveDeliveryChange {
+            version: PickupVersion::V4,
+            live_delivery: true,
+        })
+        .await
+        .unwrap();
+    ws.send(&on).await.unwrap();
+    let mut pushed = 0;
+    while pushed < 3 {
+        let text = ws.next(STEP).await.unwrap().expect("a push in time");
+        let m = alice.unpack(&text).await.unwrap();
+        if m.thid.as_deref() == Some(on_id.as_str()) {
+            continue; // the status answering the change
+        }
+        let n = Device::delivered(&m).unwrap().messages.len();
+        assert!((1..=2).contains(&n), "a delivery of {n} messages");
+        pushed += n;
+    }
+    assert_eq!(pushed, 3);
+    ws.close().await;
     world.server.shutdown().await.unwrap();
 }
 

@@ -345,8 +345,9 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     async fn close(&self);
 }
 
-/// Which backend to open, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which backend to open, and where. Its `Debug` never shows the PostgreSQL URL (it may
+/// carry a password).
+#[derive(Clone, PartialEq, Eq)]
 pub enum StorageConfig {
     /// An SQLite file.
     Sqlite {
@@ -362,6 +363,22 @@ pub enum StorageConfig {
         /// CA certificates (PEM) for TLS; the webpki roots when `None`.
         ca_file: Option<std::path::PathBuf>,
     },
+}
+
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageConfig::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            StorageConfig::Postgres {
+                pool_size, ca_file, ..
+            } => f
+                .debug_struct("Postgres")
+                .field("url", &"<redacted>")
+                .field("pool_size", pool_size)
+                .field("ca_file", ca_file)
+                .finish(),
+        }
+    }
 }
 
 /// Open (and migrate) the configured backend.
@@ -438,3 +455,28 @@ pub(crate) const MAX_BATCH: usize = 512;
 
 /// The capacity of the notification broadcast.
 pub(crate) const NOTIFY_CAPACITY: usize = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_config_debug_hides_the_url() {
+        let config = StorageConfig::Postgres {
+            url: "postgres://user:s3cret@db/x".into(),
+            pool_size: 2,
+            ca_file: None,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn budgets_take_a_prefix_and_at_least_one() {
+        assert_eq!(within_budget([], 10), 0);
+        assert_eq!(within_budget([100, 1], 10), 1);
+        assert_eq!(within_budget([4, 4, 4], 10), 2);
+        assert_eq!(within_budget([4, 6, 1], 10), 2);
+        assert_eq!(within_budget([u64::MAX, 1], u64::MAX), 2);
+    }
+}

@@ -400,12 +400,19 @@ impl Transport {
 /// A connection error in words an operator can act on (TLS asked but not offered is the one
 /// that must not pass silently).
 fn connect_error(e: &tokio_postgres::Error, wants_tls: bool) -> Error {
-    let text = e.to_string();
-    if wants_tls && text.contains("TLS") {
+    let cause = std::error::Error::source(e)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    if wants_tls && cause.contains("does not support TLS") {
         return Error::new(
             ErrorKind::Storage,
             "postgres: the URL asks for TLS (sslmode=require) and the server does not offer it",
         );
+    }
+    if wants_tls && e.to_string().contains("TLS") {
+        // rustls's reason (an unknown issuer, a name mismatch): no secret in it.
+        let cause: String = cause.chars().take(200).collect();
+        return Error::new(ErrorKind::Storage, format!("postgres: TLS failed: {cause}"));
     }
     pg_error(e)
 }
