@@ -236,6 +236,26 @@ async fn headers_sent_one_byte_at_a_time_are_cut() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path(), None);
+    settings.header_timeout_seconds = 1;
+    let world = World::start(settings).await;
+    let mut stream = connect_from(IpAddr::V4(Ipv4Addr::LOCALHOST), world.server.local_addr).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: m\r\n\r\n")
+        .await
+        .unwrap();
+    // The answer, then (kept alive, nothing more sent) the server closes the connection.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(STEP, stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "an idle kept-alive connection stayed open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    world.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_is_cut() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path(), None);
