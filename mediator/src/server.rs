@@ -5,8 +5,8 @@
 //! connections (HTTP requests are refused with 429 and `Retry-After`, WebSocket frames wait),
 //! a cap on open connections (more are closed as soon as they are accepted), a header timeout
 //! that is also the keep-alive idle timeout, a body timeout (408, connection closed) and a
-//! WebSocket idle timeout (any frame, a ping too, counts as activity). The per-DID rate limit, the
-//! unpack pool and the replay cache sit behind the transport, in
+//! WebSocket idle timeout (any frame, a ping too, counts as activity). The per-DID rate
+//! limit, the unpack pool and the replay cache sit behind the transport, in
 //! [`crate::mediator::MediatorHandler`].
 //!
 //! Routes:
