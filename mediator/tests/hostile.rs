@@ -39,6 +39,17 @@ use tokio::net::{TcpSocket, TcpStream};
 /// a client bound here is "another peer" to the server on 127.0.0.1.
 const OTHER_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
+/// Whether this host routes [`OTHER_PEER`] to loopback (Linux does; macOS only has
+/// 127.0.0.1 unless configured): the checks that need a second peer address are skipped
+/// where it cannot be bound.
+fn other_peer_available() -> bool {
+    let available = std::net::TcpListener::bind(SocketAddr::new(OTHER_PEER, 0)).is_ok();
+    if !available {
+        eprintln!("127.0.0.2 cannot be bound here: skipping the second-address checks");
+    }
+    available
+}
+
 /// A TCP connection to `addr` from `local` (any port).
 async fn connect_from(local: IpAddr, addr: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
@@ -131,8 +142,10 @@ async fn per_address_limit_is_shared_by_all_its_connections() {
         "{answer}"
     );
     // Another address has its own budget.
-    let answer = raw_exchange(OTHER_PEER, addr, &post_json_request("{}")).await;
-    assert_eq!(status_of(&answer), 400, "{answer}");
+    if other_peer_available() {
+        let answer = raw_exchange(OTHER_PEER, addr, &post_json_request("{}")).await;
+        assert_eq!(status_of(&answer), 400, "{answer}");
+    }
     world.server.shutdown().await.unwrap();
 }
 
@@ -149,9 +162,15 @@ async fn per_did_limit_follows_the_sender_over_connections_and_addresses() {
     let mut one = world.http().await;
     let pong = call(&mut one, &alice, &ping(&alice).await).await;
     assert_eq!(pong.type_, PING_RESPONSE_TYPE);
-    // The fourth from another address.
-    let answer = raw_exchange(OTHER_PEER, addr, &post_packed_request(&ping(&alice).await)).await;
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    // The fourth from another address (where one exists).
+    let fourth = ping(&alice).await;
+    if other_peer_available() {
+        let answer = raw_exchange(OTHER_PEER, addr, &post_packed_request(&fourth)).await;
+        assert_eq!(status_of(&answer), 200, "{answer}");
+    } else {
+        let mut three = world.http().await;
+        call(&mut three, &alice, &fourth).await;
+    }
     // The fifth, on yet another connection: refused.
     let mut two = world.http().await;
     let r = two.post_packed(&ping(&alice).await).await.unwrap();
