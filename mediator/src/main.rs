@@ -114,6 +114,8 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&settings);
+    // Debug of the settings hides grant tokens and the database password.
+    tracing::debug!(settings = ?settings, "settings");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

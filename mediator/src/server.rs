@@ -1,11 +1,12 @@
 //! The HTTP and WebSocket server: routes, transports, limits, background tasks (live
 //! delivery, expiry sweep) and graceful shutdown.
 //!
-//! Limits where attackers live: a rate limit per peer address over all its connections (HTTP
-//! requests are refused with 429, WebSocket frames wait), a cap on open connections (more are
-//! closed as soon as they are accepted), a header timeout that is also the keep-alive idle
-//! timeout, a body timeout (408) and a WebSocket idle timeout. The per-DID rate limit, the
-//! unpack pool and the replay cache sit behind the transport, in
+//! Limits where attackers live: a rate limit per peer address (IPv6: per /64) over all its
+//! connections (HTTP requests are refused with 429 and `Retry-After`, WebSocket frames wait),
+//! a cap on open connections (more are closed as soon as they are accepted), a header timeout
+//! that is also the keep-alive idle timeout, a body timeout (408, connection closed) and a
+//! WebSocket idle timeout (any frame, a ping too, counts as activity). The per-DID rate
+//! limit, the unpack pool and the replay cache sit behind the transport, in
 //! [`crate::mediator::MediatorHandler`].
 //!
 //! Routes:
@@ -14,7 +15,7 @@
 //!   `application/json` (the body is a self-describing JWE/JWS; some HTTP clients cannot set
 //!   custom types). `application/didcomm-plain+json` and anything else: 415.
 //!   202 when accepted with nothing to reply, 200 with the reply when `return_route` asked for
-//!   one; 400/403/413/415/429/503/507 with a JSON body `{"error": kind, "reason": "..."}`.
+//!   one; 400/403/408/409/413/415/429/503/507 with a JSON body `{"error": kind, "reason": "..."}`.
 //! - `GET /ws`: WebSocket; each text or binary frame is one packed message, replies and live
 //!   deliveries come back as text frames; a refused frame is answered with the same JSON error
 //!   object as HTTP (or a packed problem report, see below) and the connection stays open.
@@ -452,6 +453,21 @@ fn refusal(app: &App, kind: ErrorKind, status: StatusCode, reason: &str) -> Resp
         .into_response()
 }
 
+/// The key an address is rate-limited under: IPv4 addresses (also IPv4-mapped IPv6) as they
+/// are, IPv6 addresses by their /64, the smallest block one subscriber usually gets (so
+/// rotating through one's own prefix does not buy a fresh budget).
+fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !u128::from(u64::MAX),
+            )),
+        },
+    }
+}
+
 /// Add `Retry-After` (whole seconds, at least 1) when the error says when to retry.
 fn with_retry_after(mut response: Response, wait: Option<Duration>) -> Response {
     if let Some(wait) = wait {
@@ -492,7 +508,7 @@ async fn post_message(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(wait) = app.per_ip.check(&conn.peer.ip()) {
+    if let Err(wait) = app.per_ip.check(&rate_key(conn.peer.ip())) {
         let e = Error::rate_limited("this address", wait);
         return with_retry_after(
             refusal(&app, e.kind(), status_for(e.kind()), e.reason()),
@@ -660,14 +676,14 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                 };
-                if let Err(wait) = app.per_ip.check(&conn.peer.ip()) {
+                if let Err(wait) = app.per_ip.check(&rate_key(conn.peer.ip())) {
                     // Back-pressure instead of refusal: the socket is not read meanwhile
                     // (shutdown still ends the wait).
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = stopped(&mut shutdown) => break,
                     }
-                    let _ = app.per_ip.check(&conn.peer.ip());
+                    let _ = app.per_ip.check(&rate_key(conn.peer.ip()));
                 }
                 let out = ws_frame(&app, &connection, &bytes).await;
                 if send_all(&mut sink, out).await.is_err() {
@@ -812,5 +828,23 @@ async fn get_invitation_svg(State(app): State<App>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             e.reason(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_share_a_budget_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(rate_key(a), rate_key(b));
+        assert_ne!(rate_key(a), rate_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(rate_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+        let v4: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(rate_key(v4), v4);
     }
 }
