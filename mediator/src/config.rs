@@ -308,50 +308,95 @@ impl Settings {
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured without `..`: a new setting does not compile until it is shown here
+        // (or deliberately hidden), so a secret cannot slip into the logs unnoticed.
+        let Settings {
+            listen,
+            public_url,
+            public_ws_url,
+            data_dir,
+            database_url,
+            database_pool_size,
+            max_message_bytes,
+            rate_limit_per_second,
+            rate_limit_burst,
+            did_rate_limit_per_second,
+            did_rate_limit_burst,
+            max_connections,
+            header_timeout_seconds,
+            body_timeout_seconds,
+            ws_idle_timeout_seconds,
+            unpack_workers,
+            unpack_queue,
+            replay_window_seconds,
+            replay_cache_capacity,
+            max_forward_attachments,
+            queue_max_messages,
+            queue_max_bytes,
+            message_ttl_seconds,
+            sweep_interval_seconds,
+            log_format,
+            log_filter,
+            shutdown_grace_seconds,
+            print_qr,
+            label,
+            pinned_did_docs,
+            resolve_did_web,
+            grant_policy,
+            grant_allow_list,
+            grant_tokens,
+            max_keys_per_client,
+            device_max_messages,
+            device_max_bytes,
+            storage_max_bytes,
+            delivery_max_bytes,
+            keylist_proof,
+            database_ca_file,
+        } = self;
         f.debug_struct("Settings")
-            .field("listen", &self.listen)
-            .field("public_url", &self.public_url)
-            .field("public_ws_url", &self.public_ws_url)
-            .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(redact_database_url),
-            )
-            .field("database_pool_size", &self.database_pool_size)
-            .field("max_message_bytes", &self.max_message_bytes)
-            .field("rate_limit_per_second", &self.rate_limit_per_second)
-            .field("rate_limit_burst", &self.rate_limit_burst)
-            .field("did_rate_limit_per_second", &self.did_rate_limit_per_second)
-            .field("did_rate_limit_burst", &self.did_rate_limit_burst)
-            .field("max_connections", &self.max_connections)
-            .field("header_timeout_seconds", &self.header_timeout_seconds)
-            .field("body_timeout_seconds", &self.body_timeout_seconds)
-            .field("ws_idle_timeout_seconds", &self.ws_idle_timeout_seconds)
-            .field("unpack_workers", &self.unpack_workers)
-            .field("unpack_queue", &self.unpack_queue)
-            .field("replay_window_seconds", &self.replay_window_seconds)
-            .field("replay_cache_capacity", &self.replay_cache_capacity)
-            .field("max_forward_attachments", &self.max_forward_attachments)
-            .field("queue_max_messages", &self.queue_max_messages)
-            .field("queue_max_bytes", &self.queue_max_bytes)
-            .field("message_ttl_seconds", &self.message_ttl_seconds)
-            .field("sweep_interval_seconds", &self.sweep_interval_seconds)
-            .field("log_format", &self.log_format)
-            .field("log_filter", &self.log_filter)
-            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
-            .field("print_qr", &self.print_qr)
-            .field("label", &self.label)
-            .field("pinned_did_docs", &self.pinned_did_docs)
-            .field("resolve_did_web", &self.resolve_did_web)
-            .field("grant_policy", &self.grant_policy)
-            .field("grant_allow_list", &self.grant_allow_list)
+            .field("listen", listen)
+            .field("public_url", public_url)
+            .field("public_ws_url", public_ws_url)
+            .field("data_dir", data_dir)
+            .field("database_url", &database_url.as_deref().map(redact_database_url))
+            .field("database_pool_size", database_pool_size)
+            .field("max_message_bytes", max_message_bytes)
+            .field("rate_limit_per_second", rate_limit_per_second)
+            .field("rate_limit_burst", rate_limit_burst)
+            .field("did_rate_limit_per_second", did_rate_limit_per_second)
+            .field("did_rate_limit_burst", did_rate_limit_burst)
+            .field("max_connections", max_connections)
+            .field("header_timeout_seconds", header_timeout_seconds)
+            .field("body_timeout_seconds", body_timeout_seconds)
+            .field("ws_idle_timeout_seconds", ws_idle_timeout_seconds)
+            .field("unpack_workers", unpack_workers)
+            .field("unpack_queue", unpack_queue)
+            .field("replay_window_seconds", replay_window_seconds)
+            .field("replay_cache_capacity", replay_cache_capacity)
+            .field("max_forward_attachments", max_forward_attachments)
+            .field("queue_max_messages", queue_max_messages)
+            .field("queue_max_bytes", queue_max_bytes)
+            .field("message_ttl_seconds", message_ttl_seconds)
+            .field("sweep_interval_seconds", sweep_interval_seconds)
+            .field("log_format", log_format)
+            .field("log_filter", log_filter)
+            .field("shutdown_grace_seconds", shutdown_grace_seconds)
+            .field("print_qr", print_qr)
+            .field("label", label)
+            .field("pinned_did_docs", pinned_did_docs)
+            .field("resolve_did_web", resolve_did_web)
+            .field("grant_policy", grant_policy)
+            .field("grant_allow_list", grant_allow_list)
             // Credentials: only how many there are.
-            .field(
-                "grant_tokens",
-                &format_args!("[{} redacted]", self.grant_tokens.len()),
-            )
-            .field("max_keys_per_client", &self.max_keys_per_client)
-            .finish_non_exhaustive()
+            .field("grant_tokens", &format_args!("[{} redacted]", grant_tokens.len()))
+            .field("max_keys_per_client", max_keys_per_client)
+            .field("device_max_messages", device_max_messages)
+            .field("device_max_bytes", device_max_bytes)
+            .field("storage_max_bytes", storage_max_bytes)
+            .field("delivery_max_bytes", delivery_max_bytes)
+            .field("keylist_proof", keylist_proof)
+            .field("database_ca_file", database_ca_file)
+            .finish()
     }
 }
 
