@@ -355,6 +355,26 @@ async fn deep_json_nesting_is_a_typed_refusal() {
     assert_eq!(counting.calls(), 0);
 }
 
+#[test]
+fn forward_attachment_with_too_many_json_values_is_refused() {
+    // What a mediator parses out of a forward after the anoncrypt layer, before anyone is
+    // authenticated.
+    let items = vec!["0"; 200_000].join(",");
+    let attached = format!(r#"{{"ciphertext":"x","x":[{items}]}}"#);
+    let mut forward = Message::build(
+        "f",
+        "https://didcomm.org/routing/2.0/forward",
+        json!({"next": "did:example:bob"}),
+    );
+    forward.attachments = Some(vec![didcomm_edge::Attachment::base64(
+        "a",
+        attached.as_bytes(),
+    )]);
+    let err = didcomm_edge::Forward::from_message(&forward).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert_short(&err);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Counts of signatures and recipients
 
