@@ -846,6 +846,27 @@ mod did_web {
     }
 
     #[tokio::test]
+    async fn redirects_on_the_same_host_are_followed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let did = format!("did:web:127.0.0.1%3A{port}");
+        let doc = json!({"id": did}).to_string();
+        let ok = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/did+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+            doc.len()
+        );
+        let server = serve(listener, vec![redirect("/moved/did.json"), ok]);
+        let web =
+            WebResolver::new(Arc::new(ReqwestClient::new(true).unwrap())).allow_loopback_http(true);
+        let found = web.resolve(&did).await.unwrap().unwrap();
+        assert_eq!(found.id, did);
+        assert_eq!(
+            server.join().unwrap(),
+            vec!["/.well-known/did.json", "/moved/did.json"]
+        );
+    }
+
+    #[tokio::test]
     async fn redirects_to_another_host_are_not_followed() {
         let target = TcpListener::bind("127.0.0.1:0").unwrap();
         let target_port = target.local_addr().unwrap().port();
