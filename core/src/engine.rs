@@ -62,7 +62,7 @@ impl Default for Config {
             max_forward_unwraps: 4,
             max_signatures: 8,
             max_recipients: 16,
-            max_json_values: 100_000,
+            max_json_values: crate::message::DEFAULT_MAX_JSON_VALUES,
             did_miss_ttl: Duration::from_secs(30),
             clock_skew: Duration::from_secs(crate::message::from_prior::DEFAULT_CLOCK_SKEW_SECONDS),
         }

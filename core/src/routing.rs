@@ -269,6 +269,11 @@ fn attached_json_object(data: &AttachmentData) -> Result<String> {
         let bytes = crate::b64::decode(b64, "attachment 'data.base64'")?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::malformed("the attached message is not UTF-8 text"))?;
+        crate::message::check_json_values(
+            &text,
+            crate::message::DEFAULT_MAX_JSON_VALUES,
+            "attached message",
+        )?;
         let value: Value =
             serde_json::from_str(&text).map_err(|e| json_error("attached message", &e))?;
         if !value.is_object() {

@@ -355,6 +355,26 @@ async fn deep_json_nesting_is_a_typed_refusal() {
     assert_eq!(counting.calls(), 0);
 }
 
+#[test]
+fn forward_attachment_with_too_many_json_values_is_refused() {
+    // What a mediator parses out of a forward after the anoncrypt layer, before anyone is
+    // authenticated.
+    let items = vec!["0"; 200_000].join(",");
+    let attached = format!(r#"{{"ciphertext":"x","x":[{items}]}}"#);
+    let mut forward = Message::build(
+        "f",
+        "https://didcomm.org/routing/2.0/forward",
+        json!({"next": "did:example:bob"}),
+    );
+    forward.attachments = Some(vec![didcomm_edge::Attachment::base64(
+        "a",
+        attached.as_bytes(),
+    )]);
+    let err = didcomm_edge::Forward::from_message(&forward).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert_short(&err);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Counts of signatures and recipients
 
@@ -823,6 +843,27 @@ mod did_web {
         // A public host is asked for.
         assert_eq!(web.resolve("did:web:example.com").await.unwrap(), None);
         assert_eq!(recorder.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn redirects_on_the_same_host_are_followed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let did = format!("did:web:127.0.0.1%3A{port}");
+        let doc = json!({"id": did}).to_string();
+        let ok = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/did+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{doc}",
+            doc.len()
+        );
+        let server = serve(listener, vec![redirect("/moved/did.json"), ok]);
+        let web =
+            WebResolver::new(Arc::new(ReqwestClient::new(true).unwrap())).allow_loopback_http(true);
+        let found = web.resolve(&did).await.unwrap().unwrap();
+        assert_eq!(found.id, did);
+        assert_eq!(
+            server.join().unwrap(),
+            vec!["/.well-known/did.json", "/moved/did.json"]
+        );
     }
 
     #[tokio::test]

@@ -340,6 +340,9 @@ impl Message {
     }
 }
 
+/// The default of [`crate::Config::max_json_values`].
+pub(crate) const DEFAULT_MAX_JSON_VALUES: usize = 100_000;
+
 /// Refuse JSON text with more than `max_values` values (kind [`crate::ErrorKind::TooLarge`]),
 /// counted in one pass over the text before it is parsed: a parsed value costs 32 bytes and
 /// more, so a megabyte of `0,0,0,...` would become 20 MiB of tree.

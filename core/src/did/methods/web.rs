@@ -433,17 +433,28 @@ impl ReqwestClient {
         Ok(client)
     }
 
-    /// A reqwest client for one fetch: `pin` maps the host to the checked addresses.
-    fn build(&self, host: Option<&str>, pin: &[std::net::SocketAddr]) -> Result<reqwest::Client> {
-        let origin_host = host.map(str::to_owned);
+    /// A reqwest client for one fetch of `origin`: `pin` maps its host name to the checked
+    /// addresses (empty for an IP literal); redirects must keep its scheme, host and port.
+    fn build(
+        &self,
+        origin: Option<&reqwest::Url>,
+        pin: &[std::net::SocketAddr],
+    ) -> Result<reqwest::Client> {
+        let origin_key = origin.map(|u| {
+            (
+                u.scheme().to_owned(),
+                u.host_str().map(str::to_owned),
+                u.port_or_known_default(),
+            )
+        });
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            let same_host = origin_host.is_some()
-                && attempt.url().host_str() == origin_host.as_deref()
-                && attempt.previous().first().is_some_and(|first| {
-                    first.port_or_known_default() == attempt.url().port_or_known_default()
-                        && first.scheme() == attempt.url().scheme()
-                });
-            if same_host && attempt.previous().len() <= MAX_REDIRECTS {
+            let next = attempt.url();
+            let same_origin = origin_key.as_ref().is_some_and(|(scheme, host, port)| {
+                next.scheme() == scheme
+                    && next.host_str() == host.as_deref()
+                    && next.port_or_known_default() == *port
+            });
+            if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
                 attempt.follow()
             } else {
                 // The 3xx answer itself is returned: the resolver reports its status.
@@ -456,7 +467,7 @@ impl ReqwestClient {
             .connect_timeout(Duration::from_secs(5))
             .redirect(redirects)
             .user_agent(concat!("didcomm-edge/", env!("CARGO_PKG_VERSION")));
-        if let Some(host) = host {
+        if let Some(host) = origin.and_then(reqwest::Url::host_str) {
             if !pin.is_empty() {
                 builder = builder.resolve_to_addrs(host, pin);
             }
@@ -470,7 +481,7 @@ impl ReqwestClient {
     async fn checked_addresses(
         url: &reqwest::Url,
         policy: AddressPolicy,
-    ) -> Result<(Option<String>, Vec<std::net::SocketAddr>)> {
+    ) -> Result<Vec<std::net::SocketAddr>> {
         let failure = |what: &str| Error::new(ErrorKind::ResolverFailure, what.to_owned());
         let port = url
             .port_or_known_default()
@@ -485,7 +496,7 @@ impl ReqwestClient {
             if !policy.allows(ip) {
                 return Err(policy.refusal(ip));
             }
-            return Ok((None, vec![]));
+            return Ok(vec![]);
         }
         let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
@@ -497,7 +508,7 @@ impl ReqwestClient {
         if let Some(bad) = addrs.iter().find(|a| !policy.allows(a.ip())) {
             return Err(policy.refusal(bad.ip()));
         }
-        Ok((Some(host), addrs))
+        Ok(addrs)
     }
 }
 
@@ -517,8 +528,8 @@ impl HttpClient for ReqwestClient {
     ) -> Result<HttpResponse> {
         let failure = |what: &str| Error::new(ErrorKind::ResolverFailure, what.to_owned());
         let parsed = reqwest::Url::parse(url).map_err(|_| failure("not a URL"))?;
-        let (host, pin) = Self::checked_addresses(&parsed, policy).await?;
-        let client = self.build(host.as_deref(), &pin)?;
+        let pin = Self::checked_addresses(&parsed, policy).await?;
+        let client = self.build(Some(&parsed), &pin)?;
         let mut response = client
             .get(parsed)
             .header("accept", "application/did+json, application/json")
