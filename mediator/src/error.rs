@@ -250,24 +250,9 @@ fn bounded_reason(reason: &str) -> String {
     out
 }
 
-/// Most characters of an attacker-supplied string an error reason or a log line shows.
-pub const EXCERPT_CHARS: usize = 64;
-
-/// At most [`EXCERPT_CHARS`] characters of `input`, control characters replaced, with `…`
-/// when cut: what an error reason may quote of input that came from outside.
-///
-/// Local until the core's `didcomm_edge::error::excerpt` lands; then this defers to it.
-pub fn excerpt(input: &str) -> String {
-    let mut out: String = input
-        .chars()
-        .take(EXCERPT_CHARS)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if input.chars().nth(EXCERPT_CHARS).is_some() {
-        out.push('…');
-    }
-    out
-}
+// One rule for quoting input in reasons, the core's: at most EXCERPT_CHARS characters, control
+// characters replaced, `…` when cut.
+pub use didcomm_edge::error::{excerpt, EXCERPT_CHARS};
 
 /// The mediator's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -283,7 +268,7 @@ mod tests {
         let shown = excerpt(&long);
         assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
         assert!(shown.ends_with('…'));
-        assert_eq!(excerpt("a\nb\u{1b}[31m"), "a?b?[31m");
+        assert_eq!(excerpt("a\nb\u{1b}[31m"), "a\u{fffd}b\u{fffd}[31m");
     }
 
     #[test]
