@@ -387,7 +387,7 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
         content_type: ENCRYPTED,
         body: format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes(),
     });
-    let garbage: Vec<u8> = (0..MIB).map(|i| b"ABCDEFGHIJKLMNOP"[i % 16]).collect();
+    let garbage: Vec<u8> = b"ABCDEFGHIJKLMNOP".iter().copied().cycle().take(MIB).collect();
     cases.push(Case {
         name: "garbage: 1 MiB",
         content_type: ENCRYPTED,
