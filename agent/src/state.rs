@@ -207,35 +207,23 @@ impl AgentState {
         AgentState::from_json(&text).map_err(|e| e.context(path.display()))
     }
 
-    /// Write the state to `path` atomically (temporary file with mode 0600, fsync, rename).
+    /// Write the state to `path` atomically: a new temporary file beside it (a random name,
+    /// created exclusively with mode 0600, so no planted file or link is followed), fsync,
+    /// rename over `path`.
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|_| Error::new(ErrorKind::Storage, "the state does not serialize"))?;
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(&tmp)
-            .map_err(|e| Error::storage(tmp.display(), &e))?;
-        #[cfg(unix)]
-        {
-            // The mode above applies only when the file is created.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| Error::storage(tmp.display(), &e))?;
-        }
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut file =
+            tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::storage(dir.display(), &e))?;
         file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::storage(tmp.display(), &e))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(|e| Error::storage(path.display(), &e))?;
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(|e| Error::storage(file.path().display(), &e))?;
+        file.persist(path)
+            .map_err(|e| Error::storage(path.display(), &e.error))?;
         if let Some(dir) = path.parent() {
             if let Ok(dir) = std::fs::File::open(dir) {
                 let _ = dir.sync_all();
@@ -366,6 +354,27 @@ mod tests {
             .unwrap_err()
             .reason()
             .contains("99"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_follows_no_link_planted_where_a_temporary_file_would_go() {
+        let id = Identity::generate(IdentityMethod::Peer2, None).unwrap();
+        let state = AgentState::new(StoredIdentity::from_identity(&id).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        for name in ["state.json.tmp", ".state.json.tmp"] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+        state.save(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(AgentState::load(&path).unwrap(), state);
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 
     #[test]

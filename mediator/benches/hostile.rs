@@ -23,8 +23,8 @@ use didcomm_edge::crypto::multikey::public_key_to_multibase;
 use didcomm_edge::did::Relationship;
 use didcomm_edge::routing::FORWARD_TYPE;
 use didcomm_edge::{
-    Attachment, DidComm, Identity, IdentityMethod, KeyPair, KeyType, Message,
-    PackEncryptedOptions, ResolverChain, Wallet,
+    Attachment, DidComm, Identity, IdentityMethod, KeyPair, KeyType, Message, PackEncryptedOptions,
+    ResolverChain, Wallet,
 };
 use didcomm_edge_mediator::client::{HttpClient, HttpResponse};
 use serde_json::{json, Value};
@@ -83,7 +83,10 @@ async fn main() -> AnyResult<()> {
                     for _ in 0..REPEAT {
                         let r = post(&mut client, case).await??;
                         if r.status != first.status {
-                            println!("  note: {} answered {} then {}", case.name, first.status, r.status);
+                            println!(
+                                "  note: {} answered {} then {}",
+                                case.name, first.status, r.status
+                            );
                         }
                         requests += 1;
                     }
@@ -259,13 +262,25 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
     )
     .to(recipient.did.as_str());
     let (inner, _) = engine
-        .pack_encrypted(&inner, &recipient.did, None, None, &PackEncryptedOptions::default())
+        .pack_encrypted(
+            &inner,
+            &recipient.did,
+            None,
+            None,
+            &PackEncryptedOptions::default(),
+        )
         .await?;
     let legit = Message::build("fwd-ref", FORWARD_TYPE, json!({"next": recipient.did}))
         .to(mediator_did)
         .attachment(Attachment::json("m", serde_json::from_str(&inner)?));
     let (legit, _) = engine
-        .pack_encrypted(&legit, mediator_did, None, None, &PackEncryptedOptions::default())
+        .pack_encrypted(
+            &legit,
+            mediator_did,
+            None,
+            None,
+            &PackEncryptedOptions::default(),
+        )
         .await?;
     let legit = legit.into_bytes();
     cases.push(Case {
@@ -299,7 +314,8 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
 
     // JWS with a large payload and 1,000 signatures (each a signing input of payload size).
     let kid = ed25519_kid()?;
-    let payload = b64(json!({"id": "x", "type": "t", "body": {"p": "a".repeat(420_000)}}).to_string());
+    let payload =
+        b64(json!({"id": "x", "type": "t", "body": {"p": "a".repeat(420_000)}}).to_string());
     let signatures: Vec<Value> = (0..1000).map(|_| signature_entry(&kid)).collect();
     cases.push(Case {
         name: "jws: 580 KB payload, 1000 sigs",
@@ -310,7 +326,9 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
     });
     // JWS with a small payload and as many signatures as fit in 1 MiB.
     let one = signature_entry(&kid).to_string().len() + 1;
-    let signatures: Vec<Value> = (0..(MIB - 200) / one).map(|_| signature_entry(&kid)).collect();
+    let signatures: Vec<Value> = (0..(MIB - 200) / one)
+        .map(|_| signature_entry(&kid))
+        .collect();
     cases.push(Case {
         name: "jws: 1 MiB of signatures",
         content_type: SIGNED,
@@ -387,7 +405,12 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
         content_type: ENCRYPTED,
         body: format!("{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes(),
     });
-    let garbage: Vec<u8> = b"ABCDEFGHIJKLMNOP".iter().copied().cycle().take(MIB).collect();
+    let garbage: Vec<u8> = b"ABCDEFGHIJKLMNOP"
+        .iter()
+        .copied()
+        .cycle()
+        .take(MIB)
+        .collect();
     cases.push(Case {
         name: "garbage: 1 MiB",
         content_type: ENCRYPTED,
@@ -413,11 +436,21 @@ async fn build_cases(mediator_did: &str) -> AnyResult<Vec<Case>> {
         b64_json(&json!({"iss": iss, "iat": 1})),
         b64([5u8; 64])
     );
-    let ping = Message::build("ping-1", "https://didcomm.org/trust-ping/2.0/ping", json!({}))
-        .to(mediator_did)
-        .from_prior(jwt);
+    let ping = Message::build(
+        "ping-1",
+        "https://didcomm.org/trust-ping/2.0/ping",
+        json!({}),
+    )
+    .to(mediator_did)
+    .from_prior(jwt);
     match engine
-        .pack_encrypted(&ping, mediator_did, None, None, &PackEncryptedOptions::default())
+        .pack_encrypted(
+            &ping,
+            mediator_did,
+            None,
+            None,
+            &PackEncryptedOptions::default(),
+        )
         .await
     {
         Ok((packed, _)) => cases.push(Case {
@@ -445,7 +478,13 @@ async fn forward_to_mediator(
         message = message.attachment(Attachment::base64(format!("a{i}"), &bytes));
     }
     let (packed, _) = engine
-        .pack_encrypted(&message, mediator_did, None, None, &PackEncryptedOptions::default())
+        .pack_encrypted(
+            &message,
+            mediator_did,
+            None,
+            None,
+            &PackEncryptedOptions::default(),
+        )
         .await?;
     Ok(packed.into_bytes())
 }

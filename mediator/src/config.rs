@@ -358,7 +358,10 @@ impl std::fmt::Debug for Settings {
             .field("public_url", public_url)
             .field("public_ws_url", public_ws_url)
             .field("data_dir", data_dir)
-            .field("database_url", &database_url.as_deref().map(redact_database_url))
+            .field(
+                "database_url",
+                &database_url.as_deref().map(redact_database_url),
+            )
             .field("database_pool_size", database_pool_size)
             .field("max_message_bytes", max_message_bytes)
             .field("rate_limit_per_second", rate_limit_per_second)
@@ -388,7 +391,10 @@ impl std::fmt::Debug for Settings {
             .field("grant_policy", grant_policy)
             .field("grant_allow_list", grant_allow_list)
             // Credentials: only how many there are.
-            .field("grant_tokens", &format_args!("[{} redacted]", grant_tokens.len()))
+            .field(
+                "grant_tokens",
+                &format_args!("[{} redacted]", grant_tokens.len()),
+            )
             .field("max_keys_per_client", max_keys_per_client)
             .field("device_max_messages", device_max_messages)
             .field("device_max_bytes", device_max_bytes)

@@ -168,32 +168,22 @@ pub fn load_wallet(path: &Path) -> Result<Wallet> {
     Wallet::from_json(&text).map_err(|e| Error::from(e).context(path.display()))
 }
 
-/// Write a wallet file atomically with mode 0600 (temporary file, fsync, rename, fsync folder).
+/// Write a wallet file atomically with mode 0600: a new temporary file beside it (a random
+/// name, created exclusively with mode 0600, so no planted file or link is followed), fsync,
+/// rename, fsync folder.
 pub fn save_wallet(path: &Path, wallet: &Wallet) -> Result<()> {
     let text = wallet.to_json_pretty()?;
-    let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(&tmp)
-        .map_err(|e| Error::io(tmp.display(), &e))?;
-    #[cfg(unix)]
-    {
-        // The mode above only applies when the file is created: enforce it either way.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io(tmp.display(), &e))?;
-    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir.display(), &e))?;
     file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(tmp.display(), &e))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), &e))?;
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|e| Error::io(file.path().display(), &e))?;
+    file.persist(path)
+        .map_err(|e| Error::io(path.display(), &e.error))?;
     if let Some(dir) = path.parent() {
         if let Ok(dir) = std::fs::File::open(dir) {
             let _ = dir.sync_all();
@@ -207,6 +197,26 @@ mod tests {
     use super::*;
     use didcomm_edge::did::Relationship;
     use didcomm_edge::ResolvedDid;
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_follows_no_link_planted_where_a_temporary_file_would_go() {
+        let wallet = new_mediator_identity(&["http://127.0.0.1:9", "ws://127.0.0.1:9/ws"]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mediator-identity.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("mediator-identity.json.tmp")).unwrap();
+        save_wallet(&path, &wallet).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     #[test]
     fn new_identity_is_a_peer2_with_both_endpoints_and_matching_secrets() {
