@@ -85,7 +85,7 @@ stop=(-max_total_time="${FUZZ_SECONDS:-60}")
 [ -n "${FUZZ_RUNS:-}" ] && stop=(-runs="$FUZZ_RUNS")
 jobs="${FUZZ_JOBS:-1}"
 for target in $targets; do
-    echo "== fuzzing $target (${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-${FUZZ_SECONDS:-60} s}, $jobs job(s))"
+    echo "== fuzzing $target (${stop[0]#-}, $jobs job(s))"
     started=$(date +%s)
     (cargo +nightly fuzz run "$target" --jobs "$jobs" -- "${stop[@]}" \
         -timeout=1 -rss_limit_mb=512 -max_len=1048576 -print_final_stats=1) 2>&1 \

@@ -41,7 +41,11 @@ pub struct Config {
     pub max_recipients: usize,
     /// How long a failed DID resolution is remembered (default 30 s; zero disables): within it,
     /// the same DID fails again without asking the resolver, so a stranger cannot make us
-    /// resolve one bad DID over and over. Bounded by [`Config::did_cache_capacity`] entries.
+    /// resolve one bad DID over and over. Only for DIDs whose resolution cannot change
+    /// ([`CachePolicy::Immutable`]: did:key, did:peer, did:jwk) or has a lifetime
+    /// ([`CachePolicy::Ttl`], at most that long: did:web); a host resolver's DIDs
+    /// ([`CachePolicy::Default`]) are asked again, since its store may learn them at any time.
+    /// Bounded by [`Config::did_cache_capacity`] entries.
     pub did_miss_ttl: Duration,
     /// How many JSON values one layer of a message may have (default 100,000), counted before
     /// it is parsed: the parsed tree of a megabyte of tiny values would take 20 MiB.
@@ -187,10 +191,13 @@ impl DidComm {
         match self.resolve_uncached(did).await {
             Ok(resolved) => Ok(resolved),
             Err(e) => {
-                // Never longer than a document of the DID would be kept: a resolver that asks
-                // for no caching (or a zero time to live) gets asked again.
+                // Only where the answer cannot change (methods derived from the DID itself) or
+                // has a lifetime (did:web), never longer than a document would be kept. A host
+                // resolver's store (`CachePolicy::Default`) may learn the DID at any moment,
+                // so it is asked again, as it is when it asks for no caching.
                 let ttl = match self.resolver.cache_policy(did) {
-                    CachePolicy::Default | CachePolicy::Immutable => Some(self.config.did_miss_ttl),
+                    CachePolicy::Immutable => Some(self.config.did_miss_ttl),
+                    CachePolicy::Default => None,
                     CachePolicy::Ttl(ttl) => Some(ttl.min(self.config.did_miss_ttl)),
                     CachePolicy::NoCache => None,
                 };

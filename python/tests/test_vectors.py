@@ -18,10 +18,21 @@ def _options(vector: dict[str, Any]) -> dict[str, Any]:
     return {"require_body": True} if vector["id"] == "rs-INVALID_PLAINTEXT_MSG_NO_BODY" else {}
 
 
+# The corpus's from_prior JWT has exp 1234 and nbf 12345 (valid at no time); the reference
+# library does not check JWT times, we do by default (the same in every language).
+REFUSED_AS_EXPIRED = {"rs-PLAINTEXT_FROM_PRIOR"}
+
+
 def run_file(relative: str) -> tuple[int, int]:
     positives = negatives = 0
     for v in read_vectors(relative)["vectors"]:
         dc = wallet(v["unpack_with"]).did_comm()
+        if v["id"] in REFUSED_AS_EXPIRED:
+            with pytest.raises(de.DidCommError) as caught:
+                dc.unpack_blocking(v["packed"], **_options(v))
+            assert caught.value.kind == de.ErrorKind.EXPIRED, f"{v['id']}: {caught.value}"
+            negatives += 1
+            continue
         if v.get("expected_error"):
             with pytest.raises(de.DidCommError) as caught:
                 dc.unpack_blocking(v["packed"], **_options(v))
@@ -44,7 +55,7 @@ def test_reference_library_message_vectors() -> None:
 
 
 def test_reference_library_plaintext_vectors() -> None:
-    assert run_file("sicpa-didcomm-rust/vectors_plaintext.json") == (9, 17)
+    assert run_file("sicpa-didcomm-rust/vectors_plaintext.json") == (8, 18)
 
 
 def _appendix_wallet() -> de.Wallet:
