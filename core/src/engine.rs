@@ -39,6 +39,10 @@ pub struct Config {
     /// How many recipients an encrypted message may list (default 16). A message with more is
     /// refused before any recipient entry is decoded.
     pub max_recipients: usize,
+    /// How many attachments a plaintext message may carry (default 1,000). A message with
+    /// more is refused before any attachment is read; an agent that asks for pickup batches
+    /// larger than this raises it.
+    pub max_attachments: usize,
     /// How long a failed DID resolution is remembered (default 30 s; zero disables): within it,
     /// the same DID fails again without asking the resolver, so a stranger cannot make us
     /// resolve one bad DID over and over. Only for DIDs whose resolution cannot change
@@ -66,6 +70,7 @@ impl Default for Config {
             max_forward_unwraps: 4,
             max_signatures: 8,
             max_recipients: 16,
+            max_attachments: 1_000,
             max_json_values: crate::message::DEFAULT_MAX_JSON_VALUES,
             did_miss_ttl: Duration::from_secs(30),
             clock_skew: Duration::from_secs(crate::message::from_prior::DEFAULT_CLOCK_SKEW_SECONDS),
@@ -94,6 +99,13 @@ impl Config {
     pub fn with_envelope_limits(mut self, max_signatures: usize, max_recipients: usize) -> Self {
         self.max_signatures = max_signatures;
         self.max_recipients = max_recipients;
+        self
+    }
+
+    /// Set the most attachments a plaintext message may carry.
+    #[must_use]
+    pub fn with_max_attachments(mut self, max_attachments: usize) -> Self {
+        self.max_attachments = max_attachments;
         self
     }
 

@@ -10,6 +10,7 @@ use crate::engine::DidComm;
 use crate::envelope::jwe::{KeyWrapAlg, ParsedJwe};
 use crate::envelope::jws::ParsedJws;
 use crate::error::{Error, ErrorKind, Result};
+use crate::message::prescan::{TopLevel, COUNT_FIRST_ABOVE};
 use crate::message::{check_json_values, from_prior, json_error, FromPrior, Message, ParseOptions};
 
 /// Options of [`DidComm::unpack`].
@@ -243,15 +244,19 @@ impl DidComm {
             let value: Value = match parsed.take() {
                 Some(value) => value,
                 None => {
-                    check_json_values(&layer, self.config.max_json_values, what)?;
+                    self.check_layer(&layer, what)?;
                     serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?
                 }
             };
             let Value::Object(map) = value else {
                 return Err(Error::malformed("a DIDComm message must be a JSON object"));
             };
+            self.check_entry_counts(
+                |key| map.contains_key(key),
+                |key| map.get(key).and_then(Value::as_array).map(Vec::len),
+            )?;
             if ParsedJwe::looks_like(&map) {
-                let jwe = ParsedJwe::parse(map, self.config.max_recipients)?;
+                let jwe = ParsedJwe::parse(map)?;
                 let payload = match jwe.alg {
                     KeyWrapAlg::EcdhEsA256Kw => {
                         if seen.anon || seen.auth || seen.signed {
@@ -285,7 +290,7 @@ impl DidComm {
                 layer = utf8(payload, "decrypted payload")?.into();
                 what = "decrypted payload";
                 if options.unwrap_re_wrapping_forward && seen.anon && !seen.auth {
-                    check_json_values(&layer, self.config.max_json_values, what)?;
+                    self.check_layer(&layer, what)?;
                     let value: Value =
                         serde_json::from_str(&layer).map_err(|e| json_error(what, &e))?;
                     match self.forwarded_to_us(&value).await? {
@@ -310,7 +315,7 @@ impl DidComm {
                     return Err(Error::malformed("a signed message cannot be signed again"));
                 }
                 seen.signed = true;
-                let jws = ParsedJws::parse(&map, self.config.max_signatures)?;
+                let jws = ParsedJws::parse(&map)?;
                 let kid = self.verify_signatures(&jws).await?;
                 let payload = jws.payload()?;
                 metadata.non_repudiation = true;
@@ -533,10 +538,48 @@ impl DidComm {
         let Some(inner) = forward.messages.first() else {
             return Err(Error::malformed("forward to us has no attachment"));
         };
-        check_json_values(inner, self.config.max_json_values, "forwarded message")?;
+        self.check_layer(inner, "forwarded message")?;
         serde_json::from_str(inner)
             .map(Some)
             .map_err(|e| json_error("forwarded message", &e))
+    }
+
+    /// Bound a layer before its JSON tree is built: the number of its values, and (for large
+    /// layers, whose tree could be tens of MiB) its recipients, signatures or attachments.
+    fn check_layer(&self, text: &str, what: &str) -> Result<()> {
+        check_json_values(text, self.config.max_json_values, what)?;
+        if text.len() <= COUNT_FIRST_ABOVE {
+            return Ok(());
+        }
+        match TopLevel::scan(text) {
+            Some(top) => self.check_entry_counts(|key| top.has(key), |key| top.count(key)),
+            // Not a JSON object: the parser says so.
+            None => Ok(()),
+        }
+    }
+
+    /// The envelope limits, by the form the layer will be read as: a JWE's recipients, a
+    /// JWS's signatures, a plaintext message's attachments. One rule for a layer counted
+    /// before parsing and for a parsed one.
+    fn check_entry_counts(
+        &self,
+        has: impl Fn(&str) -> bool,
+        count: impl Fn(&str) -> Option<usize>,
+    ) -> Result<()> {
+        let (form, key, max) = if ParsedJwe::looks_like_keys(&has) {
+            ("JWE", "recipients", self.config.max_recipients)
+        } else if ParsedJws::looks_like_keys(&has) {
+            ("JWS", "signatures", self.config.max_signatures)
+        } else {
+            ("message", "attachments", self.config.max_attachments)
+        };
+        match count(key) {
+            Some(n) if n > max => Err(Error::new(
+                ErrorKind::TooLarge,
+                format!("{form} has {n} {key}, more than the limit of {max}"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Verify a `from_prior` JWT against the prior DID's authentication keys and bind it to the

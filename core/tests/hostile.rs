@@ -666,6 +666,9 @@ fn extra_peak_kib(packed: &str) -> u64 {
 }
 
 const MEMORY_BUDGET_KIB: u64 = 16 * 1024;
+/// What a layer refused by its count may cost: its tree (10-20 MiB for a megabyte of
+/// entries) is never built.
+const COUNTED_BUDGET_KIB: u64 = 2 * 1024;
 
 #[cfg(target_os = "linux")]
 #[test]
@@ -725,6 +728,93 @@ fn wide_json_stays_within_the_memory_budget() {
     assert!(packed.len() <= 1024 * 1024);
     let extra = extra_peak_kib(&packed);
     assert!(extra < MEMORY_BUDGET_KIB, "{extra} KiB");
+}
+
+// The two builders below write text, not a `Value` tree: a tree freed before the measurement
+// would leave its heap to the process, and the unpack's own tree would then not raise the RSS.
+
+/// A JWE with `count` recipient entries of the smallest honest shape (about 120 bytes each).
+fn jwe_of_recipients(count: usize) -> String {
+    let one = jwe(json!({}), 1, 16);
+    let v: Value = serde_json::from_str(&one).unwrap();
+    let entry = v["recipients"][0].to_string();
+    let single = format!("[{entry}]");
+    let many = format!("[{}]", vec![entry.as_str(); count].join(","));
+    let text = one.replacen(&single, &many, 1);
+    assert_ne!(text, one);
+    text
+}
+
+/// A plaintext message with `count` small base64 attachments (about 50 bytes each).
+fn plaintext_with_attachments(count: usize) -> String {
+    let attachments: Vec<String> = (0..count)
+        .map(|i| format!(r#"{{"id":"a{i}","data":{{"base64":"eHh4eHh4eHg"}}}}"#))
+        .collect();
+    format!(
+        r#"{{"id":"1","type":"https://example.com/t","body":{{}},"attachments":[{}]}}"#,
+        attachments.join(",")
+    )
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_megabyte_of_recipient_entries_is_refused_before_its_tree_is_built() {
+    if !in_child("a_megabyte_of_recipient_entries_is_refused_before_its_tree_is_built") {
+        return;
+    }
+    let packed = jwe_of_recipients(8_500);
+    assert!(packed.len() <= 1024 * 1024, "{}", packed.len());
+    let extra = extra_peak_kib(&packed);
+    assert!(extra < COUNTED_BUDGET_KIB, "{extra} KiB");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_megabyte_of_attachments_is_refused_before_its_tree_is_built() {
+    if !in_child("a_megabyte_of_attachments_is_refused_before_its_tree_is_built") {
+        return;
+    }
+    let packed = plaintext_with_attachments(16_000);
+    assert!(packed.len() <= 1024 * 1024, "{}", packed.len());
+    let extra = extra_peak_kib(&packed);
+    assert!(extra < COUNTED_BUDGET_KIB, "{extra} KiB");
+}
+
+#[tokio::test]
+async fn attachments_beyond_the_limit_are_refused_and_the_limit_can_be_raised() {
+    let (dc, _) = bob();
+    let at_limit = plaintext_with_attachments(1_000);
+    dc.unpack(&at_limit, &UnpackOptions::default()).await.unwrap();
+    let over = plaintext_with_attachments(1_001);
+    let err = refused(&dc, &over).await;
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    // The same limit for a small layer (checked on the tree) and a large one (counted first).
+    let large_over = plaintext_with_attachments(2_000);
+    assert!(large_over.len() > 64 * 1024);
+    assert_eq!(refused(&dc, &large_over).await.kind(), ErrorKind::TooLarge);
+
+    let wallet = common::wallet("bob-rust");
+    let raised = DidComm::with_config(
+        Arc::new(ResolverChain::new().with_pinned(Arc::new(wallet.resolver()))),
+        Arc::new(wallet.secrets_store()),
+        didcomm_edge::Config::default().with_max_attachments(2_000),
+    );
+    raised.unpack(&large_over, &UnpackOptions::default()).await.unwrap();
+}
+
+#[tokio::test]
+async fn large_envelopes_are_counted_by_their_form() {
+    let (dc, _) = bob();
+    // Over 64 KiB: counted before parsing. A JWE's recipients...
+    let err = refused(&dc, &jwe_of_recipients(1_000)).await;
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    assert!(err.reason().contains("recipients"), "{err}");
+    // ...but a plaintext may carry a `recipients` header of its own: its attachments count.
+    let mut v: Value = serde_json::from_str(&plaintext_with_attachments(1)).unwrap();
+    v["recipients"] = Value::Array(vec![json!(1); 40_000]);
+    let text = v.to_string();
+    assert!(text.len() > 64 * 1024);
+    dc.unpack(&text, &UnpackOptions::default()).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

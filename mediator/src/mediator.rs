@@ -80,8 +80,6 @@ pub struct Mediator {
     pub grants: GrantRules,
     /// Most keys one granted DID may register.
     pub max_keys_per_client: u64,
-    /// Most attachments one forward may carry.
-    pub max_forward_attachments: usize,
     /// What Discover Features discloses.
     pub features: FeatureRegistry,
     // Storage-side limits (issue 12).

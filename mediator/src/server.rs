@@ -203,7 +203,11 @@ pub async fn start_with(
     let didcomm = Arc::new(DidComm::with_config(
         Arc::new(resolver),
         Arc::new(identity.wallet.secrets_store()),
-        EngineConfig::default().with_max_message_size(settings.max_message_bytes),
+        EngineConfig::default()
+            .with_max_message_size(settings.max_message_bytes)
+            // No message to the mediator needs more attachments than a forward may carry, and
+            // the engine counts them before it builds the message.
+            .with_max_attachments(settings.max_forward_attachments),
     ));
     let storage = storage::open(&settings.storage()).await?;
     let metrics = Arc::new(Metrics::default());
@@ -225,7 +229,6 @@ pub async fn start_with(
                 .collect(),
         },
         max_keys_per_client: settings.max_keys_per_client,
-        max_forward_attachments: settings.max_forward_attachments,
         features: crate::protocols::discover::mediator_features(),
         keylist_proof: settings.keylist_proof,
         delivery_max_bytes: settings.delivery_max_bytes,

@@ -247,23 +247,18 @@ fn take_b64_string(map: &mut Map<String, Value>, name: &str) -> Result<String> {
 impl ParsedJwe {
     /// Whether a JSON object is shaped like a JWE.
     pub(crate) fn looks_like(map: &Map<String, Value>) -> bool {
-        map.contains_key("ciphertext")
+        Self::looks_like_keys(|key| map.contains_key(key))
     }
 
-    /// Parse a JWE of at most `max_recipients` recipients (more are refused before any
-    /// recipient entry is looked at). Every length is checked before its field is decoded, and
-    /// `apv` must be the digest of the recipient kids.
-    pub(crate) fn parse(mut map: Map<String, Value>, max_recipients: usize) -> Result<ParsedJwe> {
-        // Count first: nothing is decoded for a message with too many recipients.
-        match map.get("recipients") {
-            Some(Value::Array(items)) if items.len() > max_recipients => {
-                return Err(Error::too_large(format!(
-                    "JWE has {} recipients, more than the limit of {max_recipients}",
-                    items.len()
-                )))
-            }
-            _ => {}
-        }
+    /// [`ParsedJwe::looks_like`] for a layer known only by which top-level keys it has.
+    pub(crate) fn looks_like_keys(has: impl Fn(&str) -> bool) -> bool {
+        has("ciphertext")
+    }
+
+    /// Parse a JWE. Every length is checked before its field is decoded, and `apv` must be the
+    /// digest of the recipient kids. The number of recipients is the caller's to bound first
+    /// (unpack's `check_entry_counts`).
+    pub(crate) fn parse(mut map: Map<String, Value>) -> Result<ParsedJwe> {
         let protected_b64 = take_b64_string(&mut map, "protected")?;
         let header_bytes =
             b64::decode_bounded(&protected_b64, MAX_PROTECTED_LEN, "JWE 'protected'")?;
@@ -520,7 +515,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<ParsedJwe> {
         match serde_json::from_str::<Value>(text).unwrap() {
-            Value::Object(map) => ParsedJwe::parse(map, 16),
+            Value::Object(map) => ParsedJwe::parse(map),
             _ => unreachable!(),
         }
     }

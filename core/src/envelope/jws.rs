@@ -73,31 +73,27 @@ fn string_member<'a>(
 impl<'a> ParsedJws<'a> {
     /// Whether a JSON object is shaped like a JWS.
     pub(crate) fn looks_like(map: &Map<String, Value>) -> bool {
-        map.contains_key("payload")
-            && (map.contains_key("signatures") || map.contains_key("signature"))
+        Self::looks_like_keys(|key| map.contains_key(key))
     }
 
-    /// Parse a JWS of at most `max_signatures` signatures (more are refused before any entry
-    /// is looked at). Every length is checked before its field is decoded.
-    pub(crate) fn parse(map: &'a Map<String, Value>, max_signatures: usize) -> Result<Self> {
+    /// [`ParsedJws::looks_like`] for a layer known only by which top-level keys it has.
+    pub(crate) fn looks_like_keys(has: impl Fn(&str) -> bool) -> bool {
+        has("payload") && (has("signatures") || has("signature"))
+    }
+
+    /// Parse a JWS. Every length is checked before its field is decoded. The number of
+    /// signatures is the caller's to bound first (unpack's `check_entry_counts`).
+    pub(crate) fn parse(map: &'a Map<String, Value>) -> Result<Self> {
         let payload_b64 = string_member(map, "payload", "JWS")?
             .ok_or_else(|| Error::malformed("JWS has no 'payload'"))?;
         let entries: Vec<&Map<String, Value>> = match map.get("signatures") {
-            Some(Value::Array(items)) => {
-                if items.len() > max_signatures {
-                    return Err(Error::too_large(format!(
-                        "JWS has {} signatures, more than the limit of {max_signatures}",
-                        items.len()
-                    )));
-                }
-                items
-                    .iter()
-                    .map(|v| {
-                        v.as_object()
-                            .ok_or_else(|| Error::malformed("JWS signature must be an object"))
-                    })
-                    .collect::<Result<_>>()?
-            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_object()
+                        .ok_or_else(|| Error::malformed("JWS signature must be an object"))
+                })
+                .collect::<Result<_>>()?,
             Some(_) => return Err(Error::malformed("JWS 'signatures' must be an array")),
             // Flattened serialization: the one signature's members sit at the top level.
             None => vec![map],

@@ -2,6 +2,7 @@
 
 mod attachment;
 pub mod from_prior;
+pub(crate) mod prescan;
 
 use std::collections::BTreeMap;
 

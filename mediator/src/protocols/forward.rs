@@ -7,8 +7,9 @@
 //! queued under the key as registered. Each message is durable before this returns (and so
 //! before the sender gets 202).
 //!
-//! A forward carries at most [`Mediator::max_forward_attachments`] messages; more are refused
-//! before anything is parsed or stored.
+//! A forward carries at most `max_forward_attachments` messages (the setting): the engine's
+//! `max_attachments` is set from it, so a forward with more is refused by its count before its
+//! attachments are parsed, and never reaches this handler.
 //!
 //! The stored message's id is the SHA-256 of its bytes (base64url), so a sender's retry of the
 //! same packed message is stored once, and no sender can pre-empt another message's id.
@@ -33,16 +34,6 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutc
     if !request.metadata.encrypted {
         return Err(Error::bad_request(
             "a forward must be encrypted to the mediator",
-        ));
-    }
-    let attachments = request.message.attachments.as_ref().map_or(0, Vec::len);
-    if attachments > m.max_forward_attachments {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            format!(
-                "a forward may carry at most {} attachments; this one has {attachments}",
-                m.max_forward_attachments
-            ),
         ));
     }
     let forward = Forward::from_message(&request.message)?;
