@@ -191,6 +191,25 @@ def test_plaintext_both_ways() -> None:
     assert plain(OURS[BOB.did].unpack_blocking(ref.packed_msg).message) == msg
 
 
+def test_our_problem_reports_are_read_by_the_reference_and_carry_no_ack() -> None:
+    # didcomm-jvm (Identus' SDKs) refuses a non-string `ack`, the spec's form is an array:
+    # our reports leave it out and are matched by `pthid`, which every library reads.
+    request = new_message(ALICE.did, BOB.did)
+    try:
+        OURS[BOB.did].unpack_blocking("{}")
+        raise AssertionError("an empty object unpacked")
+    except de.DidCommError as error:
+        report = de.problem_report_for_error(error, request)
+    assert "ack" not in report
+    report = {**report, "from": BOB.did, "to": [ALICE.did]}
+    packed = OURS[BOB.did].pack_encrypted_blocking(report, ALICE.did, from_=BOB.did)
+    result = run(ref_unpack(ALICE, packed.packed))
+    theirs_view = result.message.as_dict()
+    assert "ack" not in theirs_view or theirs_view["ack"] in (None, [])
+    assert theirs_view["pthid"] == request["id"]
+    assert theirs_view["body"]["code"] == report["body"]["code"]
+
+
 def test_from_prior_both_ways() -> None:
     new_alice = make_party("alice-2", ka=["X25519"], sign=["Ed25519"])
     docs = [ALICE.doc, new_alice.doc, BOB.doc]

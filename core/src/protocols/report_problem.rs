@@ -217,12 +217,15 @@ impl ProblemReport {
         }
     }
 
-    /// A report of `code` about a received message: `pthid` is its thread and `ack` its id,
-    /// as the spec recommends when a message triggered the problem.
+    /// A report of `code` about a received message: `pthid` is its thread (its id when it
+    /// starts one), which is how the sender matches the report to its request.
+    ///
+    /// No `ack`: the spec's form is an array, and didcomm-jvm 0.3 (under Hyperledger Identus'
+    /// mobile SDKs) refuses any message whose `ack` is not a string, so a report carrying it
+    /// could be read by one kind of client or the other, never both. Set [`ProblemReport::ack`]
+    /// by hand where every peer is known to read the array.
     pub fn about(message: &Message, code: impl Into<String>) -> ProblemReport {
-        let mut report = ProblemReport::new(code, message.thread_id());
-        report.ack = vec![message.id.clone()];
-        report
+        ProblemReport::new(code, message.thread_id())
     }
 
     /// A report for one of our own errors about `message`: the code follows the error kind and

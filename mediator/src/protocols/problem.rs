@@ -1,7 +1,8 @@
 //! Report Problem 2.0: every refusal of an authenticated request that allows replies on its
 //! connection is answered by a problem report (a child thread of the request's thread:
-//! `pthid` is the request's thread, `ack` its id). Message Pickup 4.0 requests get the
-//! protocol's own `problem-report` type.
+//! `pthid` is the request's thread; no `ack`, which didcomm-jvm and the spec spell
+//! differently, see [`ProblemReport::about`]). Message Pickup 4.0 requests get the protocol's
+//! own `problem-report` type.
 
 use didcomm_edge::protocols::pickup::PickupVersion;
 use didcomm_edge::protocols::report_problem::{codes, ProblemReport, PROBLEM_REPORT_TYPE};
@@ -85,7 +86,7 @@ mod tests {
             "https://didcomm.org/message-pickup/4.0/problem-report"
         );
         assert_eq!(report.pthid.as_deref(), Some("req-1"));
-        assert_eq!(report.ack, Some(vec!["req-1".to_owned()]));
+        assert_eq!(report.ack, None, "didcomm-jvm refuses a non-string ack");
         assert_eq!(report.to, Some(vec!["did:example:alice".to_owned()]));
         let parsed = ProblemReport::from_message(&report).unwrap();
         assert_eq!(parsed.code, "e.p.req.not-allowed");
