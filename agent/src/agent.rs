@@ -190,17 +190,13 @@ impl EdgeAgent {
             Arc::clone(&secrets),
             EngineConfig::default().with_max_message_size(config.max_message_size),
         ));
-        let replies = Arc::new(DidComm::with_config(
-            chain,
-            secrets,
-            {
-                let engine = EngineConfig::default().with_max_message_size(config.delivery_limit());
-                // A pickup delivery carries up to one batch of attachments.
-                let batch = usize::try_from(config.batch_size).unwrap_or(usize::MAX);
-                let most = engine.max_attachments.max(batch);
-                engine.with_max_attachments(most)
-            },
-        ));
+        let replies = Arc::new(DidComm::with_config(chain, secrets, {
+            let engine = EngineConfig::default().with_max_message_size(config.delivery_limit());
+            // A pickup delivery carries up to one batch of attachments.
+            let batch = usize::try_from(config.batch_size).unwrap_or(usize::MAX);
+            let most = engine.max_attachments.max(batch);
+            engine.with_max_attachments(most)
+        }));
         let http = HttpTransport::new(config.request_timeout)?.max_reply(config.delivery_limit());
         let control_did = state.control.did.clone();
         let (keys_version, _) = watch::channel(0);

@@ -784,7 +784,9 @@ fn a_megabyte_of_attachments_is_refused_before_its_tree_is_built() {
 async fn attachments_beyond_the_limit_are_refused_and_the_limit_can_be_raised() {
     let (dc, _) = bob();
     let at_limit = plaintext_with_attachments(1_000);
-    dc.unpack(&at_limit, &UnpackOptions::default()).await.unwrap();
+    dc.unpack(&at_limit, &UnpackOptions::default())
+        .await
+        .unwrap();
     let over = plaintext_with_attachments(1_001);
     let err = refused(&dc, &over).await;
     assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
@@ -799,7 +801,10 @@ async fn attachments_beyond_the_limit_are_refused_and_the_limit_can_be_raised() 
         Arc::new(wallet.secrets_store()),
         didcomm_edge::Config::default().with_max_attachments(2_000),
     );
-    raised.unpack(&large_over, &UnpackOptions::default()).await.unwrap();
+    raised
+        .unpack(&large_over, &UnpackOptions::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

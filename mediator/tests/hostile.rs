@@ -706,7 +706,11 @@ async fn forwards_with_too_many_attachments_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status, 413, "{}", r.text());
-    assert!(r.text().contains("more than the limit of 2"), "{}", r.text());
+    assert!(
+        r.text().contains("more than the limit of 2"),
+        "{}",
+        r.text()
+    );
     let metrics = http.get("/metrics").await.unwrap().text();
     assert!(
         !metrics.contains("didcomm_mediator_messages_stored_total 1")

@@ -1135,6 +1135,34 @@ async fn sqlite_files_are_private() {
     s.close().await;
 }
 
+/// SQLite's own locks survive opening: the storage never opens (and closes) a descriptor of
+/// the database file once SQLite has it, which would drop every POSIX lock of the process on
+/// it. Without its lock on the -shm file, a reader connection opened later rebuilt the WAL
+/// index under the writer and reads failed now and then (SQLITE_IOERR_SHORT_READ).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_its_file_locks_after_opening() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(&dir).await;
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    let pid = std::process::id().to_string();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    for name in ["mediator.sqlite", "mediator.sqlite-shm"] {
+        let inode = std::fs::metadata(dir.path().join(name)).unwrap().ino();
+        let held = locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.contains(&"POSIX")
+                && fields.contains(&pid.as_str())
+                && fields
+                    .iter()
+                    .any(|f| f.rsplit(':').next() == Some(inode.to_string().as_str()))
+        });
+        assert!(held, "no lock of this process on {name}:\n{locks}");
+    }
+    s.close().await;
+}
+
 /// A URL that asks for TLS against a server without it fails, clearly, instead of falling
 /// back to plain text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

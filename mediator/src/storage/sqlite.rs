@@ -250,14 +250,19 @@ fn restrict_files(path: &Path) -> Result<()> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         // Created 0600 before SQLite opens it (no window with the umask's mode); SQLite gives
-        // its -wal and -shm files the database file's mode.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| Error::io(path.display(), &e))?;
+        // its -wal and -shm files the database file's mode. Only ever opened here when it does
+        // not exist yet: closing any descriptor of a file drops every POSIX lock this process
+        // holds on it, SQLite's included, and without its lock on the -shm file the next
+        // connection rebuilt the WAL index under the writer (reads failed with
+        // SQLITE_IOERR_SHORT_READ, live deliveries were missed).
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Error::io(path.display(), &e))?;
+        }
         let mut names = vec![path.to_path_buf()];
         for suffix in ["-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
