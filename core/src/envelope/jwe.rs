@@ -643,6 +643,35 @@ mod tests {
     }
 
     #[test]
+    fn our_output_keeps_one_epk_in_the_protected_header() {
+        // Readers that look only in the protected header (PyPI `didcomm`, didcomm-node) read us.
+        let bob1 = KeyPair::generate(KeyType::X25519).unwrap();
+        let bob2 = KeyPair::generate(KeyType::X25519).unwrap();
+        let recipients = [
+            EncryptRecipient {
+                kid: "did:ex:bob#1",
+                key: bob1.public(),
+                zs: None,
+            },
+            EncryptRecipient {
+                kid: "did:ex:bob#2",
+                key: bob2.public(),
+                zs: None,
+            },
+        ];
+        let jwe = encrypt(b"hi", ContentEncAlg::Xc20P, &recipients, None).unwrap();
+        let v: Value = serde_json::from_str(&jwe).unwrap();
+        let header = b64::decode(v["protected"].as_str().unwrap(), "protected").unwrap();
+        let header: Value = serde_json::from_slice(&header).unwrap();
+        assert!(header["epk"].is_object());
+        for r in v["recipients"].as_array().unwrap() {
+            let keys: Vec<&String> = r["header"].as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["kid"]);
+        }
+        assert!(v.get("unprotected").is_none());
+    }
+
+    #[test]
     fn apv_is_order_independent() {
         assert_eq!(apv_for(&["b#1", "a#1"]), apv_for(&["a#1", "b#1"]));
     }
