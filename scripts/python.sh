@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python package (python/): its virtualenv under build/, the wheel, the tests, the benchmark.
 #
-#   scripts/python.sh setup    build/venv (maturin, pytest, PyPI didcomm, websockets, tree-sitter)
-#                              and build/venv-mypy (mypy); installs only what is missing
+#   scripts/python.sh setup    build/venv (maturin, pytest, PyPI didcomm, websockets, tree-sitter),
+#                              build/venv-mypy (mypy) and build/venv-askar (PyPI didcomm-messaging);
+#                              installs only what is missing
 #   scripts/python.sh test     debug build into the source tree (maturin develop), pytest, mypy
 #   scripts/python.sh wheel    the release wheel in build/wheels
 #   scripts/python.sh bench    release wheel + the Rust core benchmark, then python/bench/bench.py
@@ -16,6 +17,10 @@ PY="$VENV/bin/python"
 # wants newer ones, gets its own venv and checks this one through --python-executable.
 DEPS=("maturin>=1.9,<2" "pytest>=8" "didcomm==0.3.2" "websockets>=12" "tree-sitter>=0.23" "tree-sitter-swift>=0.7")
 MYPY_DEPS=("mypy>=1.10")
+# PyPI didcomm-messaging (Indicio, on Askar) needs pydid>=0.4.2, which PyPI didcomm 0.3.2 refuses:
+# its live interop test (tests/test_askar_interop.py) runs again in a venv of its own.
+ASKAR_VENV=build/venv-askar
+ASKAR_DEPS=("pytest>=8" "cryptography>=41" "didcomm-messaging[askar,did-peer]==0.1.1")
 need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Create $1 if missing and install $2... unless a stamp of exactly that list exists.
@@ -37,6 +42,7 @@ setup() {
     command -v python3 >/dev/null || { need_root apt-get update -qq && need_root apt-get install -y -qq python3 python3-venv; }
     ensure_venv "$VENV" "${DEPS[@]}"
     ensure_venv "$MYPY_VENV" "${MYPY_DEPS[@]}"
+    ensure_venv "$ASKAR_VENV" "${ASKAR_DEPS[@]}"
 }
 
 develop() {
@@ -66,6 +72,8 @@ test)
     "$CARGO" build --locked -p didcomm-edge-mediator --bin didcomm-edge-mediator
     develop
     DIDCOMM_EDGE_MEDIATOR="$PWD/target/debug/didcomm-edge-mediator" "$PY" -m pytest -q python/tests
+    # The package as `develop` left it in python/src, beside didcomm-messaging.
+    PYTHONPATH="$PWD/python/src" "$ASKAR_VENV/bin/python" -m pytest -q python/tests/test_askar_interop.py
     typecheck
     ;;
 wheel) setup; wheel ;;

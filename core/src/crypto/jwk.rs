@@ -37,14 +37,18 @@ pub fn jwk_key_type(jwk: &Value) -> Result<KeyType> {
     Ok(key_type)
 }
 
+/// The longest coordinate we decode (base64url characters): P-521's 66 bytes are 88, with
+/// room for padding. JWKs arrive in messages (a JWE `epk`) as well as in DID documents.
+const MAX_COORDINATE_LEN: usize = 128;
+
 fn public_from_parts(key_type: KeyType, jwk: &Map<String, Value>) -> Result<PublicKey> {
     let x = str_member(jwk, "x")?.ok_or_else(|| Error::malformed("JWK has no 'x'"))?;
-    let x = b64::decode(x, "JWK 'x'")?;
+    let x = b64::decode_bounded(x, MAX_COORDINATE_LEN, "JWK 'x'")?;
     match key_type {
         KeyType::Ed25519 | KeyType::X25519 => PublicKey::from_bytes(key_type, &x),
         _ => {
             let y = str_member(jwk, "y")?.ok_or_else(|| Error::malformed("EC JWK has no 'y'"))?;
-            let y = b64::decode(y, "JWK 'y'")?;
+            let y = b64::decode_bounded(y, MAX_COORDINATE_LEN, "JWK 'y'")?;
             PublicKey::from_coordinates(key_type, &x, &y)
         }
     }

@@ -212,19 +212,34 @@ pub(crate) struct ParsedJwe {
     aad_b64: Option<String>,
     pub alg: KeyWrapAlg,
     pub enc: ContentEncAlg,
-    epk: PublicKey,
     apu: Vec<u8>,
     apv: Vec<u8>,
     /// The authcrypt sender key id (from `skid`, or from `apu` when `skid` is absent).
     pub sender_kid: Option<String>,
-    /// Recipient key ids, in order, with their wrapped keys.
-    recipients: Vec<(String, Vec<u8>)>,
+    /// The recipients, in order.
+    recipients: Vec<JweRecipient>,
     /// kid -> its first position in `recipients`.
     recipient_index: HashMap<String, usize>,
     iv: Vec<u8>,
     ciphertext: Vec<u8>,
     tag: Vec<u8>,
 }
+
+/// One recipient of a parsed JWE.
+#[derive(Debug)]
+struct JweRecipient {
+    kid: String,
+    encrypted_key: Vec<u8>,
+    /// The ephemeral key for this recipient: the protected header's (our output, PyPI
+    /// `didcomm`, authcrypt of Askar stacks) or the recipient header's (anoncrypt of PyPI
+    /// `didcomm-messaging` on Askar, which makes one ephemeral key per recipient).
+    epk: PublicKey,
+}
+
+/// The media type PyPI `didcomm-messaging` 0.1.1 (Askar backend) writes as the `typ` of its
+/// authcrypt JWEs, for `application/didcomm-encrypted+json`. Read as that: the `typ` names the
+/// envelope and decides nothing else, and it is under the AAD like the rest of the header.
+const ASKAR_AUTHCRYPT_TYP: &str = "application/didcomm+encrypted";
 
 /// The longest JWE protected header we decode (base64url characters): an `epk`, a `skid` of
 /// at most [`crate::did::MAX_DID_LEN`] and its copy in `apu` fit with room to spare.
@@ -235,6 +250,37 @@ const MAX_IV_LEN: usize = 64;
 const MAX_TAG_LEN: usize = 64;
 /// The longest `encrypted_key`: an A256KW-wrapped 64-byte key (72 bytes) is 96.
 const MAX_ENCRYPTED_KEY_LEN: usize = 256;
+
+/// An `epk` header parameter, wherever it was found (`what` says where): a public JWK of a key
+/// agreement curve, the point validated.
+fn parse_epk(jwk: &Value, what: &str) -> Result<PublicKey> {
+    let epk = jwk::public_key_from_jwk(jwk).map_err(|e| e.context(what))?;
+    if !epk.key_type().can_agree() {
+        return Err(Error::malformed(format!(
+            "{what} is not a key agreement key"
+        )));
+    }
+    Ok(epk)
+}
+
+/// The ephemeral key of one recipient. RFC 7516 (section 7.2.1) lets header parameters sit in
+/// the protected header or the recipient's `header`, never both: an `epk` in both is refused
+/// even when the values agree, so no two readers can pick different keys.
+fn recipient_epk(
+    shared: Option<&PublicKey>,
+    recipient_header: Option<&Value>,
+) -> Result<PublicKey> {
+    match (shared, recipient_header.and_then(|h| h.get("epk"))) {
+        (Some(_), Some(_)) => Err(Error::malformed(
+            "JWE 'epk' is in both the protected header and a recipient header",
+        )),
+        (Some(shared), None) => Ok(shared.clone()),
+        (None, Some(jwk)) => parse_epk(jwk, "JWE recipient 'epk'"),
+        (None, None) => Err(Error::malformed(
+            "JWE has no 'epk' (neither in the protected header nor in the recipient header)",
+        )),
+    }
+}
 
 fn take_b64_string(map: &mut Map<String, Value>, name: &str) -> Result<String> {
     match map.remove(name) {
@@ -274,7 +320,7 @@ impl ParsedJwe {
             }
         };
         if let Some(typ) = get_str("typ")? {
-            if !media_type_is(typ, ENCRYPTED_TYP) {
+            if !media_type_is(typ, ENCRYPTED_TYP) && typ != ASKAR_AUTHCRYPT_TYP {
                 return Err(Error::malformed(format!(
                     "JWE 'typ' must be {ENCRYPTED_TYP}"
                 )));
@@ -313,15 +359,10 @@ impl ParsedJwe {
                 "ECDH-1PU+A256KW requires A256CBC-HS512 content encryption",
             ));
         }
-        let epk = jwk::public_key_from_jwk(
-            header
-                .get("epk")
-                .ok_or_else(|| Error::malformed("JWE header has no 'epk'"))?,
-        )
-        .map_err(|e| e.context("JWE 'epk'"))?;
-        if !epk.key_type().can_agree() {
-            return Err(Error::malformed("JWE 'epk' is not a key agreement key"));
-        }
+        let shared_epk = header
+            .get("epk")
+            .map(|jwk| parse_epk(jwk, "JWE 'epk'"))
+            .transpose()?;
         let apu = match get_str("apu")? {
             Some(apu) => b64::decode(apu, "JWE 'apu'")?,
             None => vec![],
@@ -366,17 +407,22 @@ impl ParsedJwe {
                     let Value::Object(mut r) = item else {
                         return Err(Error::malformed("JWE recipient must be an object"));
                     };
-                    let kid = r
-                        .get("header")
+                    let recipient_header = r.get("header");
+                    let kid = recipient_header
                         .and_then(|h| h.get("kid"))
                         .and_then(Value::as_str)
                         .ok_or_else(|| Error::malformed("JWE recipient has no header 'kid'"))?;
                     check_did_len(kid, "JWE recipient 'kid'")?;
                     let kid = kid.to_owned();
+                    let epk = recipient_epk(shared_epk.as_ref(), recipient_header)?;
                     let ek = take_b64_string(&mut r, "encrypted_key")?;
-                    let ek =
+                    let encrypted_key =
                         b64::decode_bounded(&ek, MAX_ENCRYPTED_KEY_LEN, "JWE 'encrypted_key'")?;
-                    Ok((kid, ek))
+                    Ok(JweRecipient {
+                        kid,
+                        encrypted_key,
+                        epk,
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?,
             Some(Value::Array(_)) => return Err(Error::malformed("JWE has no recipients")),
@@ -385,9 +431,9 @@ impl ParsedJwe {
         };
         let first_did = recipients
             .first()
-            .map(|(kid, _)| did_of(kid).to_owned())
+            .map(|r| did_of(&r.kid).to_owned())
             .unwrap_or_default();
-        for (kid, _) in &recipients {
+        for JweRecipient { kid, .. } in &recipients {
             if !kid.contains('#') || did_of(kid) != first_did {
                 return Err(Error::malformed(
                     "JWE recipient kids must be key ids of one DID",
@@ -395,8 +441,8 @@ impl ParsedJwe {
             }
         }
         let mut recipient_index = HashMap::with_capacity(recipients.len());
-        for (i, (kid, _)) in recipients.iter().enumerate() {
-            recipient_index.entry(kid.clone()).or_insert(i);
+        for (i, r) in recipients.iter().enumerate() {
+            recipient_index.entry(r.kid.clone()).or_insert(i);
         }
         let aad_b64 = match map.remove("aad") {
             None => None,
@@ -405,7 +451,7 @@ impl ParsedJwe {
         };
         // Required by DIDComm (every published vector and library writes it): the recipient
         // list is bound to the key derivation, so recipients cannot be added or dropped.
-        let kids: Vec<&str> = recipients.iter().map(|(kid, _)| kid.as_str()).collect();
+        let kids: Vec<&str> = recipients.iter().map(|r| r.kid.as_str()).collect();
         if apv != apv_digest(&kids) {
             return Err(Error::malformed(
                 "JWE 'apv' is not the SHA-256 of the recipient kids",
@@ -435,7 +481,6 @@ impl ParsedJwe {
             aad_b64,
             alg,
             enc,
-            epk,
             apu,
             apv,
             sender_kid,
@@ -449,27 +494,26 @@ impl ParsedJwe {
 
     /// The recipient key ids, in order.
     pub(crate) fn recipient_kids(&self) -> Vec<String> {
-        self.recipients.iter().map(|(kid, _)| kid.clone()).collect()
+        self.recipients.iter().map(|r| r.kid.clone()).collect()
     }
 
     /// Decrypt as recipient `kid` holding `pair`; `zs` is the static-static secret between
     /// `pair` and the sender's key (authcrypt only).
     pub(crate) fn decrypt(&self, kid: &str, pair: &KeyPair, zs: Option<&[u8]>) -> Result<Vec<u8>> {
-        let wrapped = self
+        let recipient = self
             .recipient_index
             .get(kid)
             .and_then(|i| self.recipients.get(*i))
-            .map(|(_, ek)| ek)
             .ok_or_else(|| Error::invalid_state("decrypting for a kid that is not a recipient"))?;
-        if pair.key_type() != self.epk.key_type() {
+        if pair.key_type() != recipient.epk.key_type() {
             return Err(Error::malformed(format!(
-                "recipient key {} is {} but the JWE 'epk' is {}",
+                "recipient key {} is {} but its JWE 'epk' is {}",
                 excerpt(kid),
                 pair.key_type(),
-                self.epk.key_type()
+                recipient.epk.key_type()
             )));
         }
-        let ze = pair.agree(&self.epk)?;
+        let ze = pair.agree(&recipient.epk)?;
         let kek = match (self.alg, zs) {
             (KeyWrapAlg::EcdhEsA256Kw, _) => {
                 concat_kdf_256(&[&ze], self.alg.as_str(), &self.apu, &self.apv, &[])
@@ -485,7 +529,7 @@ impl ParsedJwe {
                 return Err(Error::invalid_state("authcrypt decryption without Zs"))
             }
         };
-        let cek = aead::unwrap_key(&kek, wrapped)?;
+        let cek = aead::unwrap_key(&kek, &recipient.encrypted_key)?;
         if cek.len() != self.enc.key_len() {
             return Err(Error::new(
                 ErrorKind::DecryptionFailed,
@@ -596,6 +640,35 @@ mod tests {
             .is_err());
         // Authcrypt refuses other content encryption.
         assert!(encrypt(b"hi", ContentEncAlg::A256Gcm, &r, Some("did:ex:alice#1")).is_err());
+    }
+
+    #[test]
+    fn our_output_keeps_one_epk_in_the_protected_header() {
+        // Readers that look only in the protected header (PyPI `didcomm`, didcomm-node) read us.
+        let bob1 = KeyPair::generate(KeyType::X25519).unwrap();
+        let bob2 = KeyPair::generate(KeyType::X25519).unwrap();
+        let recipients = [
+            EncryptRecipient {
+                kid: "did:ex:bob#1",
+                key: bob1.public(),
+                zs: None,
+            },
+            EncryptRecipient {
+                kid: "did:ex:bob#2",
+                key: bob2.public(),
+                zs: None,
+            },
+        ];
+        let jwe = encrypt(b"hi", ContentEncAlg::Xc20P, &recipients, None).unwrap();
+        let v: Value = serde_json::from_str(&jwe).unwrap();
+        let header = b64::decode(v["protected"].as_str().unwrap(), "protected").unwrap();
+        let header: Value = serde_json::from_slice(&header).unwrap();
+        assert!(header["epk"].is_object());
+        for r in v["recipients"].as_array().unwrap() {
+            let keys: Vec<&String> = r["header"].as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["kid"]);
+        }
+        assert!(v.get("unprotected").is_none());
     }
 
     #[test]
