@@ -193,6 +193,10 @@ pub struct UnpackOptions {
     /// The time to judge expiry against, epoch seconds (nothing: now).
     #[uniffi(default)]
     pub now: Option<u64>,
+    /// Refuse a `from_prior` JWT outside its `exp` / `nbf` / `iat` (with the engine's clock
+    /// skew allowance).
+    #[uniffi(default = true)]
+    pub check_from_prior_times: bool,
 }
 
 impl Default for UnpackOptions {
@@ -210,6 +214,7 @@ impl From<&didcomm_edge::UnpackOptions> for UnpackOptions {
             check_recipient_in_to: o.check_recipient_in_to,
             reject_expired: o.reject_expired,
             now: o.now,
+            check_from_prior_times: o.check_from_prior_times,
         }
     }
 }
@@ -221,7 +226,8 @@ impl From<&UnpackOptions> for didcomm_edge::UnpackOptions {
             .unwrap_re_wrapping_forward(o.unwrap_re_wrapping_forward)
             .require_body(o.require_body)
             .check_recipient_in_to(o.check_recipient_in_to)
-            .reject_expired(o.reject_expired);
+            .reject_expired(o.reject_expired)
+            .check_from_prior_times(o.check_from_prior_times);
         match o.now {
             Some(now) => options.now(now),
             None => options,

@@ -106,7 +106,7 @@ mod tests {
         let unpack: UnpackOptions = options(
             br#"{"expect_decrypt_by_all_keys": true, "unwrap_re_wrapping_forward": false,
                  "require_body": true, "check_recipient_in_to": false, "reject_expired": true,
-                 "now": 1700000000}"#,
+                 "now": 1700000000, "check_from_prior_times": false}"#,
         )
         .unwrap();
         assert_eq!(
@@ -118,6 +118,7 @@ mod tests {
                 check_recipient_in_to: false,
                 reject_expired: true,
                 now: Some(1_700_000_000),
+                check_from_prior_times: false,
             }
         );
         let pack: PackEncryptedOptions = options(

@@ -11,9 +11,6 @@ from typing import Any
 import didcomm_edge as de
 
 TABLE: dict[str, Any] = json.loads((Path(__file__).parents[2] / "testdata" / "defaults.json").read_text())
-# Not a keyword of the Python API (yet): the core's default applies, pinned by the vector tests
-# (the reference corpus's from_prior JWT, valid at no time, is refused as expired).
-NOT_EXPOSED = {"check_from_prior_times"}
 
 
 def engine() -> de.DidComm:
@@ -24,8 +21,6 @@ def test_unpack_keywords_default_to_the_table() -> None:
     for method in (de.DidComm.unpack, de.DidComm.unpack_blocking):
         parameters = inspect.signature(method).parameters
         for name, value in TABLE["unpack"].items():
-            if name in NOT_EXPOSED:
-                continue
             assert parameters[name].default == value, f"{method.__name__}({name}=...)"
 
 

@@ -217,6 +217,8 @@ export interface UnpackOptions {
   rejectExpired?: boolean;
   /** The time to judge expiry against, epoch seconds (default: now). */
   now?: number;
+  /** Refuse a `from_prior` JWT outside its `exp` / `nbf` / `iat`, 300 s of skew allowed (default true). */
+  checkFromPriorTimes?: boolean;
 }
 
 /** What unpacking found out about the envelope. */

@@ -141,6 +141,7 @@ struct UnpackArgs {
     check_recipient_in_to: Option<bool>,
     reject_expired: Option<bool>,
     now: Option<u64>,
+    check_from_prior_times: Option<bool>,
 }
 
 const UNPACK_KEYS: &[&str] = &[
@@ -150,6 +151,7 @@ const UNPACK_KEYS: &[&str] = &[
     "checkRecipientInTo",
     "rejectExpired",
     "now",
+    "checkFromPriorTimes",
 ];
 
 pub(crate) fn unpack_options_from_js(value: &JsValue) -> Result<UnpackOptions, Error> {
@@ -169,6 +171,9 @@ pub(crate) fn unpack_options_from_js(value: &JsValue) -> Result<UnpackOptions, E
     }
     if let Some(v) = args.reject_expired {
         options.reject_expired = v;
+    }
+    if let Some(v) = args.check_from_prior_times {
+        options.check_from_prior_times = v;
     }
     options.now = args.now;
     Ok(options)

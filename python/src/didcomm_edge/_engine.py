@@ -94,6 +94,7 @@ def _unpack_options_json(
     check_recipient_in_to: bool,
     reject_expired: bool,
     now: Optional[int],
+    check_from_prior_times: bool,
 ) -> bytes:
     if (
         not expect_decrypt_by_all_keys
@@ -102,6 +103,7 @@ def _unpack_options_json(
         and check_recipient_in_to
         and not reject_expired
         and now is None
+        and check_from_prior_times
     ):
         return _DEFAULT_OPTIONS
     return json.dumps(
@@ -112,6 +114,7 @@ def _unpack_options_json(
             "check_recipient_in_to": bool(check_recipient_in_to),
             "reject_expired": bool(reject_expired),
             "now": None if now is None else _u64_arg(now),
+            "check_from_prior_times": bool(check_from_prior_times),
         }
     ).encode()
 
@@ -322,6 +325,7 @@ class DidComm:
         check_recipient_in_to: bool = True,
         reject_expired: bool = False,
         now: Optional[int] = None,
+        check_from_prior_times: bool = True,
     ) -> Unpacked:
         """Unpack a message of any form (plaintext, signed, anoncrypt, authcrypt, nested),
         verify it, and report what protected it."""
@@ -332,6 +336,7 @@ class DidComm:
             check_recipient_in_to,
             reject_expired,
             now,
+            check_from_prior_times,
         )
         text = to_text(packed, "the packed message").encode()
         return await LOOPS.call(lambda: _unpacked(_direct.unpack_json(self._native, text, options)))
@@ -346,6 +351,7 @@ class DidComm:
         check_recipient_in_to: bool = True,
         reject_expired: bool = False,
         now: Optional[int] = None,
+        check_from_prior_times: bool = True,
     ) -> Unpacked:
         """:meth:`unpack` on the calling thread."""
         options = _unpack_options_json(
@@ -355,6 +361,7 @@ class DidComm:
             check_recipient_in_to,
             reject_expired,
             now,
+            check_from_prior_times,
         )
         text = to_text(packed, "the packed message").encode()
         return _unpacked(_direct.unpack_json(self._native, text, options))

@@ -6459,6 +6459,11 @@ public struct UnpackOptions: Equatable, Hashable {
      * The time to judge expiry against, epoch seconds (nothing: now).
      */
     public var now: UInt64?
+    /**
+     * Refuse a `from_prior` JWT outside its `exp` / `nbf` / `iat` (with the engine's clock
+     * skew allowance).
+     */
+    public var checkFromPriorTimes: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6480,13 +6485,18 @@ public struct UnpackOptions: Equatable, Hashable {
          */rejectExpired: Bool = false, 
         /**
          * The time to judge expiry against, epoch seconds (nothing: now).
-         */now: UInt64? = nil) {
+         */now: UInt64? = nil, 
+        /**
+         * Refuse a `from_prior` JWT outside its `exp` / `nbf` / `iat` (with the engine's clock
+         * skew allowance).
+         */checkFromPriorTimes: Bool = true) {
         self.expectDecryptByAllKeys = expectDecryptByAllKeys
         self.unwrapReWrappingForward = unwrapReWrappingForward
         self.requireBody = requireBody
         self.checkRecipientInTo = checkRecipientInTo
         self.rejectExpired = rejectExpired
         self.now = now
+        self.checkFromPriorTimes = checkFromPriorTimes
     }
 
     
@@ -6510,7 +6520,8 @@ public struct FfiConverterTypeUnpackOptions: FfiConverterRustBuffer {
                 requireBody: FfiConverterBool.read(from: &buf), 
                 checkRecipientInTo: FfiConverterBool.read(from: &buf), 
                 rejectExpired: FfiConverterBool.read(from: &buf), 
-                now: FfiConverterOptionUInt64.read(from: &buf)
+                now: FfiConverterOptionUInt64.read(from: &buf), 
+                checkFromPriorTimes: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -6521,6 +6532,7 @@ public struct FfiConverterTypeUnpackOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.checkRecipientInTo, into: &buf)
         FfiConverterBool.write(value.rejectExpired, into: &buf)
         FfiConverterOptionUInt64.write(value.now, into: &buf)
+        FfiConverterBool.write(value.checkFromPriorTimes, into: &buf)
     }
 }
 

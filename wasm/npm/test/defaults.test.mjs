@@ -11,7 +11,7 @@ const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 // Given explicitly, each default (except `now`, unset) must behave as no option at all.
 const explicitDefaults = Object.fromEntries(
   Object.entries(table.unpack)
-    .filter(([name, value]) => value !== null && name !== 'check_from_prior_times')
+    .filter(([, value]) => value !== null)
     .map(([name, value]) => [camel(name), value]),
 );
 

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const toKids: string[] = metadata.toKids;
   const fromKid: string | undefined = metadata.fromKid ?? anon.metadata.signByKid;
 
-  const unpackOptions: UnpackOptions = { expectDecryptByAllKeys: false, unwrapReWrappingForward: true, requireBody: false, checkRecipientInTo: true, rejectExpired: true, now: 1 };
+  const unpackOptions: UnpackOptions = { expectDecryptByAllKeys: false, unwrapReWrappingForward: true, requireBody: false, checkRecipientInTo: true, rejectExpired: true, now: 1, checkFromPriorTimes: false };
   const result = await dc.unpack(packed, unpackOptions);
   const fromObject = await dc.unpack(JSON.parse(plain) as object);
   const m: Message = result.message;

@@ -8999,6 +8999,12 @@ data class UnpackOptions (
      * The time to judge expiry against, epoch seconds (nothing: now).
      */
     var `now`: kotlin.ULong? = null 
+    , 
+    /**
+     * Refuse a `from_prior` JWT outside its `exp` / `nbf` / `iat` (with the engine's clock
+     * skew allowance).
+     */
+    var `checkFromPriorTimes`: kotlin.Boolean = true 
     
 ){
     
@@ -9021,6 +9027,7 @@ public object FfiConverterTypeUnpackOptions: FfiConverterRustBuffer<UnpackOption
             FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -9030,7 +9037,8 @@ public object FfiConverterTypeUnpackOptions: FfiConverterRustBuffer<UnpackOption
             FfiConverterBoolean.allocationSize(value.`requireBody`) +
             FfiConverterBoolean.allocationSize(value.`checkRecipientInTo`) +
             FfiConverterBoolean.allocationSize(value.`rejectExpired`) +
-            FfiConverterOptionalULong.allocationSize(value.`now`)
+            FfiConverterOptionalULong.allocationSize(value.`now`) +
+            FfiConverterBoolean.allocationSize(value.`checkFromPriorTimes`)
     )
 
     override fun write(value: UnpackOptions, buf: ByteBuffer) {
@@ -9040,6 +9048,7 @@ public object FfiConverterTypeUnpackOptions: FfiConverterRustBuffer<UnpackOption
             FfiConverterBoolean.write(value.`checkRecipientInTo`, buf)
             FfiConverterBoolean.write(value.`rejectExpired`, buf)
             FfiConverterOptionalULong.write(value.`now`, buf)
+            FfiConverterBoolean.write(value.`checkFromPriorTimes`, buf)
     }
 }
 

@@ -20,6 +20,7 @@ class DefaultsTest {
         assertEquals(unpack.getBoolean("require_body"), o.requireBody)
         assertEquals(unpack.getBoolean("check_recipient_in_to"), o.checkRecipientInTo)
         assertEquals(unpack.getBoolean("reject_expired"), o.rejectExpired)
+        assertEquals(unpack.getBoolean("check_from_prior_times"), o.checkFromPriorTimes)
         assertTrue(unpack.isNull("now") && o.now == null)
     }
 
