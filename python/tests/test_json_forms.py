@@ -7,6 +7,7 @@ metadata (field by field, value types included) and the same typed errors."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
@@ -21,14 +22,10 @@ VECTOR_FILES = [
     "sicpa-didcomm-rust/vectors_plaintext.json",
 ]
 
-UNPACK_DEFAULTS: dict[str, Any] = {
-    "expect_decrypt_by_all_keys": False,
-    "unwrap_re_wrapping_forward": True,
-    "require_body": False,
-    "check_recipient_in_to": True,
-    "reject_expired": False,
-    "now": None,
-}
+# The defaults table every language checks (testdata/defaults.json).
+UNPACK_DEFAULTS: dict[str, Any] = json.loads(
+    (Path(__file__).parents[2] / "testdata" / "defaults.json").read_text()
+)["unpack"]
 
 
 def same_record(json_path: Any, record_path: Any, where: str) -> None:
