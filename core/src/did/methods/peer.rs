@@ -501,13 +501,27 @@ fn check_input_document(doc: &Value) -> Result<&Map<String, Value>> {
     Ok(map)
 }
 
-fn peer4_from_json_text(json: &str) -> String {
+fn peer4_from_json_text(json: &str) -> Result<String> {
     let mut bytes = Vec::with_capacity(json.len() + 2);
     multikey::write_varint(JSON_CODEC, &mut bytes);
     bytes.extend_from_slice(json.as_bytes());
+    // Refused before encoding: base58 costs time quadratic in the length, and a DID longer than
+    // the limit would be refused by every resolver of ours. Each byte takes at least 1.36
+    // base58 characters (log 256 / log 58); the prefix and hash take about 60.
+    let least = bytes.len().saturating_mul(136) / 100 + 60;
+    if least > crate::did::MAX_DID_LEN {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "a did:peer:4 of this {}-byte document would exceed the DID limit of {} bytes",
+                json.len(),
+                crate::did::MAX_DID_LEN
+            ),
+        ));
+    }
     let encoded = multikey::encode_multibase(&bytes);
     let hash = sha256_multihash_multibase(encoded.as_bytes());
-    format!("did:peer:4{hash}:{encoded}")
+    Ok(format!("did:peer:4{hash}:{encoded}"))
 }
 
 /// Build the long form `did:peer:4` of an input document (serialized without whitespace, keys
@@ -516,7 +530,7 @@ pub fn encode_peer4(input: &Value) -> Result<String> {
     check_input_document(input)?;
     let json = serde_json::to_string(input)
         .map_err(|_| Error::invalid_state("document does not serialize"))?;
-    Ok(peer4_from_json_text(&json))
+    peer4_from_json_text(&json)
 }
 
 /// Build the long form `did:peer:4` of an input document given as JSON text, keeping its member
@@ -525,7 +539,7 @@ pub fn encode_peer4_json(input: &str) -> Result<String> {
     let value: Value = serde_json::from_str(input)
         .map_err(|e| crate::message::json_error("did:peer:4 document", &e))?;
     check_input_document(&value)?;
-    Ok(peer4_from_json_text(&minify_json(input)))
+    peer4_from_json_text(&minify_json(input))
 }
 
 /// Remove whitespace outside strings from valid JSON text.
@@ -796,5 +810,34 @@ mod tests {
             minify_json("{ \"a\" : [ 1 , \"b c\\\" d\" ] }\n"),
             "{\"a\":[1,\"b c\\\" d\"]}"
         );
+    }
+
+    #[test]
+    fn peer4_of_a_document_too_large_to_resolve_is_refused_before_encoding() {
+        // Every document either encodes to a DID within the limit (which resolves) or is
+        // refused as too large; base58 of a large one would take seconds.
+        let mut largest_accepted = 0;
+        for padding in (5_000..7_000).step_by(100) {
+            let input =
+                json!({"@context": ["https://www.w3.org/ns/did/v1"], "x": "p".repeat(padding)});
+            match encode_peer4(&input) {
+                Ok(long) => {
+                    assert!(
+                        long.len() <= crate::did::MAX_DID_LEN,
+                        "{padding}: {}",
+                        long.len()
+                    );
+                    resolve_peer4(&long).unwrap();
+                    largest_accepted = padding;
+                }
+                Err(e) => assert_eq!(e.kind(), ErrorKind::TooLarge, "{padding}: {e}"),
+            }
+        }
+        // The bound is close: documents within 1% of the most that fits are accepted.
+        assert!(largest_accepted >= 5_800, "{largest_accepted}");
+        let huge = format!("{{\"x\":\"{}\"}}", "7".repeat(28_000));
+        let err = encode_peer4_json(&huge).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert!(err.reason().len() < 120, "{err}");
     }
 }
