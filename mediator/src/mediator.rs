@@ -19,12 +19,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use didcomm_edge::did::did_of;
-use didcomm_edge::protocols::discover_features::{FeatureRegistry, QUERIES_TYPE};
-use didcomm_edge::protocols::mediation::MediationVersion;
-use didcomm_edge::protocols::pickup::PickupVersion;
-use didcomm_edge::protocols::report_problem::{codes, is_problem_report};
+use didcomm_edge::protocols::discover_features::FeatureRegistry;
+use didcomm_edge::protocols::report_problem::codes;
 use didcomm_edge::protocols::return_route::allows_reply;
-use didcomm_edge::protocols::trust_ping::PING_TYPE;
 use didcomm_edge::routing::FORWARD_TYPE;
 use didcomm_edge::{DidComm, Message, PackEncryptedOptions, UnpackMetadata, UnpackOptions};
 
@@ -32,7 +29,7 @@ use crate::config::{GrantPolicy, KeylistProof, Settings};
 use crate::error::{excerpt, Error, ErrorKind, Result};
 use crate::handler::{Connection, MessageHandler};
 use crate::metrics::Metrics;
-use crate::protocols::{discover, forward, mediation, pickup, problem, trust_ping};
+use crate::protocols::{discover, forward, mediation, pickup, problem, trust_ping, Served};
 use crate::storage::{now_ms, Quota, Storage};
 use sha2::{Digest, Sha256};
 
@@ -438,30 +435,25 @@ impl MediatorHandler {
     async fn dispatch(&self, request: &Request<'_>) -> Result<Vec<Message>> {
         let m = &self.mediator;
         let type_ = request.message.type_.as_str();
-        if type_ == FORWARD_TYPE {
-            forward::handle(m, request).await?;
-            return Ok(vec![]);
-        }
-        if MediationVersion::of_type(type_).is_some() {
-            return Ok(vec![mediation::handle(m, request).await?]);
-        }
-        if PickupVersion::of_type(type_).is_some() {
-            return pickup::handle(m, request).await;
-        }
-        if type_ == PING_TYPE {
-            return trust_ping::handle(request);
-        }
-        if type_ == QUERIES_TYPE {
-            return discover::handle(m, request);
-        }
-        if is_problem_report(type_) {
-            // A device telling us something went wrong on its side: noted, never answered
-            // (answering problem reports with problem reports can loop).
-            tracing::info!(
-                connection = request.connection.id,
-                "problem report received"
-            );
-            return Ok(vec![]);
+        match Served::of_type(type_) {
+            Some(Served::Routing) => {
+                forward::handle(m, request).await?;
+                return Ok(vec![]);
+            }
+            Some(Served::Mediation(_)) => return Ok(vec![mediation::handle(m, request).await?]),
+            Some(Served::Pickup(_)) => return pickup::handle(m, request).await,
+            Some(Served::TrustPing) => return trust_ping::handle(request),
+            Some(Served::DiscoverFeatures) => return discover::handle(m, request),
+            Some(Served::ReportProblem) => {
+                // A device telling us something went wrong on its side: noted, never answered
+                // (answering problem reports with problem reports can loop).
+                tracing::info!(
+                    connection = request.connection.id,
+                    "problem report received"
+                );
+                return Ok(vec![]);
+            }
+            None => {}
         }
         Err(Error::new(
             ErrorKind::Unsupported,

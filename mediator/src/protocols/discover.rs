@@ -1,33 +1,23 @@
 //! Discover Features 2.0: answer `queries` with the protocols the mediator serves (and the
 //! headers it understands), from [`Mediator::features`].
 
-use didcomm_edge::protocols::discover_features::{
-    Disclosure, FeatureRegistry, DISCOVER_FEATURES_PIURI,
-};
-use didcomm_edge::protocols::mediation::{MEDIATION_V2_PIURI, MEDIATION_V3_PIURI};
-use didcomm_edge::protocols::pickup::{PICKUP_V3_PIURI, PICKUP_V4_PIURI};
-use didcomm_edge::protocols::report_problem::REPORT_PROBLEM_PIURI;
+use didcomm_edge::protocols::discover_features::{Disclosure, FeatureRegistry};
 use didcomm_edge::protocols::return_route::RETURN_ROUTE_HEADER;
-use didcomm_edge::protocols::trust_ping::TRUST_PING_PIURI;
-use didcomm_edge::routing::ROUTING_PIURI;
 use didcomm_edge::Message;
 
+use super::Served;
 use crate::error::Result;
 use crate::mediator::{Mediator, Request};
 
-/// What this mediator serves, with the roles it plays.
+/// What this mediator serves ([`Served::ALL`]), with the roles it plays, and the headers it
+/// understands.
 pub fn mediator_features() -> FeatureRegistry {
-    FeatureRegistry::new(vec![
-        Disclosure::protocol(ROUTING_PIURI, &["mediator"]),
-        Disclosure::protocol(MEDIATION_V2_PIURI, &["mediator"]),
-        Disclosure::protocol(MEDIATION_V3_PIURI, &["mediator"]),
-        Disclosure::protocol(PICKUP_V3_PIURI, &["mediator"]),
-        Disclosure::protocol(PICKUP_V4_PIURI, &["mediator"]),
-        Disclosure::protocol(TRUST_PING_PIURI, &["receiver"]),
-        Disclosure::protocol(DISCOVER_FEATURES_PIURI, &["responder"]),
-        Disclosure::protocol(REPORT_PROBLEM_PIURI, &[]),
-        Disclosure::header(RETURN_ROUTE_HEADER),
-    ])
+    let mut features: Vec<Disclosure> = Served::ALL
+        .iter()
+        .map(|served| Disclosure::protocol(served.piuri(), served.roles()))
+        .collect();
+    features.push(Disclosure::header(RETURN_ROUTE_HEADER));
+    FeatureRegistry::new(features)
 }
 
 /// Handle `queries`: the `disclose` reply.
