@@ -256,12 +256,17 @@ fn restrict_files(path: &Path) -> Result<()> {
         // connection rebuilt the WAL index under the writer (reads failed with
         // SQLITE_IOERR_SHORT_READ, live deliveries were missed).
         if !path.exists() {
-            std::fs::OpenOptions::new()
+            match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| Error::io(path.display(), &e))?;
+            {
+                // Created by another opener since the check: it is theirs to keep open.
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io(path.display(), &e)),
+            }
         }
         let mut names = vec![path.to_path_buf()];
         for suffix in ["-wal", "-shm"] {
