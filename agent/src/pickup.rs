@@ -198,6 +198,7 @@ mod tests {
         let good = DeliveredMessage {
             id: "good".into(),
             message: r#"{"protected":"e30"}"#.into(),
+            form: None,
         };
         let mut message = Delivery {
             version: PickupVersion::V3,

@@ -48,7 +48,7 @@ pub use did::{DidDocument, DidResolver, InMemoryDidResolver, ResolvedDid, Resolv
 pub use engine::{Config, DidComm};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{DidCommService, Identity, IdentityMethod};
-pub use message::{Attachment, AttachmentData, FromPrior, Message};
+pub use message::{Attachment, AttachmentData, AttachmentForm, FromPrior, Message};
 pub use pack::{PackEncryptedMetadata, PackEncryptedOptions, PackSignedMetadata};
 pub use routing::{Forward, Route, RouteOptions, Routed};
 pub use secrets::{InMemorySecrets, Secret, SecretMaterial, SecretsResolver};

@@ -139,18 +139,12 @@ impl Forward {
                 "a forward needs a message to forward",
             ));
         }
-        let objects = self
-            .messages
-            .iter()
-            .map(|packed| match serde_json::from_str(packed) {
-                Ok(Value::Object(map)) => Ok(map),
-                Ok(_) => Err(Error::illegal_argument(
-                    "a forwarded message must be a JSON object",
-                )),
-                Err(e) => Err(json_error("forwarded message", &e)),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        forward_message(&self.next, objects, self.expires_time, self.delay_milli)
+        forward_message(
+            &self.next,
+            self.messages.clone(),
+            self.expires_time,
+            self.delay_milli,
+        )
     }
 
     /// Read a forward: the type must be `forward`, `body.next` a DID or DID URL, and every
@@ -198,10 +192,11 @@ impl Forward {
     }
 }
 
-/// The forward message for already parsed messages (each attached as inline JSON).
+/// The forward message for packed messages (each the text of a JSON object), attached as
+/// inline JSON in exactly that text.
 fn forward_message(
     next: &str,
-    messages: Vec<Map<String, Value>>,
+    messages: Vec<String>,
     expires_time: Option<u64>,
     delay_milli: Option<i64>,
 ) -> Result<Message> {
@@ -210,8 +205,15 @@ fn forward_message(
         FORWARD_TYPE,
         json!({ "next": next }),
     );
-    for map in messages {
-        let media_type = looks_encrypted(&map).then(|| ENCRYPTED_TYP.to_owned());
+    for text in messages {
+        let data = AttachmentData::json_exact(text)
+            .map_err(|e| Error::illegal_argument(format!("forwarded message: {}", e.reason())))?;
+        let Some(Value::Object(map)) = &data.json else {
+            return Err(Error::illegal_argument(
+                "a forwarded message must be a JSON object",
+            ));
+        };
+        let media_type = looks_encrypted(map).then(|| ENCRYPTED_TYP.to_owned());
         message = message.attachment(Attachment {
             id: None,
             description: None,
@@ -220,10 +222,7 @@ fn forward_message(
             format: None,
             lastmod_time: None,
             byte_count: None,
-            data: AttachmentData {
-                json: Some(Value::Object(map)),
-                ..AttachmentData::default()
-            },
+            data,
             extra: BTreeMap::new(),
         });
     }
@@ -261,6 +260,10 @@ fn attached_json_object(data: &AttachmentData) -> Result<String> {
             return Err(Error::malformed(
                 "the attached message must be a JSON object",
             ));
+        }
+        // As the sender wrote it, when the forward was read from text.
+        if let Some(text) = data.json_text() {
+            return Ok(text.to_owned());
         }
         return serde_json::to_string(json)
             .map_err(|_| Error::invalid_state("attached message does not serialize"));
@@ -381,8 +384,8 @@ impl DidComm {
             Error::illegal_argument("the final recipient must be a DID or a DID URL")
         })?;
         check_hops(hops)?;
-        let mut current: Map<String, Value> = match serde_json::from_str(packed) {
-            Ok(Value::Object(map)) if looks_encrypted(&map) => map,
+        match serde_json::from_str::<Value>(packed) {
+            Ok(Value::Object(map)) if looks_encrypted(&map) => {}
             Ok(_) => return Err(Error::illegal_argument(
                 "only encrypted messages are routed; pack the message with pack_encrypted first",
             )),
@@ -394,18 +397,12 @@ impl DidComm {
         let pack_options = PackEncryptedOptions::default().enc_alg_anon(options.enc_alg_anon);
         let nexts = hops.iter().skip(1).map(String::as_str).chain([next]);
         let layers: Vec<(&String, &str)> = hops.iter().zip(nexts).collect();
-        let mut wrapped = String::new();
-        for (i, (hop, hop_next)) in layers.into_iter().rev().enumerate() {
-            if i > 0 {
-                // The previous layer, our own output, becomes the attachment.
-                current = match serde_json::from_str(&wrapped) {
-                    Ok(Value::Object(map)) => map,
-                    _ => return Err(Error::invalid_state("a wrapped layer is not a JSON object")),
-                };
-            }
+        // Each layer attaches the previous one (first the caller's message) as it is written.
+        let mut wrapped = packed.to_owned();
+        for (hop, hop_next) in layers.into_iter().rev() {
             let mut message = forward_message(
                 hop_next,
-                vec![std::mem::take(&mut current)],
+                vec![std::mem::take(&mut wrapped)],
                 options.expires_time,
                 options.delay_milli,
             )?

@@ -328,12 +328,14 @@ impl DidComm {
                 what = "signed payload";
                 continue;
             }
-            break Message::from_value(
+            let mut message = Message::from_value(
                 Value::Object(map),
                 ParseOptions {
                     require_body: options.require_body,
                 },
             )?;
+            message.keep_attachment_texts(&layer);
+            break message;
         };
 
         // Message Layer Addressing Consistency.

@@ -813,10 +813,12 @@ fn pickup_messages_round_trip_in_both_versions() {
                     DeliveredMessage {
                         id: "123".into(),
                         message: packed.into(),
+                        form: None,
                     },
                     DeliveredMessage {
                         id: "456".into(),
                         message: packed.into(),
+                        form: None,
                     },
                 ],
                 form,

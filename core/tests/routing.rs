@@ -891,3 +891,161 @@ async fn did_key_hops_interoperate_both_ways() {
         .unwrap();
     assert_eq!(received, msg);
 }
+
+/// A forward read from text hands on its attached messages exactly as written (member order
+/// and spacing), in `json` and in `base64`; writing the forward again keeps them; a message
+/// whose attachment was changed after reading is written as changed.
+#[test]
+fn forwarded_messages_keep_their_bytes() {
+    let packed = r#"{ "tag":"t", "protected" : "e30",
+        "ciphertext":"c","iv":"i","recipients":[{"header":{"kid":"did:example:b#1"},"encrypted_key":"k"}] }"#;
+    let forward_text = format!(
+        r#"{{"id":"f","type":"https://didcomm.org/routing/2.0/forward","body":{{"next":"did:example:b"}},
+          "attachments":[{{"data":{{"json": {packed} }}}},{{"data":{{"base64":"{}"}}}}]}}"#,
+        didcomm_edge::b64::encode(packed)
+    );
+    let message = Message::from_json(&forward_text, Default::default()).unwrap();
+    let attachments = message.attachments.as_deref().unwrap();
+    assert_eq!(attachments[0].data.json_text(), Some(packed));
+    assert_eq!(
+        attachments[0].data.inline_form(),
+        Some(didcomm_edge::AttachmentForm::Json)
+    );
+    assert_eq!(
+        attachments[1].data.inline_form(),
+        Some(didcomm_edge::AttachmentForm::Base64)
+    );
+    let forward = Forward::from_message(&message).unwrap();
+    assert_eq!(forward.messages, [packed, packed]);
+
+    // Written again (a mediator re-wrapping it, say): still the sender's text.
+    let written = message.to_json().unwrap();
+    assert!(written.contains(packed), "{written}");
+    let again = Forward::from_message(&Message::from_json(&written, Default::default()).unwrap());
+    assert_eq!(again.unwrap().messages, [packed, packed]);
+    // Our own forwards attach the packed message as it is, too.
+    let ours = Forward::new("did:example:b", packed).to_message().unwrap();
+    assert!(ours.to_json().unwrap().contains(packed));
+
+    // A changed attachment is written as it now is, not as it was received.
+    let mut changed = message.clone();
+    changed.attachments.as_mut().unwrap()[0].data.json = Some(json!({ "protected": "x" }));
+    let written = changed.to_json().unwrap();
+    assert!(!written.contains(packed) && written.contains(r#"{"protected":"x"}"#));
+    // Equality is about content, not spelling.
+    let compact = Message::from_json(&message.to_value().unwrap().to_string(), Default::default());
+    assert_eq!(compact.unwrap(), message);
+}
+
+/// Unpacking keeps the attached texts of the message it returns, as `from_json` does.
+#[tokio::test]
+async fn unpacked_messages_keep_their_attached_bytes() {
+    let packed = r#"{"z":1, "a" : [2, 1]}"#;
+    let text = format!(
+        r#"{{"id":"m","type":"https://example.org/t","body":{{}},"attachments":[{{"id":"x","data":{{"json":{packed}}}}}]}}"#
+    );
+    let engine = DidComm::new(
+        Arc::new(InMemoryDidResolver::new([])),
+        Arc::new(InMemorySecrets::new([])),
+    );
+    let (message, _) = engine
+        .unpack(&text, &UnpackOptions::default())
+        .await
+        .unwrap();
+    let attachments = message.attachments.unwrap();
+    assert_eq!(attachments[0].data.json_text(), Some(packed));
+}
+
+/// A recipient's DIDComm service in each form DIDComm v2.0 and v2.1 allow, inside did:peer:2
+/// and did:peer:4 documents: resolved, routed (one forward for the mediator's key), unwrapped
+/// by that mediator and read by the recipient, with the same result for every form.
+#[tokio::test]
+async fn every_service_endpoint_form_resolves_routes_and_delivers() {
+    use didcomm_edge::did::methods::peer::{encode_peer2, encode_peer4, Purpose};
+    use didcomm_edge::{DidCommService, Identity, IdentityMethod, ResolverChain};
+
+    let uri = "https://mediator.example/didcomm";
+    let mediator =
+        Identity::generate(IdentityMethod::Peer2, Some(&DidCommService::new(uri))).unwrap();
+    let mediator_key = format!("{}#key-2", mediator.did);
+    let accept = ["didcomm/v2"];
+    // The spec's forms: v2.0 (a string, `routingKeys` and `accept` beside it), v2.1 (an
+    // object), an array of objects, and an array with a v1-only entry first (skipped).
+    let forms = [
+        json!({"type": "DIDCommMessaging", "serviceEndpoint": uri,
+               "routingKeys": [mediator_key], "accept": accept}),
+        json!({"type": "DIDCommMessaging",
+               "serviceEndpoint": {"uri": uri, "routingKeys": [mediator_key], "accept": accept}}),
+        json!({"type": "DIDCommMessaging",
+               "serviceEndpoint": [{"uri": uri, "routingKeys": [mediator_key], "accept": accept}]}),
+        json!({"type": "DIDCommMessaging", "serviceEndpoint": [
+               {"uri": "https://v1.example", "accept": ["didcomm/aip2;env=rfc19"]},
+               {"uri": uri, "routingKeys": [mediator_key]}]}),
+    ];
+    let sender = DidComm::new(
+        Arc::new(ResolverChain::new()),
+        Arc::new(InMemorySecrets::new([])),
+    );
+    let at_mediator = DidComm::new(
+        Arc::new(ResolverChain::new()),
+        Arc::new(InMemorySecrets::new(mediator.secrets.clone())),
+    );
+    for (n, service) in forms.iter().enumerate() {
+        let signing = KeyPair::generate(KeyType::Ed25519).unwrap();
+        let agreement = KeyPair::generate(KeyType::X25519).unwrap();
+        let peer2 = encode_peer2(
+            &[
+                (Purpose::Verification, signing.public().clone()),
+                (Purpose::Encryption, agreement.public().clone()),
+            ],
+            std::slice::from_ref(service),
+        )
+        .unwrap();
+        let mut with_id = service.clone();
+        with_id["id"] = json!("#didcomm");
+        let peer4 = encode_peer4(&json!({
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+            "verificationMethod": [
+                {"id": "#key-1", "type": "Multikey",
+                 "publicKeyMultibase": multikey::public_key_to_multibase(signing.public())},
+                {"id": "#key-2", "type": "Multikey",
+                 "publicKeyMultibase": multikey::public_key_to_multibase(agreement.public())}],
+            "authentication": ["#key-1"],
+            "keyAgreement": ["#key-2"],
+            "service": [with_id],
+        }))
+        .unwrap();
+        for did in [peer2, peer4] {
+            let case = format!("form {n}, {}", &did[..10]);
+            let recipient = DidComm::new(
+                Arc::new(ResolverChain::new()),
+                Arc::new(InMemorySecrets::new([Secret::from_key_pair_jwk(
+                    format!("{did}#key-2"),
+                    &agreement,
+                )])),
+            );
+            let message = Message::build("m", "https://example.org/t", json!({"n": n})).to(&did);
+            let (packed, _) = sender
+                .pack_encrypted(&message, &did, None, None, &PackEncryptedOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            let routed = sender
+                .route(&packed, &did, &RouteOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(routed.uri, uri, "{case}");
+            assert_eq!(routed.hops, std::slice::from_ref(&mediator_key), "{case}");
+            let (next, inner) = hop(&at_mediator, &routed.message).await;
+            assert_eq!(
+                (next.as_str(), inner.as_str()),
+                (did.as_str(), packed.as_str()),
+                "{case}"
+            );
+            let (read, _) = recipient
+                .unpack(&inner, &UnpackOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(read.body, Some(json!({"n": n})), "{case}");
+        }
+    }
+}

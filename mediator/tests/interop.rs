@@ -216,3 +216,146 @@ async fn the_reference_crate_forwards_through_this_mediator() {
     }
     world.server.shutdown().await.unwrap();
 }
+
+/// The packed message `packed` re-written the way another library might write it: members in
+/// reverse order, spaces around separators. Still the same JWE, but not the bytes serde_json
+/// would write.
+fn as_another_library_writes_it(packed: &str) -> String {
+    let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(packed).unwrap();
+    let members: Vec<String> = value
+        .iter()
+        .rev()
+        .map(|(k, v)| format!("{} : {}", serde_json::to_string(k).unwrap(), v))
+        .collect();
+    format!("{{ {} }}", members.join(" ,\n  "))
+}
+
+/// A forward's attached messages are stored and delivered byte for byte, in the form they
+/// arrived in (`data.json` or `data.base64`), whatever the sender's member order and spacing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_messages_are_delivered_byte_for_byte_in_the_form_they_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(test_settings(dir.path(), None)).await;
+    let mediator = world.mediator_did();
+    let (alice, recipient) = world.enrolled(MediationVersion::V2).await;
+    let mut http = world.http().await;
+
+    let mut sent = Vec::new();
+    for (n, form) in ["json", "base64"].into_iter().enumerate() {
+        let inner = didcomm_edge::Message::build(
+            format!("inner-{n}"),
+            "https://didcomm.org/basicmessage/2.0/message",
+            json!({ "content": form }),
+        )
+        .to(recipient.clone());
+        let (packed, _) = alice
+            .didcomm
+            .pack_encrypted(&inner, &recipient, None, None, &Default::default())
+            .await
+            .unwrap();
+        let packed = as_another_library_writes_it(&packed);
+        let data = match form {
+            "json" => format!(r#"{{ "json" :  {packed} }}"#),
+            _ => format!(
+                r#"{{"base64":"{}"}}"#,
+                didcomm_edge::b64::encode(packed.as_bytes())
+            ),
+        };
+        let forward = format!(
+            r#"{{"id":"fwd-{n}","type":"https://didcomm.org/routing/2.0/forward","to":["{mediator}"],"body":{{"next":"{recipient}"}},"attachments":[{{"id":"a","data":{data}}}]}}"#
+        );
+        let forward = didcomm_edge::Message::from_json(&forward, Default::default()).unwrap();
+        let (to_mediator, _) = alice
+            .didcomm
+            .pack_encrypted(&forward, &mediator, None, None, &Default::default())
+            .await
+            .unwrap();
+        let r = http.post_packed(&to_mediator).await.unwrap();
+        assert_eq!(r.status, 202, "{form}: {}", r.text());
+        sent.push((form, packed));
+    }
+
+    let (request, _) = alice
+        .request(&DeliveryRequest {
+            version: PickupVersion::V3,
+            limit: 10,
+            recipient_did: None,
+        })
+        .await
+        .unwrap();
+    let delivery = call(&mut http, &alice, &request).await;
+    let attachments = delivery.attachments.clone().unwrap();
+    let delivered = Device::delivered(&delivery).unwrap().messages;
+    assert_eq!(delivered.len(), sent.len());
+    for ((form, packed), (item, attachment)) in sent.iter().zip(delivered.iter().zip(&attachments))
+    {
+        assert_eq!(&item.message, packed, "the {form} message was re-written");
+        match *form {
+            "json" => assert!(attachment.data.json.is_some() && attachment.data.base64.is_none()),
+            _ => assert!(attachment.data.base64.is_some() && attachment.data.json.is_none()),
+        }
+        let (message, _) = alice
+            .didcomm
+            .unpack(&item.message, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(message.body.unwrap()["content"], *form);
+    }
+    world.server.shutdown().await.unwrap();
+}
+
+/// The reference crate (the engine of npm `didcomm-node` too) reads this mediator's problem
+/// reports: a message type the mediator does not serve, authcrypted by a reference-crate
+/// client, gets a packed report that the client unpacks and parses, with `pthid` naming its
+/// request and no `ack` (whose array form didcomm-jvm refuses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_crate_reads_our_problem_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(test_settings(dir.path(), None)).await;
+    let mediator = world.mediator_did();
+    let client = Identity::generate(IdentityMethod::Peer2, None).unwrap();
+    let resolver = OurResolution(ResolverChain::new());
+    let secrets = reference_secrets(&client);
+    let request = reference::Message::build(
+        "ref-request".into(),
+        "https://didcomm.org/basicmessage/2.0/message".into(),
+        json!({"content": "not served here"}),
+    )
+    .from(client.did.clone())
+    .to(mediator.clone())
+    .header("return_route".into(), json!("all"))
+    .finalize();
+    let (packed, _) = request
+        .pack_encrypted(
+            &mediator,
+            Some(&client.did),
+            None,
+            &resolver,
+            &secrets,
+            &reference::PackEncryptedOptions::default(),
+        )
+        .await
+        .unwrap();
+    let mut http = world.http().await;
+    let r = http.post_packed(&packed).await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    let (report, meta) = reference::Message::unpack(
+        &r.text(),
+        &resolver,
+        &secrets,
+        &reference::UnpackOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(meta.encrypted && meta.authenticated);
+    assert_eq!(
+        report.type_,
+        "https://didcomm.org/report-problem/2.0/problem-report"
+    );
+    assert_eq!(report.pthid.as_deref(), Some("ref-request"));
+    assert_eq!(report.from.as_deref(), Some(mediator.as_str()));
+    let text = serde_json::to_value(&report).unwrap();
+    assert!(text.get("ack").is_none(), "{text}");
+    assert_eq!(text["body"]["code"], "e.p.msg.unsupported");
+    world.server.shutdown().await.unwrap();
+}

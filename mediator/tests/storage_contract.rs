@@ -12,6 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use didcomm_edge::AttachmentForm;
 use didcomm_edge_mediator::storage::{
     self, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification, Quota,
     Storage, StorageConfig, StoreOutcome,
@@ -24,6 +25,7 @@ fn msg(recipient: &str, id: &str, body: &[u8], received: u64) -> NewMessage {
         owner: OWNER.into(),
         id: id.into(),
         body: body.to_vec(),
+        form: AttachmentForm::Base64,
         received_at_ms: received,
         expires_at_ms: u64::MAX / 4,
     }
@@ -260,6 +262,24 @@ async fn store_fetch_ack(s: Arc<dyn Storage>) {
     let totals = s.totals().await.unwrap();
     assert_eq!((totals.messages, totals.bytes), (2, 12));
     assert!(s.fetch(&[], 10, ANY_SIZE, 0).await.unwrap().is_empty());
+}
+
+/// A message is handed out in the form it was stored with (how its forward attached it).
+async fn forms_are_kept(s: Arc<dyn Storage>) {
+    for (id, form) in [("b", AttachmentForm::Base64), ("j", AttachmentForm::Json)] {
+        let message = NewMessage {
+            form,
+            ..msg("r1", id, b"{ }", 1)
+        };
+        assert_eq!(s.store(message, BIG).await.unwrap(), StoreOutcome::Stored);
+    }
+    let fetched = s.fetch(&strings(&["r1"]), 10, ANY_SIZE, 0).await.unwrap();
+    let forms: Vec<_> = fetched.iter().map(|m| (m.id.as_str(), m.form)).collect();
+    assert_eq!(
+        forms,
+        [("b", AttachmentForm::Base64), ("j", AttachmentForm::Json)]
+    );
+    assert_eq!(fetched[1].body, b"{ }");
 }
 
 async fn duplicates_are_stored_once(s: Arc<dyn Storage>) {
@@ -851,6 +871,7 @@ macro_rules! contract {
 contract!(
     grants_and_keylists,
     store_fetch_ack,
+    forms_are_kept,
     duplicates_are_stored_once,
     acknowledged_ids_stay_duplicates_until_they_expire,
     forwards_find_their_recipient,

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{take_string, take_string_array, take_time};
@@ -40,23 +42,142 @@ pub struct Attachment {
 }
 
 /// The data of an attachment: at least one of the forms, and enough to reach the content.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// When parsed from text ([`super::Message::from_json`], or by unpacking), inline `json` also
+/// keeps the exact text it arrived as ([`AttachmentData::json_text`]), and writing the data
+/// writes that text again: a message passed on (a forwarded message, a delivery) keeps its
+/// sender's bytes, member order and spacing included.
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct AttachmentData {
     /// A detached JWS over the content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub jws: Option<Value>,
     /// Multihash of the content; required with `links`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub hash: Option<String>,
     /// Locations the content can be fetched from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub links: Option<Vec<String>>,
     /// Inline content, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub base64: Option<String>,
     /// Inline JSON content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub json: Option<Value>,
+    /// `json` as the text it arrived in.
+    #[serde(skip)]
+    pub(crate) json_text: Option<JsonText>,
+}
+
+/// The text of an inline `json`, as received: the same content as `json`, only its spelling
+/// (so equality of attachment data ignores it, and `Debug` shows only its length).
+#[derive(Clone)]
+pub(crate) struct JsonText(Box<RawValue>);
+
+impl PartialEq for AttachmentData {
+    fn eq(&self, other: &AttachmentData) -> bool {
+        self.jws == other.jws
+            && self.hash == other.hash
+            && self.links == other.links
+            && self.base64 == other.base64
+            && self.json == other.json
+    }
+}
+
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JsonText({} bytes)", self.0.get().len())
+    }
+}
+
+/// How a message is carried inline in an attachment (a forward's, a delivery's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum AttachmentForm {
+    /// `data.base64`, as the spec shows.
+    #[default]
+    Base64,
+    /// `data.json` (what Veramo, the reference libraries' forwards and some mediators send).
+    Json,
+}
+
+impl AttachmentData {
+    /// Inline JSON given as text, kept exactly as written (see [`AttachmentData::json_text`]).
+    pub fn json_exact(text: impl Into<String>) -> Result<AttachmentData> {
+        let raw = RawValue::from_string(text.into())
+            .map_err(|e| super::json_error("attachment 'data.json'", &e))?;
+        let value: Value = serde_json::from_str(raw.get())
+            .map_err(|e| super::json_error("attachment 'data.json'", &e))?;
+        Ok(AttachmentData {
+            json: Some(value),
+            json_text: Some(JsonText(raw)),
+            ..AttachmentData::default()
+        })
+    }
+
+    /// The text `json` arrived as, when it was parsed from text (or made by
+    /// [`AttachmentData::json_exact`]). It is what was received even if `json` was changed
+    /// since; writing the data uses it only while it still says what `json` says.
+    pub fn json_text(&self) -> Option<&str> {
+        self.json_text.as_ref().map(|t| t.0.get())
+    }
+
+    /// Which inline form carries the content: `json` when present (it wins over `base64`, as
+    /// when reading), else `base64`; `None` for content by reference only.
+    pub fn inline_form(&self) -> Option<AttachmentForm> {
+        if self.json.is_some() {
+            Some(AttachmentForm::Json)
+        } else if self.base64.is_some() {
+            Some(AttachmentForm::Base64)
+        } else {
+            None
+        }
+    }
+
+    pub(super) fn keep_json_text(&mut self, text: &RawValue) {
+        self.json_text = Some(JsonText(text.to_owned()));
+    }
+
+    /// The kept text, if it still says what `json` says (a changed `json` is written anew).
+    fn current_json_text(&self) -> Option<&RawValue> {
+        let text = self.json_text.as_ref()?;
+        let json = self.json.as_ref()?;
+        let same = serde_json::from_str::<Value>(text.0.get()).is_ok_and(|v| &v == json);
+        same.then_some(&*text.0)
+    }
+}
+
+impl Serialize for AttachmentData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let count = [
+            self.jws.is_some(),
+            self.hash.is_some(),
+            self.links.is_some(),
+            self.base64.is_some(),
+            self.json.is_some(),
+        ]
+        .into_iter()
+        .filter(|present| *present)
+        .count();
+        let mut map = serializer.serialize_map(Some(count))?;
+        if let Some(jws) = &self.jws {
+            map.serialize_entry("jws", jws)?;
+        }
+        if let Some(hash) = &self.hash {
+            map.serialize_entry("hash", hash)?;
+        }
+        if let Some(links) = &self.links {
+            map.serialize_entry("links", links)?;
+        }
+        if let Some(base64) = &self.base64 {
+            map.serialize_entry("base64", base64)?;
+        }
+        match (self.current_json_text(), &self.json) {
+            (Some(text), _) => map.serialize_entry("json", text)?,
+            (None, Some(json)) => map.serialize_entry("json", json)?,
+            (None, None) => {}
+        }
+        map.end()
+    }
 }
 
 impl Attachment {
@@ -130,6 +251,7 @@ impl Attachment {
                 links: take_string_array(&mut data, "links")?,
                 base64: take_string(&mut data, "base64")?,
                 json: data.remove("json"),
+                json_text: None,
             },
             Some(_) => return Err(Error::malformed("attachment 'data' must be a JSON object")),
             None => return Err(Error::malformed("attachment has no 'data'")),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use attachment::{Attachment, AttachmentData};
+pub use attachment::{Attachment, AttachmentData, AttachmentForm};
 pub use from_prior::FromPrior;
 
 use crate::error::{Error, Result};
@@ -214,7 +214,51 @@ impl Message {
     pub fn from_json(json: &str, options: ParseOptions) -> Result<Message> {
         let value: Value =
             serde_json::from_str(json).map_err(|e| json_error("plaintext message", &e))?;
-        Message::from_value(value, options)
+        let mut message = Message::from_value(value, options)?;
+        message.keep_attachment_texts(json);
+        Ok(message)
+    }
+
+    /// Keep the text of each inline `json` attachment as it is in `text`, the JSON this
+    /// message was parsed from (see [`AttachmentData::json_text`]). A second, borrowing pass,
+    /// only when there are such attachments; where it cannot match the parsed attachments one
+    /// for one (duplicate members, say), the values alone are kept.
+    pub(crate) fn keep_attachment_texts(&mut self, text: &str) {
+        #[derive(Deserialize)]
+        struct Texts<'a> {
+            #[serde(borrow, default)]
+            attachments: Option<Vec<AttachmentText<'a>>>,
+        }
+        #[derive(Deserialize)]
+        struct AttachmentText<'a> {
+            #[serde(borrow)]
+            data: DataText<'a>,
+        }
+        #[derive(Deserialize)]
+        struct DataText<'a> {
+            #[serde(borrow, default)]
+            json: Option<&'a serde_json::value::RawValue>,
+        }
+        let Some(attachments) = self.attachments.as_mut() else {
+            return;
+        };
+        if attachments.iter().all(|a| a.data.json.is_none()) {
+            return;
+        }
+        let Ok(Texts {
+            attachments: Some(texts),
+        }) = serde_json::from_str::<Texts<'_>>(text)
+        else {
+            return;
+        };
+        if texts.len() != attachments.len() {
+            return;
+        }
+        for (attachment, text) in attachments.iter_mut().zip(texts) {
+            if let (Some(_), Some(json)) = (&attachment.data.json, text.data.json) {
+                attachment.data.keep_json_text(json);
+            }
+        }
     }
 
     /// Parse and validate a plaintext message from a JSON value.

@@ -18,6 +18,8 @@ use super::report_problem::{codes, ProblemReport, PROBLEM_REPORT_TYPE};
 use super::return_route::{with_return_route, ReturnRoute};
 use super::{new_message, put, shorten, threading, wrong_type, Body, ProtocolMessage};
 use crate::error::{Error, Result};
+/// How a `delivery` carries its messages (also what a forward carried them in).
+pub use crate::message::AttachmentForm;
 use crate::message::{Attachment, AttachmentData, Message};
 
 /// Message Pickup 3.0.
@@ -330,18 +332,13 @@ impl ProtocolMessage for DeliveryRequest {
 pub struct DeliveredMessage {
     /// The mediator's opaque id, returned in `messages-received`.
     pub id: String,
-    /// The packed (encrypted) message, JSON text.
+    /// The packed (encrypted) message, JSON text, exactly as attached.
     pub message: String,
-}
-
-/// How a `delivery` carries its messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum AttachmentForm {
-    /// `data.base64`, as the spec shows.
-    #[default]
-    Base64,
-    /// `data.json` (what Veramo and some mediators send, and read).
-    Json,
+    /// How this message is attached, when not as the delivery's [`Delivery::form`] says (a
+    /// mediator delivers each message in the form it was forwarded in); set to the form seen
+    /// when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<AttachmentForm>,
 }
 
 /// `delivery`: waiting messages, as attachments.
@@ -389,19 +386,14 @@ impl ProtocolMessage for Delivery {
             if m.id.is_empty() {
                 return Err(Error::illegal_argument("a delivered message needs an id"));
             }
-            let data = match self.form {
+            let data = match m.form.unwrap_or(self.form) {
                 AttachmentForm::Base64 => AttachmentData {
                     base64: Some(crate::b64::encode(&m.message)),
                     ..AttachmentData::default()
                 },
-                AttachmentForm::Json => {
-                    let value: Value = serde_json::from_str(&m.message)
-                        .map_err(|e| crate::message::json_error("delivered message", &e))?;
-                    AttachmentData {
-                        json: Some(value),
-                        ..AttachmentData::default()
-                    }
-                }
+                // Exactly the stored text, as it was forwarded.
+                AttachmentForm::Json => AttachmentData::json_exact(m.message.clone())
+                    .map_err(|e| e.context("delivered message"))?,
             };
             attachments.push(Attachment {
                 id: Some(m.id.clone()),
@@ -434,14 +426,27 @@ impl ProtocolMessage for Delivery {
                     a.id.clone()
                         .filter(|id| !id.is_empty())
                         .ok_or_else(|| body.error(format_args!("attachments[{i}] has no 'id'")))?;
-                if a.data.json.is_some() {
+                let item_form = a.data.inline_form();
+                if item_form == Some(AttachmentForm::Json) {
                     form = AttachmentForm::Json;
                 }
                 let text = attached_message(&a.data)
                     .map_err(|e| e.context(format!("delivery attachments[{i}]")))?;
-                Ok(DeliveredMessage { id, message: text })
+                Ok(DeliveredMessage {
+                    id,
+                    message: text,
+                    form: item_form,
+                })
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<DeliveredMessage>>>()?;
+        // A message's own form is kept only where it differs from the delivery's.
+        let messages = messages
+            .into_iter()
+            .map(|m| DeliveredMessage {
+                form: m.form.filter(|f| *f != form),
+                ..m
+            })
+            .collect();
         Ok(Delivery {
             version,
             recipient_did: recipient_did(&body)?,
@@ -458,6 +463,10 @@ fn attached_message(data: &AttachmentData) -> Result<String> {
             return Err(Error::malformed(
                 "the delivered message must be a JSON object",
             ));
+        }
+        // As the mediator attached it, when the delivery was read from text.
+        if let Some(text) = data.json_text() {
+            return Ok(text.to_owned());
         }
         return serde_json::to_string(json)
             .map_err(|_| Error::invalid_state("delivered message does not serialize"));
@@ -684,6 +693,7 @@ impl MessageQueue {
             .map(|m| DeliveredMessage {
                 id: m.id.clone(),
                 message: m.message.clone(),
+                form: None,
             })
             .collect()
     }

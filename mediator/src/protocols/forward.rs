@@ -11,6 +11,10 @@
 //! `max_attachments` is set from it, so a forward with more is refused by its count before its
 //! attachments are parsed, and never reaches this handler.
 //!
+//! Each message is stored as the bytes its sender attached (the text of `data.json` as it
+//! arrived, or the decoded `data.base64`), with the form it came in, and delivered in that
+//! form: a device receives exactly what was sent to it.
+//!
 //! The stored message's id is the SHA-256 of its bytes (base64url), so a sender's retry of the
 //! same packed message is stored once, and no sender can pre-empt another message's id.
 
@@ -58,14 +62,22 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutc
                 "no mediation grant covers the forward's recipient",
             )
         })?;
+    // One form per message (the parser read one message per attachment).
+    let forms = request
+        .message
+        .attachments
+        .iter()
+        .flatten()
+        .map(|a| a.data.inline_form().unwrap_or_default());
     let mut outcomes = Vec::with_capacity(forward.messages.len());
-    for message in forward.messages {
+    for (message, form) in forward.messages.into_iter().zip(forms) {
         let body = message.into_bytes();
         let new = NewMessage {
             recipient: recipient.clone(),
             owner: owner.clone(),
             id: message_id(&body),
             body,
+            form,
             received_at_ms: now,
             expires_at_ms,
         };

@@ -165,13 +165,14 @@ fn delivery(
     let messages = messages
         .iter()
         .map(|stored| {
-            // Stored bodies are the forwarded messages' JSON text.
+            // Stored bodies are the forwarded messages' JSON text, as their senders wrote it.
             let message = String::from_utf8(stored.body.clone()).map_err(|_| {
                 Error::new(ErrorKind::Internal, "a queued message is not UTF-8 text")
             })?;
             Ok(DeliveredMessage {
                 id: stored.id.clone(),
                 message,
+                form: Some(stored.form),
             })
         })
         .collect::<Result<Vec<_>>>()?;

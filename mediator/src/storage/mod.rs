@@ -28,6 +28,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use didcomm_edge::AttachmentForm;
 use tokio::sync::broadcast;
 
 use crate::error::Result;
@@ -85,8 +86,10 @@ pub struct NewMessage {
     pub owner: String,
     /// The message id, unique per recipient (see `mediator::handler::message_id`).
     pub id: String,
-    /// The packed message, opaque to the mediator.
+    /// The packed message, opaque to the mediator: the bytes the sender attached.
     pub body: Vec<u8>,
+    /// How the forward attached it (and so how it is delivered).
+    pub form: AttachmentForm,
     /// When it arrived, milliseconds since the Unix epoch.
     pub received_at_ms: u64,
     /// When it may be dropped, milliseconds since the Unix epoch.
@@ -112,10 +115,30 @@ pub struct StoredMessage {
     pub recipient: String,
     /// Its id (what `messages-received` lists).
     pub id: String,
-    /// The packed message.
+    /// The packed message, as it was forwarded.
     pub body: Vec<u8>,
+    /// How the forward attached it.
+    pub form: AttachmentForm,
     /// When it arrived, milliseconds since the Unix epoch.
     pub received_at_ms: u64,
+}
+
+/// The `form` column: how a stored message was attached (0 base64, 1 json; rows from before
+/// the column are 0, which is how they were always delivered).
+pub(crate) fn form_code(form: AttachmentForm) -> i16 {
+    match form {
+        AttachmentForm::Base64 => 0,
+        AttachmentForm::Json => 1,
+    }
+}
+
+/// The form a `form` column value stands for.
+pub(crate) fn form_of_code(code: i16) -> AttachmentForm {
+    if code == 1 {
+        AttachmentForm::Json
+    } else {
+        AttachmentForm::Base64
+    }
 }
 
 impl fmt::Debug for StoredMessage {

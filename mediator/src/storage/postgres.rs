@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, Pool, Runtime};
+use didcomm_edge::AttachmentForm;
 use futures_util::future::join_all;
 use futures_util::{Stream, StreamExt};
 use std::sync::Mutex;
@@ -32,9 +33,10 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
-    check_ack_size, key_did, moved_recipient, quota_error, to_i64, to_u64, within_budget, Grant,
-    KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal,
-    Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS, NOTIFY_CAPACITY,
+    check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
+    within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS,
+    NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -254,6 +256,11 @@ BEGIN
             bytes = queues.bytes + excluded.bytes, did = excluded.did, owner = excluded.owner;
     RETURN 0;
 END $$;
+",
+    // How each message was attached (`storage::form_code`), so it is delivered that way; set
+    // by the store transaction after `didcomm_edge_store` inserted the row.
+    r"
+ALTER TABLE messages ADD COLUMN form smallint NOT NULL DEFAULT 0;
 ",
 ];
 
@@ -894,6 +901,36 @@ async fn run_store_batch(
             _ => Err(moved_recipient()),
         });
     }
+    // Messages attached as `json` (the column's default is base64), in the same transaction.
+    let json_form = form_code(AttachmentForm::Json);
+    let as_json: Vec<(&String, &String)> = batch
+        .iter()
+        .zip(&results)
+        .filter(|(r, outcome)| {
+            r.message.form == AttachmentForm::Json && matches!(outcome, Ok(StoreOutcome::Stored))
+        })
+        .map(|(r, _)| (&r.message.recipient, &r.message.id))
+        .collect();
+    if !as_json.is_empty() {
+        let set_form = tx
+            .prepare_cached("UPDATE messages SET form = $3 WHERE recipient = $1 AND id = $2")
+            .await
+            .map_err(|e| classify(&e))?;
+        let params: Vec<[&(dyn ToSql + Sync); 3]> = as_json
+            .iter()
+            .map(|(recipient, id)| {
+                [
+                    *recipient as &(dyn ToSql + Sync),
+                    *id as &(dyn ToSql + Sync),
+                    &json_form,
+                ]
+            })
+            .collect();
+        let updates = join_all(params.iter().map(|p| tx.execute(&set_form, p))).await;
+        for update in updates {
+            update.map_err(|e| classify(&e))?;
+        }
+    }
     for (owner, recipient) in stored {
         let mut payload = notify_payload(owner, recipient);
         if payload.len() > MAX_NOTIFY_PAYLOAD {
@@ -1100,7 +1137,7 @@ impl Storage for PostgresStorage {
         let seqs: Vec<i64> = candidates.iter().take(taken).map(|r| r.get(0)).collect();
         let rows = client
             .query(
-                "SELECT recipient, id, body, received_at FROM messages
+                "SELECT recipient, id, body, received_at, form FROM messages
                  WHERE seq = ANY($1) ORDER BY received_at, seq",
                 &[&seqs],
             )
@@ -1112,6 +1149,7 @@ impl Storage for PostgresStorage {
                 recipient: r.get(0),
                 id: r.get(1),
                 body: r.get(2),
+                form: form_of_code(r.get(4)),
                 received_at_ms: to_u64(r.get(3)),
             })
             .collect())

@@ -26,9 +26,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
-    check_ack_size, key_did, moved_recipient, quota_error, to_i64, to_u64, within_budget, Grant,
-    KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal,
-    Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS, NOTIFY_CAPACITY,
+    check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
+    within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS,
+    NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -121,6 +122,10 @@ CREATE TRIGGER queues_counted_delete AFTER DELETE ON queues BEGIN
     UPDATE budget SET count = count - old.count, bytes = bytes - old.bytes;
 END;
 UPDATE queues SET owner = (SELECT did FROM keys WHERE keys.key = queues.recipient);
+",
+    // How each message was attached (`storage::form_code`), so it is delivered that way.
+    r"
+ALTER TABLE messages ADD COLUMN form INTEGER NOT NULL DEFAULT 0;
 ",
 ];
 
@@ -579,8 +584,8 @@ fn store_one(c: &Connection, m: &NewMessage, quota: Quota) -> Result<StoreOutcom
     }
     let size = to_i64(size);
     c.prepare_cached(
-        "INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO messages (recipient, id, body, size, received_at, expires_at, form)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -589,7 +594,8 @@ fn store_one(c: &Connection, m: &NewMessage, quota: Quota) -> Result<StoreOutcom
             m.body,
             size,
             to_i64(m.received_at_ms),
-            to_i64(m.expires_at_ms)
+            to_i64(m.expires_at_ms),
+            form_code(m.form)
         ])
     })
     .map_err(|e| sql_error(&e))?;
@@ -1040,7 +1046,7 @@ impl Storage for SqliteStorage {
             let seqs: Vec<i64> = candidates.iter().take(taken).map(|(seq, _)| *seq).collect();
             let seqs = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".to_owned());
             c.prepare_cached(
-                "SELECT recipient, id, body, received_at FROM messages
+                "SELECT recipient, id, body, received_at, form FROM messages
                  WHERE seq IN (SELECT value FROM json_each(?1))
                  ORDER BY received_at, seq",
             )?
@@ -1049,6 +1055,7 @@ impl Storage for SqliteStorage {
                     recipient: r.get(0)?,
                     id: r.get(1)?,
                     body: r.get(2)?,
+                    form: form_of_code(r.get(4)?),
                     received_at_ms: to_u64(r.get(3)?),
                 })
             })?
