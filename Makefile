@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
-VECTORS ?= $(abspath ../shared/vectors)
+VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \

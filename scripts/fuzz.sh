@@ -19,7 +19,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DIDCOMM_VECTORS="${DIDCOMM_VECTORS:-$(pwd)/testdata/vectors}"
-[ -d "$DIDCOMM_VECTORS" ] || DIDCOMM_VECTORS="$(cd .. && pwd)/shared/vectors"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 targets="${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}"

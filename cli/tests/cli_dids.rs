@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 fn vectors() -> PathBuf {
     std::env::var("DIDCOMM_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"))
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/vectors"))
 }
 
 fn run(args: &[&str], stdin: &str) -> Output {

@@ -638,7 +638,7 @@ mod tests {
 
     fn wallet(name: &str) -> Wallet {
         let dir = std::env::var("DIDCOMM_VECTORS")
-            .unwrap_or_else(|_| format!("{}/../../shared/vectors", env!("CARGO_MANIFEST_DIR")));
+            .unwrap_or_else(|_| format!("{}/../testdata/vectors", env!("CARGO_MANIFEST_DIR")));
         Wallet::from_json(&std::fs::read_to_string(format!("{dir}/ids/{name}.json")).unwrap())
             .unwrap()
     }

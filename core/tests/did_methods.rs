@@ -4,7 +4,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! The did:key and did:peer vectors of `../shared/vectors/`, the built-in methods through
+//! The did:key and did:peer vectors of `testdata/vectors/`, the built-in methods through
 //! [`ResolverChain`], bad DIDs, and round trips (generate, resolve, pack, unpack) per method.
 
 mod common;

@@ -6,7 +6,7 @@
 )]
 //! Routing 2.0: `route` wraps for every hop of the recipient's service, each mediator unwraps
 //! its layer, and the result interoperates with the reference `didcomm` crate in both
-//! directions. Identities: `../shared/vectors/ids/rust-*.json` (Bob behind mediator1;
+//! directions. Identities: `testdata/vectors/ids/rust-*.json` (Bob behind mediator1;
 //! Charlie behind mediator3 named by DID, then mediator2 and mediator1 keys), and generated
 //! `did:key` identities for routing keys given as `did:key` URLs.
 

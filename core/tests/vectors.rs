@@ -4,7 +4,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-//! Every message vector of `../shared/vectors/didcomm-spec/` and `sicpa-didcomm-rust/`:
+//! Every message vector of `testdata/vectors/didcomm-spec/` and `sicpa-didcomm-rust/`:
 //! positives unpack to the expected message and metadata, negatives fail with a typed error.
 
 mod common;

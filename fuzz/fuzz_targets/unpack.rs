@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 fn engine() -> &'static (DidComm, tokio::runtime::Runtime) {
     static ENGINE: OnceLock<(DidComm, tokio::runtime::Runtime)> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let dir = std::env::var("DIDCOMM_VECTORS").unwrap_or_else(|_| "../../shared/vectors".into());
+        let dir = std::env::var("DIDCOMM_VECTORS").unwrap_or_else(|_| "../testdata/vectors".into());
         let mut wallet = Wallet::default();
         for name in ["spec-bob.json", "rust-bob.json"] {
             if let Ok(text) = std::fs::read_to_string(format!("{dir}/ids/{name}")) {

@@ -21,7 +21,7 @@ import didcomm_edge as de
 warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
 
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = Path(os.environ.get("DIDCOMM_VECTORS") or REPO.parent / "shared" / "vectors")
+VECTORS = Path(os.environ.get("DIDCOMM_VECTORS") or REPO / "testdata" / "vectors")
 
 KA_CURVES = ["X25519", "P-256", "P-384", "P-521", "secp256k1"]
 SIGN_CURVES = ["Ed25519", "P-256", "secp256k1"]

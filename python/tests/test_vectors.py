@@ -1,4 +1,4 @@
-"""Every message vector of ../shared/vectors/didcomm-spec/ (and the reference library's corpus)
+"""Every message vector of testdata/vectors/didcomm-spec/ (and the reference library's corpus)
 through the Python package: positives unpack to the expected message and metadata, negatives
 fail with a typed error (never InvalidState, never a crash)."""
 

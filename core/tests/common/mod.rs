@@ -13,12 +13,12 @@ use std::sync::Arc;
 use didcomm_edge::{DidComm, Wallet};
 use serde_json::Value;
 
-/// `../shared/vectors` from the project root, or `$DIDCOMM_VECTORS`.
+/// `testdata/vectors` of the repository, or `$DIDCOMM_VECTORS`.
 pub fn vectors_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("DIDCOMM_VECTORS") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/vectors")
 }
 
 pub fn read_json(relative: &str) -> Value {

@@ -14,7 +14,7 @@ import { Wallet, createMessage } from 'didcomm-edge';
 import { createGateway, didcommEndpoint, TRUST_PING, TRUST_PING_RESPONSE } from '../gateway.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const vectors = process.env.DIDCOMM_VECTORS ?? resolve(here, '../../../../shared/vectors');
+const vectors = process.env.DIDCOMM_VECTORS ?? resolve(here, '../../../testdata/vectors');
 const readWallet = (name) => JSON.parse(readFileSync(join(vectors, 'ids', name), 'utf8'));
 const ALICE = 'did:example:alice';
 const BOB = 'did:example:bob';

@@ -4,16 +4,16 @@ import XCTest
 
 @testable import DIDCommEdge
 
-/// The shared vectors: `DIDCOMM_VECTORS`, or `../shared/vectors` next to the repository.
+/// The vectors: `DIDCOMM_VECTORS`, or the repository's `testdata/vectors`.
 let vectorsDir: URL = {
     if let configured = ProcessInfo.processInfo.environment["DIDCOMM_VECTORS"] {
         return URL(fileURLWithPath: configured)
     }
-    // swift/Tests/DIDCommEdgeTests/Support.swift -> the repository's parent folder.
+    // swift/Tests/DIDCommEdgeTests/Support.swift -> the repository root.
     return URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared/vectors")
+        .deletingLastPathComponent()
+        .appendingPathComponent("testdata/vectors")
 }()
 
 /// The repository root (for the mediator binary).

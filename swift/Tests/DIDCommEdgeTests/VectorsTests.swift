@@ -3,7 +3,7 @@ import XCTest
 
 @testable import DIDCommEdge
 
-/// Every message vector of ../shared/vectors/didcomm-spec/ and the reference library's corpus.
+/// Every message vector of testdata/vectors/didcomm-spec/ and the reference library's corpus.
 final class VectorsTests: XCTestCase {
     // The corpus's from_prior JWT has exp 1234 and nbf 12345 (valid at no time); the reference
     // library does not check JWT times, we do by default (the same in every language).

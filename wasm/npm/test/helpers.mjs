@@ -6,10 +6,10 @@ import { Wallet } from 'didcomm-edge';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** `../shared/vectors` from the project root, or `$DIDCOMM_VECTORS`. */
+/** `testdata/vectors` of the repository, or `$DIDCOMM_VECTORS`. */
 export const vectorsDir = process.env.DIDCOMM_VECTORS
   ? resolve(process.env.DIDCOMM_VECTORS)
-  : resolve(here, '../../../../shared/vectors');
+  : resolve(here, '../../../testdata/vectors');
 
 export function readVectors(relative) {
   return JSON.parse(readFileSync(join(vectorsDir, relative), 'utf8'));

@@ -1,4 +1,4 @@
-// Every message vector of ../shared/vectors/didcomm-spec/ (and the reference library's corpus):
+// Every message vector of testdata/vectors/didcomm-spec/ (and the reference library's corpus):
 // positives unpack to the expected message and metadata, negatives fail with a typed error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -15,8 +15,8 @@ import java.util.UUID
 import org.json.JSONArray
 import org.json.JSONObject
 
-/** The shared vectors folder (`-Ddidcomm.vectors`, set by the pom). */
-val vectorsDir: File = File(System.getProperty("didcomm.vectors") ?: "../../shared/vectors")
+/** The vectors folder, testdata/vectors (`-Ddidcomm.vectors`, set by the pom). */
+val vectorsDir: File = File(System.getProperty("didcomm.vectors") ?: "../testdata/vectors")
 
 fun readJson(relative: String): JSONObject = JSONObject(File(vectorsDir, relative).readText())
 

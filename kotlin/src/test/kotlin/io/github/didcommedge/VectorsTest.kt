@@ -9,7 +9,7 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
 
-/** Every message vector of ../shared/vectors/didcomm-spec/ and the reference library's corpus. */
+/** Every message vector of testdata/vectors/didcomm-spec/ and the reference library's corpus. */
 // The corpus's from_prior JWT has exp 1234 and nbf 12345 (valid at no time); the reference
 // library does not check JWT times, we do by default (the same in every language).
 private val REFUSED_AS_EXPIRED = setOf("rs-PLAINTEXT_FROM_PRIOR")
