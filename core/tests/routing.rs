@@ -932,6 +932,10 @@ fn forwarded_messages_keep_their_bytes() {
     changed.attachments.as_mut().unwrap()[0].data.json = Some(json!({ "protected": "x" }));
     let written = changed.to_json().unwrap();
     assert!(!written.contains(packed) && written.contains(r#"{"protected":"x"}"#));
+    assert_eq!(
+        changed.attachments.as_deref().unwrap()[0].data.json_text(),
+        None
+    );
     // Equality is about content, not spelling.
     let compact = Message::from_json(&message.to_value().unwrap().to_string(), Default::default());
     assert_eq!(compact.unwrap(), message);

@@ -115,10 +115,10 @@ impl AttachmentData {
     }
 
     /// The text `json` arrived as, when it was parsed from text (or made by
-    /// [`AttachmentData::json_exact`]). It is what was received even if `json` was changed
-    /// since; writing the data uses it only while it still says what `json` says.
+    /// [`AttachmentData::json_exact`]), while it still says what `json` says: after a change
+    /// to `json` there is none (and writing the data writes the changed value).
     pub fn json_text(&self) -> Option<&str> {
-        self.json_text.as_ref().map(|t| t.0.get())
+        self.current_json_text().map(RawValue::get)
     }
 
     /// Which inline form carries the content: `json` when present (it wins over `base64`, as

@@ -415,38 +415,31 @@ impl ProtocolMessage for Delivery {
     fn from_message(message: &Message) -> Result<Self> {
         let version = expect_kind(message, Kind::Delivery)?;
         let body = Body::of(message, "delivery")?;
-        let mut form = AttachmentForm::Base64;
-        let messages = message
-            .attachments
+        // The delivery's form is json when any message is; a message's own form is kept only
+        // where it differs.
+        let attachments = message.attachments.as_deref().unwrap_or_default();
+        let form = if attachments.iter().any(|a| a.data.json.is_some()) {
+            AttachmentForm::Json
+        } else {
+            AttachmentForm::Base64
+        };
+        let messages = attachments
             .iter()
-            .flatten()
             .enumerate()
             .map(|(i, a)| {
                 let id =
                     a.id.clone()
                         .filter(|id| !id.is_empty())
                         .ok_or_else(|| body.error(format_args!("attachments[{i}] has no 'id'")))?;
-                let item_form = a.data.inline_form();
-                if item_form == Some(AttachmentForm::Json) {
-                    form = AttachmentForm::Json;
-                }
                 let text = attached_message(&a.data)
                     .map_err(|e| e.context(format!("delivery attachments[{i}]")))?;
                 Ok(DeliveredMessage {
                     id,
                     message: text,
-                    form: item_form,
+                    form: a.data.inline_form().filter(|f| *f != form),
                 })
             })
-            .collect::<Result<Vec<DeliveredMessage>>>()?;
-        // A message's own form is kept only where it differs from the delivery's.
-        let messages = messages
-            .into_iter()
-            .map(|m| DeliveredMessage {
-                form: m.form.filter(|f| *f != form),
-                ..m
-            })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(Delivery {
             version,
             recipient_did: recipient_did(&body)?,
