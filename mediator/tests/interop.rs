@@ -20,7 +20,7 @@ use didcomm_edge::protocols::pickup::{DeliveryRequest, PickupVersion};
 use didcomm_edge::{
     DidCommService, Identity, IdentityMethod, ResolvedDid, ResolverChain, SecretMaterial,
 };
-use didcomm_edge_mediator::client::Device;
+use didcomm_edge_mediator::client::{Device, HttpClient};
 use didcomm_reference as reference;
 use reference::did::{
     DIDCommMessagingService, DIDDoc, Service, ServiceKind, VerificationMaterial,
@@ -113,6 +113,19 @@ fn reference_secrets(identity: &Identity) -> ExampleSecretsResolver {
     )
 }
 
+/// One Message Pickup 3.0 `delivery-request` (up to 10 messages) by `device`; the delivery.
+async fn pick_up(http: &mut HttpClient, device: &Device) -> didcomm_edge::Message {
+    let (request, _) = device
+        .request(&DeliveryRequest {
+            version: PickupVersion::V3,
+            limit: 10,
+            recipient_did: None,
+        })
+        .await
+        .unwrap();
+    call(http, device, &request).await
+}
+
 /// The reference crate packs for `to` with `forward: true`; returns the packed message and
 /// the service endpoint it chose.
 async fn reference_pack(sender: &Identity, to: &str, authcrypt: bool, n: u64) -> (String, String) {
@@ -185,15 +198,7 @@ async fn the_reference_crate_forwards_through_this_mediator() {
         assert_eq!(r.status, 202, "case {n}: {}", r.text());
     }
 
-    let (request, _) = alice
-        .request(&DeliveryRequest {
-            version: PickupVersion::V3,
-            limit: 10,
-            recipient_did: None,
-        })
-        .await
-        .unwrap();
-    let delivery = call(&mut http, &alice, &request).await;
+    let delivery = pick_up(&mut http, &alice).await;
     let delivered = Device::delivered(&delivery).unwrap().messages;
     assert_eq!(delivered.len(), cases.len());
     for (n, item) in delivered.iter().enumerate() {
@@ -275,15 +280,7 @@ async fn forwarded_messages_are_delivered_byte_for_byte_in_the_form_they_came() 
         sent.push((form, packed));
     }
 
-    let (request, _) = alice
-        .request(&DeliveryRequest {
-            version: PickupVersion::V3,
-            limit: 10,
-            recipient_did: None,
-        })
-        .await
-        .unwrap();
-    let delivery = call(&mut http, &alice, &request).await;
+    let delivery = pick_up(&mut http, &alice).await;
     let attachments = delivery.attachments.clone().unwrap();
     let delivered = Device::delivered(&delivery).unwrap().messages;
     assert_eq!(delivered.len(), sent.len());
