@@ -5,7 +5,7 @@ CARGO ?= cargo
 VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
-.PHONY: help setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
+.PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
 	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python
 
 help: ## List the targets
@@ -23,6 +23,12 @@ setup-wasm:
 
 demo: setup-rust ## Run the end-to-end demo (a mediator and two edge devices, loopback)
 	@./scripts/demo.sh
+
+check: ## Everyday check, under 5 min on a warm build: format, clippy, Rust unit tests, spec vectors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --workspace --lib --locked
+	$(CARGO) test -p didcomm-edge --test vectors --locked
 
 test: setup test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
 	@echo "make test: all suites passed"
@@ -96,9 +102,11 @@ bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and t
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## Formatting, clippy with warnings as errors, and the dependency rules of deny.toml
+lint: ## Formatting, clippy and rustdoc with warnings as errors, and the dependency rules of deny.toml
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@# Libraries only: the CLI's binary shares its name with the core's library.
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --lib --locked
 	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 	@./scripts/setup.sh deny
 	$(CARGO) deny --locked check licenses bans sources

@@ -487,7 +487,7 @@ pub struct Args {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "MEDIATOR_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// URL devices reach the mediator at [default: http://<listen>].
+    /// URL devices reach the mediator at [default: http:// and the listen address].
     #[arg(long, env = "MEDIATOR_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Folder for the identity and the SQLite database [default: ./mediator-data].

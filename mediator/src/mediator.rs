@@ -1,7 +1,7 @@
 //! The mediator's message handler: unpack with the mediator's identity, dispatch on the
 //! message type, pack the replies (or a problem report for a refusal).
 //!
-//! **Where protocol handling plugs in**: [`MediatorHandler::dispatch`]. Every protocol reads and
+//! **Where protocol handling plugs in**: `MediatorHandler::dispatch`. Every protocol reads and
 //! writes its messages with the core's typed protocol layer (`didcomm_edge::protocols`,
 //! `didcomm_edge::routing`); the handlers in [`crate::protocols`] add what a server needs on top
 //! (storage, grant policy, quotas, live delivery).

@@ -9,7 +9,7 @@
 //! spec text (each such case is documented on the field); writers follow the spec.
 //!
 //! Where a protocol has state, a small state machine of pure functions goes with it
-//! ([`mediation::MediationClient`], [`mediation::RecipientRegistry`], [`pickup::MessageQueue`],
+//! ([`mediation::MediationClient`], [`mediation::MediatorRegistry`], [`pickup::MessageQueue`],
 //! [`discover_features::FeatureRegistry`]).
 //!
 //! | protocol | module |

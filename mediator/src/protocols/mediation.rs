@@ -282,7 +282,7 @@ mod tests {
 /// The proof-of-control policy's evidence (see `mediator/README.md`, "Keylist ownership"):
 /// an add of a key whose DID is not the requester's needs an attachment of the
 /// keylist-update holding a message signed (JWS, `pack_signed`) by a key of the added DID,
-/// of type [`PROOF_TYPE`], `from` the added DID, whose body names the requester and the keys.
+/// of type [`PROOF_TYPE`](proof::PROOF_TYPE), `from` the added DID, whose body names the requester and the keys.
 pub mod proof {
     use std::collections::HashSet;
 

@@ -1,7 +1,7 @@
 //! The embedded backend: one SQLite file in WAL mode.
 //!
 //! Writes go to one dedicated writer thread that owns the only writing connection. It takes
-//! every request waiting in its queue (up to [`MAX_BATCH`]) and applies them in **one**
+//! every request waiting in its queue (up to `MAX_BATCH`) and applies them in **one**
 //! transaction, each inside its own savepoint so one failing request does not fail the others;
 //! then it commits once and answers every request (group commit). A commit with
 //! `synchronous=FULL` fsyncs the WAL, so one fsync covers the whole batch: that is what lets
@@ -13,7 +13,7 @@
 //! asks that a message is durable by then, so commits must reach the disk. Group commit pays
 //! for it.
 //!
-//! Reads go to a fixed set of reader threads ([`MAX_READERS`]), each with its own read-only
+//! Reads go to a fixed set of reader threads (`MAX_READERS`), each with its own read-only
 //! connection; WAL lets them run while the writer writes.
 
 use std::collections::HashMap;
