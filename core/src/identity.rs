@@ -96,18 +96,27 @@ pub struct Identity {
 impl Identity {
     /// A new identity with fresh keys.
     pub fn generate(method: IdentityMethod, service: Option<&DidCommService>) -> Result<Identity> {
+        Identity::generate_with_services(method, service.map_or(&[], std::slice::from_ref))
+    }
+
+    /// A new identity with fresh keys and `services` in its document, in that order (for
+    /// example an HTTP and a WebSocket endpoint). Their ids are `#service`, `#service-1`, ...
+    pub fn generate_with_services(
+        method: IdentityMethod,
+        services: &[DidCommService],
+    ) -> Result<Identity> {
         match method {
             IdentityMethod::Peer2 | IdentityMethod::Peer4 => {
                 let signing = KeyPair::generate(KeyType::Ed25519)?;
                 let agreement = KeyPair::generate(KeyType::X25519)?;
                 if method == IdentityMethod::Peer2 {
-                    Identity::peer2_from_keys(&signing, &agreement, service)
+                    Identity::peer2_with_services(&signing, &agreement, services)
                 } else {
-                    Identity::peer4_from_keys(&signing, &agreement, service)
+                    Identity::peer4_with_services(&signing, &agreement, services)
                 }
             }
             IdentityMethod::Key => {
-                if service.is_some() {
+                if !services.is_empty() {
                     return Err(Error::illegal_argument(
                         "a did:key cannot carry a service: use did:peer:2 or did:peer:4",
                     ));
@@ -146,14 +155,20 @@ impl Identity {
         agreement: &KeyPair,
         service: Option<&DidCommService>,
     ) -> Result<Identity> {
+        let services = service.map_or(&[][..], std::slice::from_ref);
+        Identity::peer2_with_services(signing, agreement, services)
+    }
+
+    fn peer2_with_services(
+        signing: &KeyPair,
+        agreement: &KeyPair,
+        services: &[DidCommService],
+    ) -> Result<Identity> {
         check_pair(signing, agreement)?;
-        let services = match service {
-            Some(s) => {
-                s.check()?;
-                vec![s.to_value()]
-            }
-            None => vec![],
-        };
+        let services = services
+            .iter()
+            .map(|s| s.check().map(|()| s.to_value()))
+            .collect::<Result<Vec<_>>>()?;
         let did = peer::encode_peer2(
             &[
                 (Purpose::Verification, signing.public().clone()),
@@ -171,6 +186,15 @@ impl Identity {
         agreement: &KeyPair,
         service: Option<&DidCommService>,
     ) -> Result<Identity> {
+        let services = service.map_or(&[][..], std::slice::from_ref);
+        Identity::peer4_with_services(signing, agreement, services)
+    }
+
+    fn peer4_with_services(
+        signing: &KeyPair,
+        agreement: &KeyPair,
+        services: &[DidCommService],
+    ) -> Result<Identity> {
         check_pair(signing, agreement)?;
         let mut input = json!({
             "@context": [DID_CONTEXT, MULTIKEY_CONTEXT],
@@ -184,13 +208,19 @@ impl Identity {
             "assertionMethod": ["#key-1"],
             "keyAgreement": ["#key-2"],
         });
-        if let (Some(s), Some(map)) = (service, input.as_object_mut()) {
-            s.check()?;
-            let mut service = s.to_value();
-            if let Some(obj) = service.as_object_mut() {
-                obj.insert("id".into(), "#service".into());
+        if let (false, Some(map)) = (services.is_empty(), input.as_object_mut()) {
+            let mut written = Vec::with_capacity(services.len());
+            for (i, s) in services.iter().enumerate() {
+                s.check()?;
+                let mut service = s.to_value();
+                if let Some(obj) = service.as_object_mut() {
+                    // The ids did:peer:2 resolution gives its services, so both methods agree.
+                    let id = if i == 0 { "#service".to_owned() } else { format!("#service-{i}") };
+                    obj.insert("id".into(), id.into());
+                }
+                written.push(service);
             }
-            map.insert("service".into(), Value::Array(vec![service]));
+            map.insert("service".into(), Value::Array(written));
         }
         let did = peer::encode_peer4(&input)?;
         let document = peer::resolve_peer4(&did)?;
@@ -267,6 +297,33 @@ fn check_pair(signing: &KeyPair, agreement: &KeyPair) -> Result<()> {
 mod tests {
     use super::*;
     use crate::did::{Relationship, ResolvedDid};
+
+    #[test]
+    fn several_services_keep_their_order_and_ids() {
+        let services = [
+            DidCommService::new("https://m.example.com/didcomm"),
+            DidCommService::new("wss://m.example.com/ws"),
+        ];
+        for method in [IdentityMethod::Peer2, IdentityMethod::Peer4] {
+            let id = Identity::generate_with_services(method, &services).unwrap();
+            let endpoints = id.document.didcomm_endpoints();
+            let seen: Vec<(&str, &str)> = endpoints
+                .iter()
+                .map(|e| (e.service_id.as_str(), e.uri.as_str()))
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    (format!("{}#service", id.did).as_str(), "https://m.example.com/didcomm"),
+                    (format!("{}#service-1", id.did).as_str(), "wss://m.example.com/ws"),
+                ],
+                "{method:?}"
+            );
+        }
+        assert!(Identity::generate_with_services(IdentityMethod::Key, &services).is_err());
+        let empty = [DidCommService::new(" ")];
+        assert!(Identity::generate_with_services(IdentityMethod::Peer2, &empty).is_err());
+    }
 
     #[test]
     fn kids_match_the_documents() {

@@ -4,10 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use didcomm_edge::did::methods::peer::{self, Purpose};
-use didcomm_edge::routing::DIDCOMM_V2_PROFILE;
-use didcomm_edge::{KeyPair, KeyType, Secret, Wallet};
-use serde_json::{json, Value};
+use didcomm_edge::{DidCommService, IdentityMethod, Wallet};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -48,36 +45,15 @@ pub fn new_mediator_identity(endpoints: &[&str]) -> Result<Wallet> {
     if endpoints.is_empty() || endpoints.iter().any(|e| e.trim().is_empty()) {
         return Err(Error::config("the mediator needs a non-empty endpoint URL"));
     }
-    let signing = KeyPair::generate(KeyType::Ed25519)?;
-    let agreement = KeyPair::generate(KeyType::X25519)?;
-    let services: Vec<Value> = endpoints
+    let services: Vec<DidCommService> = endpoints
         .iter()
-        .map(|uri| {
-            json!({
-                "type": "DIDCommMessaging",
-                "serviceEndpoint": {
-                    "uri": uri,
-                    "accept": [DIDCOMM_V2_PROFILE],
-                    "routingKeys": [],
-                },
-            })
-        })
+        .map(|uri| DidCommService::new(*uri))
         .collect();
-    let did = peer::encode_peer2(
-        &[
-            (Purpose::Verification, signing.public().clone()),
-            (Purpose::Encryption, agreement.public().clone()),
-        ],
-        &services,
-    )?;
-    let document = peer::resolve_peer2(&did)?;
-    // The key ids did:peer:2 resolution gives the keys, in the order they were encoded.
+    let identity =
+        didcomm_edge::Identity::generate_with_services(IdentityMethod::Peer2, &services)?;
     Ok(Wallet {
-        did_docs: vec![document],
-        secrets: vec![
-            Secret::from_key_pair_jwk(format!("{did}#key-1"), &signing),
-            Secret::from_key_pair_jwk(format!("{did}#key-2"), &agreement),
-        ],
+        did_docs: vec![identity.document],
+        secrets: identity.secrets,
     })
 }
 
@@ -228,7 +204,10 @@ mod tests {
             ["http://127.0.0.1:9", "ws://127.0.0.1:9/ws"]
         );
         // The document is what the built-in resolver derives from the DID.
-        assert_eq!(doc, &peer::resolve_peer2(&doc.id).unwrap());
+        assert_eq!(
+            doc,
+            &didcomm_edge::did::methods::peer::resolve_peer2(&doc.id).unwrap()
+        );
         let resolved = ResolvedDid::new(doc.clone());
         for rel in [Relationship::Authentication, Relationship::KeyAgreement] {
             let kids = resolved.kids(rel);
