@@ -207,30 +207,29 @@ impl AgentState {
         AgentState::from_json(&text).map_err(|e| e.context(path.display()))
     }
 
-    /// Write the state to `path` atomically: a new temporary file beside it (a random name,
-    /// created exclusively with mode 0600, so no planted file or link is followed), fsync,
-    /// rename over `path`.
+    /// Write the state to `path` atomically and privately (see [`write_private`]).
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|_| Error::new(ErrorKind::Storage, "the state does not serialize"))?;
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut file =
-            tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::storage(dir.display(), &e))?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(|e| Error::storage(file.path().display(), &e))?;
-        file.persist(path)
-            .map_err(|e| Error::storage(path.display(), &e.error))?;
-        if let Some(dir) = path.parent() {
-            if let Ok(dir) = std::fs::File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(())
+        write_private(path, text.as_bytes()).map_err(|e| Error::storage(path.display(), &e))
     }
+}
+
+/// Replace `path` with `bytes` atomically, readable by its owner only: atomic-write-file writes
+/// a new temporary file beside it (a random name, created exclusively with mode 0600, so no
+/// planted file or link is followed, whatever the mode of the file it replaces), fsyncs it,
+/// renames it over `path` and fsyncs the folder.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = atomic_write_file::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use atomic_write_file::unix::OpenOptionsExt as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600).preserve_mode(false);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.commit()
 }
 
 fn category(e: &serde_json::Error) -> &'static str {
@@ -345,6 +344,10 @@ mod tests {
                 AgentState::load(&path).unwrap_err().kind(),
                 ErrorKind::Storage
             );
+            // Saving over a file another mode leaves a private file again.
+            state.save(&path).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
         }
         assert!(AgentState::from_json("{").is_err());
         let mut other = state.clone();

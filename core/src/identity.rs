@@ -215,7 +215,11 @@ impl Identity {
                 let mut service = s.to_value();
                 if let Some(obj) = service.as_object_mut() {
                     // The ids did:peer:2 resolution gives its services, so both methods agree.
-                    let id = if i == 0 { "#service".to_owned() } else { format!("#service-{i}") };
+                    let id = if i == 0 {
+                        "#service".to_owned()
+                    } else {
+                        format!("#service-{i}")
+                    };
                     obj.insert("id".into(), id.into());
                 }
                 written.push(service);
@@ -314,8 +318,14 @@ mod tests {
             assert_eq!(
                 seen,
                 [
-                    (format!("{}#service", id.did).as_str(), "https://m.example.com/didcomm"),
-                    (format!("{}#service-1", id.did).as_str(), "wss://m.example.com/ws"),
+                    (
+                        format!("{}#service", id.did).as_str(),
+                        "https://m.example.com/didcomm"
+                    ),
+                    (
+                        format!("{}#service-1", id.did).as_str(),
+                        "wss://m.example.com/ws"
+                    ),
                 ],
                 "{method:?}"
             );

@@ -144,28 +144,25 @@ pub fn load_wallet(path: &Path) -> Result<Wallet> {
     Wallet::from_json(&text).map_err(|e| Error::from(e).context(path.display()))
 }
 
-/// Write a wallet file atomically with mode 0600: a new temporary file beside it (a random
-/// name, created exclusively with mode 0600, so no planted file or link is followed), fsync,
-/// rename, fsync folder.
+/// Write a wallet file atomically with mode 0600: atomic-write-file writes a new temporary file
+/// beside it (a random name, created exclusively with mode 0600, so no planted file or link is
+/// followed, whatever the mode of the file it replaces), fsyncs it, renames it and fsyncs the
+/// folder.
 pub fn save_wallet(path: &Path, wallet: &Wallet) -> Result<()> {
     let text = wallet.to_json_pretty()?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir.display(), &e))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(|e| Error::io(file.path().display(), &e))?;
-    file.persist(path)
-        .map_err(|e| Error::io(path.display(), &e.error))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(dir) = std::fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
+    let mut options = atomic_write_file::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use atomic_write_file::unix::OpenOptionsExt as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600).preserve_mode(false);
     }
-    Ok(())
+    let write = || -> std::io::Result<()> {
+        let mut file = options.open(path)?;
+        file.write_all(text.as_bytes())?;
+        file.commit()
+    };
+    write().map_err(|e| Error::io(path.display(), &e))
 }
 
 #[cfg(test)]
