@@ -1034,6 +1034,60 @@ async fn postgres_first_schema_is_migrated() {
     s.close().await;
 }
 
+/// How many migration files a backend has under `mediator/migrations/`, after checking they
+/// are numbered 0001, 0002, ... without gaps (the runner applies them in list order, and the
+/// schema version counts them).
+fn migration_files(backend: &str) -> i64 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".sql"))
+        .collect();
+    names.sort();
+    for (i, name) in names.iter().enumerate() {
+        assert!(
+            name.starts_with(&format!("{:04}_", i + 1)),
+            "{backend} migration {name} is out of sequence"
+        );
+    }
+    i64::try_from(names.len()).unwrap()
+}
+
+/// Every migration file is in the list the runner applies (a file added without its
+/// `include_str!`, or an entry dropped, would change the version a fresh database reports).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_schema_version_counts_the_migration_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sqlite(&dir).await;
+    s.close().await;
+    let c = rusqlite::Connection::open(dir.path().join("mediator.sqlite")).unwrap();
+    let version: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, migration_files("sqlite"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_version_counts_the_migration_files() {
+    let (s, url) = postgres().await;
+    s.close().await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    let version: i32 = client
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    let _ = driver.await;
+    assert_eq!(i64::from(version), migration_files("postgres"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_is_wal_with_full_sync() {
     let dir = tempfile::tempdir().unwrap();

@@ -49,222 +49,23 @@ const MAX_NOTIFY_PAYLOAD: usize = 7000;
 /// Lock id that serializes migrations of concurrently starting instances.
 const MIGRATION_LOCK: i64 = 0x6469_6463_6f6d;
 
-/// Schema migrations; `schema_version` records how many ran.
+/// Schema migrations; `schema_version` records how many ran. One file per migration under
+/// `migrations/postgres/`, numbered in this order; each file holds exactly the text the inline
+/// strings held before (leading newline included), so databases migrated by earlier builds see
+/// the same statements.
 const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE grants (
-    did text PRIMARY KEY,
-    routing_did text NOT NULL,
-    granted_at bigint NOT NULL
-);
-CREATE TABLE keys (
-    key text PRIMARY KEY,
-    did text NOT NULL
-);
-CREATE INDEX keys_by_did ON keys (did, key);
-CREATE TABLE messages (
-    seq bigserial PRIMARY KEY,
-    recipient text NOT NULL,
-    id text NOT NULL,
-    body bytea NOT NULL,
-    size bigint NOT NULL,
-    received_at bigint NOT NULL,
-    expires_at bigint NOT NULL,
-    UNIQUE (recipient, id)
-);
-CREATE INDEX messages_by_queue ON messages (recipient, received_at, seq);
-CREATE INDEX messages_by_expiry ON messages (expires_at);
-CREATE TABLE queues (
-    recipient text PRIMARY KEY,
-    count bigint NOT NULL,
-    bytes bigint NOT NULL
-);
--- 0 stored, 1 duplicate, 2 over quota.
-CREATE FUNCTION didcomm_edge_store(p_recipient text, p_id text, p_body bytea,
-        p_received bigint, p_expires bigint, p_max_count bigint, p_max_bytes bigint)
-    RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE
-    q_count bigint;
-    q_bytes bigint;
-    inserted integer;
-BEGIN
-    INSERT INTO queues (recipient, count, bytes) VALUES (p_recipient, 0, 0)
-        ON CONFLICT (recipient) DO NOTHING;
-    SELECT count, bytes INTO q_count, q_bytes FROM queues
-        WHERE recipient = p_recipient FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM messages WHERE recipient = p_recipient AND id = p_id) THEN
-        RETURN 1;
-    END IF;
-    IF q_count + 1 > p_max_count OR q_bytes + length(p_body) > p_max_bytes THEN
-        RETURN 2;
-    END IF;
-    INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
-        VALUES (p_recipient, p_id, p_body, length(p_body), p_received, p_expires)
-        ON CONFLICT (recipient, id) DO NOTHING;
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    IF inserted = 0 THEN
-        RETURN 1;
-    END IF;
-    UPDATE queues SET count = count + 1, bytes = bytes + length(p_body)
-        WHERE recipient = p_recipient;
-    RETURN 0;
-END $$;
-",
-    r"
-CREATE TABLE tombstones (
-    recipient text NOT NULL,
-    id text NOT NULL,
-    expires_at bigint NOT NULL,
-    PRIMARY KEY (recipient, id)
-);
-CREATE INDEX tombstones_by_expiry ON tombstones (expires_at);
-ALTER TABLE keys ADD COLUMN key_did text;
-CREATE INDEX keys_by_key_did ON keys (key_did);
--- As before, and an acknowledged id (a tombstone) counts as a duplicate until it expires.
-CREATE OR REPLACE FUNCTION didcomm_edge_store(p_recipient text, p_id text, p_body bytea,
-        p_received bigint, p_expires bigint, p_max_count bigint, p_max_bytes bigint)
-    RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE
-    q_count bigint;
-    q_bytes bigint;
-    inserted integer;
-BEGIN
-    INSERT INTO queues (recipient, count, bytes) VALUES (p_recipient, 0, 0)
-        ON CONFLICT (recipient) DO NOTHING;
-    SELECT count, bytes INTO q_count, q_bytes FROM queues
-        WHERE recipient = p_recipient FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM messages WHERE recipient = p_recipient AND id = p_id)
-        OR EXISTS (SELECT 1 FROM tombstones WHERE recipient = p_recipient AND id = p_id) THEN
-        RETURN 1;
-    END IF;
-    IF q_count + 1 > p_max_count OR q_bytes + length(p_body) > p_max_bytes THEN
-        RETURN 2;
-    END IF;
-    INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
-        VALUES (p_recipient, p_id, p_body, length(p_body), p_received, p_expires)
-        ON CONFLICT (recipient, id) DO NOTHING;
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    IF inserted = 0 THEN
-        RETURN 1;
-    END IF;
-    UPDATE queues SET count = count + 1, bytes = bytes + length(p_body)
-        WHERE recipient = p_recipient;
-    RETURN 0;
-END $$;
-",
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0002_tombstones_and_key_dids.sql"),
     // One owner per DID namespace; queues know their namespace and owner; per-device and
     // global counters kept by a trigger on `queues`. Every writer of queues locks the one
     // `budget` row first, so writers never deadlock on it and every check is atomic.
-    r"
-CREATE TABLE namespaces (
-    did text PRIMARY KEY,
-    owner text NOT NULL
-);
-CREATE INDEX namespaces_by_owner ON namespaces (owner);
-ALTER TABLE queues ADD COLUMN did text, ADD COLUMN owner text;
-CREATE INDEX queues_by_did ON queues (did);
-CREATE TABLE devices (
-    owner text PRIMARY KEY,
-    count bigint NOT NULL,
-    bytes bigint NOT NULL
-);
-CREATE TABLE budget (
-    id integer PRIMARY KEY CHECK (id = 1),
-    count bigint NOT NULL,
-    bytes bigint NOT NULL
-);
-INSERT INTO budget (id, count, bytes)
-    SELECT 1, coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM queues;
-CREATE FUNCTION didcomm_edge_count_queue() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    d_count bigint := 0;
-    d_bytes bigint := 0;
-BEGIN
-    IF TG_OP = 'UPDATE' OR TG_OP = 'DELETE' THEN
-        UPDATE devices SET count = count - OLD.count, bytes = bytes - OLD.bytes
-            WHERE owner = coalesce(OLD.owner, '');
-        d_count := d_count - OLD.count;
-        d_bytes := d_bytes - OLD.bytes;
-    END IF;
-    IF TG_OP = 'UPDATE' OR TG_OP = 'INSERT' THEN
-        INSERT INTO devices (owner, count, bytes)
-            VALUES (coalesce(NEW.owner, ''), NEW.count, NEW.bytes)
-            ON CONFLICT (owner) DO UPDATE SET count = devices.count + excluded.count,
-                bytes = devices.bytes + excluded.bytes;
-        d_count := d_count + NEW.count;
-        d_bytes := d_bytes + NEW.bytes;
-    END IF;
-    UPDATE budget SET count = count + d_count, bytes = bytes + d_bytes WHERE id = 1;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER queues_counted AFTER INSERT OR UPDATE OF count, bytes, owner OR DELETE
-    ON queues FOR EACH ROW EXECUTE PROCEDURE didcomm_edge_count_queue();
-UPDATE queues q SET owner = k.did FROM keys k WHERE k.key = q.recipient;
-DROP FUNCTION didcomm_edge_store(text, text, bytea, bigint, bigint, bigint, bigint);
--- 0 stored, 1 duplicate, 2 queue full, 3 device full, 4 budget used up, 5 namespace held by
--- another DID.
-CREATE FUNCTION didcomm_edge_store(p_recipient text, p_did text, p_owner text, p_id text,
-        p_body bytea, p_received bigint, p_expires bigint, p_max_count bigint,
-        p_max_bytes bigint, p_device_count bigint, p_device_bytes bigint, p_total_bytes bigint)
-    RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE
-    q_count bigint;
-    q_bytes bigint;
-    ns_owner text;
-    size bigint := length(p_body);
-    inserted integer;
-BEGIN
-    PERFORM 1 FROM budget WHERE id = 1 FOR UPDATE;
-    IF EXISTS (SELECT 1 FROM messages WHERE recipient = p_recipient AND id = p_id)
-        OR EXISTS (SELECT 1 FROM tombstones WHERE recipient = p_recipient AND id = p_id) THEN
-        RETURN 1;
-    END IF;
-    SELECT owner INTO ns_owner FROM namespaces WHERE did = p_did;
-    IF ns_owner IS NULL THEN
-        -- A queued message holds the namespace for its owner.
-        INSERT INTO namespaces (did, owner) VALUES (p_did, p_owner);
-    ELSIF ns_owner <> p_owner THEN
-        -- Held by another DID (the key changed hands since the lookup): never re-bound.
-        IF EXISTS (SELECT 1 FROM keys WHERE key_did = p_did)
-            OR EXISTS (SELECT 1 FROM queues WHERE did = p_did AND count > 0) THEN
-            RETURN 5;
-        END IF;
-        UPDATE namespaces SET owner = p_owner WHERE did = p_did;
-    END IF;
-    SELECT count, bytes INTO q_count, q_bytes FROM queues WHERE recipient = p_recipient;
-    IF coalesce(q_count, 0) + 1 > p_max_count OR coalesce(q_bytes, 0) + size > p_max_bytes THEN
-        RETURN 2;
-    END IF;
-    SELECT count, bytes INTO q_count, q_bytes FROM devices WHERE owner = p_owner;
-    IF coalesce(q_count, 0) + 1 > p_device_count
-        OR coalesce(q_bytes, 0) + size > p_device_bytes THEN
-        RETURN 3;
-    END IF;
-    IF (SELECT bytes FROM budget WHERE id = 1) + size > p_total_bytes THEN
-        RETURN 4;
-    END IF;
-    INSERT INTO messages (recipient, id, body, size, received_at, expires_at)
-        VALUES (p_recipient, p_id, p_body, size, p_received, p_expires)
-        ON CONFLICT (recipient, id) DO NOTHING;
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    IF inserted = 0 THEN
-        RETURN 1;
-    END IF;
-    INSERT INTO queues (recipient, did, owner, count, bytes)
-        VALUES (p_recipient, p_did, p_owner, 1, size)
-        ON CONFLICT (recipient) DO UPDATE SET count = queues.count + 1,
-            bytes = queues.bytes + excluded.bytes, did = excluded.did, owner = excluded.owner;
-    RETURN 0;
-END $$;
-",
+    include_str!("../../migrations/postgres/0003_namespaces_and_counters.sql"),
     // How each message was attached (`storage::form_code`), so it is delivered that way; set
     // by the store transaction after `didcomm_edge_store` inserted the row.
-    r"
-ALTER TABLE messages ADD COLUMN form smallint NOT NULL DEFAULT 0;
-",
+    include_str!("../../migrations/postgres/0004_message_forms.sql"),
 ];
 
-/// The migration that introduced namespaces (its index in [`MIGRATIONS`]).
+/// The migration that introduced namespaces (its index in [`MIGRATIONS`]: file 0003).
 const NAMESPACES_MIGRATION: usize = 2;
 
 /// Locks the `budget` row: every transaction that changes queues takes it first (one lock

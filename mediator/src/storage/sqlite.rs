@@ -33,103 +33,22 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Result};
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran. One file
+/// per migration under `migrations/sqlite/`, numbered in this order; each file holds exactly the
+/// text the inline strings held before (leading newline included), so databases migrated by
+/// earlier builds see the same statements.
 const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE grants (
-    did TEXT PRIMARY KEY,
-    routing_did TEXT NOT NULL,
-    granted_at INTEGER NOT NULL
-);
-CREATE TABLE keys (
-    key TEXT PRIMARY KEY,
-    did TEXT NOT NULL
-);
-CREATE INDEX keys_by_did ON keys (did, key);
-CREATE TABLE messages (
-    seq INTEGER PRIMARY KEY,
-    recipient TEXT NOT NULL,
-    id TEXT NOT NULL,
-    body BLOB NOT NULL,
-    size INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    UNIQUE (recipient, id)
-);
-CREATE INDEX messages_by_queue ON messages (recipient, received_at);
-CREATE INDEX messages_by_expiry ON messages (expires_at);
-CREATE TABLE queues (
-    recipient TEXT PRIMARY KEY,
-    count INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
-) WITHOUT ROWID;
-",
-    r"
-CREATE TABLE tombstones (
-    recipient TEXT NOT NULL,
-    id TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (recipient, id)
-) WITHOUT ROWID;
-CREATE INDEX tombstones_by_expiry ON tombstones (expires_at);
-ALTER TABLE keys ADD COLUMN key_did TEXT;
-CREATE INDEX keys_by_key_did ON keys (key_did);
-",
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/sqlite/0002_tombstones_and_key_dids.sql"),
     // One owner per DID namespace; queues know their namespace and owner; per-device and
     // global counters kept by triggers on `queues` (every path that changes a queue's counts
     // changes them too).
-    r"
-CREATE TABLE namespaces (
-    did TEXT PRIMARY KEY,
-    owner TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX namespaces_by_owner ON namespaces (owner);
-ALTER TABLE queues ADD COLUMN did TEXT;
-ALTER TABLE queues ADD COLUMN owner TEXT;
-CREATE INDEX queues_by_did ON queues (did);
-CREATE TABLE devices (
-    owner TEXT PRIMARY KEY,
-    count INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE budget (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    count INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
-);
-INSERT INTO budget (id, count, bytes)
-    SELECT 1, coalesce(sum(count), 0), coalesce(sum(bytes), 0) FROM queues;
-CREATE TRIGGER queues_counted_insert AFTER INSERT ON queues BEGIN
-    INSERT INTO devices (owner, count, bytes) SELECT coalesce(new.owner, ''), 0, 0
-        WHERE NOT EXISTS (SELECT 1 FROM devices WHERE owner = coalesce(new.owner, ''));
-    UPDATE devices SET count = count + new.count, bytes = bytes + new.bytes
-        WHERE owner = coalesce(new.owner, '');
-    UPDATE budget SET count = count + new.count, bytes = bytes + new.bytes;
-END;
-CREATE TRIGGER queues_counted_update AFTER UPDATE OF count, bytes, owner ON queues BEGIN
-    UPDATE devices SET count = count - old.count, bytes = bytes - old.bytes
-        WHERE owner = coalesce(old.owner, '');
-    INSERT INTO devices (owner, count, bytes) SELECT coalesce(new.owner, ''), 0, 0
-        WHERE NOT EXISTS (SELECT 1 FROM devices WHERE owner = coalesce(new.owner, ''));
-    UPDATE devices SET count = count + new.count, bytes = bytes + new.bytes
-        WHERE owner = coalesce(new.owner, '');
-    UPDATE budget SET count = count - old.count + new.count,
-        bytes = bytes - old.bytes + new.bytes;
-END;
-CREATE TRIGGER queues_counted_delete AFTER DELETE ON queues BEGIN
-    UPDATE devices SET count = count - old.count, bytes = bytes - old.bytes
-        WHERE owner = coalesce(old.owner, '');
-    UPDATE budget SET count = count - old.count, bytes = bytes - old.bytes;
-END;
-UPDATE queues SET owner = (SELECT did FROM keys WHERE keys.key = queues.recipient);
-",
+    include_str!("../../migrations/sqlite/0003_namespaces_and_counters.sql"),
     // How each message was attached (`storage::form_code`), so it is delivered that way.
-    r"
-ALTER TABLE messages ADD COLUMN form INTEGER NOT NULL DEFAULT 0;
-",
+    include_str!("../../migrations/sqlite/0004_message_forms.sql"),
 ];
 
-/// The migration that introduced namespaces (its index in [`MIGRATIONS`]).
+/// The migration that introduced namespaces (its index in [`MIGRATIONS`]: file 0003).
 const NAMESPACES_MIGRATION: usize = 2;
 
 /// How many expired messages one sweep step deletes (keeps each write transaction short).

@@ -1,0 +1,2 @@
+
+ALTER TABLE messages ADD COLUMN form smallint NOT NULL DEFAULT 0;
