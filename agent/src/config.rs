@@ -68,10 +68,32 @@ impl RetryPolicy {
 
     /// The wait before attempt `n + 1` (n counted from 1).
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(16);
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        Backoff {
+            initial: self.initial_backoff,
+            max: self.max_backoff,
+        }
+        .delay(attempt)
+    }
+}
+
+/// The agent's one retry rule, for requests and for live reconnection: exponential backoff
+/// with jitter. Retry `n` (from 1) waits a random time between half of and the whole of
+/// `min(initial * 2^(n-1), max)`, so devices that lost the same mediator at once do not all
+/// come back at the same instant, and no wait is shorter than half the plain backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Backoff {
+    pub(crate) initial: Duration,
+    pub(crate) max: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn delay(self, attempt: u32) -> Duration {
+        let ceiling = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max);
+        let half = ceiling / 2;
+        half + half.mul_f64(fastrand::f64())
     }
 }
 
@@ -264,6 +286,37 @@ impl AgentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_the_cap() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+        };
+        for (attempt, ceiling) in [
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (5, 3200),
+            (6, 5000),
+            (99, 5000),
+        ] {
+            let ceiling = Duration::from_millis(ceiling);
+            for _ in 0..50 {
+                let wait = backoff.delay(attempt);
+                assert!(
+                    wait >= ceiling / 2 && wait <= ceiling,
+                    "{attempt}: {wait:?}"
+                );
+            }
+        }
+        // Jitter: twenty waits for the same attempt are not all the same.
+        let waits: std::collections::HashSet<Duration> =
+            (0..20).map(|_| backoff.delay(3)).collect();
+        assert!(waits.len() > 1);
+        let policy = RetryPolicy::default();
+        assert!(policy.backoff(1) <= policy.initial_backoff);
+    }
 
     #[test]
     fn a_delivery_of_one_accepted_message_is_always_read() {

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::agent::is_too_large;
 use crate::agent::{Acknowledged, EdgeAgent, MediatorEndpoint};
+use crate::config::Backoff;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pickup::{
     read_delivery, DeliveredItem, DeliveryReply, Inbound, Received, Undecryptable,
@@ -330,8 +331,11 @@ impl Worker {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let base = Duration::from_millis(100).saturating_mul(1u32 << attempt.min(10));
-        base.min(self.agent.config().max_reconnect_backoff)
+        Backoff {
+            initial: Duration::from_millis(200),
+            max: self.agent.config().max_reconnect_backoff,
+        }
+        .delay(attempt)
     }
 
     /// One connection, from opening to its end; also says whether it got live.
