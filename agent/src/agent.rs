@@ -20,6 +20,7 @@ use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::rotation::{received_ending, received_rotation, RotationOptions};
 use didcomm_edge::protocols::trust_ping::{Ping, PingResponse, PING_RESPONSE_TYPE, PING_TYPE};
 use didcomm_edge::protocols::ProtocolMessage;
+use didcomm_edge::routing::mediator_websocket_url;
 use didcomm_edge::{
     Config as EngineConfig, DidComm, DidCommService, Identity, IdentityMethod, Message,
     PackEncryptedOptions, ResolverChain, RouteOptions, UnpackMetadata, UnpackOptions,
@@ -406,7 +407,7 @@ impl EdgeAgent {
                 .iter()
                 .map(|e| e.uri.clone())
                 .find(|u| u.starts_with("ws://") || u.starts_with("wss://"))
-                .unwrap_or_else(|| websocket_for(&http)),
+                .unwrap_or_else(|| mediator_websocket_url(&http)),
         };
         Ok(MediatorTarget {
             did,
@@ -1251,17 +1252,6 @@ struct MediatorTarget {
     invitation_id: Option<String>,
 }
 
-/// The WebSocket URL of the didcomm-edge mediator at an HTTP endpoint: same host, `/ws`.
-pub(crate) fn websocket_for(http: &str) -> String {
-    let (scheme, rest) = if let Some(rest) = http.strip_prefix("https://") {
-        ("wss://", rest)
-    } else {
-        ("ws://", http.strip_prefix("http://").unwrap_or(http))
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    format!("{scheme}{authority}/ws")
-}
-
 /// The sender a message authenticated (authcrypt or signature), as a DID.
 pub(crate) fn authenticated_sender<'a>(
     message: &'a Message,
@@ -1283,21 +1273,4 @@ pub(crate) fn not_connected() -> Error {
         ErrorKind::NotConnected,
         "not connected to a mediator: call connect() first",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn websocket_urls() {
-        assert_eq!(
-            websocket_for("http://127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/ws"
-        );
-        assert_eq!(
-            websocket_for("https://m.example.com/didcomm"),
-            "wss://m.example.com/ws"
-        );
-    }
 }

@@ -30,6 +30,22 @@ pub const FORWARD_TYPE: &str = "https://didcomm.org/routing/2.0/forward";
 /// The profile a `DIDCommMessaging` endpoint must accept (or leave `accept` empty) to be used.
 pub const DIDCOMM_V2_PROFILE: &str = "didcomm/v2";
 
+/// Where a didcomm-edge mediator serves live delivery, given its HTTP endpoint: the same URL
+/// with `ws` for `http` and `wss` for `https`, plus `/ws` (a mediator mounted under a path
+/// behind a proxy keeps the path). This is our mediator's convention, not the spec's: the
+/// mediator advertises this URL in its DID, and agents derive it only when a DID names none.
+pub fn mediator_websocket_url(http_url: &str) -> String {
+    let trimmed = http_url.trim_end_matches('/');
+    let converted = if let Some(rest) = trimmed.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = trimmed.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        trimmed.to_owned()
+    };
+    format!("{converted}/ws")
+}
+
 /// More hops than this is a misconfigured or hostile DID document, not a route.
 const MAX_HOPS: usize = 32;
 
@@ -501,4 +517,24 @@ fn check_hops(hops: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mediator_websocket_urls() {
+        for (http, ws) in [
+            ("http://127.0.0.1:8080", "ws://127.0.0.1:8080/ws"),
+            ("https://m.example/didcomm/", "wss://m.example/didcomm/ws"),
+            (
+                "https://m.example.com/didcomm",
+                "wss://m.example.com/didcomm/ws",
+            ),
+            ("https://m.example.com", "wss://m.example.com/ws"),
+        ] {
+            assert_eq!(mediator_websocket_url(http), ws, "{http}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Configuration: defaults that run out of the box on 127.0.0.1, overridden by a TOML file,
 //! then by environment variables, then by command-line flags.
 
+use didcomm_edge::routing::mediator_websocket_url;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -205,7 +206,7 @@ impl Settings {
     pub fn public_ws_url(&self) -> String {
         self.public_ws_url
             .clone()
-            .unwrap_or_else(|| ws_url_for(&self.public_url()))
+            .unwrap_or_else(|| mediator_websocket_url(&self.public_url()))
     }
 
     /// Which storage to open.
@@ -458,19 +459,6 @@ pub fn redact_database_url(url: &str) -> String {
     }
     out.push_str(rest.get(copied..).unwrap_or_default());
     out
-}
-
-/// The WebSocket URL next to an HTTP URL: `http` → `ws`, `https` → `wss`, plus `/ws`.
-pub fn ws_url_for(http_url: &str) -> String {
-    let trimmed = http_url.trim_end_matches('/');
-    let converted = if let Some(rest) = trimmed.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = trimmed.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        trimmed.to_owned()
-    };
-    format!("{converted}/ws")
 }
 
 /// Command-line flags; each may also come from the environment variable named in its help.
@@ -753,14 +741,6 @@ mod tests {
 
     #[test]
     fn ws_urls() {
-        assert_eq!(
-            ws_url_for("http://127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/ws"
-        );
-        assert_eq!(
-            ws_url_for("https://m.example/didcomm/"),
-            "wss://m.example/didcomm/ws"
-        );
         let mut s = Settings::default();
         assert_eq!(s.public_ws_url(), "ws://127.0.0.1:8080/ws");
         s.public_ws_url = Some("wss://x/y".into());

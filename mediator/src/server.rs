@@ -183,7 +183,7 @@ pub async fn start_with(
     let ws_url = settings
         .public_ws_url
         .clone()
-        .unwrap_or_else(|| crate::config::ws_url_for(&public_url));
+        .unwrap_or_else(|| didcomm_edge::routing::mediator_websocket_url(&public_url));
     let identity = identity::load_or_create(&settings.data_dir, &[&public_url, &ws_url])?;
     // Pinned documents first (the mediator's own, then any configured), then the built-in
     // methods: devices' did:peer and did:key resolve without pinning.
