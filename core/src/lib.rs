@@ -39,7 +39,7 @@ mod pack;
 pub mod protocols;
 pub mod routing;
 pub mod secrets;
-pub mod time;
+pub(crate) mod time;
 mod unpack;
 mod wallet;
 
