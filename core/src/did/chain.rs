@@ -7,14 +7,12 @@
 //! a did:peer:3 or a short did:peer:4 can only be resolved through its long form.
 
 use std::sync::Arc;
-#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-use std::sync::OnceLock;
 
 use async_trait::async_trait;
 
 use super::doc::DidDocument;
 use super::methods::peer::{self, PeerForm};
-use super::methods::web::WebResolver;
+use super::methods::web::{self, WebResolver};
 use super::methods::{self, jwk, key, DidKeyFormat};
 use super::resolver::{CachePolicy, DidResolver};
 use crate::cache::BoundedCache;
@@ -24,16 +22,14 @@ use crate::error::{Error, Result};
 pub const DEFAULT_PEER_MEMORY: usize = 4096;
 
 enum Web {
-    /// The built-in HTTPS client, built on first use.
-    #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-    Native(OnceLock<Option<WebResolver>>),
     /// A resolver with the host's HTTP client or settings.
     Custom(WebResolver),
-    /// did:web goes to the host resolver.
+    /// did:web goes to the host resolver (the default: the core opens no connection).
     Disabled,
 }
 
-/// Resolves did:key, did:peer (0, 2, 3, 4), did:jwk and did:web itself, asks an optional
+/// Resolves did:key, did:peer (0, 2, 3, 4) and did:jwk itself, did:web through the
+/// [`WebResolver`] given with [`ResolverChain::with_web`], asks an optional
 /// *pinned* resolver first (documents the host holds, such as a wallet's) and an optional *host*
 /// resolver for every other method.
 pub struct ResolverChain {
@@ -62,18 +58,15 @@ impl Default for ResolverChain {
 }
 
 impl ResolverChain {
-    /// The built-in methods alone. did:web uses the built-in HTTPS client where there is one
-    /// (native builds with the `native-http` feature); elsewhere give one with
-    /// [`ResolverChain::with_web`].
+    /// The built-in methods alone; it opens no connection. did:web goes to the host resolver
+    /// until one is given with [`ResolverChain::with_web`] (natively
+    /// `didcomm_edge_web::resolver()`; on wasm a `fetch`-backed [`web::HttpClient`]), and with
+    /// neither fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
     pub fn new() -> ResolverChain {
-        #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-        let web = Web::Native(OnceLock::new());
-        #[cfg(not(all(feature = "native-http", not(target_arch = "wasm32"))))]
-        let web = Web::Disabled;
         ResolverChain {
             pinned: None,
             host: None,
-            web,
+            web: Web::Disabled,
             key_format: DidKeyFormat::default(),
             long_forms: BoundedCache::new(DEFAULT_PEER_MEMORY),
         }
@@ -149,8 +142,6 @@ impl ResolverChain {
 
     fn web(&self) -> Option<&WebResolver> {
         match &self.web {
-            #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-            Web::Native(cell) => cell.get_or_init(|| WebResolver::native().ok()).as_ref(),
             Web::Custom(web) => Some(web),
             Web::Disabled => None,
         }
@@ -222,9 +213,17 @@ impl DidResolver for ResolverChain {
             Some("key") => key::resolve(did, self.key_format).map(Some),
             Some("jwk") => jwk::resolve(did).map(Some),
             Some("peer") => self.resolve_peer(did).await,
-            Some("web") => match self.web() {
-                Some(web) => web.resolve(did).await,
-                None => self.ask_host(did).await,
+            Some("web") => match (self.web(), &self.host) {
+                (Some(web), _) => web.resolve(did).await,
+                (None, Some(host)) => host.resolve(did).await,
+                (None, None) => {
+                    // A malformed DID is reported as such, whether or not it could be fetched.
+                    web::document_url(did, false)?;
+                    Err(Error::unsupported(
+                        "did:web needs a WebResolver: give one with ResolverChain::with_web \
+                         (didcomm_edge_web::resolver() natively) or supply a host resolver",
+                    ))
+                }
             },
             _ => self.ask_host(did).await,
         }
