@@ -469,6 +469,12 @@ async fn did_web_without_a_web_resolver_is_unsupported() {
     let hosted =
         ResolverChain::new().with_host(Arc::new(didcomm_edge::InMemoryDidResolver::new([])));
     assert_eq!(hosted.resolve("did:web:example.com").await.unwrap(), None);
+    // Opting out with without_web keeps did:web "not resolved", as before.
+    let opted_out = ResolverChain::new().without_web();
+    assert_eq!(
+        opted_out.resolve("did:web:example.com").await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

@@ -24,7 +24,11 @@ pub const DEFAULT_PEER_MEMORY: usize = 4096;
 enum Web {
     /// A resolver with the host's HTTP client or settings.
     Custom(WebResolver),
-    /// did:web goes to the host resolver (the default: the core opens no connection).
+    /// None given (the default: the core opens no connection): did:web goes to the host
+    /// resolver, and without one is an error that says what is missing.
+    Unset,
+    /// Left to the host resolver on purpose ([`ResolverChain::without_web`]): without one,
+    /// did:web DIDs are simply not resolved.
     Disabled,
 }
 
@@ -66,7 +70,7 @@ impl ResolverChain {
         ResolverChain {
             pinned: None,
             host: None,
-            web: Web::Disabled,
+            web: Web::Unset,
             key_format: DidKeyFormat::default(),
             long_forms: BoundedCache::new(DEFAULT_PEER_MEMORY),
         }
@@ -80,8 +84,8 @@ impl ResolverChain {
         self
     }
 
-    /// Ask `resolver` for the methods the chain does not implement (and for did:web when
-    /// did:web is disabled).
+    /// Ask `resolver` for the methods the chain does not implement (and for did:web when no
+    /// [`WebResolver`] is given).
     #[must_use]
     pub fn with_host(mut self, resolver: Arc<dyn DidResolver>) -> Self {
         self.host = Some(resolver);
@@ -95,7 +99,8 @@ impl ResolverChain {
         self
     }
 
-    /// Leave did:web to the host resolver.
+    /// Leave did:web to the host resolver on purpose: without one, did:web DIDs are not
+    /// resolved (`Ok(None)`) rather than refused as a missing [`WebResolver`].
     #[must_use]
     pub fn without_web(mut self) -> Self {
         self.web = Web::Disabled;
@@ -143,7 +148,7 @@ impl ResolverChain {
     fn web(&self) -> Option<&WebResolver> {
         match &self.web {
             Web::Custom(web) => Some(web),
-            Web::Disabled => None,
+            Web::Unset | Web::Disabled => None,
         }
     }
 
@@ -213,10 +218,11 @@ impl DidResolver for ResolverChain {
             Some("key") => key::resolve(did, self.key_format).map(Some),
             Some("jwk") => jwk::resolve(did).map(Some),
             Some("peer") => self.resolve_peer(did).await,
-            Some("web") => match (self.web(), &self.host) {
-                (Some(web), _) => web.resolve(did).await,
-                (None, Some(host)) => host.resolve(did).await,
-                (None, None) => {
+            Some("web") => match (&self.web, &self.host) {
+                (Web::Custom(web), _) => web.resolve(did).await,
+                (Web::Unset | Web::Disabled, Some(host)) => host.resolve(did).await,
+                (Web::Disabled, None) => Ok(None),
+                (Web::Unset, None) => {
                     // A malformed DID is reported as such, whether or not it could be fetched.
                     web::document_url(did, false)?;
                     Err(Error::unsupported(
