@@ -295,8 +295,12 @@ impl ResolverChain {
         did_web: bool,
     ) -> ResolverChain {
         let mut chain = didcomm_edge::ResolverChain::new();
-        if !did_web {
-            chain = chain.without_web();
+        if did_web {
+            // As before, a client that cannot be built (no TLS) leaves did:web to `host`
+            // rather than failing the constructor, which the bindings expose as infallible.
+            if let Ok(web) = didcomm_edge_web::resolver() {
+                chain = chain.with_web(web);
+            }
         }
         if let Some(pinned) = pinned {
             chain = chain.with_pinned(pinned);
