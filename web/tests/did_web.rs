@@ -189,16 +189,12 @@ async fn did_web_over_loopback_http() {
             s
         })
         .collect();
-    let responses = vec![
-        (200, doc_json.clone()),
-        (200, doc_json.replace(&did, "did:web:elsewhere.example")),
-        (404, "{}".to_owned()),
-        (200, doc_json),
+    let replies = vec![
+        answer(200, &doc_json),
+        answer(200, &doc_json.replace(&did, "did:web:elsewhere.example")),
+        answer(404, "{}"),
+        answer(200, &doc_json),
     ];
-    let replies = responses
-        .iter()
-        .map(|(status, body)| answer(*status, body))
-        .collect();
     let server = serve(listener, replies, Duration::from_secs(20));
     let web = || didcomm_edge_web::loopback_resolver().unwrap();
     // The engine caches the document for the did:web time to live: two resolutions, one fetch.
