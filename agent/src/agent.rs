@@ -178,7 +178,9 @@ impl EdgeAgent {
                 .identities()
                 .flat_map(|i| i.wallet.did_docs.iter().cloned()),
         );
-        let mut chain = ResolverChain::new().with_pinned(Arc::new(pinned));
+        let mut chain = ResolverChain::new()
+            .with_pinned(Arc::new(pinned))
+            .with_web(didcomm_edge_web::resolver()?);
         if let Some(host) = &config.host_resolver {
             chain = chain.with_host(Arc::clone(host));
         }

@@ -294,10 +294,15 @@ impl ResolverChain {
         host: Option<Arc<dyn didcomm_edge::DidResolver>>,
         did_web: bool,
     ) -> ResolverChain {
-        let mut chain = didcomm_edge::ResolverChain::new();
-        if !did_web {
-            chain = chain.without_web();
-        }
+        // As before, a client that cannot be built (no TLS) leaves did:web to `host` rather
+        // than failing the constructor, which the bindings expose as infallible.
+        let web = did_web
+            .then(didcomm_edge_web::resolver)
+            .and_then(|r| r.ok());
+        let mut chain = match web {
+            Some(web) => didcomm_edge::ResolverChain::new().with_web(web),
+            None => didcomm_edge::ResolverChain::new().without_web(),
+        };
         if let Some(pinned) = pinned {
             chain = chain.with_pinned(pinned);
         }

@@ -208,7 +208,9 @@ fn load_wallet(paths: &[std::path::PathBuf]) -> Result<Wallet, Error> {
 /// wallet's documents taking precedence.
 fn load_engine(args: &WalletArgs) -> Result<DidComm, Error> {
     let wallet = load_wallet(&args.wallet)?;
-    let resolver = ResolverChain::new().with_pinned(Arc::new(wallet.resolver()));
+    let resolver = ResolverChain::new()
+        .with_pinned(Arc::new(wallet.resolver()))
+        .with_web(didcomm_edge_web::resolver()?);
     Ok(DidComm::new(
         Arc::new(resolver),
         Arc::new(wallet.secrets_store()),

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use didcomm_edge::did::methods::web::WebResolver;
 use didcomm_edge::did::{did_of, DidKeyFormat, DidResolver};
 use didcomm_edge::{Error, ErrorKind, ResolverChain};
 
@@ -48,13 +47,15 @@ pub struct ResolveArgs {
 
 pub async fn run(args: ResolveArgs) -> Result<String, Error> {
     let wallet = crate::load_wallet(&args.wallet)?;
-    let mut chain = ResolverChain::new()
+    let web = if args.allow_loopback_http {
+        didcomm_edge_web::loopback_resolver()?
+    } else {
+        didcomm_edge_web::resolver()?
+    };
+    let chain = ResolverChain::new()
         .with_pinned(Arc::new(wallet.resolver()))
-        .with_did_key_format(args.key_format.into());
-    if args.allow_loopback_http {
-        let client = didcomm_edge::did::methods::web::ReqwestClient::new(true)?;
-        chain = chain.with_web(WebResolver::new(Arc::new(client)).allow_loopback_http(true));
-    }
+        .with_did_key_format(args.key_format.into())
+        .with_web(web);
     let did = did_of(&args.did);
     let doc = chain
         .resolve(did)

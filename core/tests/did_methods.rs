@@ -437,6 +437,46 @@ async fn bad_dids_are_typed_errors() {
 }
 
 /// The chain asks the pinned resolver first and the host resolver for other methods.
+/// An HTTP client for tests that must not fetch.
+struct NoNetwork;
+
+#[async_trait::async_trait]
+impl didcomm_edge::did::methods::web::HttpClient for NoNetwork {
+    async fn get(
+        &self,
+        url: &str,
+        _max_len: usize,
+    ) -> didcomm_edge::Result<didcomm_edge::did::methods::web::HttpResponse> {
+        panic!("no fetch expected, got {url}")
+    }
+}
+
+/// `ResolverChain::new()` opens no connection: did:web needs a resolver given with `with_web`
+/// (or goes to the host resolver), and without either fails with a typed error, not a fetch.
+#[tokio::test]
+async fn did_web_without_a_web_resolver_is_unsupported() {
+    let chain = ResolverChain::new();
+    let err = chain.resolve("did:web:example.com").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(err.reason().contains("with_web"), "{err}");
+    let dc = DidComm::new(
+        Arc::new(ResolverChain::new()),
+        Arc::new(InMemorySecrets::default()),
+    );
+    let err = dc.resolve("did:web:example.com").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    // With a host resolver, did:web is the host's to answer.
+    let hosted =
+        ResolverChain::new().with_host(Arc::new(didcomm_edge::InMemoryDidResolver::new([])));
+    assert_eq!(hosted.resolve("did:web:example.com").await.unwrap(), None);
+    // Opting out with without_web keeps did:web "not resolved", as before.
+    let opted_out = ResolverChain::new().without_web();
+    assert_eq!(
+        opted_out.resolve("did:web:example.com").await.unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn chain_order_and_cache_policy() {
     use didcomm_edge::did::CachePolicy;
@@ -456,6 +496,12 @@ async fn chain_order_and_cache_policy() {
     assert_eq!(chain.cache_policy(&id.did), CachePolicy::Immutable);
     assert_eq!(chain.cache_policy("did:key:z6Mk"), CachePolicy::Immutable);
     assert_eq!(chain.cache_policy("did:example:bob"), CachePolicy::Default);
+    // Without a WebResolver did:web is the host's, and so is its cache policy.
+    assert_eq!(
+        chain.cache_policy("did:web:example.com"),
+        CachePolicy::Default
+    );
+    let chain = chain.with_web(WebResolver::new(Arc::new(NoNetwork)));
     assert_eq!(
         chain.cache_policy("did:web:example.com"),
         CachePolicy::Ttl(WebResolver::DEFAULT_TTL)
@@ -589,126 +635,6 @@ async fn round_trips_per_method() {
         let other_dc = engine_for(&other.secrets, ResolverChain::new());
         round_trip(&did, &jwk_dc, &other.did, &other_dc, true).await;
         round_trip(&other.did, &other_dc, &did, &jwk_dc, true).await;
-    }
-}
-
-#[cfg(feature = "native-http")]
-mod did_web {
-    use super::*;
-    use didcomm_edge::did::methods::web::ReqwestClient;
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
-    use std::time::{Duration, Instant};
-
-    /// A did:web document served on 127.0.0.1: fetched once, then cached for its time to live.
-    #[tokio::test]
-    async fn did_web_over_loopback_http() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let did = format!("did:web:127.0.0.1%3A{port}:users:bob");
-        let bob = Identity::did_key(KeyType::X25519).unwrap();
-        let mut doc = bob.document.clone();
-        doc.id = did.clone();
-        let doc_json = serde_json::to_string(&doc).unwrap().replace(&bob.did, &did);
-        let secrets: Vec<Secret> = bob
-            .secrets
-            .iter()
-            .map(|s| {
-                let mut s = s.clone();
-                s.kid = s.kid.replace(&bob.did, &did);
-                s
-            })
-            .collect();
-        let responses = vec![
-            (200, doc_json.clone()),
-            (200, doc_json.replace(&did, "did:web:elsewhere.example")),
-            (404, "{}".to_owned()),
-            (200, doc_json),
-        ];
-        let server = std::thread::spawn(move || {
-            listener.set_nonblocking(true).unwrap();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            let mut paths = vec![];
-            for (status, body) in responses {
-                let mut stream = loop {
-                    match listener.accept() {
-                        Ok((s, _)) => break s,
-                        Err(_) if Instant::now() < deadline => {
-                            std::thread::sleep(Duration::from_millis(5))
-                        }
-                        Err(_) => return paths,
-                    }
-                };
-                stream.set_nonblocking(false).unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .unwrap();
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let request = String::from_utf8_lossy(&request).to_string();
-                paths.push(
-                    request
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-                let reply = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/did+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-                let _ = stream.write_all(reply.as_bytes());
-            }
-            paths
-        });
-        let web = || {
-            WebResolver::new(Arc::new(ReqwestClient::new(true).unwrap())).allow_loopback_http(true)
-        };
-        // The engine caches the document for the did:web time to live: two resolutions, one fetch.
-        let dc = DidComm::new(
-            Arc::new(ResolverChain::new().with_web(web())),
-            Arc::new(InMemorySecrets::new(secrets.clone())),
-        );
-        let first = dc.resolve(&did).await.unwrap();
-        let again = dc.resolve(&did).await.unwrap();
-        assert!(Arc::ptr_eq(&first, &again));
-        // A zero time to live fetches every time: a document for another DID is refused, a 404 is
-        // "not resolved", and the fourth answer is good again.
-        let dc0 = DidComm::new(
-            Arc::new(ResolverChain::new().with_web(web().with_ttl(Duration::ZERO))),
-            Arc::new(InMemorySecrets::new(secrets)),
-        );
-        assert_eq!(
-            dc0.resolve(&did).await.unwrap_err().kind(),
-            ErrorKind::Malformed
-        );
-        assert_eq!(
-            dc0.resolve(&did).await.unwrap_err().kind(),
-            ErrorKind::DidNotResolved
-        );
-        let resolved = dc0.resolve(&did).await.unwrap();
-        assert_eq!(resolved.kids(Relationship::KeyAgreement).len(), 1);
-        // Pack to the did:web identity and unpack with its secrets.
-        let msg = Message::new("t", json!({})).unwrap().to(did.as_str());
-        let (packed, _) = dc
-            .pack_encrypted(&msg, &did, None, None, &PackEncryptedOptions::default())
-            .await
-            .unwrap();
-        dc0.unpack(&packed, &UnpackOptions::default())
-            .await
-            .unwrap();
-        let paths = server.join().unwrap();
-        assert_eq!(paths, vec!["/users/bob/did.json"; 4]);
-        // Without the loopback opt-in the same DID is fetched over HTTPS, which fails to connect.
-        let strict = ResolverChain::new();
-        let err = strict.resolve(&did).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::ResolverFailure);
     }
 }
 

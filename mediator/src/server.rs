@@ -197,9 +197,11 @@ pub async fn start_with(
         }
     }
     let mut resolver = ResolverChain::new().with_pinned(Arc::new(pinned));
-    if !settings.resolve_did_web {
-        resolver = resolver.without_web();
-    }
+    resolver = if settings.resolve_did_web {
+        resolver.with_web(didcomm_edge_web::resolver()?)
+    } else {
+        resolver.without_web()
+    };
     let didcomm = Arc::new(DidComm::with_config(
         Arc::new(resolver),
         Arc::new(identity.wallet.secrets_store()),

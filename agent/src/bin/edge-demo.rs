@@ -128,7 +128,8 @@ async fn run(out: &mut Printer, ws: &Workspace, mediator_bin: &Path) -> DemoResu
     out.step("The mediator runs as its own process on 127.0.0.1, SQLite in a temporary folder");
     out.kv("listening on", &mediator.url);
     out.kv("mediator DID", &format!("{}…", head(&mediator.did, 40)));
-    if let Ok(Some(doc)) = ResolverChain::new().resolve(&mediator.did).await {
+    let chain = ResolverChain::new().with_web(didcomm_edge_web::resolver().map_err(err)?);
+    if let Ok(Some(doc)) = chain.resolve(&mediator.did).await {
         let uris: Vec<String> = doc.didcomm_endpoints().into_iter().map(|e| e.uri).collect();
         out.kv("its endpoints", &uris.join(", "));
     }
@@ -409,7 +410,11 @@ async fn show_mediator_view(
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let wallet = Wallet::from_json(&text).map_err(err)?;
     let mediator = DidComm::new(
-        Arc::new(ResolverChain::new().with_pinned(Arc::new(wallet.resolver()))),
+        Arc::new(
+            ResolverChain::new()
+                .with_pinned(Arc::new(wallet.resolver()))
+                .with_web(didcomm_edge_web::resolver().map_err(err)?),
+        ),
         Arc::new(wallet.secrets_store()),
     );
     let outer: Value = serde_json::from_str(&sent.wire).map_err(|e| e.to_string())?;

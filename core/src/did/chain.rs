@@ -7,14 +7,12 @@
 //! a did:peer:3 or a short did:peer:4 can only be resolved through its long form.
 
 use std::sync::Arc;
-#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-use std::sync::OnceLock;
 
 use async_trait::async_trait;
 
 use super::doc::DidDocument;
 use super::methods::peer::{self, PeerForm};
-use super::methods::web::WebResolver;
+use super::methods::web::{self, WebResolver};
 use super::methods::{self, jwk, key, DidKeyFormat};
 use super::resolver::{CachePolicy, DidResolver};
 use crate::cache::BoundedCache;
@@ -24,16 +22,18 @@ use crate::error::{Error, Result};
 pub const DEFAULT_PEER_MEMORY: usize = 4096;
 
 enum Web {
-    /// The built-in HTTPS client, built on first use.
-    #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-    Native(OnceLock<Option<WebResolver>>),
     /// A resolver with the host's HTTP client or settings.
     Custom(WebResolver),
-    /// did:web goes to the host resolver.
+    /// None given (the default: the core opens no connection): did:web goes to the host
+    /// resolver, and without one is an error that says what is missing.
+    Unset,
+    /// Left to the host resolver on purpose ([`ResolverChain::without_web`]): without one,
+    /// did:web DIDs are simply not resolved.
     Disabled,
 }
 
-/// Resolves did:key, did:peer (0, 2, 3, 4), did:jwk and did:web itself, asks an optional
+/// Resolves did:key, did:peer (0, 2, 3, 4) and did:jwk itself, did:web through the
+/// [`WebResolver`] given with [`ResolverChain::with_web`], asks an optional
 /// *pinned* resolver first (documents the host holds, such as a wallet's) and an optional *host*
 /// resolver for every other method.
 pub struct ResolverChain {
@@ -62,18 +62,15 @@ impl Default for ResolverChain {
 }
 
 impl ResolverChain {
-    /// The built-in methods alone. did:web uses the built-in HTTPS client where there is one
-    /// (native builds with the `native-http` feature); elsewhere give one with
-    /// [`ResolverChain::with_web`].
+    /// The built-in methods alone; it opens no connection. did:web goes to the host resolver
+    /// until one is given with [`ResolverChain::with_web`] (natively
+    /// `didcomm_edge_web::resolver()`; on wasm a `fetch`-backed [`web::HttpClient`]), and with
+    /// neither fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
     pub fn new() -> ResolverChain {
-        #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-        let web = Web::Native(OnceLock::new());
-        #[cfg(not(all(feature = "native-http", not(target_arch = "wasm32"))))]
-        let web = Web::Disabled;
         ResolverChain {
             pinned: None,
             host: None,
-            web,
+            web: Web::Unset,
             key_format: DidKeyFormat::default(),
             long_forms: BoundedCache::new(DEFAULT_PEER_MEMORY),
         }
@@ -87,8 +84,8 @@ impl ResolverChain {
         self
     }
 
-    /// Ask `resolver` for the methods the chain does not implement (and for did:web when
-    /// did:web is disabled).
+    /// Ask `resolver` for the methods the chain does not implement (and for did:web when no
+    /// [`WebResolver`] is given).
     #[must_use]
     pub fn with_host(mut self, resolver: Arc<dyn DidResolver>) -> Self {
         self.host = Some(resolver);
@@ -102,7 +99,8 @@ impl ResolverChain {
         self
     }
 
-    /// Leave did:web to the host resolver.
+    /// Leave did:web to the host resolver on purpose: without one, did:web DIDs are not
+    /// resolved (`Ok(None)`) rather than refused as a missing [`WebResolver`].
     #[must_use]
     pub fn without_web(mut self) -> Self {
         self.web = Web::Disabled;
@@ -149,10 +147,8 @@ impl ResolverChain {
 
     fn web(&self) -> Option<&WebResolver> {
         match &self.web {
-            #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-            Web::Native(cell) => cell.get_or_init(|| WebResolver::native().ok()).as_ref(),
             Web::Custom(web) => Some(web),
-            Web::Disabled => None,
+            Web::Unset | Web::Disabled => None,
         }
     }
 
@@ -222,9 +218,18 @@ impl DidResolver for ResolverChain {
             Some("key") => key::resolve(did, self.key_format).map(Some),
             Some("jwk") => jwk::resolve(did).map(Some),
             Some("peer") => self.resolve_peer(did).await,
-            Some("web") => match self.web() {
-                Some(web) => web.resolve(did).await,
-                None => self.ask_host(did).await,
+            Some("web") => match (&self.web, &self.host) {
+                (Web::Custom(web), _) => web.resolve(did).await,
+                (Web::Unset | Web::Disabled, Some(host)) => host.resolve(did).await,
+                (Web::Disabled, None) => Ok(None),
+                (Web::Unset, None) => {
+                    // A malformed DID is reported as such, whether or not it could be fetched.
+                    web::document_url(did, false)?;
+                    Err(Error::unsupported(
+                        "did:web needs a WebResolver: give one with ResolverChain::with_web \
+                         (didcomm_edge_web::resolver() natively) or supply a host resolver",
+                    ))
+                }
             },
             _ => self.ask_host(did).await,
         }

@@ -1,8 +1,8 @@
 //! `did:web`: the document is fetched over HTTPS from the domain the DID names.
 //!
 //! The fetch goes through [`HttpClient`], which the host may replace (a browser's `fetch`, a
-//! phone's HTTP stack). Native builds with the `native-http` feature (on by default) get
-//! [`ReqwestClient`]. Documents are cached by the engine for [`WebResolver::ttl`].
+//! phone's HTTP stack). The core does no I/O itself: native hosts get a reqwest client from the
+//! `didcomm-edge-web` crate. Documents are cached by the engine for [`WebResolver::ttl`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -75,7 +75,9 @@ impl AddressPolicy {
         }
     }
 
-    fn refusal(self, ip: IpAddr) -> Error {
+    /// The error for connecting to `ip`, which the policy does not allow (the same for every
+    /// client, so a refusal reads alike whoever checked it).
+    pub fn refusal(self, ip: IpAddr) -> Error {
         let _ = self;
         let class = if is_loopback_ip(ip) {
             "a loopback"
@@ -175,12 +177,6 @@ impl WebResolver {
             allow_loopback_http: false,
             allow_private_addresses: false,
         }
-    }
-
-    /// A resolver over the built-in HTTPS client.
-    #[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-    pub fn native() -> Result<WebResolver> {
-        Ok(WebResolver::new(Arc::new(ReqwestClient::new(false)?)))
     }
 
     /// Set how long fetched documents may be cached.
@@ -405,168 +401,6 @@ fn is_local_name(did: &str) -> bool {
 fn is_loopback(host: &str) -> bool {
     let name = host.split_once(':').map_or(host, |(name, _)| name);
     matches!(name, "127.0.0.1" | "localhost")
-}
-
-/// How many redirects a did:web fetch follows (on the same host only).
-#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-const MAX_REDIRECTS: usize = 3;
-
-/// The built-in HTTP client: reqwest with rustls (webpki roots), 10 s timeout, HTTPS only
-/// unless plain HTTP is allowed for loopback tests. Every fetch resolves the host itself,
-/// checks every address against the [`AddressPolicy`] and pins the connection to the checked
-/// addresses (so a second DNS answer cannot swap in another address); redirects are followed
-/// only on the same host and port, at most 3. [`HttpClient::get`] allows public addresses only.
-#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-#[derive(Debug, Clone)]
-pub struct ReqwestClient {
-    allow_http: bool,
-}
-
-#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-impl ReqwestClient {
-    /// A client; `allow_http` lets it fetch plain `http://` URLs (pair it with
-    /// [`WebResolver::allow_loopback_http`], which builds such URLs only for loopback hosts).
-    pub fn new(allow_http: bool) -> Result<ReqwestClient> {
-        let client = ReqwestClient { allow_http };
-        // Fail early (as before) when no client can be built at all.
-        client.build(None, &[])?;
-        Ok(client)
-    }
-
-    /// A reqwest client for one fetch of `origin`: `pin` maps its host name to the checked
-    /// addresses (empty for an IP literal); redirects must keep its scheme, host and port.
-    fn build(
-        &self,
-        origin: Option<&reqwest::Url>,
-        pin: &[std::net::SocketAddr],
-    ) -> Result<reqwest::Client> {
-        let origin_key = origin.map(|u| {
-            (
-                u.scheme().to_owned(),
-                u.host_str().map(str::to_owned),
-                u.port_or_known_default(),
-            )
-        });
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            let next = attempt.url();
-            let same_origin = origin_key.as_ref().is_some_and(|(scheme, host, port)| {
-                next.scheme() == scheme
-                    && next.host_str() == host.as_deref()
-                    && next.port_or_known_default() == *port
-            });
-            if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
-                attempt.follow()
-            } else {
-                // The 3xx answer itself is returned: the resolver reports its status.
-                attempt.stop()
-            }
-        });
-        let mut builder = reqwest::Client::builder()
-            .https_only(!self.allow_http)
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(redirects)
-            // A proxy from the environment would connect wherever it likes and bypass the
-            // address check and pinning below.
-            .no_proxy()
-            .user_agent(concat!("didcomm-edge/", env!("CARGO_PKG_VERSION")));
-        if let Some(host) = origin.and_then(reqwest::Url::host_str) {
-            if !pin.is_empty() {
-                builder = builder.resolve_to_addrs(host, pin);
-            }
-        }
-        builder
-            .build()
-            .map_err(|_| Error::new(ErrorKind::ResolverFailure, "cannot build the HTTP client"))
-    }
-
-    /// Resolve the host of `url` and check every address against `policy`.
-    async fn checked_addresses(
-        url: &reqwest::Url,
-        policy: AddressPolicy,
-    ) -> Result<Vec<std::net::SocketAddr>> {
-        let failure = |what: &str| Error::new(ErrorKind::ResolverFailure, what.to_owned());
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| failure("the URL has no port"))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| failure("the URL has no host"))?
-            .to_owned();
-        // IPv6 literals come bracketed.
-        let literal = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = literal.parse::<IpAddr>() {
-            if !policy.allows(ip) {
-                return Err(policy.refusal(ip));
-            }
-            return Ok(vec![]);
-        }
-        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|_| failure("cannot resolve the did:web host"))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(failure("the did:web host has no address"));
-        }
-        if let Some(bad) = addrs.iter().find(|a| !policy.allows(a.ip())) {
-            return Err(policy.refusal(bad.ip()));
-        }
-        Ok(addrs)
-    }
-}
-
-#[cfg(all(feature = "native-http", not(target_arch = "wasm32")))]
-#[async_trait]
-impl HttpClient for ReqwestClient {
-    async fn get(&self, url: &str, max_len: usize) -> Result<HttpResponse> {
-        self.get_with_policy(url, max_len, AddressPolicy::PublicOnly)
-            .await
-    }
-
-    async fn get_with_policy(
-        &self,
-        url: &str,
-        max_len: usize,
-        policy: AddressPolicy,
-    ) -> Result<HttpResponse> {
-        let failure = |what: &str| Error::new(ErrorKind::ResolverFailure, what.to_owned());
-        let parsed = reqwest::Url::parse(url).map_err(|_| failure("not a URL"))?;
-        let pin = Self::checked_addresses(&parsed, policy).await?;
-        let client = self.build(Some(&parsed), &pin)?;
-        let mut response = client
-            .get(parsed)
-            .header("accept", "application/did+json, application/json")
-            .send()
-            .await
-            .map_err(|e| {
-                failure(if e.is_timeout() {
-                    "the request timed out"
-                } else if e.is_connect() {
-                    "cannot connect"
-                } else {
-                    "the request failed"
-                })
-            })?;
-        let status = response.status().as_u16();
-        if response
-            .content_length()
-            .is_some_and(|len| len > max_len as u64)
-        {
-            return Err(Error::new(ErrorKind::TooLarge, "the response is too large"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|_| failure("the response body could not be read"))?
-        {
-            if body.len() + chunk.len() > max_len {
-                return Err(Error::new(ErrorKind::TooLarge, "the response is too large"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(HttpResponse { status, body })
-    }
 }
 
 #[cfg(test)]
