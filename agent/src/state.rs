@@ -207,7 +207,7 @@ impl AgentState {
         AgentState::from_json(&text).map_err(|e| e.context(path.display()))
     }
 
-    /// Write the state to `path` atomically and privately (see [`write_private`]).
+    /// Write the state to `path` atomically, readable by its owner only (mode 0600).
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|_| Error::new(ErrorKind::Storage, "the state does not serialize"))?;
