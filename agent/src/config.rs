@@ -43,7 +43,7 @@ pub struct RetryPolicy {
     pub attempts: u32,
     /// Wait before the first retry; doubled each time.
     pub initial_backoff: Duration,
-    /// Longest wait between attempts.
+    /// Longest wait between attempts before jitter (which adds up to half of it).
     pub max_backoff: Duration,
 }
 
@@ -77,9 +77,9 @@ impl RetryPolicy {
 }
 
 /// The agent's one retry rule, for requests and for live reconnection: exponential backoff
-/// with jitter. Retry `n` (from 1) waits a random time between half of and the whole of
-/// `min(initial * 2^(n-1), max)`, so devices that lost the same mediator at once do not all
-/// come back at the same instant, and no wait is shorter than half the plain backoff.
+/// with jitter. Retry `n` (from 1) waits `min(initial * 2^(n-1), max)` plus a random part of up
+/// to half of that, so devices that lost the same mediator at once do not all come back at the
+/// same instant, and no wait is shorter than the plain backoff (callers count on that minimum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Backoff {
     pub(crate) initial: Duration,
@@ -88,12 +88,11 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn delay(self, attempt: u32) -> Duration {
-        let ceiling = self
+        let base = self
             .initial
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(self.max);
-        let half = ceiling / 2;
-        half + half.mul_f64(fastrand::f64())
+        base + (base / 2).mul_f64(fastrand::f64())
     }
 }
 
@@ -143,7 +142,7 @@ pub struct AgentConfig {
     pub auto_ping_response: bool,
     /// Live mode: how often the WebSocket is pinged to notice a dead connection.
     pub keepalive: Duration,
-    /// Live mode: longest wait between reconnection attempts.
+    /// Live mode: longest wait between reconnection attempts before jitter (up to half more).
     pub max_reconnect_backoff: Duration,
     /// A resolver for DID methods the built-in chain does not know.
     pub host_resolver: Option<Arc<dyn DidResolver>>,
@@ -305,7 +304,7 @@ mod tests {
             for _ in 0..50 {
                 let wait = backoff.delay(attempt);
                 assert!(
-                    wait >= ceiling / 2 && wait <= ceiling,
+                    wait >= ceiling && wait <= ceiling * 3 / 2,
                     "{attempt}: {wait:?}"
                 );
             }
@@ -315,7 +314,7 @@ mod tests {
             (0..20).map(|_| backoff.delay(3)).collect();
         assert!(waits.len() > 1);
         let policy = RetryPolicy::default();
-        assert!(policy.backoff(1) <= policy.initial_backoff);
+        assert!(policy.backoff(1) >= policy.initial_backoff);
     }
 
     #[test]
