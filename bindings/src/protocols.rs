@@ -13,55 +13,31 @@
 use didcomm_edge::protocols::{
     ack,
     basic_message::BasicMessage as CoreBasicMessage,
-    discover_features, empty, mediation,
-    oob::{self, Invitation},
-    pickup,
+    oob::Invitation,
+    registry,
     report_problem::{self, ProblemReport as CoreProblemReport},
     threading,
-    trust_ping::{self, Ping, PingResponse},
+    trust_ping::{Ping, PingResponse},
     ProtocolMessage as Typed,
 };
-use didcomm_edge::routing::{Forward as CoreForward, FORWARD_TYPE};
 use didcomm_edge::Message;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::engine::parse_message;
 use crate::error::{DidCommError, Result};
-use crate::json::{json_error, parse_object, parse_value, to_json};
+use crate::json::{parse_object, parse_value, to_json};
 
 fn message_json(message: &Message) -> Result<String> {
     Ok(message.to_json()?)
 }
 
-/// Merge `headers` (a JSON object: `from`, `to`, `thid`, `expires_time`, any custom header)
-/// into `message` and validate the result. `type` and `body` are not headers.
+/// Set `headers` (a JSON object: `from`, `to`, `thid`, `expires_time`, any custom header) on
+/// `message`; the core validates the result.
 fn with_headers(message: Message, headers: Option<&str>) -> Result<Message> {
-    let Some(headers) = headers else {
-        return Ok(message);
-    };
-    let headers = parse_object(headers, "headers")?;
-    if headers.is_empty() {
-        return Ok(message);
+    match headers {
+        Some(headers) => Ok(message.with_headers(parse_object(headers, "headers")?)?),
+        None => Ok(message),
     }
-    let Value::Object(mut map) = message.to_value()? else {
-        return Err(DidCommError::invalid_state(
-            "a message is not a JSON object",
-        ));
-    };
-    for (name, value) in headers {
-        if name == "type" || name == "body" {
-            return Err(DidCommError::illegal(format!(
-                "'{name}' is an argument, not a header"
-            )));
-        }
-        map.insert(name, value);
-    }
-    Ok(Message::from_value(
-        Value::Object(map),
-        didcomm_edge::message::ParseOptions::default(),
-    )?)
 }
 
 /// A new plaintext message: a random `id`, `typ`, `created_time` now, the given `type` and
@@ -288,208 +264,13 @@ pub struct ProtocolMessage {
     pub fields: String,
 }
 
-type Builder = fn(Value) -> Result<Message>;
-type Parser = fn(&Message) -> Result<Value>;
-
-/// One known message type.
-struct Entry {
-    type_: &'static str,
-    /// The `version` the typed form carries for versioned protocols.
-    version: Option<&'static str>,
-    build: Builder,
-    parse: Parser,
-}
-
-fn from_fields<T: DeserializeOwned>(fields: Value) -> Result<T> {
-    serde_json::from_value(fields).map_err(|e| json_error("the fields", &e))
-}
-
-fn build<T: Typed + DeserializeOwned>(fields: Value) -> Result<Message> {
-    Ok(from_fields::<T>(fields)?.to_message()?)
-}
-
-fn parse<T: Typed + Serialize>(message: &Message) -> Result<Value> {
-    serde_json::to_value(T::from_message(message)?)
-        .map_err(|_| DidCommError::invalid_state("a protocol message does not serialize"))
-}
-
-fn build_pickup_problem_report(fields: Value) -> Result<Message> {
-    Ok(from_fields::<CoreProblemReport>(fields)?.to_message_as(pickup::PROBLEM_REPORT_V4)?)
-}
-
-fn parse_any_problem_report(message: &Message) -> Result<Value> {
-    let mut generic = message.clone();
-    generic.type_ = report_problem::PROBLEM_REPORT_TYPE.to_owned();
-    parse::<CoreProblemReport>(&generic)
-}
-
-/// An invitation: `id`, `accept` and `created_time` default to a fresh invitation's.
-fn build_invitation(fields: Value) -> Result<Message> {
-    let Value::Object(given) = fields else {
-        return Err(DidCommError::illegal("the fields must be a JSON object"));
-    };
-    let from = given
-        .get("from")
-        .and_then(Value::as_str)
-        .ok_or_else(|| DidCommError::illegal("an invitation needs 'from'"))?;
-    let Value::Object(mut merged) = serde_json::to_value(Invitation::new(from)?)
-        .map_err(|_| DidCommError::invalid_state("an invitation does not serialize"))?
-    else {
-        return Err(DidCommError::invalid_state(
-            "an invitation is not an object",
-        ));
-    };
-    merged.extend(given);
-    build::<Invitation>(Value::Object(merged))
-}
-
-/// `empty` has no content: its typed form is `{}` (serde writes the unit struct as `null`).
-fn build_empty(_fields: Value) -> Result<Message> {
-    Ok(empty::Empty.to_message()?)
-}
-
-fn parse_empty(message: &Message) -> Result<Value> {
-    empty::Empty::from_message(message)?;
-    Ok(Value::Object(Map::new()))
-}
-
-fn build_forward(fields: Value) -> Result<Message> {
-    Ok(from_fields::<CoreForward>(fields)?.to_message()?)
-}
-
-fn parse_forward_fields(message: &Message) -> Result<Value> {
-    serde_json::to_value(CoreForward::from_message(message)?)
-        .map_err(|_| DidCommError::invalid_state("a forward does not serialize"))
-}
-
-macro_rules! versioned {
-    ($type_:expr, $version:expr, $t:ty) => {
-        Entry {
-            type_: $type_,
-            version: Some($version),
-            build: build::<$t>,
-            parse: parse::<$t>,
-        }
-    };
-}
-
-macro_rules! plain {
-    ($type_:expr, $t:ty) => {
-        Entry {
-            type_: $type_,
-            version: None,
-            build: build::<$t>,
-            parse: parse::<$t>,
-        }
-    };
-}
-
-fn entries() -> Vec<Entry> {
-    use mediation::{
-        MediateDeny, MediateGrant, MediateRequest, RecipientList, RecipientQuery, RecipientUpdate,
-        RecipientUpdateResponse,
-    };
-    use pickup::{
-        Delivery, DeliveryRequest, LiveDeliveryChange, MessagesReceived, Status, StatusRequest,
-    };
-    vec![
-        plain!(
-            didcomm_edge::protocols::basic_message::BASIC_MESSAGE_TYPE,
-            CoreBasicMessage
-        ),
-        plain!(trust_ping::PING_TYPE, Ping),
-        plain!(trust_ping::PING_RESPONSE_TYPE, PingResponse),
-        plain!(report_problem::PROBLEM_REPORT_TYPE, CoreProblemReport),
-        Entry {
-            type_: pickup::PROBLEM_REPORT_V4,
-            version: None,
-            build: build_pickup_problem_report,
-            parse: parse_any_problem_report,
-        },
-        plain!(discover_features::QUERIES_TYPE, discover_features::Queries),
-        plain!(
-            discover_features::DISCLOSE_TYPE,
-            discover_features::Disclose
-        ),
-        Entry {
-            type_: empty::EMPTY_TYPE,
-            version: None,
-            build: build_empty,
-            parse: parse_empty,
-        },
-        Entry {
-            type_: oob::INVITATION_TYPE,
-            version: None,
-            build: build_invitation,
-            parse: parse::<Invitation>,
-        },
-        Entry {
-            type_: FORWARD_TYPE,
-            version: None,
-            build: build_forward,
-            parse: parse_forward_fields,
-        },
-        versioned!(mediation::MEDIATE_REQUEST_V2, "V2", MediateRequest),
-        versioned!(mediation::MEDIATE_REQUEST_V3, "V3", MediateRequest),
-        versioned!(mediation::MEDIATE_GRANT_V2, "V2", MediateGrant),
-        versioned!(mediation::MEDIATE_GRANT_V3, "V3", MediateGrant),
-        versioned!(mediation::MEDIATE_DENY_V2, "V2", MediateDeny),
-        versioned!(mediation::MEDIATE_DENY_V3, "V3", MediateDeny),
-        versioned!(mediation::KEYLIST_UPDATE_V2, "V2", RecipientUpdate),
-        versioned!(mediation::RECIPIENT_UPDATE_V3, "V3", RecipientUpdate),
-        versioned!(
-            mediation::KEYLIST_UPDATE_RESPONSE_V2,
-            "V2",
-            RecipientUpdateResponse
-        ),
-        versioned!(
-            mediation::RECIPIENT_UPDATE_RESPONSE_V3,
-            "V3",
-            RecipientUpdateResponse
-        ),
-        versioned!(mediation::KEYLIST_QUERY_V2, "V2", RecipientQuery),
-        versioned!(mediation::RECIPIENT_QUERY_V3, "V3", RecipientQuery),
-        versioned!(mediation::KEYLIST_V2, "V2", RecipientList),
-        versioned!(mediation::RECIPIENT_V3, "V3", RecipientList),
-        versioned!(pickup::STATUS_REQUEST_V3, "V3", StatusRequest),
-        versioned!(pickup::STATUS_REQUEST_V4, "V4", StatusRequest),
-        versioned!(pickup::STATUS_V3, "V3", Status),
-        versioned!(pickup::STATUS_V4, "V4", Status),
-        versioned!(pickup::DELIVERY_REQUEST_V3, "V3", DeliveryRequest),
-        versioned!(pickup::DELIVERY_REQUEST_V4, "V4", DeliveryRequest),
-        versioned!(pickup::DELIVERY_V3, "V3", Delivery),
-        versioned!(pickup::DELIVERY_V4, "V4", Delivery),
-        versioned!(pickup::MESSAGES_RECEIVED_V3, "V3", MessagesReceived),
-        versioned!(pickup::MESSAGES_RECEIVED_V4, "V4", MessagesReceived),
-        versioned!(pickup::LIVE_DELIVERY_CHANGE_V3, "V3", LiveDeliveryChange),
-        versioned!(pickup::LIVE_DELIVERY_CHANGE_V4, "V4", LiveDeliveryChange),
-    ]
-}
-
-fn entry(message_type: &str) -> Result<Entry> {
-    entries()
-        .into_iter()
-        .find(|e| e.type_ == message_type)
-        .ok_or_else(|| DidCommError::Unsupported {
-            reason: format!(
-                "no built-in protocol has the message type {}",
-                message_type.chars().take(100).collect::<String>()
-            ),
-        })
-}
-
-/// The protocol (PIURI) of a message type URI: everything before its last `/`.
-fn piuri_of(message_type: &str) -> String {
-    message_type
-        .rsplit_once('/')
-        .map_or(message_type, |(piuri, _)| piuri)
-        .to_owned()
-}
-
 /// Every message type `build_protocol_message` and `parse_protocol_message` know.
 #[uniffi::export]
 pub fn protocol_message_types() -> Vec<String> {
-    entries().into_iter().map(|e| e.type_.to_owned()).collect()
+    registry::message_types()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Build a message of `message_type` from its typed form `fields` (a JSON object; see
@@ -501,20 +282,11 @@ pub fn build_protocol_message(
     fields: String,
     headers: Option<String>,
 ) -> Result<String> {
-    let entry = entry(&message_type)?;
-    let mut fields = match parse_value(&fields, "the fields")? {
+    let fields = match parse_value(&fields, "the fields")? {
         Value::Object(map) => map,
         _ => return Err(DidCommError::illegal("the fields must be a JSON object")),
     };
-    if let Some(version) = entry.version {
-        fields.insert("version".into(), Value::String(version.into()));
-    }
-    let message = (entry.build)(Value::Object(fields))?;
-    if message.type_ != message_type {
-        return Err(DidCommError::invalid_state(
-            "a protocol message was built with another type",
-        ));
-    }
+    let message = registry::build(&message_type, fields)?;
     message_json(&with_headers(message, headers.as_deref())?)
 }
 
@@ -522,25 +294,21 @@ pub fn build_protocol_message(
 /// `Unsupported` for message types no built-in protocol defines.
 #[uniffi::export]
 pub fn parse_protocol_message(message: String) -> Result<ProtocolMessage> {
-    let message = parse_message(&message)?;
-    let entry = entry(&message.type_)?;
-    let mut fields = (entry.parse)(&message)?;
-    if let Value::Object(map) = &mut fields {
-        // The type URI already says which version this is.
-        map.remove("version");
-    }
+    let parsed = registry::parse(&parse_message(&message)?)?;
     Ok(ProtocolMessage {
-        protocol: piuri_of(&message.type_),
-        message_type: message.type_,
-        fields: to_json(&fields, "the fields")?,
+        message_type: parsed.message_type,
+        protocol: parsed.protocol,
+        fields: to_json(&parsed.fields, "the fields")?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use didcomm_edge::protocols::mediation::MediationVersion;
+    use didcomm_edge::protocols::mediation::{self, MediationVersion};
     use didcomm_edge::protocols::pickup::PickupVersion;
+    use didcomm_edge::protocols::{oob, pickup, trust_ping};
+    use didcomm_edge::routing::FORWARD_TYPE;
     use serde_json::json;
 
     #[test]

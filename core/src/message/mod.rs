@@ -326,6 +326,28 @@ impl Message {
         Ok(message)
     }
 
+    /// This message with `headers` (`from`, `to`, `thid`, `expires_time`, any custom header)
+    /// set, validated as a received message would be. `type` and `body` are not headers:
+    /// `IllegalArgument`.
+    pub fn with_headers(self, headers: Map<String, Value>) -> Result<Message> {
+        if headers.is_empty() {
+            return Ok(self);
+        }
+        let Value::Object(mut map) = self.to_value()? else {
+            return Err(Error::invalid_state("a message is not a JSON object"));
+        };
+        for (name, value) in headers {
+            if name == "type" || name == "body" {
+                return Err(Error::illegal_argument(format!(
+                    "'{}' is an argument, not a header",
+                    crate::error::excerpt(&name)
+                )));
+            }
+            map.insert(name, value);
+        }
+        Message::from_value(Value::Object(map), ParseOptions::default())
+    }
+
     /// Serialize to compact JSON.
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|_| Error::invalid_state("message does not serialize"))

@@ -27,6 +27,7 @@
 //! | `return_route` | [`return_route`] |
 //! | `thid` / `pthid` | [`threading`] |
 //! | DID rotation (`from_prior`) | [`rotation`] |
+//! | every type above by its type URI | [`registry`] |
 
 pub mod ack;
 pub mod basic_message;
@@ -35,6 +36,7 @@ pub mod empty;
 pub mod mediation;
 pub mod oob;
 pub mod pickup;
+pub mod registry;
 pub mod report_problem;
 pub mod return_route;
 pub mod rotation;
