@@ -9,7 +9,8 @@
 //! but has not acknowledged are not handed over twice; messages acknowledged whose confirmation
 //! was lost are acknowledged again without being handed over.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use didcomm_edge::protocols::pickup::{
@@ -84,12 +85,18 @@ enum Command {
     },
 }
 
+/// Messages handed to the application and not acknowledged yet, by queue id: what
+/// [`LiveHandle::ack_queue_id`] acknowledges. The worker hands a message over once only, so an
+/// entry lost here could never be acknowledged on this stream.
+type Unacknowledged = Arc<StdMutex<HashMap<String, LiveEvent>>>;
+
 /// A live stream of incoming messages. Dropping it closes the connection; unacknowledged
 /// messages stay queued at the mediator.
 #[derive(Debug)]
 pub struct LiveStream {
     agent: EdgeAgent,
     events: mpsc::Receiver<Result<LiveEvent>>,
+    unacknowledged: Unacknowledged,
     commands: mpsc::UnboundedSender<Command>,
     state: watch::Receiver<LiveState>,
     task: Option<JoinHandle<()>>,
@@ -135,6 +142,7 @@ impl EdgeAgent {
         Ok(LiveStream {
             agent: self.clone(),
             events,
+            unacknowledged: Unacknowledged::default(),
             commands,
             state,
             task: Some(task),
@@ -145,11 +153,16 @@ impl EdgeAgent {
 impl LiveStream {
     /// The next message. Errors: [`ErrorKind::Closed`] once the stream stopped, or the refusal
     /// that stopped it (e.g. no mediation grant).
+    /// Cancel-safe: a message leaves the stream only when it is returned.
     pub async fn recv(&mut self) -> Result<LiveEvent> {
-        match self.events.recv().await {
-            Some(event) => event,
-            None => Err(Error::new(ErrorKind::Closed, "the live stream stopped")),
+        let event = match self.events.recv().await {
+            Some(event) => event?,
+            None => return Err(Error::new(ErrorKind::Closed, "the live stream stopped")),
+        };
+        if let Ok(mut unacknowledged) = self.unacknowledged.lock() {
+            unacknowledged.insert(event.queue_id().to_owned(), event.clone());
         }
+        Ok(event)
     }
 
     /// Acknowledge a message the application has taken: the mediator deletes it. Returns once
@@ -174,6 +187,7 @@ impl LiveStream {
     pub fn handle(&self) -> LiveHandle {
         LiveHandle {
             agent: self.agent.clone(),
+            unacknowledged: self.unacknowledged.clone(),
             commands: self.commands.clone(),
             state: self.state.clone(),
         }
@@ -196,6 +210,7 @@ impl LiveStream {
 #[derive(Debug, Clone)]
 pub struct LiveHandle {
     agent: EdgeAgent,
+    unacknowledged: Unacknowledged,
     commands: mpsc::UnboundedSender<Command>,
     state: watch::Receiver<LiveState>,
 }
@@ -218,10 +233,41 @@ impl LiveHandle {
             ids,
             ..Acknowledged::default()
         };
+        if let Ok(mut unacknowledged) = self.unacknowledged.lock() {
+            unacknowledged.remove(event.queue_id());
+        }
         if let LiveEvent::Message(received) = event {
             self.agent.auto_reply(received, &mut out).await;
         }
         Ok(out)
+    }
+
+    /// Acknowledge a message [`LiveStream::recv`] returned, by its queue id (for hosts that
+    /// hand the application ids rather than events, like the language bindings). A message
+    /// whose acknowledgement fails, or whose future is dropped before it ends, can be
+    /// acknowledged again. [`ErrorKind::InvalidArgument`] for an id this stream did not hand
+    /// over or already acknowledged.
+    pub async fn ack_queue_id(&self, queue_id: &str) -> Result<Acknowledged> {
+        let taken = self
+            .unacknowledged
+            .lock()
+            .ok()
+            .and_then(|mut unacknowledged| unacknowledged.remove(queue_id));
+        let Some(event) = taken else {
+            return Err(Error::invalid(format!(
+                "no message '{}' waits for an acknowledgement on this stream",
+                didcomm_edge::error::excerpt(queue_id)
+            )));
+        };
+        let mut held = PutBack {
+            unacknowledged: &self.unacknowledged,
+            event: Some(event.clone()),
+        };
+        let outcome = self.ack(&event).await;
+        if outcome.is_ok() {
+            held.event = None;
+        }
+        outcome
     }
 
     /// [`LiveStream::state`].
@@ -242,6 +288,23 @@ impl LiveHandle {
             )),
         };
         outcome
+    }
+}
+
+/// Puts a message being acknowledged by id back among the unacknowledged ones unless the
+/// acknowledgement succeeded: on failure and when the caller's future is dropped.
+struct PutBack<'a> {
+    unacknowledged: &'a Unacknowledged,
+    event: Option<LiveEvent>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(event) = self.event.take() {
+            if let Ok(mut unacknowledged) = self.unacknowledged.lock() {
+                unacknowledged.insert(event.queue_id().to_owned(), event);
+            }
+        }
     }
 }
 

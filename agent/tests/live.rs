@@ -93,6 +93,37 @@ async fn live_delivery_in_order_and_deleted_on_ack() {
     server.shutdown().await.unwrap();
 }
 
+/// Hosts that hand the application queue ids (the language bindings) acknowledge by id: each
+/// handed message once, none lost when an acknowledgement is abandoned half-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_by_queue_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = mediator(settings(dir.path(), None)).await;
+    let alice = connected(&server, config()).await;
+    let bob = connected(&server, config()).await;
+    let bob_did = bob.did().await.unwrap();
+    alice.send(&bob_did, text("one")).await.unwrap();
+    let mut live = bob.live().await.unwrap();
+    let handle = live.handle();
+    let event = next(&mut live).await;
+    let id = event.queue_id().to_owned();
+    let unknown = handle.ack_queue_id("not-handed").await.unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::InvalidArgument);
+    // Polled once, then dropped before the mediator confirmed: the message can still be
+    // acknowledged.
+    let abandoned = tokio::time::timeout(Duration::ZERO, handle.ack_queue_id(&id)).await;
+    assert!(
+        abandoned.is_err(),
+        "the acknowledgement cannot be confirmed without waiting"
+    );
+    handle.ack_queue_id(&id).await.unwrap();
+    assert_eq!(bob.status(None).await.unwrap().message_count, 0);
+    let again = handle.ack_queue_id(&id).await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::InvalidArgument);
+    live.close().await;
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_connection_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,9 +7,8 @@
 //! caller's thread inside the runtime's context (the Python package calls those from executor
 //! threads). Messages cross as JSON text, results as records.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use didcomm_edge::protocols::mediation::MediationVersion as CoreMediationVersion;
@@ -446,7 +445,6 @@ mod ops {
         Ok(Arc::new(LiveStream {
             handle: stream.handle(),
             stream: Mutex::new(Some(stream)),
-            handed: StdMutex::default(),
             closed,
         }))
     }
@@ -685,9 +683,6 @@ impl PickupBatch {
 pub struct LiveStream {
     stream: Mutex<Option<agent::LiveStream>>,
     handle: agent::LiveHandle,
-    /// Handed to the app and not acknowledged yet, by queue id (`ack` needs the message for
-    /// its automatic replies).
-    handed: StdMutex<HashMap<String, agent::LiveEvent>>,
     /// Set by `stop`: a pending `recv` returns.
     closed: watch::Sender<bool>,
 }
@@ -695,38 +690,6 @@ pub struct LiveStream {
 fn closed_error() -> DidCommError {
     DidCommError::Closed {
         reason: "the live stream was closed".into(),
-    }
-}
-
-/// A handed message being acknowledged ([`LiveStream::handed`]).
-struct Handed<'a> {
-    stream: &'a LiveStream,
-    event: Option<agent::LiveEvent>,
-}
-
-impl Handed<'_> {
-    fn event(&self) -> Result<agent::LiveEvent> {
-        self.event
-            .clone()
-            .ok_or_else(|| DidCommError::invalid_state("the message was already acknowledged"))
-    }
-
-    /// The acknowledgement's outcome: on success the message leaves the stream; on failure
-    /// it stays (the guard's drop puts it back).
-    fn acknowledged(mut self, outcome: agent::Result<agent::Acknowledged>) -> Result<Acknowledged> {
-        let acknowledged = outcome?;
-        self.event = None;
-        Ok(acknowledged.into())
-    }
-}
-
-impl Drop for Handed<'_> {
-    fn drop(&mut self) {
-        if let Some(event) = self.event.take() {
-            if let Ok(mut handed) = self.stream.handed.lock() {
-                handed.insert(event.queue_id().to_owned(), event);
-            }
-        }
     }
 }
 
@@ -773,32 +736,7 @@ impl LiveStream {
                 agent::LiveEvent::Message(_) => None,
             },
         };
-        if let Ok(mut handed) = self.handed.lock() {
-            handed.insert(message.queue_id.clone(), event);
-        }
         Ok(Some(message))
-    }
-
-    /// Take a handed message for its acknowledgement. Until [`Handed::acknowledged`] is called,
-    /// dropping the guard puts the message back: an `ack` that failed, or whose future the
-    /// host dropped (a cancelled coroutine or Task), leaves the message waiting for another
-    /// `ack` instead of losing it on this stream (the agent never hands a message twice, so a
-    /// lost entry could never be acknowledged).
-    fn handed(&self, queue_id: &str) -> Result<Handed<'_>> {
-        let event = self
-            .handed
-            .lock()
-            .ok()
-            .and_then(|mut handed| handed.remove(queue_id))
-            .ok_or_else(|| {
-                DidCommError::illegal(format!(
-                    "no message '{queue_id}' waits for an acknowledgement on this stream"
-                ))
-            })?;
-        Ok(Handed {
-            stream: self,
-            event: Some(event),
-        })
     }
 
     async fn shut(&self) {
@@ -826,19 +764,17 @@ impl LiveStream {
     /// Acknowledge a message the app has taken (by its `queue_id`): the mediator deletes it.
     /// Returns once the mediator confirmed, after the automatic replies it asked for.
     pub async fn ack(&self, queue_id: String) -> Result<Acknowledged> {
-        let handed = self.handed(&queue_id)?;
-        let event = handed.event()?;
         let handle = self.handle.clone();
-        let outcome = on_runtime(async move { handle.ack(&event).await }).await?;
-        handed.acknowledged(outcome)
+        Ok(
+            on_runtime(async move { handle.ack_queue_id(&queue_id).await })
+                .await??
+                .into(),
+        )
     }
 
     /// `ack` on the caller's thread.
     pub fn ack_blocking(&self, queue_id: String) -> Result<Acknowledged> {
-        let handed = self.handed(&queue_id)?;
-        let event = handed.event()?;
-        let outcome = block_on(self.handle.ack(&event))?;
-        handed.acknowledged(outcome)
+        Ok(block_on(self.handle.ack_queue_id(&queue_id))??.into())
     }
 
     /// The connection state now.
