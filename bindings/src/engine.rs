@@ -682,3 +682,43 @@ impl DidComm {
         self.inner.clear_caches();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The FFI record is the core's `UnpackMetadata` field for field: the same names and the
+    /// same serialized values, so a field added to the core and not here fails this test.
+    #[test]
+    fn unpack_metadata_matches_the_core_definition() {
+        let mut from_prior = didcomm_edge::FromPrior::new("did:example:old", "did:example:new");
+        from_prior.aud = Some("did:example:bob".into());
+        from_prior.exp = Some(3);
+        from_prior.nbf = Some(1);
+        from_prior.iat = Some(2);
+        from_prior.jti = Some("j".into());
+        let core = didcomm_edge::UnpackMetadata {
+            encrypted: true,
+            authenticated: true,
+            non_repudiation: true,
+            anonymous_sender: true,
+            re_wrapped_in_forward: true,
+            encrypted_from_kid: Some("did:example:a#1".into()),
+            encrypted_to_kids: Some(vec!["did:example:b#1".into()]),
+            sign_from: Some("did:example:a#2".into()),
+            from_prior_issuer_kid: Some("did:example:old#1".into()),
+            enc_alg_auth: Some(didcomm_edge::AuthCryptAlg::Ecdh1PuA256KwA256CbcHs512),
+            enc_alg_anon: Some(didcomm_edge::AnonCryptAlg::EcdhEsA256KwXc20P),
+            sign_alg: Some(didcomm_edge::SignAlg::EdDsa),
+            signed_message: Some("jws".into()),
+            from_prior: Some(from_prior),
+            expired: true,
+        };
+        let ffi = UnpackMetadata::from(&core);
+        assert_eq!(
+            serde_json::to_value(&ffi).unwrap(),
+            serde_json::to_value(&core).unwrap()
+        );
+    }
+}

@@ -233,94 +233,39 @@ pub(crate) fn config_from_js(value: &JsValue) -> Result<Config, Error> {
     Ok(config)
 }
 
-/// `PackEncryptedMetadata`, camelCase.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PackEncryptedMetadataJs<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from_kid: Option<&'a str>,
-    to_kids: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sign_by_kid: Option<&'a str>,
+/// A core result type (pack or unpack metadata) for JS: the core's own serde form with its
+/// top-level names in camelCase and absent values left out, so the fields are defined once,
+/// in the core. Nested values (`fromPrior` claims) keep their names.
+pub(crate) fn metadata_to_js<T: Serialize>(value: &T) -> Result<JsValue, Error> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(value) else {
+        return Err(Error::new(
+            ErrorKind::InvalidState,
+            "a result is not an object",
+        ));
+    };
+    let camel: serde_json::Map<String, serde_json::Value> = fields
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(name, v)| (camel_case(&name), v))
+        .collect();
+    struct_to_js(&camel)
 }
 
-impl<'a> From<&'a PackEncryptedMetadata> for PackEncryptedMetadataJs<'a> {
-    fn from(m: &'a PackEncryptedMetadata) -> Self {
-        PackEncryptedMetadataJs {
-            from_kid: m.from_kid.as_deref(),
-            to_kids: &m.to_kids,
-            sign_by_kid: m.sign_by_kid.as_deref(),
+/// `re_wrapped_in_forward` → `reWrappedInForward`.
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
         }
     }
-}
-
-/// `PackSignedMetadata`, camelCase.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PackSignedMetadataJs<'a> {
-    sign_by_kid: &'a str,
-    sign_alg: &'a str,
-}
-
-impl<'a> From<&'a PackSignedMetadata> for PackSignedMetadataJs<'a> {
-    fn from(m: &'a PackSignedMetadata) -> Self {
-        PackSignedMetadataJs {
-            sign_by_kid: &m.sign_by_kid,
-            sign_alg: &m.sign_alg,
-        }
-    }
-}
-
-/// `UnpackMetadata`, camelCase; absent values are left out.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct UnpackMetadataJs<'a> {
-    encrypted: bool,
-    authenticated: bool,
-    non_repudiation: bool,
-    anonymous_sender: bool,
-    re_wrapped_in_forward: bool,
-    expired: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encrypted_from_kid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encrypted_to_kids: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sign_from: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from_prior_issuer_kid: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enc_alg_auth: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enc_alg_anon: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sign_alg: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signed_message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from_prior: Option<&'a FromPrior>,
-}
-
-impl<'a> From<&'a UnpackMetadata> for UnpackMetadataJs<'a> {
-    fn from(m: &'a UnpackMetadata) -> Self {
-        UnpackMetadataJs {
-            encrypted: m.encrypted,
-            authenticated: m.authenticated,
-            non_repudiation: m.non_repudiation,
-            anonymous_sender: m.anonymous_sender,
-            re_wrapped_in_forward: m.re_wrapped_in_forward,
-            expired: m.expired,
-            encrypted_from_kid: m.encrypted_from_kid.as_deref(),
-            encrypted_to_kids: m.encrypted_to_kids.as_deref(),
-            sign_from: m.sign_from.as_deref(),
-            from_prior_issuer_kid: m.from_prior_issuer_kid.as_deref(),
-            enc_alg_auth: m.enc_alg_auth.map(|a| a.as_str()),
-            enc_alg_anon: m.enc_alg_anon.map(|a| a.as_str()),
-            sign_alg: m.sign_alg.map(|a| a.as_str()),
-            signed_message: m.signed_message.as_deref(),
-            from_prior: m.from_prior.as_ref(),
-        }
-    }
+    out
 }
 
 /// A `from_prior` claims object from JS.
@@ -340,4 +285,17 @@ pub(crate) fn json_category(e: &serde_json::Error) -> String {
         Category::Eof => "unexpected end",
     };
     format!("{category} at line {} column {}", e.line(), e.column())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_become_camel_case() {
+        assert_eq!(
+            super::camel_case("re_wrapped_in_forward"),
+            "reWrappedInForward"
+        );
+        assert_eq!(super::camel_case("encrypted"), "encrypted");
+        assert_eq!(super::camel_case("to_kids"), "toKids");
+    }
 }

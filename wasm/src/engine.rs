@@ -12,9 +12,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::convert::{
-    config_from_js, from_prior_from_js, message_from_js, message_to_js, optional_string_arg,
-    parse_json, string_arg, struct_to_js, unpack_options_from_js, PackEncryptedArgs,
-    PackEncryptedMetadataJs, PackSignedMetadataJs, UnpackMetadataJs,
+    config_from_js, from_prior_from_js, message_from_js, message_to_js, metadata_to_js,
+    optional_string_arg, parse_json, string_arg, struct_to_js, unpack_options_from_js,
+    PackEncryptedArgs,
 };
 use crate::error::js_err;
 use crate::host::{JsDidResolver, JsSecretsResolver};
@@ -84,7 +84,7 @@ impl JsDidComm {
                 "packed",
                 packed.into(),
                 "metadata",
-                struct_to_js(&PackSignedMetadataJs::from(&metadata))?,
+                metadata_to_js(&metadata)?,
             )
         })
     }
@@ -112,7 +112,7 @@ impl JsDidComm {
                 "packed",
                 packed.into(),
                 "metadata",
-                struct_to_js(&PackEncryptedMetadataJs::from(&metadata))?,
+                metadata_to_js(&metadata)?,
             )
         })
     }
@@ -132,7 +132,7 @@ impl JsDidComm {
                 "message",
                 message_to_js(&message)?,
                 "metadata",
-                struct_to_js(&UnpackMetadataJs::from(&metadata))?,
+                metadata_to_js(&metadata)?,
             )
         })
     }

@@ -38,3 +38,37 @@ test('every method the declarations promise exists at runtime, and no more', asy
     assert.deepEqual(actual, declared, name);
   }
 });
+
+test('the metadata the engine returns is what the declarations say', async () => {
+  // The engine serializes the core's own structs (camelCase, absent fields left out): a field
+  // added to the core must be declared here too, and a declared field must exist.
+  const { Wallet, createMessage } = await import('didcomm-edge');
+  const { makeParty, walletOf } = await import('./parties.mjs');
+  const dts = readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8');
+  const declared = (name) => {
+    const body = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`))[1];
+    const fields = [...body.matchAll(/^ {2}(\w+)(\??):/gm)];
+    return { all: fields.map((m) => m[1]).sort(), required: fields.filter((m) => !m[2]).map((m) => m[1]).sort() };
+  };
+  const carol = makeParty('carol', { ka: ['X25519'], sign: ['Ed25519'] });
+  const dave = makeParty('dave', { ka: ['X25519'], sign: ['Ed25519'] });
+  const carolDc = new Wallet(walletOf(carol, dave)).didComm();
+  const daveDc = new Wallet(walletOf(dave, carol)).didComm();
+  const msg = createMessage('https://example.com/p/1.0/m', {}, { from: carol.did, to: [dave.did] });
+  const check = (name, metadata, wantAll) => {
+    const { all, required } = declared(name);
+    const keys = Object.keys(metadata).sort();
+    for (const key of keys) assert.ok(all.includes(key), `${name}.${key} is not declared`);
+    for (const key of required) assert.ok(keys.includes(key), `${name}.${key} is declared required but absent`);
+    if (wantAll) assert.deepEqual(keys, all, name);
+  };
+  const encrypted = await carolDc.packEncrypted(msg, dave.did, {
+    from: carol.kaKids.X25519, signBy: carol.signKids.Ed25519, protectSender: true,
+  });
+  check('PackEncryptedMetadata', encrypted.metadata, true);
+  check('PackSignedMetadata', (await carolDc.packSigned(msg, carol.signKids.Ed25519)).metadata, true);
+  const { metadata } = await daveDc.unpack(encrypted.packed);
+  check('UnpackMetadata', metadata, false);
+  // Everything but the rotation fields is present for a signed, protected authcrypt message.
+  assert.deepEqual(Object.keys(metadata).sort(), declared('UnpackMetadata').all.filter((k) => !k.startsWith('fromPrior')));
+});
