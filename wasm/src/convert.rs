@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use didcomm_edge::message::ParseOptions;
 use didcomm_edge::{
-    Config, ContentEncAlg, Error, ErrorKind, FromPrior, Message, PackEncryptedMetadata,
-    PackEncryptedOptions, PackSignedMetadata, UnpackMetadata, UnpackOptions,
+    Config, ContentEncAlg, Error, ErrorKind, FromPrior, Message, PackEncryptedOptions,
+    UnpackOptions,
 };
 use js_sys::{Array, Object, JSON};
 use serde::de::DeserializeOwned;
@@ -285,17 +285,4 @@ pub(crate) fn json_category(e: &serde_json::Error) -> String {
         Category::Eof => "unexpected end",
     };
     format!("{category} at line {} column {}", e.line(), e.column())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn names_become_camel_case() {
-        assert_eq!(
-            super::camel_case("re_wrapped_in_forward"),
-            "reWrappedInForward"
-        );
-        assert_eq!(super::camel_case("encrypted"), "encrypted");
-        assert_eq!(super::camel_case("to_kids"), "toKids");
-    }
 }

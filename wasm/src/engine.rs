@@ -13,8 +13,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::convert::{
     config_from_js, from_prior_from_js, message_from_js, message_to_js, metadata_to_js,
-    optional_string_arg, parse_json, string_arg, struct_to_js, unpack_options_from_js,
-    PackEncryptedArgs,
+    optional_string_arg, parse_json, string_arg, unpack_options_from_js, PackEncryptedArgs,
 };
 use crate::error::js_err;
 use crate::host::{JsDidResolver, JsSecretsResolver};
