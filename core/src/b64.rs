@@ -38,13 +38,6 @@ pub fn decode_bounded(input: &str, max_chars: usize, what: &str) -> Result<Vec<u
     decode(input, what)
 }
 
-/// Decode into a fixed-size array, checking the length.
-pub fn decode_array<const N: usize>(input: &str, what: &str) -> Result<[u8; N]> {
-    let bytes = decode(input, what)?;
-    <[u8; N]>::try_from(bytes.as_slice())
-        .map_err(|_| Error::malformed(format!("{what} must be {N} bytes, found {}", bytes.len())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

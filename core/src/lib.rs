@@ -26,7 +26,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod b64;
+pub(crate) mod b64;
 mod cache;
 pub mod crypto;
 pub mod did;

@@ -11,13 +11,14 @@
 
 mod common;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use didcomm_edge::did::methods::web::{HttpClient, HttpResponse, WebResolver};
 use didcomm_edge::{
-    b64, DidComm, DidDocument, DidResolver, Error, ErrorKind, FromPrior, InMemorySecrets, Message,
+    DidComm, DidDocument, DidResolver, Error, ErrorKind, FromPrior, InMemorySecrets, Message,
     PackEncryptedOptions, ResolverChain, UnpackOptions, Wallet,
 };
 use serde_json::{json, Value};
@@ -108,7 +109,7 @@ fn apv(kids: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut sorted = kids.to_vec();
     sorted.sort_unstable();
-    b64::encode(Sha256::digest(sorted.join(".").as_bytes()))
+    B64.encode(Sha256::digest(sorted.join(".").as_bytes()))
 }
 
 fn plaintext(from: &str) -> String {
@@ -119,10 +120,10 @@ fn plaintext(from: &str) -> String {
 /// A JWS (general serialization) over `payload` with `entries` signatures by `kid` (zeros: the
 /// refusals come before any verification).
 fn jws(payload: &str, kid: &str, entries: usize) -> String {
-    let protected = b64::encode(r#"{"typ":"application/didcomm-signed+json","alg":"EdDSA"}"#);
-    let signature = b64::encode([0u8; 64]);
+    let protected = B64.encode(r#"{"typ":"application/didcomm-signed+json","alg":"EdDSA"}"#);
+    let signature = B64.encode([0u8; 64]);
     let one = json!({"protected": protected, "signature": signature, "header": {"kid": kid}});
-    json!({"payload": b64::encode(payload), "signatures": vec![one; entries]}).to_string()
+    json!({"payload": B64.encode(payload), "signatures": vec![one; entries]}).to_string()
 }
 
 /// An authcrypt-shaped JWE (with a right `apv`) with `header` members merged into a
@@ -134,9 +135,9 @@ fn jwe(header: Value, recipients: usize, iv_len: usize) -> String {
         "typ": "application/didcomm-encrypted+json",
         "alg": "ECDH-1PU+A256KW",
         "enc": "A256CBC-HS512",
-        "epk": {"kty": "OKP", "crv": "X25519", "x": b64::encode([9u8; 32])},
+        "epk": {"kty": "OKP", "crv": "X25519", "x": B64.encode([9u8; 32])},
         "skid": "did:example:alice#key-x25519-1",
-        "apu": b64::encode("did:example:alice#key-x25519-1"),
+        "apu": B64.encode("did:example:alice#key-x25519-1"),
     });
     for (k, v) in header.as_object().unwrap() {
         if v.is_null() {
@@ -145,13 +146,13 @@ fn jwe(header: Value, recipients: usize, iv_len: usize) -> String {
             h[k] = v.clone();
         }
     }
-    let recipient = json!({"header": {"kid": kid}, "encrypted_key": b64::encode([1u8; 40])});
+    let recipient = json!({"header": {"kid": kid}, "encrypted_key": B64.encode([1u8; 40])});
     json!({
-        "protected": b64::encode(h.to_string()),
+        "protected": B64.encode(h.to_string()),
         "recipients": vec![recipient; recipients],
-        "iv": b64::encode(vec![0u8; iv_len]),
-        "ciphertext": b64::encode([0u8; 32]),
-        "tag": b64::encode([0u8; 32]),
+        "iv": B64.encode(vec![0u8; iv_len]),
+        "ciphertext": B64.encode([0u8; 32]),
+        "tag": B64.encode([0u8; 32]),
     })
     .to_string()
 }
@@ -184,11 +185,11 @@ async fn long_skid_is_refused_before_resolution() {
     let (dc, counting) = bob();
     for did in long_dids() {
         let skid = format!("{did}#k");
-        let packed = jwe(json!({"skid": skid, "apu": b64::encode(&skid)}), 1, 16);
+        let packed = jwe(json!({"skid": skid, "apu": B64.encode(&skid)}), 1, 16);
         let err = refused(&dc, &packed).await;
         assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
         // The sender named in `apu` alone.
-        let packed = jwe(json!({"skid": null, "apu": b64::encode(&skid)}), 1, 16);
+        let packed = jwe(json!({"skid": null, "apu": B64.encode(&skid)}), 1, 16);
         let err = refused(&dc, &packed).await;
         assert!(
             matches!(err.kind(), ErrorKind::TooLarge | ErrorKind::Malformed),
@@ -231,11 +232,10 @@ async fn long_forward_next_is_refused_before_resolution() {
 async fn long_from_prior_iss_and_kid_are_refused_before_resolution() {
     let (dc, counting) = bob();
     for did in long_dids() {
-        let header = b64::encode(
-            json!({"typ": "JWT", "alg": "EdDSA", "kid": format!("{did}#k")}).to_string(),
-        );
-        let claims = b64::encode(json!({"iss": did, "sub": "did:example:alice"}).to_string());
-        let jwt = format!("{header}.{claims}.{}", b64::encode([0u8; 64]));
+        let header = B64
+            .encode(json!({"typ": "JWT", "alg": "EdDSA", "kid": format!("{did}#k")}).to_string());
+        let claims = B64.encode(json!({"iss": did, "sub": "did:example:alice"}).to_string());
+        let jwt = format!("{header}.{claims}.{}", B64.encode([0u8; 64]));
         let message = json!({"id": "1", "type": "t", "from": "did:example:alice", "body": {}, "from_prior": jwt});
         let err = refused(&dc, &message.to_string()).await;
         assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
@@ -500,7 +500,7 @@ async fn recipient_list_changed_after_encryption_is_refused() {
 #[tokio::test]
 async fn wrong_apv_is_refused() {
     let (dc, _) = bob();
-    let apv = b64::encode([7u8; 32]);
+    let apv = B64.encode([7u8; 32]);
     let err = refused(&dc, &jwe(json!({ "apv": apv }), 1, 16)).await;
     assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
     assert!(err.reason().contains("apv"), "{err}");
@@ -693,7 +693,7 @@ fn thousand_recipients_stay_within_the_memory_budget() {
         return;
     }
     let mut v: Value = serde_json::from_str(&jwe(json!({}), 1000, 16)).unwrap();
-    v["ciphertext"] = json!(b64::encode(vec![0u8; 600 * 1024]));
+    v["ciphertext"] = json!(B64.encode(vec![0u8; 600 * 1024]));
     let packed = v.to_string();
     assert!(packed.len() < 1024 * 1024);
     assert!(extra_peak_kib(&packed) < MEMORY_BUDGET_KIB);

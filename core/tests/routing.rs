@@ -12,6 +12,7 @@
 
 mod common;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine as _};
 use didcomm_reference as didcomm;
 
 use std::sync::Arc;
@@ -902,7 +903,7 @@ fn forwarded_messages_keep_their_bytes() {
     let forward_text = format!(
         r#"{{"id":"f","type":"https://didcomm.org/routing/2.0/forward","body":{{"next":"did:example:b"}},
           "attachments":[{{"data":{{"json": {packed} }}}},{{"data":{{"base64":"{}"}}}}]}}"#,
-        didcomm_edge::b64::encode(packed)
+        B64.encode(packed)
     );
     let message = Message::from_json(&forward_text, Default::default()).unwrap();
     let attachments = message.attachments.as_deref().unwrap();

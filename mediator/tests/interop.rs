@@ -12,6 +12,7 @@
 mod common;
 
 use async_trait::async_trait;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine as _};
 use common::{call, test_settings, World};
 use didcomm_edge::crypto::jwk;
 use didcomm_edge::did::{DidResolver, Relationship};
@@ -261,10 +262,7 @@ async fn forwarded_messages_are_delivered_byte_for_byte_in_the_form_they_came() 
         let packed = as_another_library_writes_it(&packed);
         let data = match form {
             "json" => format!(r#"{{ "json" :  {packed} }}"#),
-            _ => format!(
-                r#"{{"base64":"{}"}}"#,
-                didcomm_edge::b64::encode(packed.as_bytes())
-            ),
+            _ => format!(r#"{{"base64":"{}"}}"#, B64.encode(packed.as_bytes())),
         };
         let forward = format!(
             r#"{{"id":"fwd-{n}","type":"https://didcomm.org/routing/2.0/forward","to":["{mediator}"],"body":{{"next":"{recipient}"}},"attachments":[{{"id":"a","data":{data}}}]}}"#

@@ -7,6 +7,7 @@
 //! 0 when every step did what it should; stops the mediator and removes the folder either way.
 #![forbid(unsafe_code)]
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine as _};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -421,7 +422,7 @@ async fn show_mediator_view(
     let header = outer
         .get("protected")
         .and_then(Value::as_str)
-        .and_then(|p| didcomm_edge::b64::decode(p, "protected").ok())
+        .and_then(|p| B64.decode(p).ok())
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .unwrap_or(Value::Null);
     out.say(&format!(
@@ -528,7 +529,7 @@ fn show_received(out: &mut Printer, names: &Names, who: &str, r: &Received) {
 fn show_from_prior(out: &mut Printer, names: &Names, jwt: &str) {
     let mut parts = jwt.split('.');
     let decode = |p: Option<&str>| -> Value {
-        p.and_then(|p| didcomm_edge::b64::decode(p, "jwt").ok())
+        p.and_then(|p| B64.decode(p).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null)
     };
