@@ -1,5 +1,5 @@
-//! The storage contract, the same test bodies against a real SQLite file and a real
-//! PostgreSQL server.
+//! The storage contract, the same test bodies against a real SQLite file, a real PostgreSQL
+//! server and the in-memory backend (which needs no database, so its tests always run).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -830,6 +830,10 @@ async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     .unwrap()
 }
 
+async fn memory() -> Arc<dyn Storage> {
+    storage::open(&StorageConfig::Memory).await.unwrap()
+}
+
 async fn postgres() -> (Arc<dyn Storage>, String) {
     let url = common::fresh_pg_database().await;
     let s = storage::open(&StorageConfig::Postgres {
@@ -850,6 +854,16 @@ macro_rules! contract {
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
                     let s = super::sqlite(&dir).await;
+                    super::$name(std::sync::Arc::clone(&s)).await;
+                    s.close().await;
+                }
+            )*
+        }
+        mod on_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let s = super::memory().await;
                     super::$name(std::sync::Arc::clone(&s)).await;
                     s.close().await;
                 }
@@ -916,6 +930,23 @@ async fn sqlite_data_survives_reopen() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
+}
+
+/// The in-memory backend keeps nothing in a file and, like the SQL backends' writers, refuses
+/// work once closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_refuses_writes_once_closed() {
+    let s = memory().await;
+    assert_eq!(s.backend(), "memory");
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    s.close().await;
+    let err = s.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    // What it held can still be read.
+    assert_eq!(
+        s.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0).await.unwrap()[0].body,
+        b"hello"
+    );
 }
 
 /// A data folder written by the first schema (before tombstones and `key_did`) opens, and its
