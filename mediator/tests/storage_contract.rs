@@ -635,6 +635,46 @@ async fn one_owner_per_did(s: Arc<dyn Storage>) {
     );
 }
 
+/// A device that rotated its DID (`from_prior`) sends the implied update from the new DID:
+/// the new DID's keys are added; the prior DID's stay its own (the new DID cannot remove
+/// them: the mediator answers `no_change`) until the prior DID removes them or its grant goes.
+async fn a_rotated_did_adds_its_keys_beside_the_prior_ones(s: Arc<dyn Storage>) {
+    let (prior, new) = ("did:example:charlie", "did:example:alice");
+    s.put_grant(&grant(prior)).await.unwrap();
+    s.update_keylist(prior, &[add(prior)]).await.unwrap();
+    s.put_grant(&grant(new)).await.unwrap();
+    let results = s
+        .update_keylist(
+            new,
+            &[
+                add(new),
+                add("did:example:alice#key-x25519-1"),
+                remove(prior),
+                remove("did:example:charlie#key-x25519-1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        [
+            KeylistResult::Success,
+            KeylistResult::Success,
+            KeylistResult::OwnedByAnother,
+            KeylistResult::NoChange
+        ]
+    );
+    let owner_of = |next: &'static str| {
+        let s = Arc::clone(&s);
+        async move { s.find_recipient(next).await.unwrap().map(|(_, owner)| owner) }
+    };
+    assert_eq!(owner_of(new).await.as_deref(), Some(new));
+    assert_eq!(owner_of(prior).await.as_deref(), Some(prior));
+    assert!(s.remove_grant(prior).await.unwrap());
+    assert_eq!(owner_of(prior).await, None);
+    assert_eq!(owner_of("did:example:alice#key-x25519-1").await.as_deref(), Some(new));
+}
+
 /// Two devices adding keys of the same DID at the same time: exactly one owns it.
 async fn concurrent_adds_have_one_owner(s: Arc<dyn Storage>) {
     let devices = ["did:example:first", "did:example:second"];
@@ -894,6 +934,7 @@ contract!(
     notifications,
     concurrent_stores,
     one_owner_per_did,
+    a_rotated_did_adds_its_keys_beside_the_prior_ones,
     concurrent_adds_have_one_owner,
     key_limit_inside_the_write,
     device_quotas_and_the_global_budget,
