@@ -506,13 +506,7 @@ async fn mediation_routing_and_pickup_end_to_end() {
     }
     .to_message()
     .unwrap();
-    let (grant, _) = send(
-        &mediator,
-        &bob,
-        &reply(&received, grant),
-        "did:example:bob",
-    )
-    .await;
+    let (grant, _) = send(&mediator, &bob, &reply(&received, grant), "did:example:bob").await;
     client.handle(&grant).unwrap();
 
     let outgoing = client

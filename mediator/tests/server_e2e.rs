@@ -911,9 +911,13 @@ async fn keylist_results_lists_and_filtered_status() {
         v4.oldest_received_time.unwrap(),
         v4.newest_received_time.unwrap(),
     );
-    assert!(oldest <= newest && oldest > 1_000_000_000_000, "{oldest} ms");
-    let v3 = Status::from_message(&pickup(&mut http, &alice, &status_request(PickupVersion::V3)).await)
-        .unwrap();
+    assert!(
+        oldest <= newest && oldest > 1_000_000_000_000,
+        "{oldest} ms"
+    );
+    let v3 =
+        Status::from_message(&pickup(&mut http, &alice, &status_request(PickupVersion::V3)).await)
+            .unwrap();
     assert_eq!(v3.message_count, 3);
     assert_eq!(v3.oldest_received_time, Some(oldest / 1000));
     assert!(v3.longest_waited_seconds.is_some());

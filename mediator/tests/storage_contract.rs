@@ -666,13 +666,21 @@ async fn a_rotated_did_adds_its_keys_beside_the_prior_ones(s: Arc<dyn Storage>) 
     );
     let owner_of = |next: &'static str| {
         let s = Arc::clone(&s);
-        async move { s.find_recipient(next).await.unwrap().map(|(_, owner)| owner) }
+        async move {
+            s.find_recipient(next)
+                .await
+                .unwrap()
+                .map(|(_, owner)| owner)
+        }
     };
     assert_eq!(owner_of(new).await.as_deref(), Some(new));
     assert_eq!(owner_of(prior).await.as_deref(), Some(prior));
     assert!(s.remove_grant(prior).await.unwrap());
     assert_eq!(owner_of(prior).await, None);
-    assert_eq!(owner_of("did:example:alice#key-x25519-1").await.as_deref(), Some(new));
+    assert_eq!(
+        owner_of("did:example:alice#key-x25519-1").await.as_deref(),
+        Some(new)
+    );
 }
 
 /// Two devices adding keys of the same DID at the same time: exactly one owns it.

@@ -257,8 +257,7 @@ impl State {
         if let Some(device) = self.devices.get_mut(&queue.owner) {
             device.take(queue.counts.messages, queue.counts.bytes);
         }
-        self.total
-            .take(queue.counts.messages, queue.counts.bytes);
+        self.total.take(queue.counts.messages, queue.counts.bytes);
         let namespace = key_did(recipient);
         if let Some(recipients) = self.queued_in.get_mut(namespace) {
             recipients.remove(recipient);
