@@ -410,7 +410,7 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Whether a `database_url` asks for the in-memory storage: `memory` or `memory:...`.
-fn is_memory_url(url: &str) -> bool {
+pub fn is_memory_url(url: &str) -> bool {
     url == "memory" || url.starts_with("memory:")
 }
 
