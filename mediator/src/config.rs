@@ -62,7 +62,8 @@ pub struct Settings {
     pub public_ws_url: Option<String>,
     /// Folder for the identity wallet and the SQLite database.
     pub data_dir: PathBuf,
-    /// `postgres://...` to store in PostgreSQL instead of SQLite.
+    /// `postgres://...` to store in PostgreSQL instead of SQLite; `memory` (or `memory:`) to
+    /// keep everything in memory (nothing persisted: tests, demos).
     pub database_url: Option<String>,
     /// PostgreSQL connections per instance.
     pub database_pool_size: usize,
@@ -212,6 +213,7 @@ impl Settings {
     /// Which storage to open.
     pub fn storage(&self) -> StorageConfig {
         match &self.database_url {
+            Some(url) if is_memory_url(url) => StorageConfig::Memory,
             Some(url) if !url.is_empty() => StorageConfig::Postgres {
                 url: url.clone(),
                 pool_size: self.database_pool_size,
@@ -407,6 +409,11 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+/// Whether a `database_url` asks for the in-memory storage: `memory` or `memory:...`.
+pub fn is_memory_url(url: &str) -> bool {
+    url == "memory" || url.starts_with("memory:")
+}
+
 /// What is left to show of a database URL: the password of `scheme://user:password@host` and
 /// every `password=...` (key-value connection strings, query parameters) become `***`.
 pub fn redact_database_url(url: &str) -> String {
@@ -481,7 +488,8 @@ pub struct Args {
     /// Folder for the identity and the SQLite database [default: ./mediator-data].
     #[arg(long, env = "MEDIATOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// postgres://user@host:port/db to use PostgreSQL instead of SQLite.
+    /// postgres://user@host:port/db to use PostgreSQL instead of SQLite; `memory` to keep
+    /// everything in memory (lost at exit).
     #[arg(long, env = "MEDIATOR_DATABASE_URL")]
     pub database_url: Option<String>,
     /// PostgreSQL connections per instance [default: 8].
@@ -711,6 +719,25 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.public_url(), "http://127.0.0.1:9999");
         assert!(matches!(s.storage(), StorageConfig::Sqlite { .. }));
+    }
+
+    #[test]
+    fn memory_storage_is_chosen_by_its_url() {
+        for (url, memory) in [
+            ("memory", true),
+            ("memory:", true),
+            ("memory:demo", true),
+            ("memoryless", false),
+            ("postgres://m@db/memory", false),
+        ] {
+            let args = Args::parse_from(["m", "--database-url", url]);
+            let s = args.settings().unwrap();
+            assert_eq!(
+                matches!(s.storage(), StorageConfig::Memory),
+                memory,
+                "{url}"
+            );
+        }
     }
 
     #[test]

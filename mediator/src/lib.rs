@@ -1,8 +1,8 @@
 //! # didcomm-edge-mediator
 //!
 //! A DIDComm v2 mediator: it accepts packed messages over HTTP and WebSocket, keeps them for
-//! the devices it mediates for (SQLite embedded, or PostgreSQL shared by several instances),
-//! and hands them over when the devices pick up or are connected live.
+//! the devices it mediates for (SQLite embedded, PostgreSQL shared by several instances, or in
+//! memory for tests and demos), and hands them over when the devices pick up or are connected live.
 //!
 //! Layers, outside in:
 //! - [`server`]: axum routes, transports, rate limit, shutdown, background tasks.
@@ -10,7 +10,8 @@
 //!   the per-connection context and the live-delivery registry.
 //! - [`mediator`]: the built-in handler (unpack, dispatch by type, pack replies) and the
 //!   shared services; [`protocols`]: forward and pickup.
-//! - [`storage`]: the [`storage::Storage`] trait with SQLite and PostgreSQL backends.
+//! - [`storage`]: the [`storage::Storage`] trait with SQLite, PostgreSQL and in-memory
+//!   backends.
 //! - [`identity`], [`oob`], [`config`], [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -19,6 +19,7 @@ use didcomm_edge::protocols::pickup::{
     DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
     DELIVERY_V3, DELIVERY_V4, STATUS_V3,
 };
+use didcomm_edge::protocols::report_problem::ProblemReport;
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
 use didcomm_edge_mediator::client::{Device, HttpClient, WsClient};
@@ -737,4 +738,221 @@ async fn quota_refusal_and_expiry_sweep() {
     }
     assert_eq!(http.post_packed(&second).await.unwrap().status, 202);
     world.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::start(test_settings(dir.path(), Some("memory".into()))).await;
+    assert_eq!(world.server.mediator.storage.backend(), "memory");
+    tokio::time::timeout(Duration::from_secs(120), full_flow(world))
+        .await
+        .unwrap();
+}
+
+/// The results of a keylist update entry by entry, paged lists, status filtered by recipient in each version's units, and
+/// replies threaded to and addressed to the requester (the rules the core's in-memory
+/// `MediatorRegistry` and `MessageQueue` stated, checked here on the mediator itself, in
+/// memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keylist_results_lists_and_filtered_status() {
+    use didcomm_edge::protocols::mediation::{
+        MediateGrant, MediateRequest, RecipientUpdateItem, UpdateResult, KEYLIST_V2,
+        MEDIATE_GRANT_V2,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path(), Some("memory".into()));
+    settings.max_keys_per_client = 5;
+    let world = World::start(settings).await;
+    let mut http = world.http().await;
+
+    // A grant is threaded to the request, addressed to the requester, in its version.
+    let mut alice = world.device(MediationVersion::V2);
+    let (request, id) = alice
+        .request(&MediateRequest {
+            version: MediationVersion::V2,
+        })
+        .await
+        .unwrap();
+    let grant = call(&mut http, &alice, &request).await;
+    assert_eq!(grant.type_, MEDIATE_GRANT_V2);
+    assert_eq!(grant.thid.as_deref(), Some(id.as_str()));
+    assert_eq!(grant.to, Some(vec![alice.did.clone()]));
+    assert_eq!(grant.from.as_deref(), Some(world.mediator_did().as_str()));
+    let first = common::enroll(&mut http, &mut alice).await;
+    let second = add_recipient(&mut http, &mut alice).await;
+
+    // Each entry judged on its own (2 of 5 keys held).
+    let update = alice
+        .keylist_update(vec![
+            RecipientUpdateItem::add("did:example:r1"),
+            RecipientUpdateItem::add("did:example:r1"),
+            RecipientUpdateItem::add("not-a-did"),
+            RecipientUpdateItem::add("did:key:z6LSabc#z6LSabc"),
+            RecipientUpdateItem::remove("did:example:never"),
+            RecipientUpdateItem::add("did:example:r2"),
+            RecipientUpdateItem::add("did:example:r3"),
+        ])
+        .await
+        .unwrap();
+    let reply = call(&mut http, &alice, &update).await;
+    let MediationEvent::Updated { updated } = alice.handle_mediation(&reply).unwrap() else {
+        panic!("{reply:?}")
+    };
+    let results: Vec<UpdateResult> = updated.iter().map(|u| u.result).collect();
+    assert_eq!(
+        results,
+        [
+            UpdateResult::Success,
+            UpdateResult::NoChange,
+            UpdateResult::ClientError,
+            UpdateResult::Success,
+            UpdateResult::NoChange,
+            UpdateResult::Success,
+            UpdateResult::ServerError, // the limit of 5 keys
+        ]
+    );
+    // A 2.0 query is answered by a 2.0 keylist, sorted, complete (no pagination asked for,
+    // nothing cut).
+    let query = alice.keylist_query(None).await.unwrap();
+    let list = call(&mut http, &alice, &query).await;
+    assert_eq!(list.type_, KEYLIST_V2);
+    let MediationEvent::Listed { list } = alice.handle_mediation(&list).unwrap() else {
+        panic!()
+    };
+    let mut sorted = list.dids.clone();
+    sorted.sort();
+    assert_eq!(list.dids, sorted);
+    assert_eq!(list.dids.len(), 5);
+    assert_eq!(list.pagination, None);
+
+    // A message only a recipient should get is refused.
+    let (grant, id) = alice
+        .request(&MediateGrant {
+            version: MediationVersion::V3,
+            routing_did: vec!["did:example:x".into()],
+        })
+        .await
+        .unwrap();
+    let report = common::refused(&mut http, &alice, &grant, 400).await;
+    assert_eq!(report.pthid.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        ProblemReport::from_message(&report).unwrap().code,
+        "e.p.msg.unsupported"
+    );
+
+    // Lists are capped (100) and paged; the per-message limit (100 entries) answers
+    // server_error past it.
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob_world = World::start(test_settings(bob_dir.path(), Some("memory:".into()))).await;
+    let mut bob_http = bob_world.http().await;
+    let (mut bob, _) = bob_world.enrolled(MediationVersion::V3).await;
+    let many: Vec<RecipientUpdateItem> = (0..101)
+        .map(|i| RecipientUpdateItem::add(format!("did:example:bob-{i:03}")))
+        .collect();
+    let update = bob.keylist_update(many).await.unwrap();
+    let reply = call(&mut bob_http, &bob, &update).await;
+    let MediationEvent::Updated { updated } = bob.handle_mediation(&reply).unwrap() else {
+        panic!()
+    };
+    assert!(updated[..100]
+        .iter()
+        .all(|u| u.result == UpdateResult::Success));
+    assert_eq!(updated[100].result, UpdateResult::ServerError);
+    // 101 keys: the enrolled one and 100 more.
+    let all = list_page(&mut bob_http, &mut bob, None).await;
+    assert_eq!(all.dids.len(), 100);
+    let p = all.pagination.unwrap();
+    assert_eq!((p.count, p.offset, p.remaining), (100, 0, 1));
+    let last = list_page(
+        &mut bob_http,
+        &mut bob,
+        Some(Paginate {
+            limit: 10,
+            offset: 100,
+        }),
+    )
+    .await;
+    assert_eq!(last.dids.len(), 1);
+    assert_eq!(last.pagination.unwrap().remaining, 0);
+    let beyond = list_page(
+        &mut bob_http,
+        &mut bob,
+        Some(Paginate {
+            limit: 1,
+            offset: u64::MAX,
+        }),
+    )
+    .await;
+    assert!(beyond.dids.is_empty());
+    bob_world.server.shutdown().await.unwrap();
+
+    // Status per recipient DID: 4.0 in milliseconds without longest_waited_seconds, 3.0 in
+    // seconds with it.
+    let dave = world.device(MediationVersion::V3);
+    for (to, n) in [(&first, 1), (&second, 2), (&first, 3)] {
+        let r = dave.send(to, json!({ "content": n })).await.unwrap();
+        assert_eq!(http.post_packed(&r.message).await.unwrap().status, 202);
+    }
+    let v4 = pickup(
+        &mut http,
+        &alice,
+        &StatusRequest {
+            version: PickupVersion::V4,
+            recipient_did: Some(first.clone()),
+        },
+    )
+    .await;
+    let v4 = Status::from_message(&v4).unwrap();
+    assert_eq!(v4.message_count, 2);
+    assert_eq!(v4.recipient_did.as_deref(), Some(first.as_str()));
+    assert_eq!(v4.longest_waited_seconds, None);
+    let (oldest, newest) = (
+        v4.oldest_received_time.unwrap(),
+        v4.newest_received_time.unwrap(),
+    );
+    assert!(
+        oldest <= newest && oldest > 1_000_000_000_000,
+        "{oldest} ms"
+    );
+    let v3 =
+        Status::from_message(&pickup(&mut http, &alice, &status_request(PickupVersion::V3)).await)
+            .unwrap();
+    assert_eq!(v3.message_count, 3);
+    assert_eq!(v3.oldest_received_time, Some(oldest / 1000));
+    assert!(v3.longest_waited_seconds.is_some());
+    // A delivery for one recipient DID carries only its messages.
+    let delivery = pickup(
+        &mut http,
+        &alice,
+        &DeliveryRequest {
+            version: PickupVersion::V4,
+            limit: 10,
+            recipient_did: Some(second.clone()),
+        },
+    )
+    .await;
+    assert_eq!(
+        contents(&alice, &delivery)
+            .await
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect::<Vec<_>>(),
+        [json!(2)]
+    );
+    world.server.shutdown().await.unwrap();
+}
+
+/// One page of `device`'s keylist, through a query.
+async fn list_page(
+    http: &mut HttpClient,
+    device: &mut Device,
+    paginate: Option<Paginate>,
+) -> didcomm_edge::protocols::mediation::RecipientList {
+    let query = device.keylist_query(paginate).await.unwrap();
+    let reply = call(http, device, &query).await;
+    let MediationEvent::Listed { list } = device.handle_mediation(&reply).unwrap() else {
+        panic!("{reply:?}")
+    };
+    list
 }

@@ -1,5 +1,5 @@
-//! The storage contract, the same test bodies against a real SQLite file and a real
-//! PostgreSQL server.
+//! The storage contract, the same test bodies against a real SQLite file, a real PostgreSQL
+//! server and the in-memory backend (which needs no database, so its tests always run).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -635,6 +635,54 @@ async fn one_owner_per_did(s: Arc<dyn Storage>) {
     );
 }
 
+/// A device that rotated its DID (`from_prior`) sends the implied update from the new DID:
+/// the new DID's keys are added; the prior DID's stay its own (the new DID cannot remove
+/// them: the mediator answers `no_change`) until the prior DID removes them or its grant goes.
+async fn a_rotated_did_adds_its_keys_beside_the_prior_ones(s: Arc<dyn Storage>) {
+    let (prior, new) = ("did:example:charlie", "did:example:alice");
+    s.put_grant(&grant(prior)).await.unwrap();
+    s.update_keylist(prior, &[add(prior)]).await.unwrap();
+    s.put_grant(&grant(new)).await.unwrap();
+    let results = s
+        .update_keylist(
+            new,
+            &[
+                add(new),
+                add("did:example:alice#key-x25519-1"),
+                remove(prior),
+                remove("did:example:charlie#key-x25519-1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        [
+            KeylistResult::Success,
+            KeylistResult::Success,
+            KeylistResult::OwnedByAnother,
+            KeylistResult::NoChange
+        ]
+    );
+    let owner_of = |next: &'static str| {
+        let s = Arc::clone(&s);
+        async move {
+            s.find_recipient(next)
+                .await
+                .unwrap()
+                .map(|(_, owner)| owner)
+        }
+    };
+    assert_eq!(owner_of(new).await.as_deref(), Some(new));
+    assert_eq!(owner_of(prior).await.as_deref(), Some(prior));
+    assert!(s.remove_grant(prior).await.unwrap());
+    assert_eq!(owner_of(prior).await, None);
+    assert_eq!(
+        owner_of("did:example:alice#key-x25519-1").await.as_deref(),
+        Some(new)
+    );
+}
+
 /// Two devices adding keys of the same DID at the same time: exactly one owns it.
 async fn concurrent_adds_have_one_owner(s: Arc<dyn Storage>) {
     let devices = ["did:example:first", "did:example:second"];
@@ -830,6 +878,10 @@ async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     .unwrap()
 }
 
+async fn memory() -> Arc<dyn Storage> {
+    storage::open(&StorageConfig::Memory).await.unwrap()
+}
+
 async fn postgres() -> (Arc<dyn Storage>, String) {
     let url = common::fresh_pg_database().await;
     let s = storage::open(&StorageConfig::Postgres {
@@ -850,6 +902,16 @@ macro_rules! contract {
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
                     let s = super::sqlite(&dir).await;
+                    super::$name(std::sync::Arc::clone(&s)).await;
+                    s.close().await;
+                }
+            )*
+        }
+        mod on_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let s = super::memory().await;
                     super::$name(std::sync::Arc::clone(&s)).await;
                     s.close().await;
                 }
@@ -880,6 +942,7 @@ contract!(
     notifications,
     concurrent_stores,
     one_owner_per_did,
+    a_rotated_did_adds_its_keys_beside_the_prior_ones,
     concurrent_adds_have_one_owner,
     key_limit_inside_the_write,
     device_quotas_and_the_global_budget,
@@ -916,6 +979,23 @@ async fn sqlite_data_survives_reopen() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
+}
+
+/// The in-memory backend keeps nothing in a file and, like the SQL backends' writers, refuses
+/// work once closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_refuses_writes_once_closed() {
+    let s = memory().await;
+    assert_eq!(s.backend(), "memory");
+    s.store(msg("k1", "m1", b"hello", 1), BIG).await.unwrap();
+    s.close().await;
+    let err = s.store(msg("k1", "m2", b"x", 1), BIG).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    // What it held can still be read.
+    assert_eq!(
+        s.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0).await.unwrap()[0].body,
+        b"hello"
+    );
 }
 
 /// A data folder written by the first schema (before tombstones and `key_did`) opens, and its

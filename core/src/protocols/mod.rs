@@ -9,8 +9,9 @@
 //! spec text (each such case is documented on the field); writers follow the spec.
 //!
 //! Where a protocol has state, a small state machine of pure functions goes with it
-//! ([`mediation::MediationClient`], [`mediation::MediatorRegistry`], [`pickup::MessageQueue`],
-//! [`discover_features::FeatureRegistry`]).
+//! ([`mediation::MediationClient`], [`discover_features::FeatureRegistry`]). The mediator's
+//! state (grants, keylists, queues) and its rules live in the mediator crate
+//! (`didcomm-edge-mediator`, whose `Storage` has SQLite, PostgreSQL and in-memory backends).
 //!
 //! | protocol | module |
 //! |---|---|

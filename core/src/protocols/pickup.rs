@@ -8,15 +8,16 @@
 //! no longer wants `return_route` on `messages-received`, and has its own `problem-report`.
 //! One struct serves each message of both versions, tagged with its [`PickupVersion`].
 //!
-//! State: [`MessageQueue`] and [`PickupSession`] are the mediator's side, with
-//! [`handle_request`] as the pure transition from a request to the reply.
+//! Only the messages live here. The mediator's side (queues, status, delivery,
+//! acknowledgement, live mode) is the mediator crate's (`didcomm-edge-mediator`: its pickup
+//! handler on its `Storage` backends, one of them in memory).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::report_problem::{codes, ProblemReport, PROBLEM_REPORT_TYPE};
+use super::report_problem::PROBLEM_REPORT_TYPE;
 use super::return_route::{with_return_route, ReturnRoute};
-use super::{new_message, put, shorten, threading, wrong_type, Body, ProtocolMessage};
+use super::{new_message, put, shorten, wrong_type, Body, ProtocolMessage};
 use crate::error::{Error, Result};
 /// How a `delivery` carries its messages (also what a forward carried them in).
 pub use crate::message::AttachmentForm;
@@ -607,190 +608,4 @@ impl PickupMessage {
             }
         })
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Mediator side.
-
-/// A message held for a recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueuedMessage {
-    /// The queue's id for it (sent as the attachment id).
-    pub id: String,
-    /// The DID (or key id) it was forwarded to.
-    pub recipient_did: String,
-    /// The packed message.
-    pub message: String,
-    /// When it arrived, epoch milliseconds.
-    pub received_ms: u64,
-}
-
-/// The messages a mediator holds for one client (all its recipient DIDs), oldest first.
-/// Pure data: the host persists it, or keeps the same semantics in its database.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct MessageQueue {
-    /// The held messages, in arrival order.
-    pub messages: Vec<QueuedMessage>,
-}
-
-impl MessageQueue {
-    /// Hold a message.
-    pub fn push(&mut self, message: QueuedMessage) {
-        self.messages.push(message);
-    }
-
-    fn matching<'a>(
-        &'a self,
-        recipient_did: Option<&'a str>,
-    ) -> impl Iterator<Item = &'a QueuedMessage> {
-        self.messages
-            .iter()
-            .filter(move |m| recipient_did.is_none_or(|r| m.recipient_did == r))
-    }
-
-    /// The `status` for `recipient_did` (or all), at `now_ms`, in `version`'s units.
-    pub fn status(
-        &self,
-        version: PickupVersion,
-        recipient_did: Option<&str>,
-        live_delivery: bool,
-        now_ms: u64,
-    ) -> Status {
-        let held: Vec<&QueuedMessage> = self.matching(recipient_did).collect();
-        let oldest = held.iter().map(|m| m.received_ms).min();
-        let newest = held.iter().map(|m| m.received_ms).max();
-        let unit = |ms: u64| match version {
-            PickupVersion::V3 => ms / 1000,
-            PickupVersion::V4 => ms,
-        };
-        Status {
-            version,
-            recipient_did: recipient_did.map(str::to_owned),
-            message_count: held.len() as u64,
-            longest_waited_seconds: match version {
-                PickupVersion::V3 => oldest.map(|o| now_ms.saturating_sub(o) / 1000),
-                PickupVersion::V4 => None,
-            },
-            newest_received_time: newest.map(unit),
-            oldest_received_time: oldest.map(unit),
-            total_bytes: Some(held.iter().map(|m| m.message.len() as u64).sum()),
-            live_delivery: Some(live_delivery),
-        }
-    }
-
-    /// Up to `limit` held messages for `recipient_did` (or all), oldest first. They stay held
-    /// until acknowledged ([`MessageQueue::remove`]).
-    pub fn peek(&self, limit: u64, recipient_did: Option<&str>) -> Vec<DeliveredMessage> {
-        self.matching(recipient_did)
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .map(|m| DeliveredMessage {
-                id: m.id.clone(),
-                message: m.message.clone(),
-                form: None,
-            })
-            .collect()
-    }
-
-    /// Drop the acknowledged messages; returns how many were held.
-    pub fn remove(&mut self, ids: &[String]) -> usize {
-        let before = self.messages.len();
-        self.messages.retain(|m| !ids.contains(&m.id));
-        before - self.messages.len()
-    }
-}
-
-/// Per-connection pickup state on the mediator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct PickupSession {
-    /// Live delivery is on for this connection.
-    pub live_delivery: bool,
-    /// The connection can carry live delivery (a WebSocket, not an HTTP POST).
-    pub live_capable: bool,
-}
-
-/// The mediator's transition for a pickup request from the client owning `queue` (the host
-/// picks the queue by the request's authenticated sender): the reply
-/// to send back on the connection (threaded, addressed to the sender; the caller sets `from`
-/// and packs it), or `None` when the protocol wants none (4.0 `messages-received`).
-///
-/// 3.0 answers a `delivery-request` with nothing waiting by a `status`, 4.0 by an empty
-/// `delivery`; `messages-received` removes the acknowledged messages (3.0 replies with the
-/// new `status`); turning live delivery on over a connection that cannot carry it is answered
-/// by a problem report `e.m.live-mode-not-supported`.
-pub fn handle_request(
-    queue: &mut MessageQueue,
-    session: &mut PickupSession,
-    request: &Message,
-    now_ms: u64,
-) -> Result<Option<Message>> {
-    let reply = match PickupMessage::parse(request)? {
-        PickupMessage::StatusRequest(r) => Some(
-            queue
-                .status(
-                    r.version,
-                    r.recipient_did.as_deref(),
-                    session.live_delivery,
-                    now_ms,
-                )
-                .to_message()?,
-        ),
-        PickupMessage::DeliveryRequest(r) => {
-            let messages = queue.peek(r.limit, r.recipient_did.as_deref());
-            if messages.is_empty() && r.version == PickupVersion::V3 {
-                Some(
-                    queue
-                        .status(
-                            r.version,
-                            r.recipient_did.as_deref(),
-                            session.live_delivery,
-                            now_ms,
-                        )
-                        .to_message()?,
-                )
-            } else {
-                Some(
-                    Delivery {
-                        version: r.version,
-                        recipient_did: r.recipient_did,
-                        messages,
-                        form: AttachmentForm::Base64,
-                    }
-                    .to_message()?,
-                )
-            }
-        }
-        PickupMessage::MessagesReceived(r) => {
-            queue.remove(&r.message_id_list);
-            match r.version {
-                PickupVersion::V3 => Some(
-                    queue
-                        .status(r.version, None, session.live_delivery, now_ms)
-                        .to_message()?,
-                ),
-                PickupVersion::V4 => None,
-            }
-        }
-        PickupMessage::LiveDeliveryChange(r) => {
-            if r.live_delivery && !session.live_capable {
-                let report = ProblemReport::about(request, codes::LIVE_MODE_NOT_SUPPORTED)
-                    .comment("Connection does not support Live Delivery");
-                // A problem report starts a child thread (`pthid`): not a same-thread reply.
-                let mut message = report.to_message_as(r.version.problem_report_type())?;
-                message.to = request.from.clone().map(|from| vec![from]);
-                return Ok(Some(message));
-            }
-            session.live_delivery = r.live_delivery;
-            Some(
-                queue
-                    .status(r.version, None, session.live_delivery, now_ms)
-                    .to_message()?,
-            )
-        }
-        PickupMessage::Status(_) | PickupMessage::Delivery(_) => {
-            return Err(Error::illegal_argument(
-                "a recipient-bound pickup message was given to the mediator side",
-            ))
-        }
-    };
-    Ok(reply.map(|r| threading::reply_to(request, r)))
 }

@@ -6,8 +6,8 @@
 //! Building: [`DidComm::rotate_did`] signs the JWT and lists the update; [`DidRotation::apply`]
 //! puts `from` and `from_prior` on an outgoing message. Receiving: unpack verifies
 //! `from_prior` ([`UnpackMetadata::from_prior`]) and [`received_rotation`] reads the result;
-//! a mediator moves the client's registration with
-//! [`MediatorRegistry::rotate_client`](super::mediation::MediatorRegistry::rotate_client).
+//! the device sends the implied update ([`DidRotation::keylist_update`]) to its mediator,
+//! which decides each entry by its own keylist rules (`didcomm-edge-mediator`).
 //!
 //! Ending a relationship (DIDComm v2.1 "Ending a Relationship") rotates its DID to no DID:
 //! [`DidComm::end_relationship`] signs a `from_prior` without `sub`, and

@@ -40,7 +40,8 @@ use tokio::process::{Child, Command};
     about = "Load generator for the mediator (loopback)"
 )]
 struct Args {
-    /// PostgreSQL URL (a fresh database is best); SQLite in a temporary folder when absent.
+    /// PostgreSQL URL (a fresh database is best), or `memory` for the in-memory storage;
+    /// SQLite in a temporary folder when absent.
     #[arg(long)]
     database_url: Option<String>,
     /// Routed messages in the throughput phase.
@@ -544,10 +545,10 @@ async fn run(args: Args) -> AnyResult<Value> {
             .join("didcomm-edge-mediator"),
     };
     let data = tempfile_dir()?;
-    let backend = if args.database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
+    let backend = match args.database_url.as_deref() {
+        Some(url) if didcomm_edge_mediator::config::is_memory_url(url) => "memory",
+        Some(_) => "postgres",
+        None => "sqlite",
     };
     let mut mediator = spawn_mediator(&bin, &data, args.database_url.as_deref()).await?;
     let pid = mediator.child.id().unwrap_or(0);

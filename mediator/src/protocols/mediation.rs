@@ -1,7 +1,7 @@
 //! Coordinate Mediation 2.0 and 3.0 (mediator side), on the core's message types, with the
-//! state in [`crate::storage::Storage`] rather than in memory (the core's
-//! `MediatorRegistry` has the same rules for hosts that keep it in memory; here several
-//! instances share one database).
+//! state in [`crate::storage::Storage`]: SQLite or PostgreSQL (several instances share one
+//! database), or [`crate::storage::memory`] for hosts that keep it in memory. This is the one
+//! home of the mediator's rules (the core has only the messages and the recipient's side).
 //!
 //! - `mediate-request` → `mediate-grant` (`routing_did`: the mediator's DID) or
 //!   `mediate-deny`, by the grant policy. A DID that already holds a grant gets it again

@@ -1,9 +1,11 @@
 //! Storage: mediation grants, keylists and per-recipient message queues behind one async trait,
-//! with two backends: [`sqlite::SqliteStorage`] (embedded, the default) and
-//! [`postgres::PostgresStorage`] (several mediator processes on one database).
+//! with three backends: [`sqlite::SqliteStorage`] (embedded, the default),
+//! [`postgres::PostgresStorage`] (several mediator processes on one database) and
+//! [`memory::MemoryStorage`] (nothing persisted: tests, the demo, embedding).
 //!
-//! The contract every backend keeps (tested with the same test bodies against both):
-//! - [`Storage::store`] returns only once the message is durable (committed and synced).
+//! The contract every backend keeps (tested with the same test bodies against each):
+//! - [`Storage::store`] returns only once the message is durable (committed and synced; in
+//!   memory: visible to every later call, and lost with the process).
 //! - A message is identified by `(recipient, id)`; storing the same pair again is a no-op that
 //!   answers [`StoreOutcome::Duplicate`] (a sender's retry never queues a copy), also after the
 //!   message was acknowledged: an acknowledged id leaves a tombstone until the message's expiry.
@@ -18,9 +20,11 @@
 //! - A device's key limit is checked inside the keylist write.
 //! - Deliveries are bounded in messages and bytes, but carry at least one message.
 //! - Every stored message is announced on [`Storage::subscribe`], to every process sharing the
-//!   database (PostgreSQL: `LISTEN/NOTIFY`; SQLite: one process, an in-process broadcast).
+//!   database (PostgreSQL: `LISTEN/NOTIFY`; SQLite and memory: one process, an in-process
+//!   broadcast).
 
 pub mod keylist;
+pub mod memory;
 pub mod postgres;
 pub mod sqlite;
 
@@ -268,7 +272,7 @@ pub enum Notification {
 /// (`Arc<dyn Storage>`) and safe to call from many tasks at once.
 #[async_trait]
 pub trait Storage: Send + Sync + fmt::Debug + 'static {
-    /// `sqlite` or `postgres`, for logs and metrics.
+    /// `sqlite`, `postgres` or `memory`, for logs and metrics.
     fn backend(&self) -> &'static str;
 
     /// Record a grant for `grant.did`. If the DID already holds one, it is kept and returned.
@@ -372,6 +376,9 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
 /// carry a password).
 #[derive(Clone, PartialEq, Eq)]
 pub enum StorageConfig {
+    /// Nothing persisted: everything is lost when the process ends (tests, the demo,
+    /// embedding).
+    Memory,
     /// An SQLite file.
     Sqlite {
         /// The database file.
@@ -391,6 +398,7 @@ pub enum StorageConfig {
 impl fmt::Debug for StorageConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            StorageConfig::Memory => f.write_str("Memory"),
             StorageConfig::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
             StorageConfig::Postgres {
                 pool_size, ca_file, ..
@@ -407,6 +415,7 @@ impl fmt::Debug for StorageConfig {
 /// Open (and migrate) the configured backend.
 pub async fn open(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
     Ok(match config {
+        StorageConfig::Memory => Arc::new(memory::MemoryStorage::new()),
         StorageConfig::Sqlite { path } => Arc::new(sqlite::SqliteStorage::open(path).await?),
         StorageConfig::Postgres {
             url,
