@@ -25,8 +25,8 @@ use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::trust_ping::{Ping, PING_RESPONSE_TYPE};
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
-use didcomm_edge_mediator::client::Device;
 use didcomm_edge_mediator::config::GrantPolicy;
+use didcomm_edge_testkit::Device;
 use serde_json::{json, Value};
 
 /// The report's code, checked to be about `request_id` (by `pthid`; no `ack`, which
@@ -205,18 +205,7 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
 
 /// A message authcrypted from `from` to `to`.
 async fn routed_inner(from: &Device, to: &str) -> String {
-    let m = Message::new(
-        "https://didcomm.org/basicmessage/2.0/message",
-        json!({"content": "x"}),
-    )
-    .unwrap()
-    .from(from.did.clone())
-    .to(to.to_owned());
-    from.didcomm
-        .pack_encrypted(&m, to, Some(&from.did), None, &Default::default())
-        .await
-        .unwrap()
-        .0
+    from.authcrypt(to, json!({"content": "x"})).await.unwrap()
 }
 
 async fn ask_mediation(world: &World, device: &mut Device, message: Option<Message>) -> Message {

@@ -100,8 +100,8 @@ impl MediatorProcess {
     }
 
     /// Kill the process (SIGKILL, as a crash would) and wait for it.
-    pub async fn kill(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+    pub async fn kill(mut self) -> io::Result<ExitStatus> {
+        self.child.start_kill()?;
+        self.child.wait().await
     }
 }
