@@ -15,13 +15,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use common::{
-    add_recipient, call, other_peer_available, raw_exchange, status_of, test_settings, World,
-    OTHER_PEER, STEP,
+    add_recipient, call, other_peer_available, raw_exchange, status_of, status_request,
+    test_settings, World, OTHER_PEER, STEP,
 };
 use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, Paginate};
 use didcomm_edge::protocols::pickup::{
-    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
-    DELIVERY_V3, DELIVERY_V4, STATUS_V3,
+    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, DELIVERY_V3,
+    DELIVERY_V4, STATUS_V3,
 };
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
@@ -37,13 +37,6 @@ async fn pickup(
     let reply = call(http, device, &packed).await;
     assert_eq!(reply.thid.as_deref(), Some(id.as_str()), "threaded reply");
     reply
-}
-
-fn status_request(version: PickupVersion) -> StatusRequest {
-    StatusRequest {
-        version,
-        recipient_did: None,
-    }
 }
 
 fn delivery_request(version: PickupVersion, limit: u64) -> DeliveryRequest {

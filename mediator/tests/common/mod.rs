@@ -72,7 +72,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use didcomm_edge::protocols::mediation::MediationVersion;
-use didcomm_edge::protocols::pickup::{DeliveryRequest, MessagesReceived, PickupVersion};
+use didcomm_edge::protocols::pickup::{
+    DeliveryRequest, MessagesReceived, PickupVersion, StatusRequest,
+};
 use didcomm_edge::Message;
 use didcomm_edge_mediator::config::Settings;
 use didcomm_edge_mediator::server::{self, RunningServer};
@@ -169,6 +171,14 @@ pub async fn add_recipient(http: &mut HttpConnection, device: &mut Device) -> St
     let recipient = device.add_recipient_over(http, &routing).await.unwrap();
     assert!(device.mediation.recipient_dids.contains(&recipient));
     recipient
+}
+
+/// A `status-request` of `version` for every recipient DID of the device.
+pub fn status_request(version: PickupVersion) -> StatusRequest {
+    StatusRequest {
+        version,
+        recipient_did: None,
+    }
 }
 
 /// One `delivery-request` of `version` for up to `limit` messages by `device`; the reply.
