@@ -591,4 +591,77 @@ mod tests {
         assert_eq!(calls, 1);
         assert_eq!(r.unwrap_err().http_status(), Some(400));
     }
+
+    /// A server on 127.0.0.1 that answers `answers` requests on its first connection with
+    /// `response`, then closes it; later connections are accepted and closed at once.
+    async fn one_connection_server(answers: usize, response: &'static [u8]) -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            for _ in 0..answers {
+                // Each test request is small enough for one read.
+                if first.read(&mut buffer).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                first.write_all(response).await.unwrap();
+            }
+            drop(first);
+            while let Ok((later, _)) = listener.accept().await {
+                drop(later);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_connection_reads_any_status_and_never_reconnects() {
+        let addr = one_connection_server(
+            2,
+            b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n\
+              Content-Length: 2\r\n\r\n{}",
+        )
+        .await;
+        let mut http = HttpConnection::connect(addr).await.unwrap();
+        for _ in 0..2 {
+            let answer = http.post_packed("{}").await.unwrap();
+            assert_eq!(answer.status, 429);
+            assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+            assert_eq!(answer.text(), "{}");
+            assert!(!answer.is_didcomm());
+        }
+        // The server closed the connection: the next request fails instead of opening another.
+        let e = http.get("/healthz").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn a_connection_refuses_a_reply_over_its_limit() {
+        let addr = one_connection_server(
+            1,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+        )
+        .await;
+        let mut http = HttpConnection::connect(addr).await.unwrap().max_reply(4);
+        let e = http.get("/").await.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge)
+        );
+    }
+
+    #[tokio::test]
+    async fn connecting_to_nothing_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let e = HttpConnection::connect(addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
+        let e = WsConnection::connect(&format!("ws://{addr}/ws"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
+    }
 }
