@@ -36,3 +36,12 @@ pub async fn connect_ws(
 ) -> Result<WsConnection> {
     WsConnection::connect(&websocket_url(addr), timeout).await
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_websocket_url_is_the_one_the_mediator_advertises() {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+        assert_eq!(super::websocket_url(addr), "ws://127.0.0.1:8080/ws");
+    }
+}
