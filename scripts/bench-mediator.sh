@@ -3,7 +3,8 @@
 # report per backend (record them in BENCHMARKS.md). Extra arguments go to the load generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p didcomm-edge-mediator --bins
+# The mediator and the load generator (the testkit's binary, which starts the mediator beside it).
+cargo build --release --locked -p didcomm-edge-mediator -p didcomm-edge-testkit --bins
 load=./target/release/didcomm-edge-mediator-load
 "$load" "$@"
 pgdir="$(mktemp -d)"

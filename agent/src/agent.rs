@@ -473,9 +473,7 @@ impl EdgeAgent {
         message: Message,
     ) -> Result<Message> {
         let request_id = message.id.clone();
-        let message = with_return_route(message, ReturnRoute::All)
-            .from(self.inner.control_did.clone())
-            .to(endpoint.did.clone());
+        let message = to_mediator(message, &self.inner.control_did, &endpoint.did);
         let mut attempt = 0u32;
         let (reply, attempt_id) = transport::retrying(&self.inner.config.retry, || {
             attempt += 1;
@@ -486,17 +484,13 @@ impl EdgeAgent {
                 if !first {
                     this.id = didcomm_edge::crypto::uuid_v4()?;
                 }
-                let (packed, _) = self
-                    .inner
-                    .didcomm
-                    .pack_encrypted(
-                        &this,
-                        &endpoint.did,
-                        Some(&self.inner.control_did),
-                        None,
-                        &PackEncryptedOptions::default(),
-                    )
-                    .await?;
+                let packed = pack_for_mediator(
+                    &self.inner.didcomm,
+                    &this,
+                    &self.inner.control_did,
+                    &endpoint.did,
+                )
+                .await?;
                 match self.inner.http.post_raw(&endpoint.http, &packed).await? {
                     (200..=299, body) if body.trim().is_empty() => Ok((None, this.id)),
                     (200..=299, body) => Ok((Some(body), this.id)),
@@ -1252,6 +1246,35 @@ struct MediatorTarget {
     http: String,
     websocket: String,
     invitation_id: Option<String>,
+}
+
+/// Address `message` from `from` (a device's control DID) to the mediator `mediator_did`, and
+/// ask for the reply on the same connection (`return_route: all`): how every request the agent
+/// makes to its mediator is addressed. Pack it with [`pack_for_mediator`].
+pub fn to_mediator(message: Message, from: &str, mediator_did: &str) -> Message {
+    with_return_route(message, ReturnRoute::All)
+        .from(from.to_owned())
+        .to(mediator_did.to_owned())
+}
+
+/// Authcrypt `message` (already addressed, see [`to_mediator`]) from `from` to the mediator
+/// `mediator_did` with `didcomm`, the way the agent packs its requests to the mediator.
+pub async fn pack_for_mediator(
+    didcomm: &DidComm,
+    message: &Message,
+    from: &str,
+    mediator_did: &str,
+) -> Result<String> {
+    let (packed, _) = didcomm
+        .pack_encrypted(
+            message,
+            mediator_did,
+            Some(from),
+            None,
+            &PackEncryptedOptions::default(),
+        )
+        .await?;
+    Ok(packed)
 }
 
 /// The sender a message authenticated (authcrypt or signature), as a DID.

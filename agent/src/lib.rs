@@ -46,7 +46,9 @@ mod pickup;
 pub mod state;
 pub mod transport;
 
-pub use agent::{Acknowledged, Connection, EdgeAgent, Rotated, Sent};
+pub use agent::{
+    pack_for_mediator, to_mediator, Acknowledged, Connection, EdgeAgent, Rotated, Sent,
+};
 pub use config::{AgentConfig, EndpointStyle, RetryPolicy, SendMode};
 pub use error::{Error, ErrorKind, Result};
 pub use live::{LiveEvent, LiveHandle, LiveState, LiveStream};

@@ -16,16 +16,15 @@ use std::time::{Duration, Instant};
 use didcomm_edge::protocols::pickup::{
     LiveDeliveryChange, MessagesReceived, PickupVersion, StatusRequest,
 };
-use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::ProtocolMessage;
-use didcomm_edge::{Message, PackEncryptedOptions};
+use didcomm_edge::Message;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::agent::is_too_large;
-use crate::agent::{Acknowledged, EdgeAgent, MediatorEndpoint};
+use crate::agent::{pack_for_mediator, to_mediator, Acknowledged, EdgeAgent, MediatorEndpoint};
 use crate::config::Backoff;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pickup::{
@@ -554,20 +553,10 @@ impl Worker {
     /// Pack a request to the mediator from the control DID and send it on the socket.
     async fn send_request(&self, ws: &mut WsStream, message: Message) -> Result<String> {
         let id = message.id.clone();
-        let message = with_return_route(message, ReturnRoute::All)
-            .from(self.agent.control_did().to_owned())
-            .to(self.endpoint.did.clone());
-        let (packed, _) = self
-            .agent
-            .didcomm()
-            .pack_encrypted(
-                &message,
-                &self.endpoint.did,
-                Some(self.agent.control_did()),
-                None,
-                &PackEncryptedOptions::default(),
-            )
-            .await?;
+        let control = self.agent.control_did();
+        let message = to_mediator(message, control, &self.endpoint.did);
+        let packed =
+            pack_for_mediator(self.agent.didcomm(), &message, control, &self.endpoint.did).await?;
         ws.send(WsMessage::Text(packed.into()))
             .await
             .map_err(|_| Error::new(ErrorKind::Unreachable, "the live connection failed"))?;

@@ -1,9 +1,15 @@
-//! Transports: HTTP POST of one packed message (reqwest) and WebSocket connections
-//! (tokio-tungstenite), with network failures mapped to typed errors.
+//! Transports: HTTP POST of one packed message (reqwest), one kept-alive HTTP/1.1 connection
+//! ([`HttpConnection`], hyper) and WebSocket connections ([`WsConnection`], tokio-tungstenite),
+//! with network failures mapped to typed errors.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -165,6 +171,146 @@ impl HttpTransport {
     }
 }
 
+/// One HTTP/1.1 connection kept alive, over plain TCP (no TLS: loopback, a local network, or
+/// a TLS-terminating proxy beside the device). Requests go one after another on this very
+/// connection; once the server closes it, requests fail ([`ErrorKind::Unreachable`]) rather
+/// than opening another. For callers that need to know which connection a request used
+/// (connection budgets, rate limits per connection, a device that keeps one socket to its
+/// mediator); [`HttpTransport`] pools connections instead. It has no timeout of its own: wrap
+/// a call in `tokio::time::timeout` where one is needed.
+#[derive(Debug)]
+pub struct HttpConnection {
+    sender: SendRequest<Full<Bytes>>,
+    host: String,
+    max_reply: usize,
+}
+
+/// What a request on an [`HttpConnection`] answered, whatever the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body (at most the connection's reply limit).
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the body is a packed DIDComm message ([`ENCRYPTED_MEDIA_TYPE`]): a reply or a
+    /// problem report.
+    pub fn is_didcomm(&self) -> bool {
+        self.content_type.as_deref() == Some(ENCRYPTED_MEDIA_TYPE)
+    }
+}
+
+impl HttpConnection {
+    /// Open a connection to `addr`.
+    pub async fn connect(addr: SocketAddr) -> Result<HttpConnection> {
+        let unreachable =
+            || Error::new(ErrorKind::Unreachable, format!("cannot connect to {addr}"));
+        let stream = TcpStream::connect(addr).await.map_err(|_| unreachable())?;
+        // Requests are small and answered one at a time: do not wait to fill a segment.
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| unreachable())?;
+        tokio::spawn(connection);
+        Ok(HttpConnection {
+            sender,
+            host: addr.to_string(),
+            max_reply: MAX_REPLY_BYTES,
+        })
+    }
+
+    /// Read reply bodies of at most `bytes` (16 MiB by default); a longer one is an error of
+    /// kind [`didcomm_edge::ErrorKind::TooLarge`].
+    #[must_use]
+    pub fn max_reply(mut self, bytes: usize) -> Self {
+        self.max_reply = bytes;
+        self
+    }
+
+    /// Send `method` `path` with `body` (and its `content_type`); the answer, whatever its
+    /// status (a failed or closed connection is an error).
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<HttpAnswer> {
+        let failed = || {
+            Error::new(
+                ErrorKind::Unreachable,
+                format!("the connection to {} failed", self.host),
+            )
+        };
+        self.sender.ready().await.map_err(|_| failed())?;
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, &self.host);
+        if let Some(content_type) = content_type {
+            builder = builder.header(hyper::header::CONTENT_TYPE, content_type);
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| Error::invalid(format!("{method} {path} is not a valid request")))?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|_| failed())?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = Limited::new(response.into_body(), self.max_reply)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    Error::new(
+                        ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge),
+                        format!(
+                            "the reply of {} exceeds the limit of {} bytes",
+                            self.host, self.max_reply
+                        ),
+                    )
+                } else {
+                    failed()
+                }
+            })?
+            .to_bytes()
+            .to_vec();
+        Ok(HttpAnswer {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// POST one packed message to `/`.
+    pub async fn post_packed(&mut self, packed: &str) -> Result<HttpAnswer> {
+        let body = packed.as_bytes().to_vec();
+        self.request("POST", "/", Some(ENCRYPTED_MEDIA_TYPE), body)
+            .await
+    }
+
+    /// GET `path`.
+    pub async fn get(&mut self, path: &str) -> Result<HttpAnswer> {
+        self.request("GET", path, None, Vec::new()).await
+    }
+}
+
 /// The refusal an error status (and its body) stands for. The mediator answers
 /// `{"error": kind, "reason": "..."}`; other servers answer anything.
 pub(crate) fn refusal(url: &str, status: u16, body: &str) -> Error {
@@ -253,6 +399,80 @@ pub(crate) async fn ws_connect_limited(
             format!("cannot open a WebSocket to {target}"),
         )),
         Ok(Ok((stream, _))) => Ok(stream),
+    }
+}
+
+/// One WebSocket connection carrying packed messages as text frames, for callers that drive
+/// the exchange themselves (the agent's own live mode is [`crate::LiveStream`], which
+/// reconnects and acknowledges by itself). Pings from the other side are answered.
+#[derive(Debug)]
+pub struct WsConnection {
+    stream: WsStream,
+    target: String,
+}
+
+impl WsConnection {
+    /// Open a WebSocket to `url` (`ws://` or `wss://`) within `timeout`.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<WsConnection> {
+        Ok(WsConnection {
+            stream: ws_connect(url, timeout).await?,
+            target: endpoint_name(url),
+        })
+    }
+
+    /// Send `text` (a packed message, or anything) as one text frame.
+    pub async fn send(&mut self, text: &str) -> Result<()> {
+        self.stream
+            .send(WsMessage::Text(text.to_owned().into()))
+            .await
+            .map_err(|_| self.failed())
+    }
+
+    /// The next text (or binary, read as text) frame, waiting at most `wait`: `None` when
+    /// nothing came in time; an error of kind [`ErrorKind::Unreachable`] once the connection
+    /// is closed or failed.
+    pub async fn next(&mut self, wait: Duration) -> Result<Option<String>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let Ok(frame) = tokio::time::timeout_at(deadline, self.stream.next()).await else {
+                return Ok(None);
+            };
+            match frame {
+                Some(Ok(WsMessage::Text(text))) => return Ok(Some(text.to_string())),
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    return Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+                }
+                Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
+                Some(Ok(WsMessage::Close(_))) | None => {
+                    return Err(Error::new(
+                        ErrorKind::Unreachable,
+                        format!("{} closed the WebSocket", self.target),
+                    ))
+                }
+                Some(Err(_)) => return Err(self.failed()),
+            }
+        }
+    }
+
+    /// Send a ping frame (a keepalive, as live mode sends every
+    /// [`crate::AgentConfig::keepalive`]); the pong is read and skipped by [`WsConnection::next`].
+    pub async fn ping(&mut self) -> Result<()> {
+        self.stream
+            .send(WsMessage::Ping(Vec::new().into()))
+            .await
+            .map_err(|_| self.failed())
+    }
+
+    /// Close the connection (the close handshake, as far as the other side takes part).
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+
+    fn failed(&self) -> Error {
+        Error::new(
+            ErrorKind::Unreachable,
+            format!("the WebSocket to {} failed", self.target),
+        )
     }
 }
 
@@ -370,5 +590,78 @@ mod tests {
         .await;
         assert_eq!(calls, 1);
         assert_eq!(r.unwrap_err().http_status(), Some(400));
+    }
+
+    /// A server on 127.0.0.1 that answers `answers` requests on its first connection with
+    /// `response`, then closes it; later connections are accepted and closed at once.
+    async fn one_connection_server(answers: usize, response: &'static [u8]) -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            for _ in 0..answers {
+                // Each test request is small enough for one read.
+                if first.read(&mut buffer).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                first.write_all(response).await.unwrap();
+            }
+            drop(first);
+            while let Ok((later, _)) = listener.accept().await {
+                drop(later);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_connection_reads_any_status_and_never_reconnects() {
+        let addr = one_connection_server(
+            2,
+            b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n\
+              Content-Length: 2\r\n\r\n{}",
+        )
+        .await;
+        let mut http = HttpConnection::connect(addr).await.unwrap();
+        for _ in 0..2 {
+            let answer = http.post_packed("{}").await.unwrap();
+            assert_eq!(answer.status, 429);
+            assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+            assert_eq!(answer.text(), "{}");
+            assert!(!answer.is_didcomm());
+        }
+        // The server closed the connection: the next request fails instead of opening another.
+        let e = http.get("/healthz").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn a_connection_refuses_a_reply_over_its_limit() {
+        let addr = one_connection_server(
+            1,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+        )
+        .await;
+        let mut http = HttpConnection::connect(addr).await.unwrap().max_reply(4);
+        let e = http.get("/").await.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::Envelope(didcomm_edge::ErrorKind::TooLarge)
+        );
+    }
+
+    #[tokio::test]
+    async fn connecting_to_nothing_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let e = HttpConnection::connect(addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
+        let e = WsConnection::connect(&format!("ws://{addr}/ws"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
     }
 }

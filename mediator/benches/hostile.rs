@@ -11,9 +11,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,10 +24,8 @@ use didcomm_edge::{
     Attachment, DidComm, Identity, IdentityMethod, KeyPair, KeyType, Message, PackEncryptedOptions,
     ResolverChain, Wallet,
 };
-use didcomm_edge_mediator::client::{HttpClient, HttpResponse};
+use didcomm_edge_testkit::{HttpAnswer, HttpConnection, MediatorProcess};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 /// Requests per input (CPU ticks are 10 ms: the mean over this many is fine-grained enough).
 const REPEAT: usize = 20;
@@ -57,7 +53,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 async fn main() -> AnyResult<()> {
     let dir = tempfile::tempdir()?;
     let bin = Path::new(env!("CARGO_BIN_EXE_didcomm-edge-mediator"));
-    let (mut child, mut addr, mediator_did) = spawn_mediator(bin, dir.path()).await?;
+    let mut mediator = spawn_mediator(bin, dir.path()).await?;
+    let mediator_did = mediator.did.clone();
 
     let cases = build_cases(&mediator_did).await?;
     println!(
@@ -67,8 +64,8 @@ async fn main() -> AnyResult<()> {
     let mut worst_cpu: f64 = 0.0;
     let mut worst_mem: f64 = 0.0;
     for case in &cases {
-        let pid = child.id().ok_or("the mediator has no pid")?;
-        let mut client = HttpClient::connect(addr).await?;
+        let pid = mediator.child.id().ok_or("the mediator has no pid")?;
+        let mut client = HttpConnection::connect(mediator.addr).await?;
         reset_peak(pid)?;
         let rss_before = status_kib(pid, "VmRSS:")?;
         let ticks_before = cpu_ticks(pid)?;
@@ -101,11 +98,8 @@ async fn main() -> AnyResult<()> {
         let extra_mib = peak.saturating_sub(rss_before) as f64 / 1024.0;
         if status == 0 {
             // Still busy with the input: start over with a fresh process.
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            let (c, a, _) = spawn_mediator(bin, dir.path()).await?;
-            child = c;
-            addr = a;
+            let _ = mediator.kill().await;
+            mediator = spawn_mediator(bin, dir.path()).await?;
         }
         if !case.name.starts_with("reference") {
             worst_cpu = worst_cpu.max(cpu_ms);
@@ -138,15 +132,14 @@ async fn main() -> AnyResult<()> {
         worst_cpu / TARGET_CPU_MS,
         worst_mem / TARGET_EXTRA_MIB
     );
-    let _ = child.start_kill();
-    let _ = child.wait().await;
+    let _ = mediator.kill().await;
     Ok(())
 }
 
 async fn post(
-    client: &mut HttpClient,
+    client: &mut HttpConnection,
     case: &Case,
-) -> Result<didcomm_edge_mediator::Result<HttpResponse>, tokio::time::error::Elapsed> {
+) -> Result<didcomm_edge_testkit::Result<HttpAnswer>, tokio::time::error::Elapsed> {
     let request = client.request("POST", "/", Some(case.content_type), case.body.clone());
     tokio::time::timeout(REQUEST_TIMEOUT, request).await
 }
@@ -156,12 +149,9 @@ fn excerpt(text: &str) -> String {
     text.chars().take(120).collect()
 }
 
-async fn spawn_mediator(bin: &Path, data_dir: &Path) -> AnyResult<(Child, SocketAddr, String)> {
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--no-qr",
+/// The mediator binary on loopback, rate limits lifted so every request reaches the parsers.
+async fn spawn_mediator(bin: &Path, data_dir: &Path) -> AnyResult<MediatorProcess> {
+    let args = [
         "--log-filter",
         "error",
         "--max-message-bytes",
@@ -170,29 +160,8 @@ async fn spawn_mediator(bin: &Path, data_dir: &Path) -> AnyResult<(Child, Socket
         "1000000000",
         "--rate-limit-burst",
         "1000000000",
-    ])
-    .arg("--data-dir")
-    .arg(data_dir)
-    .stdout(Stdio::piped())
-    .kill_on_drop(true);
-    let mut child = cmd.spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let mut did = None;
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(d) = line.strip_prefix("mediator DID: ") {
-                did = Some(d.to_owned());
-            }
-            if let Some(a) = line.strip_prefix("listening on http://") {
-                return Ok::<SocketAddr, Box<dyn std::error::Error + Send + Sync>>(a.parse()?);
-            }
-        }
-        Err("the mediator exited before listening".into())
-    })
-    .await??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((child, addr, did.ok_or("no DID printed")?))
+    ];
+    Ok(MediatorProcess::start(bin, data_dir, args).await?)
 }
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {

@@ -11,22 +11,22 @@ mod common;
 
 use std::time::Duration;
 
-use common::{call, refused, test_settings, World, STEP};
+use common::{call, refused, status_request, test_settings, World, STEP};
 use didcomm_edge::protocols::discover_features::{Disclose, FeatureQuery, Queries};
 use didcomm_edge::protocols::mediation::{
     MediationEvent, MediationVersion, RecipientUpdateItem, UpdateResult, MEDIATE_DENY_V2,
     MEDIATE_GRANT_V3,
 };
 use didcomm_edge::protocols::pickup::{
-    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
+    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status,
 };
 use didcomm_edge::protocols::report_problem::{ProblemReport, PROBLEM_REPORT_TYPE};
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::trust_ping::{Ping, PING_RESPONSE_TYPE};
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
-use didcomm_edge_mediator::client::Device;
 use didcomm_edge_mediator::config::GrantPolicy;
+use didcomm_edge_testkit::Device;
 use serde_json::{json, Value};
 
 /// The report's code, checked to be about `request_id` (by `pthid`; no `ack`, which
@@ -36,13 +36,6 @@ fn problem(report: &Message, request_id: &str) -> ProblemReport {
     assert_eq!(report.pthid.as_deref(), Some(request_id));
     assert!(report.ack.is_none(), "{:?}", report.ack);
     parsed
-}
-
-fn status_request() -> StatusRequest {
-    StatusRequest {
-        version: PickupVersion::V3,
-        recipient_did: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +126,10 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
     );
 
     // Bob holds no grant: no pickup, no keylist.
-    let (request, id) = bob.request(&status_request()).await.unwrap();
+    let (request, id) = bob
+        .request(&status_request(PickupVersion::V3))
+        .await
+        .unwrap();
     let report = refused(&mut http, &bob, &request, 403).await;
     assert_eq!(problem(&report, &id).code, "e.p.req.not-allowed");
     bob.mediation.state = didcomm_edge::protocols::mediation::MediationState::Granted {
@@ -148,7 +144,7 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
     refused(&mut http, &bob, &query, 403).await;
 
     // Requests that do not authenticate their sender are refused (JSON: nobody to answer).
-    let anonymous = bob.to_mediator(status_request().to_message().unwrap());
+    let anonymous = bob.to_mediator(status_request(PickupVersion::V3).to_message().unwrap());
     let anonymous = Message {
         from: None,
         ..anonymous
@@ -168,7 +164,7 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
     assert_eq!(r.status, 403);
     assert!(r.text().contains("forbidden"), "{}", r.text());
     // Signed by Alice but not encrypted: not enough to read her queue.
-    let signed_only = alice.to_mediator(status_request().to_message().unwrap());
+    let signed_only = alice.to_mediator(status_request(PickupVersion::V3).to_message().unwrap());
     let (packed, _) = alice
         .didcomm
         .pack_signed(&signed_only, &alice.did)
@@ -205,18 +201,7 @@ async fn another_did_cannot_pick_up_or_update_someone_elses_queue() {
 
 /// A message authcrypted from `from` to `to`.
 async fn routed_inner(from: &Device, to: &str) -> String {
-    let m = Message::new(
-        "https://didcomm.org/basicmessage/2.0/message",
-        json!({"content": "x"}),
-    )
-    .unwrap()
-    .from(from.did.clone())
-    .to(to.to_owned());
-    from.didcomm
-        .pack_encrypted(&m, to, Some(&from.did), None, &Default::default())
-        .await
-        .unwrap()
-        .0
+    from.authcrypt(to, json!({"content": "x"})).await.unwrap()
 }
 
 async fn ask_mediation(world: &World, device: &mut Device, message: Option<Message>) -> Message {
@@ -449,12 +434,18 @@ async fn trust_ping_discover_features_and_problem_reports() {
 
     // Over the WebSocket, a refusal is a packed problem report frame too.
     let mut ws = world.ws().await;
-    let (request, id) = stranger.request(&status_request()).await.unwrap();
+    let (request, id) = stranger
+        .request(&status_request(PickupVersion::V3))
+        .await
+        .unwrap();
     ws.send(&request).await.unwrap();
     let frame = ws.next(STEP).await.unwrap().unwrap();
     let report = stranger.unpack(&frame).await.unwrap();
     assert_eq!(problem(&report, &id).code, "e.p.req.not-allowed");
-    let (request, _) = alice.request(&status_request()).await.unwrap();
+    let (request, _) = alice
+        .request(&status_request(PickupVersion::V3))
+        .await
+        .unwrap();
     ws.send(&request).await.unwrap();
     let status = alice
         .unpack(&ws.next(STEP).await.unwrap().unwrap())

@@ -16,79 +16,37 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use didcomm_edge::protocols::mediation::MediationVersion;
-use didcomm_edge::protocols::pickup::{DeliveryRequest, MessagesReceived, PickupVersion};
-use didcomm_edge_mediator::client::{Device, HttpClient};
+use didcomm_edge::protocols::pickup::PickupVersion;
+use didcomm_edge_testkit::{Device, HttpConnection, MediatorProcess};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    did: String,
-}
-
-async fn spawn_mediator(data_dir: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_didcomm-edge-mediator"))
-        .args(["--listen", "127.0.0.1:0", "--no-qr", "--log-filter", "warn"])
-        // This test is about durability, not rate limiting: Bob's retry sends all 540
-        // forwards on one connection, faster than the default burst on a quick machine.
-        .args([
+/// The mediator binary on loopback with its data in `data_dir`.
+async fn spawn_mediator(data_dir: &Path) -> MediatorProcess {
+    let bin = Path::new(env!("CARGO_BIN_EXE_didcomm-edge-mediator"));
+    MediatorProcess::start(
+        bin,
+        data_dir,
+        [
+            "--log-filter",
+            "warn",
+            // This test is about durability, not rate limiting: Bob's retry sends all 540
+            // forwards on one connection, faster than the default burst on a quick machine.
             "--rate-limit-per-second",
             "100000",
             "--rate-limit-burst",
             "100000",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the mediator binary");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut did = None;
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(d) = line.strip_prefix("mediator DID: ") {
-                did = Some(d.to_owned());
-            }
-            if let Some(a) = line.strip_prefix("listening on http://") {
-                return a.parse::<SocketAddr>().unwrap();
-            }
-        }
-        panic!("the mediator exited before listening");
-    })
+        ],
+    )
     .await
-    .expect("the mediator starts in time");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Running {
-        child,
-        addr,
-        did: did.expect("the mediator printed its DID"),
-    }
-}
-
-async fn kill9(mut running: Running) {
-    running.child.start_kill().unwrap(); // SIGKILL
-    let _ = running.child.wait().await;
+    .expect("start the mediator binary")
 }
 
 /// One page (at most 100) of Alice's queue (Pickup 4.0); returns (message id, content
 /// number) pairs.
 async fn drain(addr: SocketAddr, alice: &Device) -> Vec<(String, u64)> {
-    let mut http = HttpClient::connect(addr).await.unwrap();
-    let (request, _) = alice
-        .request(&DeliveryRequest {
-            version: PickupVersion::V4,
-            limit: 100_000,
-            recipient_did: None,
-        })
-        .await
-        .unwrap();
+    let mut http = HttpConnection::connect(addr).await.unwrap();
     let mut out = Vec::new();
-    let reply = common::call(&mut http, alice, &request).await;
+    let reply = common::delivery(&mut http, alice, PickupVersion::V4, 100_000).await;
     for m in Device::delivered(&reply).unwrap().messages {
         let inner = alice.unpack(&m.message).await.unwrap();
         out.push((m.id, inner.body.unwrap()["n"].as_u64().unwrap()));
@@ -97,15 +55,8 @@ async fn drain(addr: SocketAddr, alice: &Device) -> Vec<(String, u64)> {
 }
 
 async fn ack(addr: SocketAddr, alice: &Device, ids: &[String]) {
-    let mut http = HttpClient::connect(addr).await.unwrap();
-    let (request, _) = alice
-        .request(&MessagesReceived {
-            version: PickupVersion::V4,
-            message_id_list: ids.to_vec(),
-        })
-        .await
-        .unwrap();
-    let r = http.post_packed(&request).await.unwrap();
+    let mut http = HttpConnection::connect(addr).await.unwrap();
+    let r = common::messages_received(&mut http, alice, PickupVersion::V4, ids.to_vec()).await;
     assert_eq!(r.status, 202, "{}", r.text());
 }
 
@@ -123,7 +74,7 @@ async fn scenario() {
     // Alice enrolls with the protocol; Bob routes real forwards to her recipient DID.
     let mut alice = Device::new(&mediator, MediationVersion::V3).unwrap();
     let recipient = {
-        let mut http = HttpClient::connect(first.addr).await.unwrap();
+        let mut http = HttpConnection::connect(first.addr).await.unwrap();
         common::enroll(&mut http, &mut alice).await
     };
     let bob = Device::new(&mediator, MediationVersion::V3).unwrap();
@@ -143,7 +94,7 @@ async fn scenario() {
         let accepted = Arc::clone(&accepted);
         let addr = first.addr;
         senders.push(tokio::spawn(async move {
-            let Ok(mut http) = HttpClient::connect(addr).await else {
+            let Ok(mut http) = HttpConnection::connect(addr).await else {
                 return;
             };
             for (n, f) in chunk {
@@ -164,7 +115,7 @@ async fn scenario() {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    kill9(first).await;
+    first.kill().await.unwrap();
     for s in senders {
         s.await.unwrap();
     }
@@ -189,7 +140,7 @@ async fn scenario() {
         }
         ack(second.addr, &alice, &ids).await;
     }
-    kill9(second).await;
+    second.kill().await.unwrap();
 
     // Third start: the rest is there, nothing acknowledged comes back.
     let third = spawn_mediator(dir.path()).await;
@@ -219,7 +170,7 @@ async fn scenario() {
     // Bob retries every forward (he cannot know which ones made it before the crash): each
     // is accepted, the ones already acknowledged are not delivered again (their tombstones
     // survived kill -9), and the ones that never made it are delivered once.
-    let mut http = HttpClient::connect(third.addr).await.unwrap();
+    let mut http = HttpConnection::connect(third.addr).await.unwrap();
     for (_, f) in &forwards {
         let r = http.post_packed(f).await.unwrap();
         assert_eq!(r.status, 202, "{}", r.text());
@@ -245,7 +196,7 @@ async fn scenario() {
         total as usize,
         "every message delivered exactly once in the end"
     );
-    kill9(third).await;
+    third.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,21 +205,14 @@ async fn sigterm_stops_gracefully_and_creates_a_private_data_folder() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
     let mut running = spawn_mediator(&dir).await;
-    let mut http = HttpClient::connect(running.addr).await.unwrap();
+    let mut http = HttpConnection::connect(running.addr).await.unwrap();
     assert_eq!(http.get("/healthz").await.unwrap().status, 200);
-    let pid = running.child.id().unwrap();
-    let status = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
+    let exit = running
+        .terminate(Duration::from_secs(20))
         .await
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), running.child.wait())
-        .await
-        .expect("the mediator stops within 20 s of SIGTERM")
-        .unwrap();
+        .expect("the mediator stops within 20 s of SIGTERM");
     assert!(exit.success(), "exit status {exit:?}");
-    assert!(HttpClient::connect(running.addr).await.is_err());
+    assert!(HttpConnection::connect(running.addr).await.is_err());
 
     let identity_dir = parent.path().join("new-folder");
     didcomm_edge_mediator::identity::load_or_create(&identity_dir, &["http://x"]).unwrap();

@@ -12,13 +12,16 @@
 mod common;
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{call, test_settings, World, STEP};
+use common::{
+    call, connect_from, other_peer_available, raw_exchange, status_of, test_settings, World,
+    OTHER_PEER, STEP,
+};
 use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, RecipientUpdateItem};
 use didcomm_edge::protocols::report_problem::ProblemReport;
 use didcomm_edge::protocols::trust_ping::{Ping, PING_RESPONSE_TYPE};
@@ -27,54 +30,11 @@ use didcomm_edge::{
     Config as EngineConfig, DidComm, DidDocument, DidResolver, Forward, InMemoryDidResolver,
     Message, PackEncryptedOptions, ResolverChain,
 };
-use didcomm_edge_mediator::client::{Device, HttpClient, WsClient};
 use didcomm_edge_mediator::mediator::{HandlerLimits, MediatorHandler};
 use didcomm_edge_mediator::server;
-use futures_util::{SinkExt, StreamExt};
+use didcomm_edge_testkit::{Device, HttpConnection};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-
-/// A second loopback address: Linux routes all of 127.0.0.0/8 to the loopback interface, so
-/// a client bound here is "another peer" to the server on 127.0.0.1.
-const OTHER_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-/// Whether this host routes [`OTHER_PEER`] to loopback (Linux does; macOS only has
-/// 127.0.0.1 unless configured): the checks that need a second peer address are skipped
-/// where it cannot be bound.
-fn other_peer_available() -> bool {
-    let available = std::net::TcpListener::bind(SocketAddr::new(OTHER_PEER, 0)).is_ok();
-    if !available {
-        eprintln!("127.0.0.2 cannot be bound here: skipping the second-address checks");
-    }
-    available
-}
-
-/// A TCP connection to `addr` from `local` (any port).
-async fn connect_from(local: IpAddr, addr: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(local, 0)).unwrap();
-    socket.connect(addr).await.unwrap()
-}
-
-/// Write `request` on a fresh connection from `local` and read until the server closes it or
-/// `STEP` passes; returns what was read.
-async fn raw_exchange(local: IpAddr, addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = connect_from(local, addr).await;
-    stream.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(STEP, stream.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The status code of a raw HTTP/1.1 answer (`0` when there was none).
-fn status_of(answer: &str) -> u16 {
-    answer
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
-}
 
 fn post_json_request(body: &str) -> Vec<u8> {
     format!(
@@ -299,53 +259,27 @@ async fn a_silent_websocket_is_closed_and_a_pinging_one_is_not() {
     let mut settings = test_settings(dir.path(), None);
     settings.ws_idle_timeout_seconds = 1;
     let world = World::start(settings).await;
-    let addr = world.server.local_addr;
 
     // Pings every 300 ms (as the agent's live mode does, every 20 s by default, against the
     // default timeout of 120 s) keep a socket open past several timeouts.
-    let (mut pinging, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .unwrap();
+    let mut pinging = world.ws().await;
     for _ in 0..10 {
-        pinging
-            .send(tokio_tungstenite::tungstenite::Message::Ping(
-                Vec::new().into(),
-            ))
-            .await
-            .unwrap();
-        // Read what came back meanwhile (the pong); a close would show up here.
-        if let Ok(Some(frame)) =
-            tokio::time::timeout(Duration::from_millis(300), pinging.next()).await
-        {
-            let frame = frame.unwrap();
-            assert!(!frame.is_close(), "closed while pinging: {frame:?}");
-        }
+        pinging.ping().await.unwrap();
+        // Read what came back meanwhile (the pong is skipped); a close would show up here.
+        let next = pinging.next(Duration::from_millis(300)).await;
+        assert!(next.is_ok(), "closed while pinging: {next:?}");
     }
     // It still answers requests.
     let device = world.device(MediationVersion::V3);
-    pinging
-        .send(tokio_tungstenite::tungstenite::Message::Text(
-            ping(&device).await.into(),
-        ))
-        .await
-        .unwrap();
-    let reply = loop {
-        let frame = tokio::time::timeout(STEP, pinging.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            break text.to_string();
-        }
-    };
+    pinging.send(&ping(&device).await).await.unwrap();
+    let reply = pinging.next(STEP).await.unwrap().expect("a reply in time");
     assert_eq!(
         device.unpack(&reply).await.unwrap().type_,
         PING_RESPONSE_TYPE
     );
 
     // A socket that says nothing is closed.
-    let mut silent = WsClient::connect(addr).await.unwrap();
+    let mut silent = world.ws().await;
     let next = silent.next(STEP).await;
     assert!(next.is_err(), "a silent socket stayed open: {next:?}");
     world.server.shutdown().await.unwrap();
@@ -459,7 +393,7 @@ async fn health_answers_while_unpacking_blocks() {
         let packed = ping(&device).await;
         let order = Arc::clone(&order);
         pings.push(tokio::spawn(async move {
-            let mut http = HttpClient::connect(addr).await.unwrap();
+            let mut http = HttpConnection::connect(addr).await.unwrap();
             let r = http.post_packed(&packed).await.unwrap();
             order.lock().unwrap().push(format!("ping {i}"));
             r.status
@@ -469,7 +403,7 @@ async fn health_answers_while_unpacking_blocks() {
     let health = tokio::spawn({
         let order = Arc::clone(&order);
         async move {
-            let mut http = HttpClient::connect(addr).await.unwrap();
+            let mut http = HttpConnection::connect(addr).await.unwrap();
             let status = http.get("/healthz").await.unwrap().status;
             order.lock().unwrap().push("healthz".into());
             status
@@ -504,7 +438,7 @@ async fn a_full_unpack_queue_refuses_at_once() {
     }
     let send = |packed: String| {
         tokio::spawn(async move {
-            let mut http = HttpClient::connect(addr).await.unwrap();
+            let mut http = HttpConnection::connect(addr).await.unwrap();
             http.post_packed(&packed).await.unwrap()
         })
     };

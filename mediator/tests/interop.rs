@@ -17,11 +17,11 @@ use common::{call, test_settings, World};
 use didcomm_edge::crypto::jwk;
 use didcomm_edge::did::{DidResolver, Relationship};
 use didcomm_edge::protocols::mediation::{MediationVersion, RecipientUpdateItem};
-use didcomm_edge::protocols::pickup::{DeliveryRequest, PickupVersion};
+use didcomm_edge::protocols::pickup::PickupVersion;
 use didcomm_edge::{
     DidCommService, Identity, IdentityMethod, ResolvedDid, ResolverChain, SecretMaterial,
 };
-use didcomm_edge_mediator::client::{Device, HttpClient};
+use didcomm_edge_testkit::{Device, HttpConnection};
 use didcomm_reference as reference;
 use reference::did::{
     DIDCommMessagingService, DIDDoc, Service, ServiceKind, VerificationMaterial,
@@ -115,16 +115,8 @@ fn reference_secrets(identity: &Identity) -> ExampleSecretsResolver {
 }
 
 /// One Message Pickup 3.0 `delivery-request` (up to 10 messages) by `device`; the delivery.
-async fn pick_up(http: &mut HttpClient, device: &Device) -> didcomm_edge::Message {
-    let (request, _) = device
-        .request(&DeliveryRequest {
-            version: PickupVersion::V3,
-            limit: 10,
-            recipient_did: None,
-        })
-        .await
-        .unwrap();
-    call(http, device, &request).await
+async fn pick_up(http: &mut HttpConnection, device: &Device) -> didcomm_edge::Message {
+    common::delivery(http, device, PickupVersion::V3, 10).await
 }
 
 /// The reference crate packs for `to` with `forward: true`; returns the packed message and

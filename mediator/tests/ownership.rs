@@ -14,19 +14,16 @@ use common::{call, enroll, test_settings, World, STEP};
 use didcomm_edge::protocols::mediation::{
     MediationEvent, MediationVersion, RecipientUpdateItem, UpdateResult,
 };
-use didcomm_edge::protocols::pickup::{
-    DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion,
-};
+use didcomm_edge::protocols::pickup::{LiveDeliveryChange, PickupVersion};
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
-use didcomm_edge::Message;
-use didcomm_edge_mediator::client::{Device, HttpClient};
 use didcomm_edge_mediator::config::KeylistProof;
 use didcomm_edge_mediator::protocols::mediation::proof;
+use didcomm_edge_testkit::{Device, HttpConnection};
 use serde_json::json;
 
 /// Send a keylist update; the results, in order.
 async fn update(
-    http: &mut HttpClient,
+    http: &mut HttpConnection,
     device: &mut Device,
     items: Vec<RecipientUpdateItem>,
 ) -> Vec<UpdateResult> {
@@ -39,16 +36,8 @@ async fn update(
 }
 
 /// The messages waiting for `device` (one delivery of up to 100), their ids.
-async fn pick_up(http: &mut HttpClient, device: &Device) -> Vec<String> {
-    let (request, _) = device
-        .request(&DeliveryRequest {
-            version: PickupVersion::V4,
-            limit: 100,
-            recipient_did: None,
-        })
-        .await
-        .unwrap();
-    let delivery = call(http, device, &request).await;
+async fn pick_up(http: &mut HttpConnection, device: &Device) -> Vec<String> {
+    let delivery = common::delivery(http, device, PickupVersion::V4, 100).await;
     Device::delivered(&delivery)
         .unwrap()
         .messages
@@ -57,30 +46,15 @@ async fn pick_up(http: &mut HttpClient, device: &Device) -> Vec<String> {
         .collect()
 }
 
-async fn acknowledge(http: &mut HttpClient, device: &Device, ids: Vec<String>) {
-    let (ack, _) = device
-        .request(&MessagesReceived {
-            version: PickupVersion::V4,
-            message_id_list: ids,
-        })
-        .await
-        .unwrap();
-    let r = http.post_packed(&ack).await.unwrap();
+async fn acknowledge(http: &mut HttpConnection, device: &Device, ids: Vec<String>) {
+    let r = common::messages_received(http, device, PickupVersion::V4, ids).await;
     assert!(r.status == 200 || r.status == 202, "{}", r.text());
 }
 
 /// A message authcrypted from `from` to `to`, wrapped in a forward whose `next` is `next`.
 async fn forward(from: &Device, to: &str, next: &str, mediator: &str) -> String {
-    let m = Message::new(
-        "https://didcomm.org/basicmessage/2.0/message",
-        json!({"content": "secret"}),
-    )
-    .unwrap()
-    .from(from.did.clone())
-    .to(to.to_owned());
-    let (inner, _) = from
-        .didcomm
-        .pack_encrypted(&m, to, Some(&from.did), None, &Default::default())
+    let inner = from
+        .authcrypt(to, json!({"content": "secret"}))
         .await
         .unwrap();
     from.didcomm
@@ -250,7 +224,7 @@ async fn live_deliveries_are_cut_by_bytes() {
 
 /// A keylist update carrying proof attachments (the proof-of-control policy).
 async fn update_with_proofs(
-    http: &mut HttpClient,
+    http: &mut HttpConnection,
     device: &mut Device,
     items: Vec<RecipientUpdateItem>,
     proofs: Vec<String>,

@@ -11,9 +11,13 @@
 
 mod common;
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{add_recipient, call, test_settings, World, STEP};
+use common::{
+    add_recipient, call, other_peer_available, raw_exchange, status_of, status_request,
+    test_settings, World, OTHER_PEER, STEP,
+};
 use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, Paginate};
 use didcomm_edge::protocols::pickup::{
     DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
@@ -22,22 +26,18 @@ use didcomm_edge::protocols::pickup::{
 use didcomm_edge::protocols::report_problem::ProblemReport;
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
-use didcomm_edge_mediator::client::{Device, HttpClient, WsClient};
+use didcomm_edge_testkit::{Device, HttpConnection, WsConnection};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn pickup(http: &mut HttpClient, device: &Device, message: &impl ProtocolMessage) -> Message {
+async fn pickup(
+    http: &mut HttpConnection,
+    device: &Device,
+    message: &impl ProtocolMessage,
+) -> Message {
     let (packed, id) = device.request(message).await.unwrap();
     let reply = call(http, device, &packed).await;
     assert_eq!(reply.thid.as_deref(), Some(id.as_str()), "threaded reply");
     reply
-}
-
-fn status_request(version: PickupVersion) -> StatusRequest {
-    StatusRequest {
-        version,
-        recipient_did: None,
-    }
 }
 
 fn delivery_request(version: PickupVersion, limit: u64) -> DeliveryRequest {
@@ -62,7 +62,7 @@ async fn contents(device: &Device, delivery: &Message) -> Vec<(String, Value)> {
     out
 }
 
-async fn ws_reply(ws: &mut WsClient, device: &Device) -> Message {
+async fn ws_reply(ws: &mut WsConnection, device: &Device) -> Message {
     let frame = ws.next(STEP).await.unwrap().expect("a frame in time");
     device.unpack(&frame).await.unwrap()
 }
@@ -348,21 +348,6 @@ async fn live_delivery_across_two_instances_on_one_postgres() {
     b.server.shutdown().await.unwrap();
 }
 
-/// Send raw bytes on a fresh TCP connection; return the status code and body.
-async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(STEP, s.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
@@ -449,11 +434,12 @@ async fn bad_requests_get_clear_statuses_and_the_server_keeps_serving() {
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let (status, text) = raw(addr, &chunked).await;
-    assert_eq!(status, 413, "{text}");
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let text = raw_exchange(localhost, addr, &chunked).await;
+    assert_eq!(status_of(&text), 413, "{text}");
     // Garbage that is not HTTP at all.
-    let (status, _) = raw(addr, b"\x00\x01garbage\r\n\r\n").await;
-    assert_eq!(status, 400);
+    let text = raw_exchange(localhost, addr, b"\x00\x01garbage\r\n\r\n").await;
+    assert_eq!(status_of(&text), 400);
     // Unknown path and method.
     assert_eq!(http.get("/nope").await.unwrap().status, 404);
     assert_eq!(
@@ -528,26 +514,15 @@ async fn rate_limit_per_connection() {
     // Another connection has its own bucket. (Set-up: the limit is per peer address since
     // issue 12, so the other connection comes from another loopback address.)
     // (Linux routes all of 127/8 to loopback; where 127.0.0.2 cannot be bound, skipped.)
-    if let Ok(socket) = tokio::net::TcpSocket::new_v4()
-        .and_then(|s| s.bind("127.0.0.2:0".parse().unwrap()).map(|()| s))
-    {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = socket.connect(world.server.local_addr).await.unwrap();
-        stream
-            .write_all(
-                b"POST / HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\n\
-                  Content-Length: 2\r\nConnection: close\r\n\r\n{}",
-            )
-            .await
-            .unwrap();
-        let mut two = String::new();
-        stream.read_to_string(&mut two).await.unwrap();
-        assert_eq!(
-            two.get(9..12)
-                .and_then(|code| code.parse::<u16>().ok())
-                .unwrap(),
-            400
-        );
+    if other_peer_available() {
+        let two = raw_exchange(
+            OTHER_PEER,
+            world.server.local_addr,
+            b"POST / HTTP/1.1\r\nHost: m\r\nContent-Type: application/json\r\n\
+              Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+        )
+        .await;
+        assert_eq!(status_of(&two), 400, "{two}");
     }
     world.server.shutdown().await.unwrap();
 }
@@ -573,7 +548,7 @@ async fn shutdown_finishes_in_flight_requests() {
         let chunk = chunk.to_vec();
         tasks.push(tokio::spawn(async move {
             let mut accepted = 0;
-            let Ok(mut http) = HttpClient::connect(addr).await else {
+            let Ok(mut http) = HttpConnection::connect(addr).await else {
                 return 0;
             };
             for f in chunk {
@@ -945,7 +920,7 @@ async fn keylist_results_lists_and_filtered_status() {
 
 /// One page of `device`'s keylist, through a query.
 async fn list_page(
-    http: &mut HttpClient,
+    http: &mut HttpConnection,
     device: &mut Device,
     paginate: Option<Paginate>,
 ) -> didcomm_edge::protocols::mediation::RecipientList {

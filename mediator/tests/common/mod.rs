@@ -67,14 +67,20 @@ pub async fn fresh_pg_database() -> String {
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, RecipientUpdateItem};
+use didcomm_edge::protocols::mediation::MediationVersion;
+use didcomm_edge::protocols::pickup::{
+    DeliveryRequest, MessagesReceived, PickupVersion, StatusRequest,
+};
 use didcomm_edge::Message;
-use didcomm_edge_mediator::client::{Device, HttpClient, HttpResponse, WsClient};
 use didcomm_edge_mediator::config::Settings;
 use didcomm_edge_mediator::server::{self, RunningServer};
+use didcomm_edge_testkit::{Device, HttpAnswer, HttpConnection, WsConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 /// How long one step of a test may wait.
 pub const STEP: Duration = Duration::from_secs(20);
@@ -106,12 +112,16 @@ impl World {
         self.server.identity.did.clone()
     }
 
-    pub async fn http(&self) -> HttpClient {
-        HttpClient::connect(self.server.local_addr).await.unwrap()
+    pub async fn http(&self) -> HttpConnection {
+        HttpConnection::connect(self.server.local_addr)
+            .await
+            .unwrap()
     }
 
-    pub async fn ws(&self) -> WsClient {
-        WsClient::connect(self.server.local_addr).await.unwrap()
+    pub async fn ws(&self) -> WsConnection {
+        didcomm_edge_testkit::connect_ws(self.server.local_addr, STEP)
+            .await
+            .unwrap()
     }
 
     /// A new device of this mediator (not enrolled yet).
@@ -130,16 +140,18 @@ impl World {
 }
 
 /// POST `packed`; expect a 200 with a packed reply and unpack it.
-pub async fn call(http: &mut HttpClient, device: &Device, packed: &str) -> Message {
-    let r = http.post_packed(packed).await.unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.is_didcomm(), "{:?}", r.content_type);
-    device.unpack(&r.text()).await.unwrap()
+pub async fn call(http: &mut HttpConnection, device: &Device, packed: &str) -> Message {
+    device.call_over(http, packed).await.unwrap()
 }
 
 /// POST `packed`; expect a refusal `status` carrying a packed problem report, and unpack it.
-pub async fn refused(http: &mut HttpClient, device: &Device, packed: &str, status: u16) -> Message {
-    let r: HttpResponse = http.post_packed(packed).await.unwrap();
+pub async fn refused(
+    http: &mut HttpConnection,
+    device: &Device,
+    packed: &str,
+    status: u16,
+) -> Message {
+    let r: HttpAnswer = http.post_packed(packed).await.unwrap();
     assert_eq!(r.status, status, "{}", r.text());
     assert!(r.is_didcomm(), "a packed problem report: {}", r.text());
     device.unpack(&r.text()).await.unwrap()
@@ -147,26 +159,103 @@ pub async fn refused(http: &mut HttpClient, device: &Device, packed: &str, statu
 
 /// Mediation (request → grant), a new recipient DID routed through the mediator, and its
 /// keylist update; returns the recipient DID.
-pub async fn enroll(http: &mut HttpClient, device: &mut Device) -> String {
-    let request = device.mediate_request().await.unwrap();
-    let reply = call(http, device, &request).await;
-    let MediationEvent::Granted { routing_did } = device.handle_mediation(&reply).unwrap() else {
-        panic!("not granted: {reply:?}")
-    };
+pub async fn enroll(http: &mut HttpConnection, device: &mut Device) -> String {
+    let routing_did = device.mediate_over(http).await.unwrap();
     assert_eq!(routing_did, std::slice::from_ref(&device.mediator_did));
     add_recipient(http, device).await
 }
 
 /// A new recipient DID for `device`, registered with the mediator; returned.
-pub async fn add_recipient(http: &mut HttpClient, device: &mut Device) -> String {
+pub async fn add_recipient(http: &mut HttpConnection, device: &mut Device) -> String {
     let routing = device.mediator_did.clone();
-    let recipient = device.new_recipient_did(&routing).unwrap();
-    let update = device
-        .keylist_update(vec![RecipientUpdateItem::add(recipient.clone())])
-        .await
-        .unwrap();
-    let reply = call(http, device, &update).await;
-    device.handle_mediation(&reply).unwrap();
+    let recipient = device.add_recipient_over(http, &routing).await.unwrap();
     assert!(device.mediation.recipient_dids.contains(&recipient));
     recipient
+}
+
+/// A `status-request` of `version` for every recipient DID of the device.
+pub fn status_request(version: PickupVersion) -> StatusRequest {
+    StatusRequest {
+        version,
+        recipient_did: None,
+    }
+}
+
+/// One `delivery-request` of `version` for up to `limit` messages by `device`; the reply.
+pub async fn delivery(
+    http: &mut HttpConnection,
+    device: &Device,
+    version: PickupVersion,
+    limit: u64,
+) -> Message {
+    let (request, _) = device
+        .request(&DeliveryRequest {
+            version,
+            limit,
+            recipient_did: None,
+        })
+        .await
+        .unwrap();
+    call(http, device, &request).await
+}
+
+/// POST `messages-received` of `version` for `ids` by `device`; the answer.
+pub async fn messages_received(
+    http: &mut HttpConnection,
+    device: &Device,
+    version: PickupVersion,
+    ids: Vec<String>,
+) -> HttpAnswer {
+    let (ack, _) = device
+        .request(&MessagesReceived {
+            version,
+            message_id_list: ids,
+        })
+        .await
+        .unwrap();
+    http.post_packed(&ack).await.unwrap()
+}
+
+// Raw HTTP, byte for byte, for what no client sends (slow, cut or malformed requests, a
+// request from a chosen local address).
+
+/// A second loopback address: Linux routes all of 127.0.0.0/8 to the loopback interface, so
+/// a client bound here is "another peer" to the server on 127.0.0.1.
+pub const OTHER_PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+/// Whether this host routes [`OTHER_PEER`] to loopback (Linux does; macOS only has
+/// 127.0.0.1 unless configured): the checks that need a second peer address are skipped
+/// where it cannot be bound.
+pub fn other_peer_available() -> bool {
+    let available = std::net::TcpListener::bind(SocketAddr::new(OTHER_PEER, 0)).is_ok();
+    if !available {
+        eprintln!("127.0.0.2 cannot be bound here: skipping the second-address checks");
+    }
+    available
+}
+
+/// A TCP connection to `addr` from `local` (any port).
+pub async fn connect_from(local: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(local, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Write `request` on a fresh connection from `local` and read until the server closes it or
+/// `STEP` passes; returns what was read.
+pub async fn raw_exchange(local: IpAddr, addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = connect_from(local, addr).await;
+    stream.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(STEP, stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw HTTP/1.1 answer (`0` when there was none).
+pub fn status_of(answer: &str) -> u16 {
+    answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
 }

@@ -17,22 +17,20 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use didcomm_edge::protocols::mediation::{MediationEvent, MediationVersion, RecipientUpdateItem};
+use didcomm_edge::protocols::mediation::MediationVersion;
 use didcomm_edge::protocols::pickup::{
     DeliveryRequest, LiveDeliveryChange, MessagesReceived, PickupVersion, Status, StatusRequest,
     DELIVERY_V3,
 };
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
-use didcomm_edge_mediator::client::{Device, HttpClient, WsClient};
+use didcomm_edge_testkit::{connect_ws, Device, Error, ErrorKind, HttpConnection, MediatorProcess};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,69 +79,26 @@ struct Args {
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-struct Mediator {
-    child: Child,
-    addr: SocketAddr,
-    did: String,
-}
-
-async fn spawn_mediator(
-    bin: &Path,
-    data_dir: &Path,
-    database_url: Option<&str>,
-) -> AnyResult<Mediator> {
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--no-qr",
-        "--log-filter",
-        "warn",
-        "--rate-limit-per-second",
-        "1000000000",
-        "--rate-limit-burst",
-        "1000000000",
-        "--did-rate-limit-per-second",
-        "1000000000",
-        "--did-rate-limit-burst",
-        "1000000000",
-        "--max-connections",
-        "100000",
-        "--queue-max-messages",
-        "100000000",
-        "--queue-max-bytes",
-        "1000000000000",
-    ])
-    .arg("--data-dir")
-    .arg(data_dir)
-    .stdout(std::process::Stdio::piped())
-    .kill_on_drop(true);
-    if let Some(url) = database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    let mut child = cmd.spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let mut did = None;
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await? {
-            if let Some(d) = line.strip_prefix("mediator DID: ") {
-                did = Some(d.to_owned());
-            }
-            if let Some(a) = line.strip_prefix("listening on http://") {
-                return Ok::<SocketAddr, Box<dyn std::error::Error + Send + Sync>>(a.parse()?);
-            }
-        }
-        Err("the mediator exited before listening".into())
-    })
-    .await??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Mediator {
-        child,
-        addr,
-        did: did.ok_or("no DID printed")?,
-    })
-}
+/// The mediator's settings for the run: logs at `warn`, every limit out of the way (the load
+/// is the point).
+const MEDIATOR_ARGS: [&str; 16] = [
+    "--log-filter",
+    "warn",
+    "--rate-limit-per-second",
+    "1000000000",
+    "--rate-limit-burst",
+    "1000000000",
+    "--did-rate-limit-per-second",
+    "1000000000",
+    "--did-rate-limit-burst",
+    "1000000000",
+    "--max-connections",
+    "100000",
+    "--queue-max-messages",
+    "100000000",
+    "--queue-max-bytes",
+    "1000000000000",
+];
 
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -197,38 +152,19 @@ fn fail(reason: String) -> Box<dyn std::error::Error + Send + Sync> {
 }
 
 /// POST a packed request; the reply (200 with a packed message) unpacked.
-async fn call(http: &mut HttpClient, device: &Device, packed: &str) -> AnyResult<Message> {
-    let r = http.post_packed(packed).await?;
-    if r.status != 200 || !r.is_didcomm() {
-        return Err(fail(format!("status {}: {}", r.status, r.text())));
-    }
-    Ok(device.unpack(&r.text()).await?)
+async fn call(http: &mut HttpConnection, device: &Device, packed: &str) -> AnyResult<Message> {
+    Ok(device.call_over(http, packed).await?)
 }
 
 /// A device with a grant and one registered recipient DID, enrolled with real protocol
 /// messages over `http`.
 async fn enroll(
-    http: &mut HttpClient,
+    http: &mut HttpConnection,
     mediator_did: &str,
     version: MediationVersion,
 ) -> AnyResult<(Device, String)> {
     let mut device = Device::new(mediator_did, version)?;
-    let request = device.mediate_request().await?;
-    let reply = call(http, &device, &request).await?;
-    let routing_did = match device.handle_mediation(&reply)? {
-        MediationEvent::Granted { routing_did } => routing_did,
-        other => return Err(fail(format!("mediation not granted: {other:?}"))),
-    };
-    let first = routing_did.first().ok_or("a grant without a routing DID")?;
-    let recipient = device.new_recipient_did(first)?;
-    let update = device
-        .keylist_update(vec![RecipientUpdateItem::add(recipient.clone())])
-        .await?;
-    let reply = call(http, &device, &update).await?;
-    device.handle_mediation(&reply)?;
-    if !device.mediation.recipient_dids.contains(&recipient) {
-        return Err(fail("the keylist update was refused".into()));
-    }
+    let (_, recipient) = device.enroll_over(http).await?;
     Ok((device, recipient))
 }
 
@@ -290,7 +226,7 @@ async fn blast(
     for _ in 0..concurrency {
         let queue = Arc::clone(&queue);
         tasks.push(tokio::spawn(async move {
-            let mut http = HttpClient::connect(addr).await?;
+            let mut http = HttpConnection::connect(addr).await?;
             let mut latencies = Vec::new();
             loop {
                 let Some(m) = queue.lock().await.pop() else {
@@ -299,8 +235,8 @@ async fn blast(
                 let t = Instant::now();
                 let r = http.post_packed(&m).await?;
                 if r.status != 202 {
-                    return Err(didcomm_edge_mediator::Error::new(
-                        didcomm_edge_mediator::ErrorKind::BadRequest,
+                    return Err(Error::new(
+                        ErrorKind::Refused,
                         format!("status {}: {}", r.status, r.text()),
                     ));
                 }
@@ -319,7 +255,7 @@ async fn blast(
 /// One device picks up and acknowledges until its queue is empty; checks that the first
 /// message of each delivery unpacks for the device. Returns the count.
 async fn drain_one(addr: SocketAddr, device: Device, deadline: Instant) -> AnyResult<usize> {
-    let mut http = HttpClient::connect(addr).await?;
+    let mut http = HttpConnection::connect(addr).await?;
     let mut total = 0;
     while Instant::now() < deadline {
         let (request, _) = device
@@ -377,7 +313,7 @@ async fn fixed_rate(
     for _ in 0..connections {
         let rx = Arc::clone(&rx);
         workers.push(tokio::spawn(async move {
-            let mut http = HttpClient::connect(addr).await?;
+            let mut http = HttpConnection::connect(addr).await?;
             let mut latencies = Vec::new();
             loop {
                 let next = rx.lock().await.recv().await;
@@ -387,7 +323,7 @@ async fn fixed_rate(
                     latencies.push(micros(scheduled.elapsed()));
                 }
             }
-            Ok::<Vec<u64>, didcomm_edge_mediator::Error>(latencies)
+            Ok::<Vec<u64>, Error>(latencies)
         }));
     }
     let started = Instant::now();
@@ -416,7 +352,7 @@ async fn live_phase(
     rate: u64,
     timeout: Duration,
 ) -> AnyResult<(usize, Vec<u64>)> {
-    let mut ws = WsClient::connect(addr).await?;
+    let mut ws = connect_ws(addr, timeout).await?;
     let (on, _) = device
         .request(&LiveDeliveryChange {
             version: PickupVersion::V3,
@@ -442,19 +378,19 @@ async fn live_phase(
     for _ in 0..8 {
         let rx = Arc::clone(&rx);
         posters.push(tokio::spawn(async move {
-            let mut http = HttpClient::connect(addr).await?;
+            let mut http = HttpConnection::connect(addr).await?;
             loop {
                 let next = rx.lock().await.recv().await;
                 let Some(m) = next else { break };
                 let r = http.post_packed(&m).await?;
                 if r.status != 202 {
-                    return Err(didcomm_edge_mediator::Error::new(
-                        didcomm_edge_mediator::ErrorKind::BadRequest,
+                    return Err(Error::new(
+                        ErrorKind::Refused,
                         format!("status {}", r.status),
                     ));
                 }
             }
-            Ok::<(), didcomm_edge_mediator::Error>(())
+            Ok::<(), Error>(())
         }));
     }
     let sender_sent = Arc::clone(&sent);
@@ -517,7 +453,7 @@ async fn live_phase(
 }
 
 async fn queued_total(addr: SocketAddr, devices: &[Device]) -> AnyResult<u64> {
-    let mut http = HttpClient::connect(addr).await?;
+    let mut http = HttpConnection::connect(addr).await?;
     let mut total = 0;
     for device in devices {
         let (request, _) = device
@@ -546,18 +482,23 @@ async fn run(args: Args) -> AnyResult<Value> {
     };
     let data = tempfile_dir()?;
     let backend = match args.database_url.as_deref() {
-        Some(url) if didcomm_edge_mediator::config::is_memory_url(url) => "memory",
-        Some(_) => "postgres",
+        // A label for the report; the mediator itself decides what the URL means.
+        Some(url) if url.starts_with("postgres") => "postgres",
+        Some(_) => "memory",
         None => "sqlite",
     };
-    let mut mediator = spawn_mediator(&bin, &data, args.database_url.as_deref()).await?;
-    let pid = mediator.child.id().unwrap_or(0);
+    let mut mediator_args: Vec<String> = MEDIATOR_ARGS.iter().map(|a| (*a).to_owned()).collect();
+    if let Some(url) = &args.database_url {
+        mediator_args.extend(["--database-url".to_owned(), url.clone()]);
+    }
+    let mut mediator = MediatorProcess::start(&bin, &data, &mediator_args).await?;
+    let pid = mediator.pid();
     let (rss_idle, _) = rss_kib(pid);
     let timeout = Duration::from_secs(args.phase_timeout);
 
     // Enrollment, alternating Coordinate Mediation 2.0 and 3.0.
     eprintln!("[{backend}] enrolling {} devices", args.recipients);
-    let mut http = HttpClient::connect(mediator.addr).await?;
+    let mut http = HttpConnection::connect(mediator.addr).await?;
     let mut devices = Vec::new();
     let mut recipients = Vec::new();
     for i in 0..args.recipients.max(1) {
@@ -660,12 +601,7 @@ async fn run(args: Args) -> AnyResult<Value> {
         });
     }
     // Graceful stop (SIGTERM) so the database is left clean.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .await;
-    let _ = tokio::time::timeout(Duration::from_secs(30), mediator.child.wait()).await;
+    let _ = mediator.terminate(Duration::from_secs(30)).await;
     let _ = std::fs::remove_dir_all(&data);
     Ok(json!({
         "backend": backend,

@@ -1,0 +1,107 @@
+//! [`MediatorProcess`]: the mediator binary, started on loopback.
+
+use std::ffi::OsStr;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long the mediator may take to print where it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running mediator binary (killed when dropped).
+#[derive(Debug)]
+pub struct MediatorProcess {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its DID.
+    pub did: String,
+}
+
+fn failed(reason: impl Into<String>) -> io::Error {
+    io::Error::other(reason.into())
+}
+
+impl MediatorProcess {
+    /// Start the mediator binary `bin` on `127.0.0.1` (an ephemeral port, no QR code) with
+    /// its data in `data_dir`, and `args` after those; returns once it printed its DID and
+    /// the address it listens on. Its output keeps being read (and dropped) so that it never
+    /// blocks on a full pipe.
+    pub async fn start<I, S>(bin: &Path, data_dir: &Path, args: I) -> io::Result<MediatorProcess>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0", "--no-qr"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| failed(format!("cannot start {}: {e}", bin.display())))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| failed("the mediator has no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut did = None;
+        let addr = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(d) = line.strip_prefix("mediator DID: ") {
+                    did = Some(d.to_owned());
+                }
+                if let Some(a) = line.strip_prefix("listening on http://") {
+                    return a
+                        .parse::<SocketAddr>()
+                        .map_err(|e| failed(format!("listening on '{a}': {e}")));
+                }
+            }
+            Err(failed("the mediator exited before listening"))
+        })
+        .await
+        .map_err(|_| {
+            failed(format!(
+                "the mediator did not listen within {START_TIMEOUT:?}"
+            ))
+        })??;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(MediatorProcess {
+            child,
+            addr,
+            did: did.ok_or_else(|| failed("the mediator printed no DID"))?,
+        })
+    }
+
+    /// The process id (0 once it was waited for).
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
+    /// Send SIGTERM (a graceful stop) and wait at most `wait` for the exit status.
+    pub async fn terminate(&mut self, wait: Duration) -> io::Result<ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .await?;
+        if !sent.success() {
+            return Err(failed("kill -TERM failed"));
+        }
+        tokio::time::timeout(wait, self.child.wait())
+            .await
+            .map_err(|_| failed(format!("the mediator did not stop within {wait:?}")))?
+    }
+
+    /// Kill the process (SIGKILL, as a crash would) and wait for it.
+    pub async fn kill(mut self) -> io::Result<ExitStatus> {
+        self.child.start_kill()?;
+        self.child.wait().await
+    }
+}
