@@ -286,7 +286,7 @@ impl EdgeAgent {
             let state = self.inner.state.lock().await;
             if let Some(link) = &state.mediator {
                 if link.did != target.did {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::illegal_argument(format!(
                         "this device is connected to the mediator {}; one agent uses one mediator",
                         link.did
                     )));
@@ -399,7 +399,7 @@ impl EdgeAgent {
             .find(|u| u.starts_with("http://") || u.starts_with("https://"))
             .or(url_base)
             .ok_or_else(|| {
-                Error::invalid(format!(
+                Error::illegal_argument(format!(
                     "{did} publishes no HTTP endpoint; connect with its _oob URL instead"
                 ))
             })?;
@@ -1202,7 +1202,7 @@ impl EdgeAgent {
             for did in &prior {
                 let waiting = self.status(Some(did)).await?.message_count;
                 if waiting > 0 {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::illegal_argument(format!(
                         "{waiting} message(s) still wait for {did}: pick them up before retiring it"
                     )));
                 }

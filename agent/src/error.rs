@@ -30,7 +30,7 @@ pub enum ErrorKind {
     /// The live stream or the agent was closed.
     Closed,
     /// The caller asked for something the current state does not allow.
-    InvalidArgument,
+    IllegalArgument,
 }
 
 impl ErrorKind {
@@ -45,7 +45,7 @@ impl ErrorKind {
             ErrorKind::NotConnected => "not_connected",
             ErrorKind::Storage => "storage",
             ErrorKind::Closed => "closed",
-            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::IllegalArgument => "illegal_argument",
         }
     }
 }
@@ -149,8 +149,8 @@ impl Error {
         Error::new(ErrorKind::Storage, format!("{what}: {e}"))
     }
 
-    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
-        Error::new(ErrorKind::InvalidArgument, reason)
+    pub(crate) fn illegal_argument(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::IllegalArgument, reason)
     }
 }
 

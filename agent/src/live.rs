@@ -244,7 +244,7 @@ impl LiveHandle {
     /// Acknowledge a message [`LiveStream::recv`] returned, by its queue id (for hosts that
     /// hand the application ids rather than events, like the language bindings). A message
     /// whose acknowledgement fails, or whose future is dropped before it ends, can be
-    /// acknowledged again. [`ErrorKind::InvalidArgument`] for an id this stream did not hand
+    /// acknowledged again. [`ErrorKind::IllegalArgument`] for an id this stream did not hand
     /// over or already acknowledged.
     pub async fn ack_queue_id(&self, queue_id: &str) -> Result<Acknowledged> {
         let taken = self
@@ -253,7 +253,7 @@ impl LiveHandle {
             .ok()
             .and_then(|mut unacknowledged| unacknowledged.remove(queue_id));
         let Some(event) = taken else {
-            return Err(Error::invalid(format!(
+            return Err(Error::illegal_argument(format!(
                 "no message '{}' waits for an acknowledgement on this stream",
                 didcomm_edge::error::excerpt(queue_id)
             )));
@@ -408,7 +408,7 @@ impl Worker {
             .await
         {
             Ok(ws) => ws,
-            Err(e) if e.kind() == ErrorKind::InvalidArgument => return (Ended::Refused(e), false),
+            Err(e) if e.kind() == ErrorKind::IllegalArgument => return (Ended::Refused(e), false),
             Err(e) => return (Ended::Lost(e), false),
         };
         // Acknowledgements not confirmed on the previous connection go first.

@@ -128,7 +128,7 @@ impl HttpTransport {
                 format!("cannot connect to {target}"),
             )
         } else if e.is_builder() {
-            Error::invalid(format!("{target} is not a usable URL"))
+            Error::illegal_argument(format!("{target} is not a usable URL"))
         } else {
             Error::new(
                 ErrorKind::Unreachable,
@@ -259,9 +259,9 @@ impl HttpConnection {
         if let Some(content_type) = content_type {
             builder = builder.header(hyper::header::CONTENT_TYPE, content_type);
         }
-        let request = builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|_| Error::invalid(format!("{method} {path} is not a valid request")))?;
+        let request = builder.body(Full::new(Bytes::from(body))).map_err(|_| {
+            Error::illegal_argument(format!("{method} {path} is not a valid request"))
+        })?;
         let response = self
             .sender
             .send_request(request)
@@ -391,9 +391,9 @@ pub(crate) async fn ws_connect_limited(
             response.status().as_u16(),
             format!("{target} refused the WebSocket upgrade"),
         )),
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Url(_))) => {
-            Err(Error::invalid(format!("{target} is not a WebSocket URL")))
-        }
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Url(_))) => Err(Error::illegal_argument(
+            format!("{target} is not a WebSocket URL"),
+        )),
         Ok(Err(_)) => Err(Error::new(
             ErrorKind::Unreachable,
             format!("cannot open a WebSocket to {target}"),

@@ -108,7 +108,7 @@ async fn acknowledging_by_queue_id() {
     let event = next(&mut live).await;
     let id = event.queue_id().to_owned();
     let unknown = handle.ack_queue_id("not-handed").await.unwrap_err();
-    assert_eq!(unknown.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(unknown.kind(), ErrorKind::IllegalArgument);
     // Polled once, then dropped before the mediator confirmed: the message can still be
     // acknowledged.
     let abandoned = tokio::time::timeout(Duration::ZERO, handle.ack_queue_id(&id)).await;
@@ -119,7 +119,7 @@ async fn acknowledging_by_queue_id() {
     handle.ack_queue_id(&id).await.unwrap();
     assert_eq!(bob.status(None).await.unwrap().message_count, 0);
     let again = handle.ack_queue_id(&id).await.unwrap_err();
-    assert_eq!(again.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(again.kind(), ErrorKind::IllegalArgument);
     live.close().await;
     server.shutdown().await.unwrap();
 }

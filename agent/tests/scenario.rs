@@ -183,7 +183,7 @@ async fn retiring_waits_for_messages_to_the_prior_did() {
     // Bob has not heard of the rotation: he writes to the prior DID, which still receives.
     bob.send(&prior, text("to the old address")).await.unwrap();
     let e = alice.retire_prior_dids(false).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(e.kind(), ErrorKind::IllegalArgument);
     assert!(e.reason().contains("still wait"), "{e}");
     let batch = alice.pickup().await.unwrap();
     assert_eq!(batch.messages.len(), 1);
@@ -246,7 +246,7 @@ async fn a_restarted_device_continues_from_its_state_file() {
     let other_dir = tempfile::tempdir().unwrap();
     let other = mediator(settings(other_dir.path(), None)).await;
     let e = alice.connect(&other.invitation.url).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(e.kind(), ErrorKind::IllegalArgument);
     other.shutdown().await.unwrap();
     server.shutdown().await.unwrap();
 }

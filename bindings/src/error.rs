@@ -235,7 +235,7 @@ impl From<didcomm_edge_agent::Error> for DidCommError {
             Agent::NotConnected => DidCommError::NotConnected { reason },
             Agent::Storage => DidCommError::Storage { reason },
             Agent::Closed => DidCommError::Closed { reason },
-            Agent::InvalidArgument => DidCommError::IllegalArgument { reason },
+            Agent::IllegalArgument => DidCommError::IllegalArgument { reason },
             Agent::Envelope(kind) => didcomm_edge::Error::new(kind, reason).into(),
             // A kind added to the agent after these bindings: keep its reason, name the gap.
             other => DidCommError::InvalidState {
@@ -311,7 +311,7 @@ mod tests {
             (Agent::NotConnected, "not_connected"),
             (Agent::Storage, "storage"),
             (Agent::Closed, "closed"),
-            (Agent::InvalidArgument, "illegal_argument"),
+            (Agent::IllegalArgument, "illegal_argument"),
             (
                 Agent::Envelope(ErrorKind::DecryptionFailed),
                 "decryption_failed",

@@ -21,7 +21,7 @@ pub enum ErrorKind {
     /// The input is too large.
     TooLarge,
     /// The input is not what the protocol expects.
-    BadRequest,
+    IllegalArgument,
     /// The message type or feature is not served by this mediator.
     Unsupported,
     /// The configuration is invalid.
@@ -51,7 +51,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::UnknownRecipient => "unknown_recipient",
             ErrorKind::TooLarge => "too_large",
-            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::IllegalArgument => "illegal_argument",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "config",
             ErrorKind::Io => "io",
@@ -170,8 +170,8 @@ impl Error {
         Error::new(ErrorKind::Io, format!("{what}: {e}"))
     }
 
-    pub(crate) fn bad_request(reason: impl Into<String>) -> Self {
-        Error::new(ErrorKind::BadRequest, reason)
+    pub(crate) fn illegal_argument(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::IllegalArgument, reason)
     }
 
     pub(crate) fn forbidden(reason: impl Into<String>) -> Self {

@@ -466,7 +466,7 @@ impl MediatorHandler {
 
     async fn handle_inner(&self, packed: &[u8], connection: &Connection) -> Result<Vec<String>> {
         let text = std::str::from_utf8(packed)
-            .map_err(|_| Error::bad_request("the message is not UTF-8 text"))?;
+            .map_err(|_| Error::illegal_argument("the message is not UTF-8 text"))?;
         let (message, metadata) = self
             .guard
             .pool

@@ -579,7 +579,7 @@ async fn post_message(
             } else {
                 refusal(
                     &app,
-                    ErrorKind::BadRequest,
+                    ErrorKind::IllegalArgument,
                     StatusCode::BAD_REQUEST,
                     "the request body could not be read",
                 )
@@ -589,7 +589,7 @@ async fn post_message(
     if bytes.is_empty() {
         return refusal(
             &app,
-            ErrorKind::BadRequest,
+            ErrorKind::IllegalArgument,
             StatusCode::BAD_REQUEST,
             "the request body is empty",
         );

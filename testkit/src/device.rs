@@ -74,7 +74,7 @@ impl Device {
             .map(|d| d.id.clone())
             .ok_or_else(|| {
                 Error::new(
-                    ErrorKind::InvalidArgument,
+                    ErrorKind::IllegalArgument,
                     "the wallet holds no DID document",
                 )
             })?;

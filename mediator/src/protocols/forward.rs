@@ -36,7 +36,7 @@ pub fn message_id(bytes: &[u8]) -> String {
 /// Queue a forward's messages; returns once they are durable.
 pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutcome>> {
     if !request.metadata.encrypted {
-        return Err(Error::bad_request(
+        return Err(Error::illegal_argument(
             "a forward must be encrypted to the mediator",
         ));
     }
@@ -48,7 +48,7 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutc
         // The sender's expiry wins when it is sooner.
         let expires_ms = expires.saturating_mul(1000);
         if expires_ms <= now {
-            return Err(Error::bad_request("the forward has expired"));
+            return Err(Error::illegal_argument("the forward has expired"));
         }
         expires_at_ms = expires_at_ms.min(expires_ms);
     }

@@ -81,7 +81,7 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<Message>>
         }
         PickupMessage::MessagesReceived(r) => {
             if r.message_id_list.len() > MAX_ACK {
-                return Err(Error::bad_request(format!(
+                return Err(Error::illegal_argument(format!(
                     "messages-received may acknowledge at most {MAX_ACK} ids"
                 )));
             }

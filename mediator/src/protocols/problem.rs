@@ -25,7 +25,7 @@ pub fn code_for(error: &Error) -> &'static str {
         ErrorKind::QuotaExceeded => codes::ME_RES_STORAGE,
         ErrorKind::TooLarge | ErrorKind::Envelope(Core::TooLarge) => codes::MSG_TOO_LARGE,
         ErrorKind::Unsupported | ErrorKind::Envelope(Core::Unsupported) => codes::MSG_UNSUPPORTED,
-        ErrorKind::BadRequest | ErrorKind::Envelope(Core::Malformed) => codes::MSG,
+        ErrorKind::IllegalArgument | ErrorKind::Envelope(Core::Malformed) => codes::MSG,
         ErrorKind::Storage
         | ErrorKind::Unavailable
         | ErrorKind::Envelope(Core::ResolverFailure) => codes::ME_RES,
