@@ -206,26 +206,21 @@ fn query_parameter<'a>(url: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Decode `%XX` escapes (and `+` as a space is not used by base64url, so it is kept).
+/// Decode `%XX` escapes (`+` is kept: base64url does not use it for a space). A `%` not
+/// followed by two hex digits is refused (percent-encoding would pass it through).
 fn percent_decode(value: &str) -> Result<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::malformed("bad percent-encoding in the URL"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
+    let escapes_ok = value.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !escapes_ok {
+        return Err(Error::malformed("bad percent-encoding in the URL"));
     }
-    String::from_utf8(out).map_err(|_| Error::malformed("the URL parameter is not UTF-8"))
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| Error::malformed("the URL parameter is not UTF-8"))
 }
 
 impl ProtocolMessage for Invitation {
