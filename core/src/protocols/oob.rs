@@ -14,6 +14,7 @@ use super::{check_type, put, shorten, Body, ProtocolMessage};
 use crate::did::is_did;
 use crate::error::{Error, Result};
 use crate::message::{Attachment, Message, ParseOptions};
+use crate::percent::Undecodable;
 
 /// The protocol identifier.
 pub const OOB_PIURI: &str = "https://didcomm.org/out-of-band/2.0";
@@ -206,21 +207,12 @@ fn query_parameter<'a>(url: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Decode `%XX` escapes (`+` is kept: base64url does not use it for a space). A `%` not
-/// followed by two hex digits is refused (percent-encoding would pass it through).
+/// Decode `%XX` escapes (`+` is kept: base64url does not use it for a space).
 fn percent_decode(value: &str) -> Result<String> {
-    let escapes_ok = value.split('%').skip(1).all(|rest| {
-        rest.as_bytes()
-            .get(..2)
-            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    });
-    if !escapes_ok {
-        return Err(Error::malformed("bad percent-encoding in the URL"));
-    }
-    percent_encoding::percent_decode_str(value)
-        .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
-        .map_err(|_| Error::malformed("the URL parameter is not UTF-8"))
+    crate::percent::decode(value).map_err(|e| match e {
+        Undecodable::BadEscape => Error::malformed("bad percent-encoding in the URL"),
+        Undecodable::NotUtf8 => Error::malformed("the URL parameter is not UTF-8"),
+    })
 }
 
 impl ProtocolMessage for Invitation {
