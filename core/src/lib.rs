@@ -36,6 +36,7 @@ pub mod error;
 pub mod identity;
 pub mod message;
 mod pack;
+mod percent;
 pub mod protocols;
 pub mod routing;
 pub mod secrets;

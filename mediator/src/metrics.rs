@@ -1,61 +1,32 @@
-//! Prometheus metrics, kept in atomics and written in the text exposition format.
+//! Prometheus metrics: a `prometheus-client` registry, written in the Prometheus text
+//! exposition format (version 0.0.4, [`CONTENT_TYPE`]).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
 
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
 use crate::storage::QueueStats;
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
 ];
 
-/// A latency histogram.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    counts: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+fn latency() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl Histogram {
-    /// Record one observation.
-    pub fn observe(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        for (bound, counter) in BUCKETS.iter().zip(&self.counts) {
-            if seconds <= *bound {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
-    }
-
-    fn write(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
-        for (bound, counter) in BUCKETS.iter().zip(&self.counts) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {sum}");
-        let _ = writeln!(out, "{name}_count{braces} {count}");
-    }
-}
+/// One label: its name and value.
+type Label = [(&'static str, &'static str); 1];
 
 /// Which transport a message came or went by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,217 +45,205 @@ impl Transport {
             Transport::WebSocket => "ws",
         }
     }
+
+    fn label(self) -> Label {
+        [("transport", self.as_str())]
+    }
 }
 
 /// Every metric of one mediator process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    in_http: AtomicU64,
-    in_ws: AtomicU64,
-    out_http: AtomicU64,
-    out_ws: AtomicU64,
-    stored: AtomicU64,
-    duplicates: AtomicU64,
-    delivered: AtomicU64,
-    acknowledged: AtomicU64,
-    expired: AtomicU64,
-    ws_connections: AtomicU64,
-    refusals: Mutex<BTreeMap<&'static str, u64>>,
+    registry: Registry,
+    /// The queue totals, read from storage at each render (left out when it cannot answer).
+    queues: Registry,
+    queue_messages: Gauge<u64, AtomicU64>,
+    queue_bytes: Gauge<u64, AtomicU64>,
+    messages_in: Family<Label, Counter>,
+    messages_out: Family<Label, Counter>,
+    stored: Counter,
+    duplicates: Counter,
+    delivered: Counter,
+    acknowledged: Counter,
+    expired: Counter,
+    ws_connections: Gauge<i64, AtomicI64>,
+    refusals: Family<Label, Counter>,
     /// Time to handle one inbound message (unpack, store, reply), by transport.
-    pub handle_http: Histogram,
-    /// Same, for WebSocket frames.
-    pub handle_ws: Histogram,
+    handle: Family<Label, Histogram, fn() -> Histogram>,
     /// Time for a store to become durable.
-    pub store: Histogram,
+    store: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let m = Metrics {
+            registry: Registry::default(),
+            queues: Registry::default(),
+            queue_messages: Gauge::default(),
+            queue_bytes: Gauge::default(),
+            messages_in: Family::default(),
+            messages_out: Family::default(),
+            stored: Counter::default(),
+            duplicates: Counter::default(),
+            delivered: Counter::default(),
+            acknowledged: Counter::default(),
+            expired: Counter::default(),
+            ws_connections: Gauge::default(),
+            refusals: Family::default(),
+            handle: Family::new_with_constructor(latency),
+            store: latency(),
+        };
+        m.registered()
+    }
 }
 
 impl Metrics {
+    /// The registries filled with every metric (the registries keep handles to the same
+    /// values). Counters are named without `_total`: the encoder appends it.
+    fn registered(mut self) -> Self {
+        // Both transports are exposed from the start, at zero.
+        for transport in [Transport::Http, Transport::WebSocket] {
+            let _ = self.messages_in.get_or_create(&transport.label());
+            let _ = self.messages_out.get_or_create(&transport.label());
+            let _ = self.handle.get_or_create(&transport.label());
+        }
+        let r = &mut self.registry;
+        r.register(
+            "didcomm_mediator_messages_in",
+            "Packed messages received",
+            self.messages_in.clone(),
+        );
+        r.register(
+            "didcomm_mediator_messages_out",
+            "Packed messages sent (replies and live deliveries)",
+            self.messages_out.clone(),
+        );
+        r.register(
+            "didcomm_mediator_messages_stored",
+            "Forwarded messages queued durably",
+            self.stored.clone(),
+        );
+        r.register(
+            "didcomm_mediator_messages_duplicate",
+            "Forwarded messages already queued (stored once)",
+            self.duplicates.clone(),
+        );
+        r.register(
+            "didcomm_mediator_messages_delivered",
+            "Queued messages handed to devices",
+            self.delivered.clone(),
+        );
+        r.register(
+            "didcomm_mediator_messages_acknowledged",
+            "Queued messages deleted after messages-received",
+            self.acknowledged.clone(),
+        );
+        r.register(
+            "didcomm_mediator_messages_expired",
+            "Queued messages dropped by the expiry sweep",
+            self.expired.clone(),
+        );
+        r.register(
+            "didcomm_mediator_refusals",
+            "Requests refused, by reason",
+            self.refusals.clone(),
+        );
+        r.register(
+            "didcomm_mediator_ws_connections",
+            "Open WebSocket connections",
+            self.ws_connections.clone(),
+        );
+        r.register_with_unit(
+            "didcomm_mediator_handle",
+            "Time to handle one inbound message",
+            Unit::Seconds,
+            self.handle.clone(),
+        );
+        r.register_with_unit(
+            "didcomm_mediator_store",
+            "Time for a message to be stored durably",
+            Unit::Seconds,
+            self.store.clone(),
+        );
+        self.queues.register(
+            "didcomm_mediator_queue_messages",
+            "Messages waiting in all queues",
+            self.queue_messages.clone(),
+        );
+        self.queues.register(
+            "didcomm_mediator_queue_bytes",
+            "Bytes waiting in all queues",
+            self.queue_bytes.clone(),
+        );
+        self
+    }
+
     /// A message arrived.
     pub fn message_in(&self, transport: Transport) {
-        match transport {
-            Transport::Http => &self.in_http,
-            Transport::WebSocket => &self.in_ws,
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        self.messages_in.get_or_create(&transport.label()).inc();
     }
 
     /// A message left (a reply or a live delivery).
     pub fn message_out(&self, transport: Transport) {
-        match transport {
-            Transport::Http => &self.out_http,
-            Transport::WebSocket => &self.out_ws,
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        self.messages_out.get_or_create(&transport.label()).inc();
     }
 
     /// The handling latency of a message.
     pub fn handled(&self, transport: Transport, elapsed: Duration) {
-        match transport {
-            Transport::Http => self.handle_http.observe(elapsed),
-            Transport::WebSocket => self.handle_ws.observe(elapsed),
-        }
+        self.handle
+            .get_or_create(&transport.label())
+            .observe(elapsed.as_secs_f64());
     }
 
     /// A message was queued (or was a duplicate).
     pub fn stored(&self, duplicate: bool, elapsed: Duration) {
         if duplicate {
-            self.duplicates.fetch_add(1, Ordering::Relaxed);
+            self.duplicates.inc();
         } else {
-            self.stored.fetch_add(1, Ordering::Relaxed);
+            self.stored.inc();
         }
-        self.store.observe(elapsed);
+        self.store.observe(elapsed.as_secs_f64());
     }
 
     /// Messages handed to a device.
     pub fn delivered(&self, count: u64) {
-        self.delivered.fetch_add(count, Ordering::Relaxed);
+        self.delivered.inc_by(count);
     }
 
     /// Messages a device acknowledged (deleted).
     pub fn acknowledged(&self, count: u64) {
-        self.acknowledged.fetch_add(count, Ordering::Relaxed);
+        self.acknowledged.inc_by(count);
     }
 
     /// Messages dropped by the expiry sweep.
     pub fn expired(&self, count: u64) {
-        self.expired.fetch_add(count, Ordering::Relaxed);
+        self.expired.inc_by(count);
     }
 
     /// A refusal, by reason (a stable snake_case name).
     pub fn refused(&self, reason: &'static str) {
-        if let Ok(mut map) = self.refusals.lock() {
-            *map.entry(reason).or_default() += 1;
-        }
+        self.refusals.get_or_create(&[("reason", reason)]).inc();
     }
 
     /// A WebSocket opened (`true`) or closed.
     pub fn ws_connection(&self, opened: bool) {
         if opened {
-            self.ws_connections.fetch_add(1, Ordering::Relaxed);
+            self.ws_connections.inc();
         } else {
-            self.ws_connections.fetch_sub(1, Ordering::Relaxed);
+            self.ws_connections.dec();
         }
     }
 
     /// The text exposition, with the queue totals read from storage.
     pub fn render(&self, queues: Option<QueueStats>) -> String {
         let mut out = String::with_capacity(4096);
-        let counter = |out: &mut String, name: &str, help: &str, rows: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, value) in rows {
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{name} {value}");
-                } else {
-                    let _ = writeln!(out, "{name}{{{labels}}} {value}");
-                }
-            }
-        };
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_in_total",
-            "Packed messages received.",
-            &[
-                ("transport=\"http\"", load(&self.in_http)),
-                ("transport=\"ws\"", load(&self.in_ws)),
-            ],
-        );
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_out_total",
-            "Packed messages sent (replies and live deliveries).",
-            &[
-                ("transport=\"http\"", load(&self.out_http)),
-                ("transport=\"ws\"", load(&self.out_ws)),
-            ],
-        );
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_stored_total",
-            "Forwarded messages queued durably.",
-            &[("", load(&self.stored))],
-        );
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_duplicate_total",
-            "Forwarded messages already queued (stored once).",
-            &[("", load(&self.duplicates))],
-        );
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_delivered_total",
-            "Queued messages handed to devices.",
-            &[("", load(&self.delivered))],
-        );
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_acknowledged_total",
-            "Queued messages deleted after messages-received.",
-            &[("", load(&self.acknowledged))],
-        );
-        counter(
-            &mut out,
-            "didcomm_mediator_messages_expired_total",
-            "Queued messages dropped by the expiry sweep.",
-            &[("", load(&self.expired))],
-        );
-        let refusals: Vec<(String, u64)> = self
-            .refusals
-            .lock()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (format!("reason=\"{k}\""), *v))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let rows: Vec<(&str, u64)> = refusals.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        counter(
-            &mut out,
-            "didcomm_mediator_refusals_total",
-            "Requests refused, by reason.",
-            &rows,
-        );
-        let _ = writeln!(
-            out,
-            "# HELP didcomm_mediator_ws_connections Open WebSocket connections.\n\
-             # TYPE didcomm_mediator_ws_connections gauge\n\
-             didcomm_mediator_ws_connections {}",
-            load(&self.ws_connections)
-        );
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
         if let Some(q) = queues {
-            let _ = writeln!(
-                out,
-                "# HELP didcomm_mediator_queue_messages Messages waiting in all queues.\n\
-                 # TYPE didcomm_mediator_queue_messages gauge\n\
-                 didcomm_mediator_queue_messages {}\n\
-                 # HELP didcomm_mediator_queue_bytes Bytes waiting in all queues.\n\
-                 # TYPE didcomm_mediator_queue_bytes gauge\n\
-                 didcomm_mediator_queue_bytes {}",
-                q.messages, q.bytes
-            );
+            self.queue_messages.set(q.messages);
+            self.queue_bytes.set(q.bytes);
+            let _ = prometheus_text::encode(&mut out, &self.queues);
         }
-        let _ = writeln!(
-            out,
-            "# HELP didcomm_mediator_handle_seconds Time to handle one inbound message.\n\
-             # TYPE didcomm_mediator_handle_seconds histogram"
-        );
-        self.handle_http.write(
-            &mut out,
-            "didcomm_mediator_handle_seconds",
-            "transport=\"http\"",
-        );
-        self.handle_ws.write(
-            &mut out,
-            "didcomm_mediator_handle_seconds",
-            "transport=\"ws\"",
-        );
-        let _ = writeln!(
-            out,
-            "# HELP didcomm_mediator_store_seconds Time for a message to be stored durably.\n\
-             # TYPE didcomm_mediator_store_seconds histogram"
-        );
-        self.store
-            .write(&mut out, "didcomm_mediator_store_seconds", "");
         out
     }
 }

@@ -800,7 +800,7 @@ async fn metrics_text(State(app): State<App>) -> Response {
     let totals = app.storage.totals().await.ok();
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         app.metrics.render(totals),
     )
         .into_response()

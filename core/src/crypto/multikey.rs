@@ -40,36 +40,25 @@ fn private_type(codec: u64) -> Option<KeyType> {
         .find(|kt| private_codec(*kt) == codec)
 }
 
-/// Read an unsigned LEB128 varint (at most 9 bytes, minimal encoding).
+/// Read an unsigned LEB128 varint (at most 9 bytes, as multiformats allows; minimal encoding).
 pub fn read_varint(bytes: &[u8]) -> Result<(u64, &[u8])> {
-    let mut value: u64 = 0;
-    for (i, byte) in bytes.iter().enumerate().take(9) {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            if i > 0 && *byte == 0 {
-                return Err(Error::malformed(
-                    "multicodec varint is not minimally encoded",
-                ));
-            }
-            return Ok((value, bytes.get(i + 1..).unwrap_or_default()));
-        }
+    use unsigned_varint::decode;
+    let too_long = || Error::malformed("multicodec varint is truncated or too long");
+    match decode::u64(bytes) {
+        // unsigned-varint reads a tenth byte into the top bit; multiformats stops at nine.
+        Ok((_, rest)) if bytes.len() - rest.len() > 9 => Err(too_long()),
+        Ok(read) => Ok(read),
+        Err(decode::Error::NotMinimal) => Err(Error::malformed(
+            "multicodec varint is not minimally encoded",
+        )),
+        Err(_) => Err(too_long()),
     }
-    Err(Error::malformed(
-        "multicodec varint is truncated or too long",
-    ))
 }
 
 /// Append an unsigned LEB128 varint.
-pub fn write_varint(mut value: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+pub fn write_varint(value: u64, out: &mut Vec<u8>) {
+    let mut buf = unsigned_varint::encode::u64_buffer();
+    out.extend_from_slice(unsigned_varint::encode::u64(value, &mut buf));
 }
 
 /// The longest multibase or base58 key encoding we decode, in characters. The longest
@@ -225,6 +214,17 @@ mod tests {
         assert!(read_varint(&[0x80]).is_err());
         assert!(read_varint(&[0x80, 0x00]).is_err());
         assert!(read_varint(&[]).is_err());
+    }
+
+    #[test]
+    fn varints_stop_at_nine_bytes() {
+        let nine = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        assert_eq!(read_varint(&nine).unwrap(), ((1 << 63) - 1, &[][..]));
+        let ten = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert!(read_varint(&ten).is_err());
+        let mut out = vec![];
+        write_varint((1 << 63) - 1, &mut out);
+        assert_eq!(out, nine);
     }
 
     #[test]

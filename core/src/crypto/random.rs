@@ -15,17 +15,11 @@ pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
 pub fn uuid_v4() -> Result<String> {
     let mut b = [0u8; 16];
     fill(&mut b)?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex = |bytes: &[u8]| bytes.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        hex(&b[0..4]),
-        hex(&b[4..6]),
-        hex(&b[6..8]),
-        hex(&b[8..10]),
-        hex(&b[10..16])
-    ))
+    let id = uuid::Builder::from_random_bytes(b).into_uuid();
+    Ok(id
+        .hyphenated()
+        .encode_lower(&mut uuid::Uuid::encode_buffer())
+        .to_owned())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::{check_type, put, shorten, Body, ProtocolMessage};
 use crate::did::is_did;
 use crate::error::{Error, Result};
 use crate::message::{Attachment, Message, ParseOptions};
+use crate::percent::Undecodable;
 
 /// The protocol identifier.
 pub const OOB_PIURI: &str = "https://didcomm.org/out-of-band/2.0";
@@ -206,26 +207,12 @@ fn query_parameter<'a>(url: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// Decode `%XX` escapes (and `+` as a space is not used by base64url, so it is kept).
+/// Decode `%XX` escapes (`+` is kept: base64url does not use it for a space).
 fn percent_decode(value: &str) -> Result<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::malformed("bad percent-encoding in the URL"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Error::malformed("the URL parameter is not UTF-8"))
+    crate::percent::decode(value).map_err(|e| match e {
+        Undecodable::BadEscape => Error::malformed("bad percent-encoding in the URL"),
+        Undecodable::NotUtf8 => Error::malformed("the URL parameter is not UTF-8"),
+    })
 }
 
 impl ProtocolMessage for Invitation {

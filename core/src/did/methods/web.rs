@@ -315,22 +315,7 @@ pub fn document_url(did: &str, allow_loopback_http: bool) -> Result<String> {
 }
 
 fn percent_decode(s: &str) -> Result<String> {
-    let bad = || Error::malformed("did:web has a bad percent-encoding");
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
-            let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad())
+    crate::percent::decode(s).map_err(|_| Error::malformed("did:web has a bad percent-encoding"))
 }
 
 /// A host name or IPv4 address with an optional port (IPv6 literals are not supported).
