@@ -1168,6 +1168,57 @@ async fn postgres_schema_version_counts_the_migration_files() {
     assert_eq!(i64::from(version), migration_files("postgres"));
 }
 
+/// A database migrated by a newer mediator is refused, not written with older rules (an
+/// operator who rolled the binary back must restore the backup or upgrade again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    sqlite(&dir).await.close().await;
+    let newer = migration_files("sqlite") + 1;
+    let c = rusqlite::Connection::open(dir.path().join("mediator.sqlite")).unwrap();
+    c.execute_batch(&format!("PRAGMA user_version = {newer}"))
+        .unwrap();
+    drop(c);
+    let refused = storage::open(&StorageConfig::Sqlite {
+        path: dir.path().join("mediator.sqlite"),
+    })
+    .await
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Storage);
+    assert!(refused.to_string().contains("newer"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_newer_schema_is_refused() {
+    let (s, url) = postgres().await;
+    s.close().await;
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    let newer = i32::try_from(migration_files("postgres") + 1).unwrap();
+    client
+        .execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&newer],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+    let refused = storage::open(&StorageConfig::Postgres {
+        url,
+        pool_size: 2,
+        ca_file: None,
+    })
+    .await
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Storage);
+    assert!(refused.to_string().contains("newer"), "{refused}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_file_is_wal_with_full_sync() {
     let dir = tempfile::tempdir().unwrap();

@@ -488,8 +488,33 @@ pub(crate) const MAX_BATCH: usize = 512;
 /// The capacity of the notification broadcast.
 pub(crate) const NOTIFY_CAPACITY: usize = 4096;
 
+/// The migrations still to run on a database that recorded `applied` of them, of the `known`
+/// this binary carries (indices into its list). A database migrated by a newer mediator is
+/// refused: this binary would write it by rules that no longer hold.
+pub(crate) fn pending_migrations(applied: i64, known: usize) -> Result<std::ops::Range<usize>> {
+    let applied = usize::try_from(applied.max(0)).unwrap_or(usize::MAX);
+    if applied > known {
+        return Err(crate::error::Error::new(
+            crate::error::ErrorKind::Storage,
+            format!(
+                "the database's schema version {applied} is newer than this mediator's ({known}): \
+                 run the newer mediator, or restore a backup made before the upgrade"
+            ),
+        ));
+    }
+    Ok(applied..known)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pending_migrations_refuse_a_newer_database() {
+        assert_eq!(super::pending_migrations(0, 4).unwrap(), 0..4);
+        assert_eq!(super::pending_migrations(4, 4).unwrap(), 4..4);
+        assert_eq!(super::pending_migrations(-1, 4).unwrap(), 0..4);
+        assert!(super::pending_migrations(5, 4).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -440,11 +440,8 @@ async fn migrate(pool: &Pool) -> Result<()> {
         .await
         .map_err(|e| pg_error(&e))?;
     let done: i32 = row.get(0);
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(done).unwrap_or(0))
-    {
+    let pending = super::pending_migrations(i64::from(done), MIGRATIONS.len())?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(pending.start) {
         tx.batch_execute(sql)
             .await
             .map_err(|e| pg_error(&e).context(format!("migration {}", index + 1)))?;
@@ -456,7 +453,7 @@ async fn migrate(pool: &Pool) -> Result<()> {
         .await
         .map_err(|e| pg_error(&e))?;
     }
-    let backfill_namespaces = usize::try_from(done).unwrap_or(0) <= NAMESPACES_MIGRATION;
+    let backfill_namespaces = pending.start <= NAMESPACES_MIGRATION;
     // Keys registered before `key_did` existed get theirs (DID syntax is parsed in Rust).
     let old = tx
         .query("SELECT key FROM keys WHERE key_did IS NULL", &[])

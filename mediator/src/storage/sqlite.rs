@@ -237,7 +237,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| sql_error(&e))?;
-    let done = usize::try_from(version).unwrap_or(0);
+    let pending = super::pending_migrations(version, MIGRATIONS.len())?;
+    let done = pending.start;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(done) {
         tx.execute_batch(sql)
             .map_err(|e| sql_error(&e).context(format!("migration {}", index + 1)))?;
