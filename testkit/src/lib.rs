@@ -1,7 +1,7 @@
 //! # didcomm-edge-testkit
 //!
-//! What the mediator's tests, its benchmark and the load generator drive it with (not
-//! published). Everything goes through the edge agent's transports
+//! What the mediator's tests, its benchmark, the load generator and the demo drive it with
+//! (not published). Everything goes through the edge agent's transports
 //! ([`didcomm_edge_agent::transport`]); nothing here is a second client:
 //!
 //! - [`Device`]: a device at the protocol level, on the core's protocol types (Coordinate
@@ -10,8 +10,9 @@
 //!   hands the packed bytes to the caller, so a test can replay, alter, hold back or count
 //!   them. The full device (state file, retries, live mode, rotation) is
 //!   [`didcomm_edge_agent::EdgeAgent`].
-//! - [`MediatorProcess`]: the mediator binary started on loopback, its address and DID read
-//!   from its output (the load generator, `make bench-hostile`, the crash tests).
+//! - [`MediatorProcess`]: the mediator binary started on loopback, its address, DID and
+//!   invitation read from its output (the load generator, `make bench-hostile`, the crash
+//!   tests, the end-to-end demo in `examples/edge-demo/`).
 //! - The binary `didcomm-edge-mediator-load` (`make bench-mediator`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

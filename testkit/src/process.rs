@@ -22,6 +22,8 @@ pub struct MediatorProcess {
     pub addr: SocketAddr,
     /// Its DID.
     pub did: String,
+    /// Its out-of-band invitation (the `_oob` URL of its `invitation: ` banner line).
+    pub invitation: String,
 }
 
 fn failed(reason: impl Into<String>) -> io::Error {
@@ -30,10 +32,25 @@ fn failed(reason: impl Into<String>) -> io::Error {
 
 impl MediatorProcess {
     /// Start the mediator binary `bin` on `127.0.0.1` (an ephemeral port, no QR code) with
-    /// its data in `data_dir`, and `args` after those; returns once it printed its DID and
-    /// the address it listens on. Its output keeps being read (and dropped) so that it never
-    /// blocks on a full pipe.
+    /// its data in `data_dir`, and `args` after those; returns once it printed its DID, its
+    /// invitation and the address it listens on. Its output keeps being read (and dropped) so
+    /// that it never blocks on a full pipe; its log (stderr) goes where the caller's does.
     pub async fn start<I, S>(bin: &Path, data_dir: &Path, args: I) -> io::Result<MediatorProcess>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        MediatorProcess::start_with_log(bin, data_dir, args, Stdio::inherit()).await
+    }
+
+    /// [`MediatorProcess::start`], with the mediator's log (its stderr) sent to `log`: for
+    /// example a [`std::fs::File`] the caller shows when something went wrong.
+    pub async fn start_with_log<I, S>(
+        bin: &Path,
+        data_dir: &Path,
+        args: I,
+        log: impl Into<Stdio>,
+    ) -> io::Result<MediatorProcess>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -44,6 +61,7 @@ impl MediatorProcess {
             .arg(data_dir)
             .args(args)
             .stdout(Stdio::piped())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| failed(format!("cannot start {}: {e}", bin.display())))?;
@@ -52,11 +70,16 @@ impl MediatorProcess {
             .take()
             .ok_or_else(|| failed("the mediator has no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
+        // The banner: `mediator DID: `, `invitation: `, then `listening on http://`.
         let mut did = None;
+        let mut invitation = None;
         let addr = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(d) = line.strip_prefix("mediator DID: ") {
                     did = Some(d.to_owned());
+                }
+                if let Some(i) = line.strip_prefix("invitation: ") {
+                    invitation = Some(i.trim().to_owned());
                 }
                 if let Some(a) = line.strip_prefix("listening on http://") {
                     return a
@@ -77,7 +100,13 @@ impl MediatorProcess {
             child,
             addr,
             did: did.ok_or_else(|| failed("the mediator printed no DID"))?,
+            invitation: invitation.ok_or_else(|| failed("the mediator printed no invitation"))?,
         })
+    }
+
+    /// Its HTTP endpoint, `http://addr` (what its `listening on` line says).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The process id (0 once it was waited for).
@@ -86,9 +115,17 @@ impl MediatorProcess {
     }
 
     /// Send SIGTERM (a graceful stop) and wait at most `wait` for the exit status.
+    /// Once the process was waited for, its exit status is returned and nothing is signalled
+    /// (its pid would be 0, and `kill -TERM 0` signals the caller's whole process group).
     pub async fn terminate(&mut self, wait: Duration) -> io::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        let Some(pid) = self.child.id() else {
+            return self.child.wait().await;
+        };
         let sent = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args(["-TERM", &pid.to_string()])
             .status()
             .await?;
         if !sent.success() {
@@ -97,6 +134,18 @@ impl MediatorProcess {
         tokio::time::timeout(wait, self.child.wait())
             .await
             .map_err(|_| failed(format!("the mediator did not stop within {wait:?}")))?
+    }
+
+    /// Stop the process: SIGTERM, and SIGKILL when it has not exited within `wait` (or the
+    /// signal could not be sent); returns once it exited.
+    pub async fn stop(mut self, wait: Duration) -> io::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        match self.terminate(wait).await {
+            Ok(status) => Ok(status),
+            Err(_) => self.kill().await,
+        }
     }
 
     /// Kill the process (SIGKILL, as a crash would) and wait for it.
