@@ -12,10 +12,13 @@
 //!   shared services; [`protocols`]: forward and pickup.
 //! - [`storage`]: the [`storage::Storage`] trait with SQLite, PostgreSQL and in-memory
 //!   backends.
+//! - [`admin`]: the admin listener (health, readiness, metrics, the admin API) and the
+//!   `admin` subcommands.
 //! - [`identity`], [`oob`], [`config`], [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod handler;

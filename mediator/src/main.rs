@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use didcomm_edge_mediator::config::{Args, LogFormat, Settings};
+use didcomm_edge_mediator::config::{Args, Command, LogFormat, Settings};
 use didcomm_edge_mediator::server;
 use tracing_subscriber::EnvFilter;
 
@@ -43,6 +43,9 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
     }
     let _ = writeln!(out, "mediator DID: {}", running.identity.did);
     let _ = writeln!(out, "invitation: {}", running.invitation.url);
+    if let Some(admin) = running.admin_addr {
+        let _ = writeln!(out, "admin on http://{admin}");
+    }
     let _ = writeln!(out, "listening on http://{}", running.local_addr);
     let _ = out.flush();
     drop(out);
@@ -126,6 +129,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(Command::Admin { action }) = &args.command {
+        return match runtime.block_on(didcomm_edge_mediator::admin::run_command(&settings, action))
+        {
+            Ok(answer) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{answer:#}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

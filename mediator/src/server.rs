@@ -24,7 +24,9 @@
 //! (`return_route`) is answered with a packed Report Problem 2.0 message
 //! (`application/didcomm-encrypted+json`) under the same HTTP status; other refusals get the
 //! JSON error object.
-//! - `GET /healthz`, `GET /metrics` (Prometheus text).
+//! - `GET /healthz`: whether the storage answers (kept for deployments that probe it; the
+//!   admin listener's `/livez` and `/readyz` are the probes to use, see [`crate::admin`]).
+//!   `GET /metrics` only with `metrics_on_service_port` (metrics are on the admin listener).
 //! - `GET /oob` (invitation JSON and `_oob` URL), `GET /oob/url`, `GET /oob/qr.svg`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -47,6 +49,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::admin::{self, AdminApp, Ready};
 use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handler::{Connection, LiveRegistry, LiveSignal, MessageHandler, Transport};
@@ -88,8 +91,8 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
 /// Per-connection data created when a TCP connection is accepted.
 #[derive(Debug, Clone)]
 pub struct ConnMeta {
-    id: u64,
-    peer: SocketAddr,
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
     /// This connection's place under the connection cap, held until the connection (or the
     /// WebSocket it became) ends.
     _slot: Arc<OwnedSemaphorePermit>,
@@ -120,6 +123,8 @@ struct App {
 pub struct RunningServer {
     /// The address it listens on.
     pub local_addr: SocketAddr,
+    /// The address of the admin listener (`None`: turned off).
+    pub admin_addr: Option<SocketAddr>,
     /// The URL devices use.
     pub public_url: String,
     /// The mediator's identity.
@@ -179,6 +184,34 @@ pub async fn start_with(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    // The admin listener answers from the start (`/livez` 200, `/readyz` 503 until the
+    // identity and the storage are loaded); a failed start drops `shutdown_tx`, which stops it.
+    let admin = AdminApp::new(&settings, Arc::clone(&metrics), shutdown_rx.clone())?;
+    let admin_ready = Arc::clone(&admin.ready);
+    let (admin_addr, admin_task) = match settings.admin_listen {
+        Some(addr) => {
+            let admin_listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::io(format!("binding the admin listener {addr}"), &e))?;
+            let bound = admin_listener
+                .local_addr()
+                .map_err(|e| Error::io("reading the admin address", &e))?;
+            if !bound.ip().is_loopback() {
+                tracing::warn!(admin = %bound, "the admin listener is not on a loopback address");
+            }
+            let serving = Serving {
+                router: admin::router(admin),
+                slots: Arc::new(Semaphore::new(admin::ADMIN_MAX_CONNECTIONS)),
+                header_timeout: Duration::from_secs(settings.header_timeout_seconds.max(1)),
+                metrics: Arc::clone(&metrics),
+            };
+            let task = tokio::spawn(serving.accept_loop(admin_listener, shutdown_rx.clone()));
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
 
     let ws_url = settings
         .public_ws_url
@@ -212,7 +245,6 @@ pub async fn start_with(
             .with_max_attachments(settings.max_forward_attachments),
     ));
     let storage = storage::open(&settings.storage()).await?;
-    let metrics = Arc::new(Metrics::default());
     let mediator = Arc::new(Mediator {
         did: identity.did.clone(),
         didcomm,
@@ -240,7 +272,6 @@ pub async fn start_with(
 
     let live = Arc::new(LiveRegistry::default());
     let live_task = tokio::spawn(Arc::clone(&live).run(storage.subscribe()));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let sweep_task = tokio::spawn(sweep_loop(
         Arc::clone(&storage),
         Arc::clone(&metrics),
@@ -265,12 +296,17 @@ pub async fn start_with(
         shutdown: shutdown_rx.clone(),
         sessions: sessions_tx,
     };
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/", post(post_message).get(get_invitation))
         .route("/didcomm", post(post_message))
         .route("/ws", get(ws_upgrade))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        // Kept for deployments that probe it; the admin listener's /livez and /readyz are
+        // the probes to use.
+        .route("/healthz", get(healthz));
+    if settings.metrics_on_service_port {
+        router = router.route("/metrics", get(metrics_text));
+    }
+    let router = router
         .route("/oob", get(get_invitation))
         .route("/oob/url", get(get_invitation_url))
         .route("/oob/qr.svg", get(get_invitation_svg))
@@ -301,14 +337,27 @@ pub async fn start_with(
         };
         // WebSocket sessions saw the signal and are closing; wait for them (bounded).
         let _ = tokio::time::timeout(Duration::from_secs(5), sessions_rx.recv()).await;
+        if let Some(mut admin_task) = admin_task {
+            if tokio::time::timeout(Duration::from_secs(2), &mut admin_task)
+                .await
+                .is_err()
+            {
+                admin_task.abort();
+            }
+        }
         sweep_task.abort();
         live_task.abort();
         storage.close().await;
         tracing::info!("mediator stopped");
         served
     });
+    let _ = admin_ready.set(Ready {
+        storage: Arc::clone(&mediator.storage),
+        did: identity.did.clone(),
+    });
     Ok(RunningServer {
         local_addr,
+        admin_addr,
         public_url,
         identity,
         invitation,
@@ -790,7 +839,7 @@ async fn ws_frame(app: &App, connection: &Connection, bytes: &[u8]) -> Vec<Strin
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(3), app.storage.totals()).await {
+    match tokio::time::timeout(Duration::from_secs(3), app.storage.ready()).await {
         Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n").into_response(),
     }

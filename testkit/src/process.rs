@@ -22,6 +22,10 @@ pub struct MediatorProcess {
     pub addr: SocketAddr,
     /// Its DID.
     pub did: String,
+    /// Where its admin listener listens (`None` when the arguments turned it off).
+    pub admin_addr: Option<SocketAddr>,
+    /// Whether the service port speaks TLS (`listening on https://`).
+    pub tls: bool,
 }
 
 fn failed(reason: impl Into<String>) -> io::Error {
@@ -29,8 +33,9 @@ fn failed(reason: impl Into<String>) -> io::Error {
 }
 
 impl MediatorProcess {
-    /// Start the mediator binary `bin` on `127.0.0.1` (an ephemeral port, no QR code) with
-    /// its data in `data_dir`, and `args` after those; returns once it printed its DID and
+    /// Start the mediator binary `bin` on `127.0.0.1` (an ephemeral port, no QR code, the
+    /// admin listener on another ephemeral port) with its data in `data_dir`, and `args`
+    /// after those; returns once it printed its DID and
     /// the address it listens on. Its output keeps being read (and dropped) so that it never
     /// blocks on a full pipe.
     pub async fn start<I, S>(bin: &Path, data_dir: &Path, args: I) -> io::Result<MediatorProcess>
@@ -40,6 +45,7 @@ impl MediatorProcess {
     {
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--no-qr"])
+            .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
@@ -53,12 +59,22 @@ impl MediatorProcess {
             .ok_or_else(|| failed("the mediator has no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let mut did = None;
+        let mut admin_addr = None;
+        let mut tls = false;
         let addr = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(d) = line.strip_prefix("mediator DID: ") {
                     did = Some(d.to_owned());
                 }
-                if let Some(a) = line.strip_prefix("listening on http://") {
+                if let Some(a) = line.strip_prefix("admin on http://") {
+                    admin_addr = a.parse::<SocketAddr>().ok();
+                }
+                let listening = line.strip_prefix("listening on http://").or_else(|| {
+                    let a = line.strip_prefix("listening on https://");
+                    tls = a.is_some();
+                    a
+                });
+                if let Some(a) = listening {
                     return a
                         .parse::<SocketAddr>()
                         .map_err(|e| failed(format!("listening on '{a}': {e}")));
@@ -77,6 +93,8 @@ impl MediatorProcess {
             child,
             addr,
             did: did.ok_or_else(|| failed("the mediator printed no DID"))?,
+            admin_addr,
+            tls,
         })
     }
 

@@ -714,6 +714,8 @@ impl Workspace {
             .arg("--data-dir")
             .arg(self.dir.join("mediator"))
             .arg("--no-qr")
+            .arg("--admin-listen")
+            .arg("127.0.0.1:0")
             .arg("--log-filter")
             .arg("warn")
             .arg("--shutdown-grace-seconds")
