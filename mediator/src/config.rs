@@ -154,6 +154,15 @@ pub struct Settings {
     /// Also serve `/metrics` on the service port, as before the admin listener (off: metrics
     /// are on the admin listener only).
     pub metrics_on_service_port: bool,
+    /// A PEM certificate chain: with [`Settings::tls_key`], the service port speaks TLS
+    /// (HTTPS and WSS); both files are read again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of [`Settings::tls_cert`] (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Addresses or blocks (`10.0.0.0/8`) of reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client (for the per-address limits); empty: the
+    /// headers are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The default admin listener: loopback, the port Prometheus exporters commonly take.
@@ -246,6 +255,9 @@ impl Default for Settings {
             admin_listen: Some(DEFAULT_ADMIN_LISTEN),
             admin_token_file: None,
             metrics_on_service_port: false,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: vec![],
         }
     }
 }
@@ -253,9 +265,14 @@ impl Default for Settings {
 impl Settings {
     /// The URL devices use to reach the mediator.
     pub fn public_url(&self) -> String {
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .unwrap_or_else(|| format!("{scheme}://{}", self.listen))
     }
 
     /// The WebSocket URL devices use: `public_ws_url`, else the public URL with its scheme
@@ -348,6 +365,10 @@ impl Settings {
                 "device, storage and delivery limits must be positive",
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::config("tls_cert and tls_key go together"));
+        }
+        crate::forwarded::TrustedProxies::parse(&self.trusted_proxies)?;
         if let Some(admin) = self.admin_listen {
             if admin == self.listen && admin.port() != 0 {
                 return Err(Error::config(
@@ -421,6 +442,9 @@ impl std::fmt::Debug for Settings {
             admin_listen,
             admin_token_file,
             metrics_on_service_port,
+            tls_cert,
+            tls_key,
+            trusted_proxies,
         } = self;
         f.debug_struct("Settings")
             .field("listen", listen)
@@ -475,6 +499,9 @@ impl std::fmt::Debug for Settings {
             // The path only: the token is read at start-up and never shown.
             .field("admin_token_file", admin_token_file)
             .field("metrics_on_service_port", metrics_on_service_port)
+            .field("tls_cert", tls_cert)
+            .field("tls_key", tls_key)
+            .field("trusted_proxies", trusted_proxies)
             .finish()
     }
 }
@@ -686,6 +713,20 @@ pub struct Args {
     /// Also serve /metrics on the service port (compatibility).
     #[arg(long, env = "MEDIATOR_METRICS_ON_SERVICE_PORT")]
     pub metrics_on_service_port: bool,
+    /// PEM certificate chain for TLS on the service port (with --tls-key; reloaded on SIGHUP).
+    #[arg(long, env = "MEDIATOR_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "MEDIATOR_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (address or address/prefix) whose Forwarded / X-Forwarded-For headers
+    /// are believed (comma-separated or repeated).
+    #[arg(
+        long = "trusted-proxy",
+        env = "MEDIATOR_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Operator commands (`admin ...`) instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -791,6 +832,15 @@ impl Args {
         }
         if self.metrics_on_service_port {
             s.metrics_on_service_port = true;
+        }
+        if self.tls_cert.is_some() {
+            s.tls_cert.clone_from(&self.tls_cert);
+        }
+        if self.tls_key.is_some() {
+            s.tls_key.clone_from(&self.tls_key);
+        }
+        if !self.trusted_proxies.is_empty() {
+            s.trusted_proxies.clone_from(&self.trusted_proxies);
         }
         s.validate()?;
         Ok(s)
@@ -976,6 +1026,16 @@ mod tests {
         ])
         .settings()
         .is_err());
+        let s = Args::parse_from(["m", "--trusted-proxy", "10.0.0.0/8,::1"])
+            .settings()
+            .unwrap();
+        assert_eq!(s.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        assert!(Args::parse_from(["m", "--trusted-proxy", "10.0.0.0/40"])
+            .settings()
+            .is_err());
+        assert!(Args::parse_from(["m", "--tls-cert", "c.pem"])
+            .settings()
+            .is_err());
         let args = Args::parse_from(["m", "--data-dir", "d", "admin", "schema"]);
         assert!(matches!(args.command, Some(Command::Admin { .. })));
     }

@@ -27,6 +27,10 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
     // send SIGTERM as soon as it reads the banner, and an uninstalled handler means death by
     // signal instead of a graceful stop.
     let stop = StopSignals::install();
+    // SIGHUP's default is to end the process: the handler is in place before the banner too.
+    if let Some(cert) = running.tls.clone() {
+        spawn_reload_on_hangup(cert);
+    }
     tracing::info!(
         did = %running.identity.did,
         url = %running.public_url,
@@ -46,7 +50,12 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
     if let Some(admin) = running.admin_addr {
         let _ = writeln!(out, "admin on http://{admin}");
     }
-    let _ = writeln!(out, "listening on http://{}", running.local_addr);
+    let scheme = if running.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let _ = writeln!(out, "listening on {scheme}://{}", running.local_addr);
     let _ = out.flush();
     drop(out);
 
@@ -57,6 +66,36 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
         let _ = trigger.send(true);
     });
     running.wait().await
+}
+
+/// Read the certificate and key files again on every SIGHUP (open connections keep theirs;
+/// a failed reload keeps the current certificate).
+fn spawn_reload_on_hangup(cert: std::sync::Arc<didcomm_edge_mediator::tls::ReloadingCert>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGHUP cannot be handled: no certificate reloads");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match cert.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; keeping the current one");
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = cert;
+    }
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), registered with the runtime at construction.
