@@ -179,6 +179,34 @@ async fn https_carries_packed_messages() {
     world.server.shutdown().await.unwrap();
 }
 
+/// A client that opens a connection and never starts the handshake holds it no longer than
+/// the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_handshake_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = make_cert();
+    let mut settings = tls_settings(dir.path(), &cert);
+    settings.header_timeout_seconds = 1;
+    let world = World::start(settings).await;
+    let mut stream = TcpStream::connect(world.server.local_addr).await.unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(STEP, stream.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the stalled connection was not closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.is_empty());
+    // Others are still served.
+    let mut ok = tls_connect(world.server.local_addr, &connector(&[&cert]))
+        .await
+        .unwrap();
+    assert_eq!(exchange(&mut ok, "GET", "/oob", "").await.0, 200);
+    world.server.shutdown().await.unwrap();
+}
+
 fn connector_for(cert: &TestCert) -> tokio_rustls::TlsConnector {
     connector(&[cert])
 }
