@@ -47,6 +47,7 @@ async fn scenario() {
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.admin_listen = None;
     settings.data_dir = data.path().to_path_buf();
     settings.print_qr = false;
     settings.shutdown_grace_seconds = 2;

@@ -43,6 +43,7 @@ fn fixture() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::default();
         settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.admin_listen = None;
         settings.data_dir = dir.path().to_path_buf();
         settings.print_qr = false;
         settings.log_filter = "off".into();

@@ -143,6 +143,68 @@ pub struct Settings {
     pub keylist_proof: KeylistProof,
     /// A PEM file of CA certificates for PostgreSQL over TLS (default: the webpki roots).
     pub database_ca_file: Option<PathBuf>,
+    // The admin side (issue 17).
+    /// Where the admin listener (`/metrics`, `/livez`, `/readyz`, the admin API) listens;
+    /// `None` (`"off"` in TOML and flags): no admin listener.
+    #[serde(with = "listen_or_off")]
+    pub admin_listen: Option<SocketAddr>,
+    /// A file holding the admin API's bearer token (at least 16 characters; surrounding
+    /// whitespace ignored). Without it the admin API answers 403; health and metrics stay.
+    pub admin_token_file: Option<PathBuf>,
+    /// Also serve `/metrics` on the service port, as before the admin listener (off: metrics
+    /// are on the admin listener only).
+    pub metrics_on_service_port: bool,
+    /// A PEM certificate chain: with [`Settings::tls_key`], the service port speaks TLS
+    /// (HTTPS and WSS); both files are read again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of [`Settings::tls_cert`] (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Addresses or blocks (`10.0.0.0/8`) of reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` headers name the client (for the per-address limits); empty: the
+    /// headers are ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// The default admin listener: loopback, the port Prometheus exporters commonly take.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+
+/// A listen address or `off`, as flags and environment variables spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenOrOff(pub Option<SocketAddr>);
+
+impl std::str::FromStr for ListenOrOff {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text.trim() {
+            "off" | "none" | "" => Ok(ListenOrOff(None)),
+            addr => addr
+                .parse()
+                .map(|a| ListenOrOff(Some(a)))
+                .map_err(|_| "expected an address (127.0.0.1:9464) or off".to_owned()),
+        }
+    }
+}
+
+/// `Option<SocketAddr>` in TOML as an address string or `"off"`.
+mod listen_or_off {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::net::SocketAddr;
+
+    pub fn serialize<S: Serializer>(value: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<super::ListenOrOff>()
+            .map(|l| l.0)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for Settings {
@@ -190,6 +252,12 @@ impl Default for Settings {
             delivery_max_bytes: 1024 * 1024,
             keylist_proof: KeylistProof::None,
             database_ca_file: None,
+            admin_listen: Some(DEFAULT_ADMIN_LISTEN),
+            admin_token_file: None,
+            metrics_on_service_port: false,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: vec![],
         }
     }
 }
@@ -197,9 +265,14 @@ impl Default for Settings {
 impl Settings {
     /// The URL devices use to reach the mediator.
     pub fn public_url(&self) -> String {
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .unwrap_or_else(|| format!("{scheme}://{}", self.listen))
     }
 
     /// The WebSocket URL devices use: `public_ws_url`, else the public URL with its scheme
@@ -292,6 +365,17 @@ impl Settings {
                 "device, storage and delivery limits must be positive",
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::config("tls_cert and tls_key go together"));
+        }
+        crate::forwarded::TrustedProxies::parse(&self.trusted_proxies)?;
+        if let Some(admin) = self.admin_listen {
+            if admin == self.listen && admin.port() != 0 {
+                return Err(Error::config(
+                    "admin_listen must differ from listen (the admin side has its own port)",
+                ));
+            }
+        }
         match self.grant_policy {
             GrantPolicy::AllowList if self.grant_allow_list.is_empty() => {
                 return Err(Error::config(
@@ -355,6 +439,12 @@ impl std::fmt::Debug for Settings {
             delivery_max_bytes,
             keylist_proof,
             database_ca_file,
+            admin_listen,
+            admin_token_file,
+            metrics_on_service_port,
+            tls_cert,
+            tls_key,
+            trusted_proxies,
         } = self;
         f.debug_struct("Settings")
             .field("listen", listen)
@@ -405,6 +495,13 @@ impl std::fmt::Debug for Settings {
             .field("delivery_max_bytes", delivery_max_bytes)
             .field("keylist_proof", keylist_proof)
             .field("database_ca_file", database_ca_file)
+            .field("admin_listen", admin_listen)
+            // The path only: the token is read at start-up and never shown.
+            .field("admin_token_file", admin_token_file)
+            .field("metrics_on_service_port", metrics_on_service_port)
+            .field("tls_cert", tls_cert)
+            .field("tls_key", tls_key)
+            .field("trusted_proxies", trusted_proxies)
             .finish()
     }
 }
@@ -606,6 +703,45 @@ pub struct Args {
     /// PEM file of CA certificates for PostgreSQL over TLS [default: webpki roots].
     #[arg(long, env = "MEDIATOR_DATABASE_CA_FILE")]
     pub database_ca_file: Option<PathBuf>,
+    /// Admin listener (/metrics, /livez, /readyz, admin API) address, or `off`
+    /// [default: 127.0.0.1:9464].
+    #[arg(long, env = "MEDIATOR_ADMIN_LISTEN")]
+    pub admin_listen: Option<ListenOrOff>,
+    /// File holding the admin API's bearer token [default: none, the admin API answers 403].
+    #[arg(long, env = "MEDIATOR_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Also serve /metrics on the service port (compatibility).
+    #[arg(long, env = "MEDIATOR_METRICS_ON_SERVICE_PORT")]
+    pub metrics_on_service_port: bool,
+    /// PEM certificate chain for TLS on the service port (with --tls-key; reloaded on SIGHUP).
+    #[arg(long, env = "MEDIATOR_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "MEDIATOR_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (address or address/prefix) whose Forwarded / X-Forwarded-For headers
+    /// are believed (comma-separated or repeated).
+    #[arg(
+        long = "trusted-proxy",
+        env = "MEDIATOR_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Operator commands (`admin ...`) instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the binary does besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Inspect and manage devices, grants and queues, on the configured database directly
+    /// (the same settings as the server: put the flags before `admin`).
+    Admin {
+        /// The operation.
+        #[command(subcommand)]
+        action: crate::admin::AdminCommand,
+    },
 }
 
 impl Args {
@@ -687,6 +823,24 @@ impl Args {
         }
         if self.no_qr {
             s.print_qr = false;
+        }
+        if let Some(admin) = self.admin_listen {
+            s.admin_listen = admin.0;
+        }
+        if self.admin_token_file.is_some() {
+            s.admin_token_file.clone_from(&self.admin_token_file);
+        }
+        if self.metrics_on_service_port {
+            s.metrics_on_service_port = true;
+        }
+        if self.tls_cert.is_some() {
+            s.tls_cert.clone_from(&self.tls_cert);
+        }
+        if self.tls_key.is_some() {
+            s.tls_key.clone_from(&self.tls_key);
+        }
+        if !self.trusted_proxies.is_empty() {
+            s.trusted_proxies.clone_from(&self.trusted_proxies);
         }
         s.validate()?;
         Ok(s)
@@ -842,5 +996,47 @@ mod tests {
     fn defaults_are_loopback() {
         let s = Settings::default();
         assert!(s.listen.ip().is_loopback());
+        assert!(s.admin_listen.is_some_and(|a| a.ip().is_loopback()));
+        assert!(!s.metrics_on_service_port);
+    }
+
+    #[test]
+    fn the_admin_listener_can_move_or_be_turned_off() {
+        let s = Args::parse_from(["m", "--admin-listen", "off"])
+            .settings()
+            .unwrap();
+        assert_eq!(s.admin_listen, None);
+        let s = Args::parse_from(["m", "--admin-listen", "127.0.0.1:9999"])
+            .settings()
+            .unwrap();
+        assert_eq!(s.admin_listen, Some("127.0.0.1:9999".parse().unwrap()));
+        assert!(Args::try_parse_from(["m", "--admin-listen", "nowhere"]).is_err());
+        let s = Settings::from_toml("admin_listen = \"off\"").unwrap();
+        assert_eq!(s.admin_listen, None);
+        let s = Settings::from_toml("admin_listen = \"[::1]:9000\"").unwrap();
+        assert_eq!(s.admin_listen, Some("[::1]:9000".parse().unwrap()));
+        assert!(Settings::from_toml("admin_listen = \"x\"").is_err());
+        // Not the service port.
+        assert!(Args::parse_from([
+            "m",
+            "--listen",
+            "127.0.0.1:7000",
+            "--admin-listen",
+            "127.0.0.1:7000"
+        ])
+        .settings()
+        .is_err());
+        let s = Args::parse_from(["m", "--trusted-proxy", "10.0.0.0/8,::1"])
+            .settings()
+            .unwrap();
+        assert_eq!(s.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        assert!(Args::parse_from(["m", "--trusted-proxy", "10.0.0.0/40"])
+            .settings()
+            .is_err());
+        assert!(Args::parse_from(["m", "--tls-cert", "c.pem"])
+            .settings()
+            .is_err());
+        let args = Args::parse_from(["m", "--data-dir", "d", "admin", "schema"]);
+        assert!(matches!(args.command, Some(Command::Admin { .. })));
     }
 }

@@ -12,12 +12,18 @@
 //!   shared services; [`protocols`]: forward and pickup.
 //! - [`storage`]: the [`storage::Storage`] trait with SQLite, PostgreSQL and in-memory
 //!   backends.
+//! - [`admin`]: the admin listener (health, readiness, metrics, the admin API) and the
+//!   `admin` subcommands.
+//! - [`tls`] (the service port's certificate, reloaded) and [`forwarded`] (client addresses
+//!   behind trusted reverse proxies).
 //! - [`identity`], [`oob`], [`config`], [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod error;
+pub mod forwarded;
 pub mod handler;
 pub mod identity;
 pub mod mediator;
@@ -26,5 +32,6 @@ pub mod oob;
 pub mod protocols;
 pub mod server;
 pub mod storage;
+pub mod tls;
 
 pub use error::{Error, ErrorKind, Result};

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use didcomm_edge_mediator::config::{Args, LogFormat, Settings};
+use didcomm_edge_mediator::config::{Args, Command, LogFormat, Settings};
 use didcomm_edge_mediator::server;
 use tracing_subscriber::EnvFilter;
 
@@ -27,6 +27,10 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
     // send SIGTERM as soon as it reads the banner, and an uninstalled handler means death by
     // signal instead of a graceful stop.
     let stop = StopSignals::install();
+    // SIGHUP's default is to end the process: the handler is in place before the banner too.
+    if let Some(cert) = running.tls.clone() {
+        spawn_reload_on_hangup(cert);
+    }
     tracing::info!(
         did = %running.identity.did,
         url = %running.public_url,
@@ -43,7 +47,15 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
     }
     let _ = writeln!(out, "mediator DID: {}", running.identity.did);
     let _ = writeln!(out, "invitation: {}", running.invitation.url);
-    let _ = writeln!(out, "listening on http://{}", running.local_addr);
+    if let Some(admin) = running.admin_addr {
+        let _ = writeln!(out, "admin on http://{admin}");
+    }
+    let scheme = if running.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let _ = writeln!(out, "listening on {scheme}://{}", running.local_addr);
     let _ = out.flush();
     drop(out);
 
@@ -54,6 +66,36 @@ async fn run(settings: Settings) -> didcomm_edge_mediator::Result<()> {
         let _ = trigger.send(true);
     });
     running.wait().await
+}
+
+/// Read the certificate and key files again on every SIGHUP (open connections keep theirs;
+/// a failed reload keeps the current certificate).
+fn spawn_reload_on_hangup(cert: std::sync::Arc<didcomm_edge_mediator::tls::ReloadingCert>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGHUP cannot be handled: no certificate reloads");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match cert.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; keeping the current one");
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = cert;
+    }
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), registered with the runtime at construction.
@@ -126,6 +168,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(Command::Admin { action }) = &args.command {
+        return match runtime.block_on(didcomm_edge_mediator::admin::run_command(&settings, action))
+        {
+            Ok(answer) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{answer:#}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -24,7 +24,9 @@
 //! (`return_route`) is answered with a packed Report Problem 2.0 message
 //! (`application/didcomm-encrypted+json`) under the same HTTP status; other refusals get the
 //! JSON error object.
-//! - `GET /healthz`, `GET /metrics` (Prometheus text).
+//! - `GET /healthz`: whether the storage answers (kept for deployments that probe it; the
+//!   admin listener's `/livez` and `/readyz` are the probes to use, see [`crate::admin`]).
+//!   `GET /metrics` only with `metrics_on_service_port` (metrics are on the admin listener).
 //! - `GET /oob` (invitation JSON and `_oob` URL), `GET /oob/url`, `GET /oob/qr.svg`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -47,14 +49,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::admin::{self, AdminApp, Ready};
 use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
+use crate::forwarded::TrustedProxies;
 use crate::handler::{Connection, LiveRegistry, LiveSignal, MessageHandler, Transport};
 use crate::identity::{self, Identity};
 use crate::mediator::{GrantRules, HandlerLimits, KeyedLimit, Mediator, MediatorHandler};
 use crate::metrics::Metrics;
 use crate::oob::Invitation;
 use crate::storage::{self, now_ms, Storage};
+use crate::tls::ReloadingCert;
 
 /// Media types accepted on `POST`.
 pub const ACCEPTED_CONTENT_TYPES: [&str; 3] = [
@@ -88,8 +93,8 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
 /// Per-connection data created when a TCP connection is accepted.
 #[derive(Debug, Clone)]
 pub struct ConnMeta {
-    id: u64,
-    peer: SocketAddr,
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
     /// This connection's place under the connection cap, held until the connection (or the
     /// WebSocket it became) ends.
     _slot: Arc<OwnedSemaphorePermit>,
@@ -110,6 +115,8 @@ struct App {
     per_ip: Arc<KeyedLimit<IpAddr>>,
     body_timeout: Duration,
     ws_idle_timeout: Duration,
+    /// Whose forwarding headers name the client.
+    proxies: Arc<TrustedProxies>,
     shutdown: watch::Receiver<bool>,
     /// Held by every WebSocket session; shutdown waits until all clones are gone.
     sessions: mpsc::Sender<()>,
@@ -120,6 +127,11 @@ struct App {
 pub struct RunningServer {
     /// The address it listens on.
     pub local_addr: SocketAddr,
+    /// The address of the admin listener (`None`: turned off).
+    pub admin_addr: Option<SocketAddr>,
+    /// The service port's certificate when it speaks TLS ([`ReloadingCert::reload`] reads the
+    /// files again).
+    pub tls: Option<Arc<ReloadingCert>>,
     /// The URL devices use.
     pub public_url: String,
     /// The mediator's identity.
@@ -175,10 +187,49 @@ pub async fn start_with(
     let local_addr = listener
         .local_addr()
         .map_err(|e| Error::io("reading the bound address", &e))?;
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(ReloadingCert::load(cert, key)?)),
+        _ => None,
+    };
+    let acceptor = match &tls {
+        Some(cert) => Some(tokio_rustls::TlsAcceptor::from(cert.server_config()?)),
+        None => None,
+    };
+    let proxies = Arc::new(TrustedProxies::parse(&settings.trusted_proxies)?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = settings
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{local_addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{local_addr}"));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    // The admin listener answers from the start (`/livez` 200, `/readyz` 503 until the
+    // identity and the storage are loaded); a failed start drops `shutdown_tx`, which stops it.
+    let admin = AdminApp::new(&settings, Arc::clone(&metrics), shutdown_rx.clone())?;
+    let admin_ready = Arc::clone(&admin.ready);
+    let (admin_addr, admin_task) = match settings.admin_listen {
+        Some(addr) => {
+            let admin_listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::io(format!("binding the admin listener {addr}"), &e))?;
+            let bound = admin_listener
+                .local_addr()
+                .map_err(|e| Error::io("reading the admin address", &e))?;
+            if !bound.ip().is_loopback() {
+                tracing::warn!(admin = %bound, "the admin listener is not on a loopback address");
+            }
+            let serving = Serving {
+                router: admin::router(admin),
+                slots: Arc::new(Semaphore::new(admin::ADMIN_MAX_CONNECTIONS)),
+                header_timeout: Duration::from_secs(settings.header_timeout_seconds.max(1)),
+                metrics: Arc::clone(&metrics),
+                tls: None,
+            };
+            let task = tokio::spawn(serving.accept_loop(admin_listener, shutdown_rx.clone()));
+            (Some(bound), Some(task))
+        }
+        None => (None, None),
+    };
 
     let ws_url = settings
         .public_ws_url
@@ -212,7 +263,6 @@ pub async fn start_with(
             .with_max_attachments(settings.max_forward_attachments),
     ));
     let storage = storage::open(&settings.storage()).await?;
-    let metrics = Arc::new(Metrics::default());
     let mediator = Arc::new(Mediator {
         did: identity.did.clone(),
         didcomm,
@@ -240,7 +290,6 @@ pub async fn start_with(
 
     let live = Arc::new(LiveRegistry::default());
     let live_task = tokio::spawn(Arc::clone(&live).run(storage.subscribe()));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let sweep_task = tokio::spawn(sweep_loop(
         Arc::clone(&storage),
         Arc::clone(&metrics),
@@ -262,15 +311,21 @@ pub async fn start_with(
         )),
         body_timeout: Duration::from_secs(settings.body_timeout_seconds.max(1)),
         ws_idle_timeout: Duration::from_secs(settings.ws_idle_timeout_seconds.max(1)),
+        proxies,
         shutdown: shutdown_rx.clone(),
         sessions: sessions_tx,
     };
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/", post(post_message).get(get_invitation))
         .route("/didcomm", post(post_message))
         .route("/ws", get(ws_upgrade))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        // Kept for deployments that probe it; the admin listener's /livez and /readyz are
+        // the probes to use.
+        .route("/healthz", get(healthz));
+    if settings.metrics_on_service_port {
+        router = router.route("/metrics", get(metrics_text));
+    }
+    let router = router
         .route("/oob", get(get_invitation))
         .route("/oob/url", get(get_invitation_url))
         .route("/oob/qr.svg", get(get_invitation_svg))
@@ -284,6 +339,7 @@ pub async fn start_with(
         slots: Arc::new(Semaphore::new(settings.max_connections.max(1))),
         header_timeout: Duration::from_secs(settings.header_timeout_seconds.max(1)),
         metrics: Arc::clone(&mediator.metrics),
+        tls: acceptor,
     };
     let mut grace_shutdown = shutdown_rx.clone();
     let task = tokio::spawn(async move {
@@ -301,14 +357,28 @@ pub async fn start_with(
         };
         // WebSocket sessions saw the signal and are closing; wait for them (bounded).
         let _ = tokio::time::timeout(Duration::from_secs(5), sessions_rx.recv()).await;
+        if let Some(mut admin_task) = admin_task {
+            if tokio::time::timeout(Duration::from_secs(2), &mut admin_task)
+                .await
+                .is_err()
+            {
+                admin_task.abort();
+            }
+        }
         sweep_task.abort();
         live_task.abort();
         storage.close().await;
         tracing::info!("mediator stopped");
         served
     });
+    let _ = admin_ready.set(Ready {
+        storage: Arc::clone(&mediator.storage),
+        did: identity.did.clone(),
+    });
     Ok(RunningServer {
         local_addr,
+        admin_addr,
+        tls,
         public_url,
         identity,
         invitation,
@@ -318,12 +388,14 @@ pub async fn start_with(
     })
 }
 
-/// The accept loop's state: the routes, the connection cap, the HTTP/1 timeouts.
+/// The accept loop's state: the routes, the connection cap, the HTTP/1 timeouts, TLS.
 struct Serving {
     router: Router,
     slots: Arc<Semaphore>,
     header_timeout: Duration,
     metrics: Arc<Metrics>,
+    /// The TLS handshake every connection goes through first, when the port speaks TLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Serving {
@@ -362,13 +434,14 @@ impl Serving {
                 peer,
                 _slot: Arc::new(slot),
             };
-            tokio::spawn(serve_connection(
+            tokio::spawn(serve_accepted(
                 stream,
                 meta,
                 self.router.clone(),
                 self.header_timeout,
                 shutdown.clone(),
                 open_tx.clone(),
+                self.tls.clone(),
             ));
         }
         drop(listener);
@@ -378,17 +451,42 @@ impl Serving {
     }
 }
 
+/// Serve an accepted connection: the TLS handshake first when the port speaks TLS (within
+/// the header timeout: a client that stalls it is dropped), then HTTP/1.
+async fn serve_accepted(
+    stream: TcpStream,
+    meta: ConnMeta,
+    router: Router,
+    header_timeout: Duration,
+    shutdown: watch::Receiver<bool>,
+    open: mpsc::Sender<()>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return serve_connection(stream, meta, router, header_timeout, shutdown, open).await;
+    };
+    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            serve_connection(stream, meta, router, header_timeout, shutdown, open).await
+        }
+        Ok(Err(e)) => tracing::debug!(peer = %meta.peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(peer = %meta.peer, "TLS handshake timed out"),
+    }
+}
+
 /// Serve one HTTP/1 connection (and its upgrade to a WebSocket) until it closes, or until
 /// shutdown lets its in-flight request finish.
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     meta: ConnMeta,
     router: Router,
     header_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service =
         hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(meta.clone()));
@@ -513,7 +611,8 @@ async fn post_message(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(wait) = app.per_ip.check(&rate_key(conn.peer.ip())) {
+    let client = app.proxies.client(conn.peer.ip(), &headers);
+    if let Err(wait) = app.per_ip.check(&rate_key(client)) {
         let e = Error::rate_limited("this address", wait);
         return with_retry_after(
             refusal(&app, e.kind(), status_for(e.kind()), e.reason()),
@@ -619,7 +718,7 @@ async fn post_message(
             }
         }
         Err(e) => {
-            tracing::info!(connection = conn.id, peer = %conn.peer, error = %e.kind(), "message refused");
+            tracing::info!(connection = conn.id, peer = %conn.peer, client = %client, error = %e.kind(), "message refused");
             match e.report() {
                 // The sender can read a problem report: it carries the refusal.
                 Some(report) => {
@@ -644,17 +743,20 @@ async fn post_message(
 async fn ws_upgrade(
     State(app): State<App>,
     ConnectInfo(conn): ConnectInfo<ConnMeta>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // Behind a trusted proxy the client is named by the upgrade request's headers.
+    let client = app.proxies.client(conn.peer.ip(), &headers);
     // Frames a little over the limit still arrive, so they get a clear refusal instead of a
     // dropped connection; far larger ones close it.
     let hard_cap = app.max_message_bytes.saturating_mul(2).max(64 * 1024);
     ws.max_message_size(hard_cap)
         .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| ws_session(app, conn, socket))
+        .on_upgrade(move |socket| ws_session(app, conn, client, socket))
 }
 
-async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
+async fn ws_session(app: App, conn: ConnMeta, client: IpAddr, socket: WebSocket) {
     let _session = app.sessions.clone();
     let (signals_tx, mut signals) = mpsc::channel(64);
     let connection = Connection::live_capable(
@@ -681,14 +783,14 @@ async fn ws_session(app: App, conn: ConnMeta, socket: WebSocket) {
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
                 };
-                if let Err(wait) = app.per_ip.check(&rate_key(conn.peer.ip())) {
+                if let Err(wait) = app.per_ip.check(&rate_key(client)) {
                     // Back-pressure instead of refusal: the socket is not read meanwhile
                     // (shutdown still ends the wait).
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = stopped(&mut shutdown) => break,
                     }
-                    let _ = app.per_ip.check(&rate_key(conn.peer.ip()));
+                    let _ = app.per_ip.check(&rate_key(client));
                 }
                 let out = ws_frame(&app, &connection, &bytes).await;
                 if send_all(&mut sink, out).await.is_err() {
@@ -790,7 +892,7 @@ async fn ws_frame(app: &App, connection: &Connection, bytes: &[u8]) -> Vec<Strin
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(3), app.storage.totals()).await {
+    match tokio::time::timeout(Duration::from_secs(3), app.storage.ready()).await {
         Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable\n").into_response(),
     }

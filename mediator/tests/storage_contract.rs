@@ -870,6 +870,82 @@ async fn acknowledgements_are_set_based_and_bounded(s: Arc<dyn Storage>) {
     );
 }
 
+/// What the admin side uses: grants listed in pages, a device's queues purged (its grant and
+/// keys stay, other devices' queues are untouched), the schema version, readiness until closed.
+async fn admin_operations(s: Arc<dyn Storage>) {
+    assert!(s.list_grants(None, 10).await.unwrap().is_empty());
+    for did in ["did:example:c", "did:example:a", "did:example:b"] {
+        s.put_grant(&grant(did)).await.unwrap();
+    }
+    let page = s.list_grants(None, 2).await.unwrap();
+    let dids: Vec<&str> = page.iter().map(|g| g.did.as_str()).collect();
+    assert_eq!(dids, ["did:example:a", "did:example:b"]);
+    assert_eq!(page[0], grant("did:example:a"));
+    let rest = s.list_grants(Some("did:example:b"), 2).await.unwrap();
+    assert_eq!(rest, vec![grant("did:example:c")]);
+    assert!(s
+        .list_grants(Some("did:example:c"), 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.list_grants(None, 0).await.unwrap().is_empty());
+
+    s.update_keylist(
+        "did:example:a",
+        &[add("did:example:ka"), add("did:example:ka#2")],
+    )
+    .await
+    .unwrap();
+    s.update_keylist("did:example:b", &[add("did:example:kb")])
+        .await
+        .unwrap();
+    for (i, key) in ["did:example:ka", "did:example:ka#2", "did:example:ka"]
+        .iter()
+        .enumerate()
+    {
+        s.store(
+            msg_by("did:example:a", key, &format!("m{i}"), b"abc", 1),
+            BIG,
+        )
+        .await
+        .unwrap();
+    }
+    s.store(
+        msg_by("did:example:b", "did:example:kb", "m0", b"b", 1),
+        BIG,
+    )
+    .await
+    .unwrap();
+    // Acknowledged ids leave tombstones; a purge drops them with the queue.
+    s.ack(&strings(&["did:example:ka"]), &strings(&["m0"]))
+        .await
+        .unwrap();
+    assert_eq!(s.purge_queues("did:example:a").await.unwrap(), 2);
+    assert_eq!(s.purge_queues("did:example:a").await.unwrap(), 0);
+    assert_eq!(s.purge_queues("did:example:nobody").await.unwrap(), 0);
+    let a_keys = strings(&["did:example:ka", "did:example:ka#2"]);
+    assert_eq!(s.queue_stats(&a_keys).await.unwrap().messages, 0);
+    let totals = s.totals().await.unwrap();
+    assert_eq!((totals.messages, totals.bytes), (1, 1));
+    assert_eq!(s.keylist("did:example:a", 0, 10).await.unwrap().1, 2);
+    assert!(s.grant("did:example:a").await.unwrap().is_some());
+    assert_eq!(
+        s.store(
+            msg_by("did:example:a", "did:example:ka", "m0", b"abc", 1),
+            BIG
+        )
+        .await
+        .unwrap(),
+        StoreOutcome::Stored
+    );
+    assert_eq!(s.totals().await.unwrap().messages, 2);
+
+    assert_eq!(s.schema_version().await.unwrap(), storage::SCHEMA_VERSION);
+    s.ready().await.unwrap();
+    s.close().await;
+    assert_eq!(s.ready().await.unwrap_err().kind(), ErrorKind::Unavailable);
+}
+
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     storage::open(&StorageConfig::Sqlite {
         path: dir.path().join("mediator.sqlite"),
@@ -948,6 +1024,7 @@ contract!(
     device_quotas_and_the_global_budget,
     deliveries_have_a_byte_budget,
     acknowledgements_are_set_based_and_bounded,
+    admin_operations,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1148,6 +1225,7 @@ async fn sqlite_schema_version_counts_the_migration_files() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, migration_files("sqlite"));
+    assert_eq!(i64::from(storage::SCHEMA_VERSION), version);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1166,6 +1244,7 @@ async fn postgres_schema_version_counts_the_migration_files() {
     drop(client);
     let _ = driver.await;
     assert_eq!(i64::from(version), migration_files("postgres"));
+    assert_eq!(storage::SCHEMA_VERSION, u32::try_from(version).unwrap());
 }
 
 /// A database migrated by a newer mediator is refused, not written with older rules (an

@@ -36,6 +36,7 @@ class MediatorProcess:
                 "--listen", f"127.0.0.1:{self.port}",
                 "--data-dir", str(data_dir),
                 "--no-qr",
+                "--admin-listen", "off",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

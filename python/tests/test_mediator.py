@@ -68,6 +68,7 @@ class Mediator:
                 "--data-dir", str(self.data_dir),
                 "--pinned-did-docs", str(self.pinned),
                 "--no-qr",
+                "--admin-listen", "off",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -24,6 +24,10 @@ pub struct MediatorProcess {
     pub did: String,
     /// Its out-of-band invitation (the `_oob` URL of its `invitation: ` banner line).
     pub invitation: String,
+    /// Where its admin listener listens (`None` when the arguments turned it off).
+    pub admin_addr: Option<SocketAddr>,
+    /// Whether the service port speaks TLS (`listening on https://`).
+    pub tls: bool,
 }
 
 fn failed(reason: impl Into<String>) -> io::Error {
@@ -31,10 +35,11 @@ fn failed(reason: impl Into<String>) -> io::Error {
 }
 
 impl MediatorProcess {
-    /// Start the mediator binary `bin` on `127.0.0.1` (an ephemeral port, no QR code) with
-    /// its data in `data_dir`, and `args` after those; returns once it printed its DID, its
-    /// invitation and the address it listens on. Its output keeps being read (and dropped) so
-    /// that it never blocks on a full pipe; its log (stderr) goes where the caller's does.
+    /// Start the mediator binary `bin` on `127.0.0.1` (an ephemeral port, no QR code, the
+    /// admin listener on another ephemeral port) with its data in `data_dir`, and `args` after
+    /// those; returns once it printed its DID, its invitation and the address it listens on.
+    /// Its output keeps being read (and dropped) so that it never blocks on a full pipe; its
+    /// log (stderr) goes where the caller's does.
     pub async fn start<I, S>(bin: &Path, data_dir: &Path, args: I) -> io::Result<MediatorProcess>
     where
         I: IntoIterator<Item = S>,
@@ -57,6 +62,7 @@ impl MediatorProcess {
     {
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--no-qr"])
+            .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
@@ -70,9 +76,12 @@ impl MediatorProcess {
             .take()
             .ok_or_else(|| failed("the mediator has no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
-        // The banner: `mediator DID: `, `invitation: `, then `listening on http://`.
+        // The banner: `mediator DID: `, `invitation: `, `admin on http://` (unless turned off),
+        // then `listening on http(s)://`.
         let mut did = None;
         let mut invitation = None;
+        let mut admin_addr = None;
+        let mut tls = false;
         let addr = tokio::time::timeout(START_TIMEOUT, async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(d) = line.strip_prefix("mediator DID: ") {
@@ -81,7 +90,15 @@ impl MediatorProcess {
                 if let Some(i) = line.strip_prefix("invitation: ") {
                     invitation = Some(i.trim().to_owned());
                 }
-                if let Some(a) = line.strip_prefix("listening on http://") {
+                if let Some(a) = line.strip_prefix("admin on http://") {
+                    admin_addr = a.parse::<SocketAddr>().ok();
+                }
+                let listening = line.strip_prefix("listening on http://").or_else(|| {
+                    let a = line.strip_prefix("listening on https://");
+                    tls = a.is_some();
+                    a
+                });
+                if let Some(a) = listening {
                     return a
                         .parse::<SocketAddr>()
                         .map_err(|e| failed(format!("listening on '{a}': {e}")));
@@ -101,12 +118,15 @@ impl MediatorProcess {
             addr,
             did: did.ok_or_else(|| failed("the mediator printed no DID"))?,
             invitation: invitation.ok_or_else(|| failed("the mediator printed no invitation"))?,
+            admin_addr,
+            tls,
         })
     }
 
     /// Its HTTP endpoint, `http://addr` (what its `listening on` line says).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The process id (0 once it was waited for).

@@ -29,6 +29,8 @@ pub const STEP: Duration = Duration::from_secs(20);
 pub fn settings(data_dir: &Path, listen: Option<SocketAddr>) -> Settings {
     let mut s = Settings::default();
     s.listen = listen.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+    // Several mediators run at once: no admin listener on its fixed default port.
+    s.admin_listen = None;
     s.data_dir = data_dir.to_path_buf();
     s.print_qr = false;
     s.shutdown_grace_seconds = 2;

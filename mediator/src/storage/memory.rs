@@ -21,7 +21,7 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, key_did, moved_recipient, quota_error, within_budget, Grant, KeylistResult,
     KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal, Storage,
-    StoreOutcome, StoredMessage, MAX_RECIPIENTS, NOTIFY_CAPACITY,
+    StoreOutcome, StoredMessage, MAX_PAGE, MAX_RECIPIENTS, NOTIFY_CAPACITY, SCHEMA_VERSION,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -368,6 +368,21 @@ impl State {
         self.grants.remove(did).is_some()
     }
 
+    /// Drop the queues of every key of `did`; how many messages they held.
+    fn purge(&mut self, did: &str) -> u64 {
+        let keys: Vec<String> = self
+            .keys_of
+            .get(did)
+            .map(|k| k.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut purged = 0u64;
+        for key in &keys {
+            purged = purged.saturating_add(self.queue_counts(key).messages);
+            self.drop_queue(key);
+        }
+        purged
+    }
+
     fn find_recipient(&self, next: &str) -> Option<(String, String)> {
         let did = key_did(next);
         let ns_owner = self.namespaces.get(did);
@@ -543,6 +558,31 @@ impl Storage for MemoryStorage {
 
     async fn remove_grant(&self, did: &str) -> Result<bool> {
         Ok(self.write()?.remove_grant(did))
+    }
+
+    async fn list_grants(&self, after: Option<&str>, limit: u64) -> Result<Vec<Grant>> {
+        let state = self.read()?;
+        let mut grants: Vec<&Grant> = state
+            .grants
+            .values()
+            .filter(|g| after.is_none_or(|after| g.did.as_str() > after))
+            .collect();
+        grants.sort_unstable_by(|a, b| a.did.cmp(&b.did));
+        let limit = usize::try_from(limit.min(MAX_PAGE)).unwrap_or(0);
+        Ok(grants.into_iter().take(limit).cloned().collect())
+    }
+
+    async fn purge_queues(&self, did: &str) -> Result<u64> {
+        Ok(self.write()?.purge(did))
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        Ok(SCHEMA_VERSION)
+    }
+
+    async fn ready(&self) -> Result<()> {
+        // Refused once closed, like a write.
+        self.write().map(|_| ())
     }
 
     async fn update_keylist_within(

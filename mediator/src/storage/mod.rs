@@ -284,6 +284,23 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Remove the grant of `did` with its keys and their queues. Answers whether one existed.
     async fn remove_grant(&self, did: &str) -> Result<bool>;
 
+    /// The grants whose DID sorts after `after` (all when `None`), in DID order, at most
+    /// `limit` (capped at [`MAX_PAGE`]). The last DID of a page is the `after` of the next.
+    async fn list_grants(&self, after: Option<&str>, limit: u64) -> Result<Vec<Grant>>;
+
+    /// Delete every message queued for the keys of `did` (an operator's purge), with their
+    /// tombstones; the grant and the keys stay. Returns how many messages were deleted.
+    async fn purge_queues(&self, did: &str) -> Result<u64>;
+
+    /// How many schema migrations the database has applied (the in-memory backend answers
+    /// [`SCHEMA_VERSION`], the version this build writes).
+    async fn schema_version(&self) -> Result<u32>;
+
+    /// Whether the storage can serve requests now: a read answers and writes are accepted.
+    /// [`crate::ErrorKind::Unavailable`] once closed; a storage error when the database
+    /// does not answer.
+    async fn ready(&self) -> Result<()>;
+
     /// Apply keylist updates for the granted `did`, in order, with no key limit. Fails with
     /// [`crate::ErrorKind::Forbidden`] when `did` holds no grant.
     async fn update_keylist(
@@ -465,6 +482,13 @@ pub(crate) fn within_budget(sizes: impl IntoIterator<Item = u64>, max_bytes: u64
     }
     taken
 }
+
+/// The schema version this build migrates databases to (the number of migration files of
+/// each SQL backend under `mediator/migrations/`).
+pub const SCHEMA_VERSION: u32 = 4;
+
+/// Most grants one [`Storage::list_grants`] page holds.
+pub const MAX_PAGE: u64 = 1000;
 
 /// Most ids one [`Storage::ack`] takes (one statement, bounded parameters).
 pub const MAX_ACK_IDS: usize = 10_000;

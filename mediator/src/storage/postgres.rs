@@ -35,7 +35,7 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
     within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
-    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_PAGE, MAX_RECIPIENTS,
     NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -53,7 +53,7 @@ const MIGRATION_LOCK: i64 = 0x6469_6463_6f6d;
 /// `migrations/postgres/`, numbered in this order; each file holds exactly the text the inline
 /// strings held before (leading newline included), so databases migrated by earlier builds see
 /// the same statements.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[&str; super::SCHEMA_VERSION as usize] = &[
     include_str!("../../migrations/postgres/0001_initial.sql"),
     include_str!("../../migrations/postgres/0002_tombstones_and_key_dids.sql"),
     // One owner per DID namespace; queues know their namespace and owner; per-device and
@@ -824,6 +824,69 @@ impl Storage for PostgresStorage {
             .map_err(|e| pg_error(&e))?;
         tx.commit().await.map_err(|e| pg_error(&e))?;
         Ok(removed > 0)
+    }
+
+    async fn list_grants(&self, after: Option<&str>, limit: u64) -> Result<Vec<Grant>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT did, routing_did, granted_at FROM grants WHERE did > $1
+                 ORDER BY did LIMIT $2",
+                &[&after.unwrap_or_default(), &to_i64(limit.min(MAX_PAGE))],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(rows.iter().map(row_grant).collect())
+    }
+
+    async fn purge_queues(&self, did: &str) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+        tx.execute(LOCK_BUDGET, &[])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        let purged: i64 = tx
+            .query_one(
+                "WITH gone AS (
+                     DELETE FROM messages
+                     WHERE recipient IN (SELECT key FROM keys WHERE did = $1)
+                     RETURNING 1
+                 ) SELECT count(*) FROM gone",
+                &[&did],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?
+            .get(0);
+        for sql in [
+            "DELETE FROM queues WHERE recipient IN (SELECT key FROM keys WHERE did = $1)",
+            "DELETE FROM tombstones WHERE recipient IN (SELECT key FROM keys WHERE did = $1)",
+        ] {
+            tx.execute(sql, &[&did]).await.map_err(|e| pg_error(&e))?;
+        }
+        tx.commit().await.map_err(|e| pg_error(&e))?;
+        Ok(to_u64(purged))
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        let client = self.client().await?;
+        let version: i32 = client
+            .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .await
+            .map_err(|e| pg_error(&e))?
+            .get(0);
+        Ok(u32::try_from(version).unwrap_or(0))
+    }
+
+    async fn ready(&self) -> Result<()> {
+        if self.writer.is_closed() || self.pool.is_closed() {
+            return Err(closed());
+        }
+        let client = self.client().await?;
+        client
+            .query_one("SELECT 1", &[])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(())
     }
 
     async fn update_keylist_within(

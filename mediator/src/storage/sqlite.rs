@@ -28,7 +28,7 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
     within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
-    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_RECIPIENTS,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_PAGE, MAX_RECIPIENTS,
     NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -37,7 +37,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// per migration under `migrations/sqlite/`, numbered in this order; each file holds exactly the
 /// text the inline strings held before (leading newline included), so databases migrated by
 /// earlier builds see the same statements.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[&str; super::SCHEMA_VERSION as usize] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_tombstones_and_key_dids.sql"),
     // One owner per DID namespace; queues know their namespace and owner; per-device and
@@ -76,6 +76,10 @@ enum Op {
         did: String,
         reply: Reply<bool>,
     },
+    Purge {
+        did: String,
+        reply: Reply<u64>,
+    },
     UpdateKeylist {
         did: String,
         updates: Vec<KeylistUpdate>,
@@ -102,6 +106,8 @@ pub struct SqliteStorage {
     writer: mpsc::Sender<Op>,
     readers: std::sync::mpsc::Sender<ReadJob>,
     notify: broadcast::Sender<Notification>,
+    /// Set by [`Storage::close`]: [`Storage::ready`] answers unavailable from then on.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -144,6 +150,7 @@ impl SqliteStorage {
             path,
             writer: tx,
             notify,
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -375,6 +382,7 @@ fn fail(op: Op) -> Finish {
         Op::Store { reply, .. } => finish(reply),
         Op::PutGrant { reply, .. } => finish(reply),
         Op::RemoveGrant { reply, .. } => finish(reply),
+        Op::Purge { reply, .. } => finish(reply),
         Op::UpdateKeylist { reply, .. } => finish(reply),
         Op::Ack { reply, .. } => finish(reply),
         Op::Sweep { reply, .. } => finish(reply),
@@ -403,6 +411,7 @@ fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<(String, String)>) -
         Op::RemoveGrant { did, reply } => {
             answer(reply, in_savepoint(tx, |c| remove_grant(c, &did)))
         }
+        Op::Purge { did, reply } => answer(reply, in_savepoint(tx, |c| purge(c, &did))),
         Op::UpdateKeylist {
             did,
             updates,
@@ -604,6 +613,27 @@ fn remove_grant(c: &Connection, did: &str) -> Result<bool> {
         .execute("DELETE FROM grants WHERE did = ?1", params![did])
         .map_err(|e| sql_error(&e))?;
     Ok(removed > 0)
+}
+
+/// Drop the queues of every key of `did` (the keys stay); how many messages they held.
+fn purge(c: &Connection, did: &str) -> Result<u64> {
+    let keys: Vec<String> = c
+        .prepare_cached("SELECT key FROM keys WHERE did = ?1")
+        .and_then(|mut s| {
+            s.query_map(params![did], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| sql_error(&e))?;
+    let mut purged = 0u64;
+    for key in &keys {
+        let count: i64 = c
+            .prepare_cached("SELECT count(*) FROM messages WHERE recipient = ?1")
+            .and_then(|mut s| s.query_row(params![key], |r| r.get(0)))
+            .map_err(|e| sql_error(&e))?;
+        purged = purged.saturating_add(to_u64(count));
+        drop_queue(c, key).map_err(|e| sql_error(&e))?;
+    }
+    Ok(purged)
 }
 
 fn update_keylist(
@@ -857,6 +887,45 @@ impl Storage for SqliteStorage {
         self.write(|reply| Op::RemoveGrant { did, reply }).await
     }
 
+    async fn list_grants(&self, after: Option<&str>, limit: u64) -> Result<Vec<Grant>> {
+        let after = after.unwrap_or_default().to_owned();
+        let limit = to_i64(limit.min(MAX_PAGE));
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT did, routing_did, granted_at FROM grants WHERE did > ?1
+                 ORDER BY did LIMIT ?2",
+            )?
+            .query_map(params![after, limit], |r| {
+                Ok(Grant {
+                    did: r.get(0)?,
+                    routing_did: r.get(1)?,
+                    granted_at_ms: to_u64(r.get(2)?),
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn purge_queues(&self, did: &str) -> Result<u64> {
+        let did = did.to_owned();
+        self.write(|reply| Op::Purge { did, reply }).await
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        self.read(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .await
+    }
+
+    async fn ready(&self) -> Result<()> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) || self.writer.is_closed() {
+            return Err(closed());
+        }
+        self.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|_| ())
+    }
+
     async fn update_keylist_within(
         &self,
         did: &str,
@@ -1065,6 +1134,8 @@ impl Storage for SqliteStorage {
     }
 
     async fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let (reply, done) = oneshot::channel();
         if self.writer.send(Op::Close { reply }).await.is_ok() {
             let _ = done.await;

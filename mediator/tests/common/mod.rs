@@ -93,6 +93,9 @@ pub fn test_settings(data_dir: &Path, database_url: Option<String>) -> Settings 
     s.database_url = database_url;
     s.print_qr = false;
     s.shutdown_grace_seconds = 5;
+    s.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+    // The existing tests read the metrics on the service port (the compatibility path).
+    s.metrics_on_service_port = true;
     s
 }
 

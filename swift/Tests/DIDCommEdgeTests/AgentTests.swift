@@ -33,7 +33,7 @@ final class AgentTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: path), "build the mediator first")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir.path, "--no-qr"]
+        p.arguments = ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir.path, "--no-qr", "--admin-listen", "off"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

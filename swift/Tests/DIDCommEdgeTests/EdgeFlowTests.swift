@@ -37,7 +37,7 @@ final class EdgeFlowTests: XCTestCase {
     private func start(pinned: URL) throws {
         let p = Process()
         p.executableURL = try binary()
-        p.arguments = ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir.path, "--pinned-did-docs", pinned.path, "--no-qr"]
+        p.arguments = ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDir.path, "--pinned-did-docs", pinned.path, "--no-qr", "--admin-listen", "off"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

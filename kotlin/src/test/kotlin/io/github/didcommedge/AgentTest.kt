@@ -37,7 +37,7 @@ class AgentTest {
     private fun start() {
         val bin = File(System.getProperty("didcomm.mediator") ?: "../target/debug/didcomm-edge-mediator")
         assumeTrue(bin.canExecute(), "build the mediator first: cargo build -p didcomm-edge-mediator")
-        val p = ProcessBuilder(bin.path, "--listen", "127.0.0.1:${freePort()}", "--data-dir", dataDir.path, "--no-qr")
+        val p = ProcessBuilder(bin.path, "--listen", "127.0.0.1:${freePort()}", "--data-dir", dataDir.path, "--no-qr", "--admin-listen", "off")
             .redirectError(ProcessBuilder.Redirect.DISCARD).start()
         process = p
         val reader = p.inputStream.bufferedReader()

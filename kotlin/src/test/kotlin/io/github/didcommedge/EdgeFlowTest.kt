@@ -50,7 +50,7 @@ class EdgeFlowTest {
     private fun start(pinned: File) {
         val p = ProcessBuilder(
             binary().path, "--listen", "127.0.0.1:$port", "--data-dir", dataDir.path,
-            "--pinned-did-docs", pinned.path, "--no-qr",
+            "--pinned-did-docs", pinned.path, "--no-qr", "--admin-listen", "off",
         ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
         process = p
         val reader = p.inputStream.bufferedReader()
