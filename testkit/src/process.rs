@@ -123,7 +123,7 @@ impl MediatorProcess {
         })
     }
 
-    /// Its HTTP endpoint, `http://addr` (what its `listening on` line says).
+    /// Its endpoint, `http://addr` or `https://addr` (what its `listening on` line says).
     pub fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
