@@ -6,7 +6,7 @@ VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
-	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python
+	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version version
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,8 +30,14 @@ check: ## Everyday check, under 5 min on a warm build: format, clippy, Rust unit
 	$(CARGO) test --workspace --lib --locked
 	$(CARGO) test -p didcomm-edge --test vectors --locked
 
-test: setup test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
+test: setup test-version test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
 	@echo "make test: all suites passed"
+
+test-version: ## Every artifact states the workspace version (scripts/version.sh check; seconds)
+	@./scripts/version.sh check
+
+version: ## Print the version; set it everywhere with `scripts/version.sh set X.Y.Z`
+	@./scripts/version.sh
 
 test-rust: ## Rust unit, vector, interop and CLI tests
 	$(CARGO) test --workspace --locked --exclude didcomm-edge-mediator
@@ -47,7 +53,7 @@ test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
 
-test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium; example gateway
+test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium, the packed tarball installed; example gateway
 	cd wasm/npm && node --test test/*.test.mjs
 	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/*.test.mjs
 
@@ -102,7 +108,8 @@ bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and t
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## Formatting, clippy and rustdoc with warnings as errors, and the dependency rules of deny.toml
+lint: ## Formatting, clippy and rustdoc with warnings as errors, the dependency rules of deny.toml, one version
+	@./scripts/version.sh check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@# Libraries only: the CLI's binary shares its name with the core's library.
