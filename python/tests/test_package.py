@@ -35,5 +35,7 @@ def test_version_is_the_workspace_version() -> None:
 
 def test_metadata_declares_the_license() -> None:
     meta = metadata.metadata("didcomm-edge")
-    assert meta.get("License-Expression") == "Apache-2.0" or meta.get("License") == "Apache-2.0"
-    assert meta.get("Requires-Python") == ">=3.9"
+    declared = (meta.get_all("License-Expression") or []) + (meta.get_all("License") or [])
+    assert "Apache-2.0" in declared
+    assert meta["Requires-Python"] == ">=3.9"
+    assert sorted(meta.get_all("License-File") or []) == ["LICENSE", "NOTICE"]
