@@ -6,7 +6,7 @@ VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
-	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version version
+	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version version dist
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ test-swift: setup-rust setup-python ## Swift: generated sources up to date, ever
 
 wheel: setup-rust ## Build the Python wheel (build/wheels/didcomm_edge-*.whl; pip install it)
 	@./scripts/python.sh wheel
+
+dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar + sources jar, crates
+	@./scripts/dist.sh
 
 bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and the Rust core (BENCHMARKS.md)
 	@./scripts/python.sh bench
