@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO="${CARGO:-cargo}"
 OUT="$PWD/dist"
-CRATES=(didcomm-edge didcomm-edge-web didcomm-edge-agent didcomm-edge-cli didcomm-edge-mediator)
+# The published crates (the Makefile's PUBLISHED_CRATES passes the same list).
+read -r -a CRATES <<< "${PUBLISHED_CRATES:-didcomm-edge didcomm-edge-web didcomm-edge-agent didcomm-edge-cli didcomm-edge-mediator}"
 step() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
 ./scripts/version.sh check
