@@ -6,7 +6,7 @@ VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
-	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python
+	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version test-license version dist
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,8 +30,24 @@ check: ## Everyday check, under 5 min on a warm build: format, clippy, Rust unit
 	$(CARGO) test --workspace --lib --locked
 	$(CARGO) test -p didcomm-edge --test vectors --locked
 
-test: setup test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
+test: setup test-version test-license test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
 	@echo "make test: all suites passed"
+
+test-version: ## Every artifact states the workspace version (scripts/version.sh check; seconds)
+	@./scripts/version.sh check
+
+# The crates that are published (the others say publish = false); scripts/dist.sh packages the same.
+PUBLISHED_CRATES := didcomm-edge didcomm-edge-web didcomm-edge-agent didcomm-edge-cli didcomm-edge-mediator
+
+test-license: ## Every published crate packs LICENSE and NOTICE (cargo package --list; seconds)
+	@for crate in $(PUBLISHED_CRATES); do \
+		files="$$($(CARGO) package --list --offline --allow-dirty -p $$crate)" || exit 1; \
+		for f in LICENSE NOTICE; do grep -qx "$$f" <<< "$$files" \
+			|| { echo "$$crate: $$f is not in its package (link ../$$f beside its Cargo.toml)" >&2; exit 1; }; done; \
+	done; echo "LICENSE and NOTICE in every published crate: $(PUBLISHED_CRATES)"
+
+version: ## Print the version; set it everywhere with `scripts/version.sh set X.Y.Z`
+	@./scripts/version.sh
 
 test-rust: ## Rust unit, vector, interop and CLI tests
 	$(CARGO) test --workspace --locked --exclude didcomm-edge-mediator
@@ -47,7 +63,7 @@ test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
 
-test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium; example gateway
+test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium, the packed tarball installed; example gateway
 	cd wasm/npm && node --test test/*.test.mjs
 	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/*.test.mjs
 
@@ -96,13 +112,17 @@ test-swift: setup-rust setup-python ## Swift: generated sources up to date, ever
 wheel: setup-rust ## Build the Python wheel (build/wheels/didcomm_edge-*.whl; pip install it)
 	@./scripts/python.sh wheel
 
+dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar + sources jar, crates
+	@PUBLISHED_CRATES="$(PUBLISHED_CRATES)" ./scripts/dist.sh
+
 bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and the Rust core (BENCHMARKS.md)
 	@./scripts/python.sh bench
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## Formatting, clippy and rustdoc with warnings as errors, and the dependency rules of deny.toml
+lint: ## Formatting, clippy and rustdoc with warnings as errors, the dependency rules of deny.toml, one version
+	@./scripts/version.sh check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@# Libraries only: the CLI's binary shares its name with the core's library.

@@ -62,7 +62,7 @@ fi
 RAW=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/didcomm_edge_wasm.wasm
 
 step "wasm-bindgen"
-rm -rf "$DIST"
+rm -rf "$DIST" "$NPM_DIR/.dist-stamp.json"
 mkdir -p "$DIST"
 wasm-bindgen "$RAW" --out-dir "$DIST" --out-name didcomm_edge --target web \
     --no-typescript --remove-name-section --remove-producers-section
@@ -83,6 +83,10 @@ cp "$NPM_DIR"/src/*.js "$NPM_DIR"/src/*.mjs "$DIST/"
     --log-level=warning --outfile="$DIST/node.cjs"
 # The same declarations serve `import` and `require` consumers.
 cp "$NPM_DIR/index.d.ts" "$NPM_DIR/index.d.cts"
+# The repository's license files ship at the package root (package.json `files`).
+cp "$ROOT/LICENSE" "$ROOT/NOTICE" "$NPM_DIR/"
+# Record what dist/ was built from: `npm pack` (prepack) then skips the build while it is current.
+node "$NPM_DIR/scripts/dist-state.mjs" stamp
 
 SIZE=$(wc -c < "$DIST/didcomm_edge_bg.wasm")
 step "built wasm/npm (didcomm_edge_bg.wasm: $SIZE bytes)"

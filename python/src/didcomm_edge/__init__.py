@@ -30,6 +30,13 @@ Every failure is a :class:`DidCommError` subclass named after its kind
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
+try:
+    # The wheel's version, which maturin takes from the workspace version in Cargo.toml.
+    __version__: str = _metadata.version("didcomm-edge")
+except _metadata.PackageNotFoundError:  # the source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
 from ._errors import DidCommError, ErrorKind
 from ._agent import (
@@ -110,6 +117,7 @@ PackSignedMetadata = _ffi.PackSignedMetadata
 
 
 __all__ = [
+    "__version__",
     "Acknowledged",
     "Batch",
     "Connection",
