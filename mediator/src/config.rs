@@ -163,6 +163,10 @@ pub struct Settings {
     /// `X-Forwarded-For` headers name the client (for the per-address limits); empty: the
     /// headers are ignored.
     pub trusted_proxies: Vec<String>,
+    /// Web origins (`https://app.example`) whose pages may call the service port from a
+    /// browser (CORS); `*` allows any. Empty (the default): no CORS headers, so browsers keep
+    /// other sites' pages from reading the mediator's answers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The default admin listener: loopback, the port Prometheus exporters commonly take.
@@ -258,6 +262,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             trusted_proxies: vec![],
+            cors_allowed_origins: vec![],
         }
     }
 }
@@ -369,6 +374,7 @@ impl Settings {
             return Err(Error::config("tls_cert and tls_key go together"));
         }
         crate::forwarded::TrustedProxies::parse(&self.trusted_proxies)?;
+        crate::server::cors_layer(&self.cors_allowed_origins)?;
         if let Some(admin) = self.admin_listen {
             if admin == self.listen && admin.port() != 0 {
                 return Err(Error::config(
@@ -445,6 +451,7 @@ impl std::fmt::Debug for Settings {
             tls_cert,
             tls_key,
             trusted_proxies,
+            cors_allowed_origins,
         } = self;
         f.debug_struct("Settings")
             .field("listen", listen)
@@ -502,6 +509,7 @@ impl std::fmt::Debug for Settings {
             .field("tls_cert", tls_cert)
             .field("tls_key", tls_key)
             .field("trusted_proxies", trusted_proxies)
+            .field("cors_allowed_origins", cors_allowed_origins)
             .finish()
     }
 }
@@ -727,6 +735,14 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<String>,
+    /// A web origin allowed to call the service port from a browser (CORS; repeat, or
+    /// comma-separate; `*` for any) [default: none, no CORS headers].
+    #[arg(
+        long = "cors-allowed-origin",
+        env = "MEDIATOR_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Vec<String>,
     /// Operator commands (`admin ...`) instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -838,6 +854,10 @@ impl Args {
         }
         if self.tls_key.is_some() {
             s.tls_key.clone_from(&self.tls_key);
+        }
+        if !self.cors_allowed_origins.is_empty() {
+            s.cors_allowed_origins
+                .clone_from(&self.cors_allowed_origins);
         }
         if !self.trusted_proxies.is_empty() {
             s.trusted_proxies.clone_from(&self.trusted_proxies);

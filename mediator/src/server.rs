@@ -330,8 +330,12 @@ pub async fn start_with(
         .route("/oob/url", get(get_invitation_url))
         .route("/oob/qr.svg", get(get_invitation_svg))
         // Bodies are read with our own limit (clear 413s); lift axum's default.
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(app);
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    let router = match cors_layer(&settings.cors_allowed_origins)? {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+    .with_state(app);
 
     let grace = Duration::from_secs(settings.shutdown_grace_seconds);
     let serving = Serving {
@@ -936,6 +940,63 @@ async fn get_invitation_svg(State(app): State<App>) -> Response {
             e.reason(),
         ),
     }
+}
+
+/// The longest origin accepted in `cors_allowed_origins` (an origin is scheme, host and port).
+const MAX_ORIGIN_LEN: usize = 253 + 20;
+
+/// CORS for browser agents: the pages of `origins` (or any, for `*`) may POST messages, read
+/// the answers and fetch the invitation; preflights are answered without reaching the
+/// handler. `None` when no origin is configured (no CORS headers at all).
+pub(crate) fn cors_layer(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        if origins.len() > 1 {
+            return Err(Error::config(
+                "cors_allowed_origins: '*' allows every origin; list no others beside it",
+            ));
+        }
+        AllowOrigin::any()
+    } else {
+        let mut values = Vec::with_capacity(origins.len());
+        for origin in origins {
+            values.push(origin_header(origin)?);
+        }
+        AllowOrigin::list(values)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([axum::http::header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
+/// One configured origin as the header value browsers send: `scheme://host[:port]`, nothing
+/// after it (a trailing `/` or a path never matches an `Origin` header).
+fn origin_header(origin: &str) -> Result<axum::http::HeaderValue> {
+    let refuse = |why: &str| {
+        Error::config(format!(
+            "cors_allowed_origins: '{}' {why}",
+            crate::error::excerpt(origin)
+        ))
+    };
+    if origin.len() > MAX_ORIGIN_LEN {
+        return Err(refuse("is too long for an origin"));
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Err(refuse("is not scheme://host[:port]"));
+    };
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains('/') {
+        return Err(refuse(
+            "is not an http(s) origin (scheme://host[:port], no path)",
+        ));
+    }
+    axum::http::HeaderValue::from_str(origin).map_err(|_| refuse("is not a header value"))
 }
 
 #[cfg(test)]
