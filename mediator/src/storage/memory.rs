@@ -21,7 +21,7 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, key_did, moved_recipient, quota_error, within_budget, Grant, KeylistResult,
     KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal, Storage,
-    StoreOutcome, StoredMessage, MAX_PAGE, MAX_RECIPIENTS, NOTIFY_CAPACITY, SCHEMA_VERSION,
+    StoreOutcome, StoredMessage, MAX_PAGE, NOTIFY_CAPACITY, SCHEMA_VERSION,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -636,11 +636,8 @@ impl Storage for MemoryStorage {
         now_ms: u64,
         exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
-        if recipients.is_empty() || limit == 0 {
+        if !super::fetch_can_find(recipients, limit)? {
             return Ok(vec![]);
-        }
-        if recipients.len() > MAX_RECIPIENTS {
-            return Err(Error::new(ErrorKind::TooLarge, "too many recipients"));
         }
         Ok(self
             .read()?

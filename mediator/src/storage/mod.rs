@@ -506,6 +506,22 @@ pub(crate) fn check_ack_size(recipients: &[String], ids: &[String]) -> Result<()
     Ok(())
 }
 
+/// Whether a fetch for `recipients` of up to `limit` messages can find anything (`false`: answer
+/// with nothing, without a query); more than [`MAX_RECIPIENTS`] is refused. The same for every
+/// backend.
+pub(crate) fn fetch_can_find(recipients: &[String], limit: usize) -> Result<bool> {
+    if recipients.is_empty() || limit == 0 {
+        return Ok(false);
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(crate::error::Error::new(
+            crate::ErrorKind::TooLarge,
+            "too many recipients",
+        ));
+    }
+    Ok(true)
+}
+
 /// How many store requests one transaction may carry (group commit).
 pub(crate) const MAX_BATCH: usize = 512;
 

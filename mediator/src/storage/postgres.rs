@@ -35,7 +35,7 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
     within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
-    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_PAGE, MAX_RECIPIENTS,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_PAGE,
     NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -969,11 +969,8 @@ impl Storage for PostgresStorage {
         now_ms: u64,
         exclude: &[String],
     ) -> Result<Vec<StoredMessage>> {
-        if recipients.is_empty() || limit == 0 {
+        if !super::fetch_can_find(recipients, limit)? {
             return Ok(vec![]);
-        }
-        if recipients.len() > MAX_RECIPIENTS {
-            return Err(Error::new(ErrorKind::TooLarge, "too many recipients"));
         }
         let client = self.client().await?;
         // Sizes first (no bodies): the budget decides which bodies are read at all.
