@@ -104,132 +104,118 @@ fn read_forward(message: &Message) -> Result<Value> {
     to_fields(&Forward::from_message(message)?)
 }
 
-const fn plain(type_: &'static str, build: Builder, read: Reader) -> Entry {
+/// A type whose typed form is `$t` (`build_typed` / `read_typed`).
+macro_rules! plain {
+    ($type_:expr, $t:ty) => {
+        Entry {
+            type_: $type_,
+            version: None,
+            build: build_typed::<$t>,
+            read: read_typed::<$t>,
+        }
+    };
+}
+
+/// A type of a versioned protocol: the typed form carries `version: $version`.
+macro_rules! versioned {
+    ($type_:expr, $version:expr, $t:ty) => {
+        Entry {
+            type_: $type_,
+            version: Some($version),
+            build: build_typed::<$t>,
+            read: read_typed::<$t>,
+        }
+    };
+}
+
+use mediation::{
+    MediateDeny, MediateGrant, MediateRequest, RecipientList, RecipientQuery, RecipientUpdate,
+    RecipientUpdateResponse,
+};
+use pickup::{
+    Delivery, DeliveryRequest, LiveDeliveryChange, MessagesReceived, Status, StatusRequest,
+};
+
+/// Every known type, once.
+static ENTRIES: &[Entry] = &[
+    plain!(
+        basic_message::BASIC_MESSAGE_TYPE,
+        basic_message::BasicMessage
+    ),
+    plain!(trust_ping::PING_TYPE, trust_ping::Ping),
+    plain!(trust_ping::PING_RESPONSE_TYPE, trust_ping::PingResponse),
+    plain!(
+        report_problem::PROBLEM_REPORT_TYPE,
+        report_problem::ProblemReport
+    ),
     Entry {
-        type_,
+        type_: pickup::PROBLEM_REPORT_V4,
         version: None,
-        build,
-        read,
-    }
-}
-
-const fn versioned(
-    type_: &'static str,
-    version: &'static str,
-    build: Builder,
-    read: Reader,
-) -> Entry {
+        build: build_pickup_problem_report,
+        read: read_pickup_problem_report,
+    },
+    plain!(discover_features::QUERIES_TYPE, discover_features::Queries),
+    plain!(
+        discover_features::DISCLOSE_TYPE,
+        discover_features::Disclose
+    ),
     Entry {
-        type_,
-        version: Some(version),
-        build,
-        read,
-    }
-}
+        type_: empty::EMPTY_TYPE,
+        version: None,
+        build: build_empty,
+        read: read_empty,
+    },
+    Entry {
+        type_: oob::INVITATION_TYPE,
+        version: None,
+        build: build_invitation,
+        read: read_typed::<oob::Invitation>,
+    },
+    Entry {
+        type_: FORWARD_TYPE,
+        version: None,
+        build: build_forward,
+        read: read_forward,
+    },
+    versioned!(mediation::MEDIATE_REQUEST_V2, "V2", MediateRequest),
+    versioned!(mediation::MEDIATE_REQUEST_V3, "V3", MediateRequest),
+    versioned!(mediation::MEDIATE_GRANT_V2, "V2", MediateGrant),
+    versioned!(mediation::MEDIATE_GRANT_V3, "V3", MediateGrant),
+    versioned!(mediation::MEDIATE_DENY_V2, "V2", MediateDeny),
+    versioned!(mediation::MEDIATE_DENY_V3, "V3", MediateDeny),
+    versioned!(mediation::KEYLIST_UPDATE_V2, "V2", RecipientUpdate),
+    versioned!(mediation::RECIPIENT_UPDATE_V3, "V3", RecipientUpdate),
+    versioned!(
+        mediation::KEYLIST_UPDATE_RESPONSE_V2,
+        "V2",
+        RecipientUpdateResponse
+    ),
+    versioned!(
+        mediation::RECIPIENT_UPDATE_RESPONSE_V3,
+        "V3",
+        RecipientUpdateResponse
+    ),
+    versioned!(mediation::KEYLIST_QUERY_V2, "V2", RecipientQuery),
+    versioned!(mediation::RECIPIENT_QUERY_V3, "V3", RecipientQuery),
+    versioned!(mediation::KEYLIST_V2, "V2", RecipientList),
+    versioned!(mediation::RECIPIENT_V3, "V3", RecipientList),
+    versioned!(pickup::STATUS_REQUEST_V3, "V3", StatusRequest),
+    versioned!(pickup::STATUS_REQUEST_V4, "V4", StatusRequest),
+    versioned!(pickup::STATUS_V3, "V3", Status),
+    versioned!(pickup::STATUS_V4, "V4", Status),
+    versioned!(pickup::DELIVERY_REQUEST_V3, "V3", DeliveryRequest),
+    versioned!(pickup::DELIVERY_REQUEST_V4, "V4", DeliveryRequest),
+    versioned!(pickup::DELIVERY_V3, "V3", Delivery),
+    versioned!(pickup::DELIVERY_V4, "V4", Delivery),
+    versioned!(pickup::MESSAGES_RECEIVED_V3, "V3", MessagesReceived),
+    versioned!(pickup::MESSAGES_RECEIVED_V4, "V4", MessagesReceived),
+    versioned!(pickup::LIVE_DELIVERY_CHANGE_V3, "V3", LiveDeliveryChange),
+    versioned!(pickup::LIVE_DELIVERY_CHANGE_V4, "V4", LiveDeliveryChange),
+];
 
-macro_rules! typed {
-    ($t:ty) => {
-        (build_typed::<$t>, read_typed::<$t>)
-    };
-}
-
-fn entries() -> Vec<Entry> {
-    use mediation::{
-        MediateDeny, MediateGrant, MediateRequest, RecipientList, RecipientQuery, RecipientUpdate,
-        RecipientUpdateResponse,
-    };
-    use pickup::{
-        Delivery, DeliveryRequest, LiveDeliveryChange, MessagesReceived, Status, StatusRequest,
-    };
-    let with = |type_, (build, read): (Builder, Reader)| plain(type_, build, read);
-    let v =
-        |type_, version, (build, read): (Builder, Reader)| versioned(type_, version, build, read);
-    vec![
-        with(
-            basic_message::BASIC_MESSAGE_TYPE,
-            typed!(basic_message::BasicMessage),
-        ),
-        with(trust_ping::PING_TYPE, typed!(trust_ping::Ping)),
-        with(
-            trust_ping::PING_RESPONSE_TYPE,
-            typed!(trust_ping::PingResponse),
-        ),
-        with(
-            report_problem::PROBLEM_REPORT_TYPE,
-            typed!(report_problem::ProblemReport),
-        ),
-        plain(
-            pickup::PROBLEM_REPORT_V4,
-            build_pickup_problem_report,
-            read_pickup_problem_report,
-        ),
-        with(
-            discover_features::QUERIES_TYPE,
-            typed!(discover_features::Queries),
-        ),
-        with(
-            discover_features::DISCLOSE_TYPE,
-            typed!(discover_features::Disclose),
-        ),
-        plain(empty::EMPTY_TYPE, build_empty, read_empty),
-        plain(
-            oob::INVITATION_TYPE,
-            build_invitation,
-            read_typed::<oob::Invitation>,
-        ),
-        plain(FORWARD_TYPE, build_forward, read_forward),
-        v(mediation::MEDIATE_REQUEST_V2, "V2", typed!(MediateRequest)),
-        v(mediation::MEDIATE_REQUEST_V3, "V3", typed!(MediateRequest)),
-        v(mediation::MEDIATE_GRANT_V2, "V2", typed!(MediateGrant)),
-        v(mediation::MEDIATE_GRANT_V3, "V3", typed!(MediateGrant)),
-        v(mediation::MEDIATE_DENY_V2, "V2", typed!(MediateDeny)),
-        v(mediation::MEDIATE_DENY_V3, "V3", typed!(MediateDeny)),
-        v(mediation::KEYLIST_UPDATE_V2, "V2", typed!(RecipientUpdate)),
-        v(
-            mediation::RECIPIENT_UPDATE_V3,
-            "V3",
-            typed!(RecipientUpdate),
-        ),
-        v(
-            mediation::KEYLIST_UPDATE_RESPONSE_V2,
-            "V2",
-            typed!(RecipientUpdateResponse),
-        ),
-        v(
-            mediation::RECIPIENT_UPDATE_RESPONSE_V3,
-            "V3",
-            typed!(RecipientUpdateResponse),
-        ),
-        v(mediation::KEYLIST_QUERY_V2, "V2", typed!(RecipientQuery)),
-        v(mediation::RECIPIENT_QUERY_V3, "V3", typed!(RecipientQuery)),
-        v(mediation::KEYLIST_V2, "V2", typed!(RecipientList)),
-        v(mediation::RECIPIENT_V3, "V3", typed!(RecipientList)),
-        v(pickup::STATUS_REQUEST_V3, "V3", typed!(StatusRequest)),
-        v(pickup::STATUS_REQUEST_V4, "V4", typed!(StatusRequest)),
-        v(pickup::STATUS_V3, "V3", typed!(Status)),
-        v(pickup::STATUS_V4, "V4", typed!(Status)),
-        v(pickup::DELIVERY_REQUEST_V3, "V3", typed!(DeliveryRequest)),
-        v(pickup::DELIVERY_REQUEST_V4, "V4", typed!(DeliveryRequest)),
-        v(pickup::DELIVERY_V3, "V3", typed!(Delivery)),
-        v(pickup::DELIVERY_V4, "V4", typed!(Delivery)),
-        v(pickup::MESSAGES_RECEIVED_V3, "V3", typed!(MessagesReceived)),
-        v(pickup::MESSAGES_RECEIVED_V4, "V4", typed!(MessagesReceived)),
-        v(
-            pickup::LIVE_DELIVERY_CHANGE_V3,
-            "V3",
-            typed!(LiveDeliveryChange),
-        ),
-        v(
-            pickup::LIVE_DELIVERY_CHANGE_V4,
-            "V4",
-            typed!(LiveDeliveryChange),
-        ),
-    ]
-}
-
-fn entry(message_type: &str) -> Result<Entry> {
-    entries()
-        .into_iter()
+fn entry(message_type: &str) -> Result<&'static Entry> {
+    ENTRIES
+        .iter()
         .find(|e| e.type_ == message_type)
         .ok_or_else(|| {
             Error::unsupported(format!(
@@ -248,7 +234,7 @@ pub fn protocol_of(message_type: &str) -> &str {
 
 /// Every message type [`build`] and [`parse`] know.
 pub fn message_types() -> Vec<&'static str> {
-    entries().into_iter().map(|e| e.type_).collect()
+    ENTRIES.iter().map(|e| e.type_).collect()
 }
 
 /// Build a message of `message_type` from its typed form. The protocol's own rules apply:
