@@ -5,7 +5,7 @@ CARGO ?= cargo
 VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
-.PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
+.PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator image bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
 	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version test-license version dist
 
 help: ## List the targets
@@ -53,6 +53,7 @@ test-rust: ## Rust unit, vector, interop and CLI tests
 	$(CARGO) test --workspace --locked --exclude didcomm-edge-mediator
 
 test-mediator: ## Mediator tests: real SQLite files, a private PostgreSQL on 127.0.0.1
+	@./scripts/setup.sh deploy
 	@pgdir="$$(mktemp -d)"; trap "./scripts/postgres.sh stop $$pgdir/pg; rm -rf $$pgdir" EXIT; \
 	url="$$(./scripts/postgres.sh start "$$pgdir/pg")" && \
 	DIDCOMM_EDGE_TEST_PG="$$url" $(CARGO) test -p didcomm-edge-mediator --locked
@@ -74,6 +75,9 @@ bench: setup-rust ## Benchmarks against the reference library (results for BENCH
 	@$(MAKE) --no-print-directory bench-hostile
 	@$(MAKE) --no-print-directory bench-wasm
 	@$(MAKE) --no-print-directory bench-python
+
+image: setup-rust ## Build the mediator's container image with buildah and run it once (not in make test: minutes of release build)
+	./scripts/image.sh
 
 bench-mediator: setup-rust ## Mediator load test (SQLite and PostgreSQL, loopback)
 	./scripts/bench-mediator.sh

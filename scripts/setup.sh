@@ -56,6 +56,17 @@ maven)
         need_root apt-get update -qq && need_root apt-get install -y -qq default-jdk-headless maven
     fi
     ;;
+deploy)
+    # The deployment files' checks (mediator/tests/deploy.rs): systemd-analyze for the unit,
+    # sqlite3 for the operator guide's online backup.
+    missing=()
+    command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing ${missing[*]} from Debian"
+        need_root apt-get update -qq && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+    ;;
 deny)
     # cargo-deny for `make lint` (licenses, duplicates, sources, advisories; deny.toml).
     # Built from crates.io (a few minutes once); the version is pinned so CI is repeatable.
@@ -65,6 +76,6 @@ deny)
     fi
     ;;
 *)
-    echo "usage: $0 rust|wasm|node|browser|maven|deny" >&2; exit 2
+    echo "usage: $0 rust|wasm|node|browser|maven|deploy|deny" >&2; exit 2
     ;;
 esac
