@@ -404,7 +404,7 @@ impl Worker {
     async fn connection(&mut self) -> (Ended, bool) {
         let config = self.agent.config().clone();
         let limit = Some(config.delivery_limit());
-        let mut ws = match transport::ws_connect_limited(&self.url, config.request_timeout, limit)
+        let mut ws = match transport::ws_connect_limited(&self.url, config.request_timeout, limit, None)
             .await
         {
             Ok(ws) => ws,

@@ -3,6 +3,7 @@
 //! with network failures mapped to typed errors.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,9 +11,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::config::RetryPolicy;
 use crate::error::{shorten, Error, ErrorKind, Result};
@@ -212,18 +215,52 @@ impl HttpAnswer {
 impl HttpConnection {
     /// Open a connection to `addr`.
     pub async fn connect(addr: SocketAddr) -> Result<HttpConnection> {
-        let unreachable =
-            || Error::new(ErrorKind::Unreachable, format!("cannot connect to {addr}"));
-        let stream = TcpStream::connect(addr).await.map_err(|_| unreachable())?;
+        let stream = Self::tcp(addr).await?;
+        Self::handshake(stream, addr.to_string()).await
+    }
+
+    /// Open a TLS connection to `addr` that checks the server's certificate for
+    /// `server_name` with `tls` (its roots: a private CA, or a test's own certificate).
+    pub async fn connect_tls(
+        addr: SocketAddr,
+        server_name: &str,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<HttpConnection> {
+        let name = rustls::pki_types::ServerName::try_from(server_name.to_owned())
+            .map_err(|_| Error::illegal_argument("not a TLS server name"))?;
+        let stream = Self::tcp(addr).await?;
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, stream)
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Unreachable,
+                    format!("no TLS session with {addr} as {server_name}"),
+                )
+            })?;
+        Self::handshake(stream, format!("{server_name}:{}", addr.port())).await
+    }
+
+    async fn tcp(addr: SocketAddr) -> Result<TcpStream> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|_| Error::new(ErrorKind::Unreachable, format!("cannot connect to {addr}")))?;
         // Requests are small and answered one at a time: do not wait to fill a segment.
         let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    async fn handshake<S>(stream: S, host: String) -> Result<HttpConnection>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|_| unreachable())?;
+            .map_err(|_| Error::new(ErrorKind::Unreachable, format!("cannot connect to {host}")))?;
         tokio::spawn(connection);
         Ok(HttpConnection {
             sender,
-            host: addr.to_string(),
+            host,
             max_reply: MAX_REPLY_BYTES,
         })
     }
@@ -364,16 +401,18 @@ pub(crate) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Open a WebSocket to `url` within `timeout`.
 pub(crate) async fn ws_connect(url: &str, timeout: Duration) -> Result<WsStream> {
-    ws_connect_limited(url, timeout, None).await
+    ws_connect_limited(url, timeout, None, None).await
 }
 
 /// Open a WebSocket to `url` within `timeout` whose incoming messages may be at most
 /// `max_message` bytes (a larger one fails the connection with a capacity error instead of
-/// being held in memory); tungstenite's defaults when `None`.
+/// being held in memory); tungstenite's defaults when `None`. `wss://` checks the server
+/// against `tls` when given, else against the webpki roots.
 pub(crate) async fn ws_connect_limited(
     url: &str,
     timeout: Duration,
     max_message: Option<usize>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<WsStream> {
     let target = endpoint_name(url);
     let config = max_message.map(|limit| {
@@ -381,7 +420,12 @@ pub(crate) async fn ws_connect_limited(
             .max_message_size(Some(limit))
             .max_frame_size(Some(limit))
     });
-    let connect = tokio_tungstenite::connect_async_with_config(url, config, false);
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        url,
+        config,
+        false,
+        tls.map(Connector::Rustls),
+    );
     match tokio::time::timeout(timeout, connect).await {
         Err(_) => Err(Error::new(
             ErrorKind::TimedOut,
@@ -416,6 +460,19 @@ impl WsConnection {
     pub async fn connect(url: &str, timeout: Duration) -> Result<WsConnection> {
         Ok(WsConnection {
             stream: ws_connect(url, timeout).await?,
+            target: endpoint_name(url),
+        })
+    }
+
+    /// [`WsConnection::connect`] where a `wss://` server is checked with `tls` (its roots)
+    /// instead of the webpki roots.
+    pub async fn connect_tls(
+        url: &str,
+        timeout: Duration,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> Result<WsConnection> {
+        Ok(WsConnection {
+            stream: ws_connect_limited(url, timeout, None, Some(tls)).await?,
             target: endpoint_name(url),
         })
     }

@@ -13,17 +13,21 @@
 //! - [`MediatorProcess`]: the mediator binary started on loopback, its address, DID and
 //!   invitation read from its output (the load generator, `make bench-hostile`, the crash
 //!   tests, the end-to-end demo in `examples/edge-demo/`).
+//! - [`SelfSignedTls`]: a certificate made for one run and the client side that trusts it, for
+//!   TLS on loopback.
 //! - The binary `didcomm-edge-mediator-load` (`make bench-mediator`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod device;
 mod process;
+mod tls;
 
 pub use device::Device;
 pub use didcomm_edge_agent::transport::{HttpAnswer, HttpConnection, WsConnection};
 pub use didcomm_edge_agent::{Error, ErrorKind, Result};
 pub use process::MediatorProcess;
+pub use tls::SelfSignedTls;
 
 /// The mediator's WebSocket endpoint at `addr` (`ws://addr/ws`, as the mediator advertises it).
 pub fn websocket_url(addr: std::net::SocketAddr) -> String {

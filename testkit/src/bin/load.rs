@@ -29,7 +29,9 @@ use didcomm_edge::protocols::pickup::{
 };
 use didcomm_edge::protocols::ProtocolMessage;
 use didcomm_edge::Message;
-use didcomm_edge_testkit::{connect_ws, Device, Error, ErrorKind, HttpConnection, MediatorProcess};
+use didcomm_edge_testkit::{
+    Device, Error, ErrorKind, HttpConnection, MediatorProcess, SelfSignedTls, WsConnection,
+};
 use serde_json::{json, Value};
 
 #[derive(Debug, Parser)]
@@ -75,6 +77,9 @@ struct Args {
     /// Stop any phase after this many seconds.
     #[arg(long, default_value_t = 120)]
     phase_timeout: u64,
+    /// Serve TLS (HTTPS and WSS) with a certificate made for the run, and connect over it.
+    #[arg(long)]
+    tls: bool,
 }
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -151,6 +156,30 @@ fn fail(reason: String) -> Box<dyn std::error::Error + Send + Sync> {
     reason.into()
 }
 
+/// Where the mediator listens and how to reach it: plain TCP, or TLS that trusts the run's
+/// own certificate.
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    tls: Option<Arc<SelfSignedTls>>,
+}
+
+impl Target {
+    async fn http(&self) -> Result<HttpConnection, Error> {
+        match &self.tls {
+            None => HttpConnection::connect(self.addr).await,
+            Some(tls) => tls.connect_http(self.addr).await,
+        }
+    }
+
+    async fn ws(&self, timeout: Duration) -> Result<WsConnection, Error> {
+        match &self.tls {
+            None => didcomm_edge_testkit::connect_ws(self.addr, timeout).await,
+            Some(tls) => tls.connect_ws(self.addr, timeout).await,
+        }
+    }
+}
+
 /// POST a packed request; the reply (200 with a packed message) unpacked.
 async fn call(http: &mut HttpConnection, device: &Device, packed: &str) -> AnyResult<Message> {
     Ok(device.call_over(http, packed).await?)
@@ -215,7 +244,7 @@ async fn pack_routed(
 
 /// POST every message over `concurrency` connections; returns (elapsed, latencies in µs).
 async fn blast(
-    addr: SocketAddr,
+    target: &Target,
     messages: Vec<String>,
     concurrency: usize,
     timeout: Duration,
@@ -225,8 +254,9 @@ async fn blast(
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let queue = Arc::clone(&queue);
+        let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let mut http = HttpConnection::connect(addr).await?;
+            let mut http = target.http().await?;
             let mut latencies = Vec::new();
             loop {
                 let Some(m) = queue.lock().await.pop() else {
@@ -254,8 +284,8 @@ async fn blast(
 
 /// One device picks up and acknowledges until its queue is empty; checks that the first
 /// message of each delivery unpacks for the device. Returns the count.
-async fn drain_one(addr: SocketAddr, device: Device, deadline: Instant) -> AnyResult<usize> {
-    let mut http = HttpConnection::connect(addr).await?;
+async fn drain_one(target: Target, device: Device, deadline: Instant) -> AnyResult<usize> {
+    let mut http = target.http().await?;
     let mut total = 0;
     while Instant::now() < deadline {
         let (request, _) = device
@@ -283,7 +313,7 @@ async fn drain_one(addr: SocketAddr, device: Device, deadline: Instant) -> AnyRe
 
 /// Every device drains its queue at once; returns (messages, elapsed).
 async fn drain_all(
-    addr: SocketAddr,
+    target: &Target,
     devices: &[Device],
     timeout: Duration,
 ) -> AnyResult<(usize, Duration)> {
@@ -291,7 +321,7 @@ async fn drain_all(
     let deadline = started + timeout;
     let tasks: Vec<_> = devices
         .iter()
-        .map(|d| tokio::spawn(drain_one(addr, d.clone(), deadline)))
+        .map(|d| tokio::spawn(drain_one(target.clone(), d.clone(), deadline)))
         .collect();
     let mut total = 0;
     for t in tasks {
@@ -302,7 +332,7 @@ async fn drain_all(
 
 /// Offer `rate` messages per second; latency counted from the scheduled time.
 async fn fixed_rate(
-    addr: SocketAddr,
+    target: &Target,
     messages: Vec<String>,
     rate: u64,
     connections: usize,
@@ -312,8 +342,9 @@ async fn fixed_rate(
     let mut workers = Vec::new();
     for _ in 0..connections {
         let rx = Arc::clone(&rx);
+        let target = target.clone();
         workers.push(tokio::spawn(async move {
-            let mut http = HttpConnection::connect(addr).await?;
+            let mut http = target.http().await?;
             let mut latencies = Vec::new();
             loop {
                 let next = rx.lock().await.recv().await;
@@ -346,13 +377,13 @@ async fn fixed_rate(
 /// POSTed at `rate`; latency from the scheduled send to the arrival of the delivery that
 /// carries each message. Returns (received, latencies in µs).
 async fn live_phase(
-    addr: SocketAddr,
+    target: &Target,
     device: &Device,
     messages: Vec<(u64, String)>,
     rate: u64,
     timeout: Duration,
 ) -> AnyResult<(usize, Vec<u64>)> {
-    let mut ws = connect_ws(addr, timeout).await?;
+    let mut ws = target.ws(timeout).await?;
     let (on, _) = device
         .request(&LiveDeliveryChange {
             version: PickupVersion::V3,
@@ -377,8 +408,9 @@ async fn live_phase(
     let mut posters = Vec::new();
     for _ in 0..8 {
         let rx = Arc::clone(&rx);
+        let target = target.clone();
         posters.push(tokio::spawn(async move {
-            let mut http = HttpConnection::connect(addr).await?;
+            let mut http = target.http().await?;
             loop {
                 let next = rx.lock().await.recv().await;
                 let Some(m) = next else { break };
@@ -452,8 +484,8 @@ async fn live_phase(
     Ok((latencies.len(), latencies))
 }
 
-async fn queued_total(addr: SocketAddr, devices: &[Device]) -> AnyResult<u64> {
-    let mut http = HttpConnection::connect(addr).await?;
+async fn queued_total(target: &Target, devices: &[Device]) -> AnyResult<u64> {
+    let mut http = target.http().await?;
     let mut total = 0;
     for device in devices {
         let (request, _) = device
@@ -491,14 +523,27 @@ async fn run(args: Args) -> AnyResult<Value> {
     if let Some(url) = &args.database_url {
         mediator_args.extend(["--database-url".to_owned(), url.clone()]);
     }
+    let tls = if args.tls {
+        let tls = SelfSignedTls::new()?;
+        let (cert, key) = tls.write(&data)?;
+        mediator_args.extend(["--tls-cert".into(), cert.display().to_string()]);
+        mediator_args.extend(["--tls-key".into(), key.display().to_string()]);
+        Some(Arc::new(tls))
+    } else {
+        None
+    };
     let mut mediator = MediatorProcess::start(&bin, &data, &mediator_args).await?;
+    let target = Target {
+        addr: mediator.addr,
+        tls,
+    };
     let pid = mediator.pid();
     let (rss_idle, _) = rss_kib(pid);
     let timeout = Duration::from_secs(args.phase_timeout);
 
     // Enrollment, alternating Coordinate Mediation 2.0 and 3.0.
     eprintln!("[{backend}] enrolling {} devices", args.recipients);
-    let mut http = HttpConnection::connect(mediator.addr).await?;
+    let mut http = target.http().await?;
     let mut devices = Vec::new();
     let mut recipients = Vec::new();
     for i in 0..args.recipients.max(1) {
@@ -520,14 +565,14 @@ async fn run(args: Args) -> AnyResult<Value> {
     let messages = pack_routed(&sender, &recipients, args.messages, args.payload, "t").await?;
     let forward_bytes = messages.first().map(String::len).unwrap_or(0);
     eprintln!("[{backend}] sending over {} connections", args.concurrency);
-    let (elapsed, latencies) = blast(mediator.addr, messages, args.concurrency, timeout).await?;
+    let (elapsed, latencies) = blast(&target, messages, args.concurrency, timeout).await?;
     let throughput = latencies.len() as f64 / elapsed.as_secs_f64();
     let tp = percentiles(latencies);
     let (rss_after_throughput, _) = rss_kib(pid);
 
     // 2. Pickup.
     eprintln!("[{backend}] picking up");
-    let (picked, pickup_elapsed) = drain_all(mediator.addr, &devices, timeout).await?;
+    let (picked, pickup_elapsed) = drain_all(&target, &devices, timeout).await?;
     if picked != args.messages {
         return Err(fail(format!(
             "{picked} of {} forwarded messages were picked up",
@@ -544,9 +589,9 @@ async fn run(args: Args) -> AnyResult<Value> {
     );
     let messages = pack_routed(&sender, &recipients, count, args.payload, "r").await?;
     let (achieved, latencies) =
-        fixed_rate(mediator.addr, messages, args.rate, args.concurrency).await?;
+        fixed_rate(&target, messages, args.rate, args.concurrency).await?;
     let fr = percentiles(latencies);
-    drain_all(mediator.addr, &devices, timeout).await?;
+    drain_all(&target, &devices, timeout).await?;
 
     // 4. Live delivery.
     let mut live = Value::Null;
@@ -565,7 +610,7 @@ async fn run(args: Args) -> AnyResult<Value> {
             .collect();
         let device = devices.first().ok_or("no device")?;
         let (received, latencies) =
-            live_phase(mediator.addr, device, numbered, args.live_rate, timeout).await?;
+            live_phase(&target, device, numbered, args.live_rate, timeout).await?;
         let lp = percentiles(latencies);
         live = json!({
             "messages": args.live_messages,
@@ -587,11 +632,11 @@ async fn run(args: Args) -> AnyResult<Value> {
             let salt = format!("q{sent}");
             let messages = pack_routed(&sender, &recipients, chunk, args.payload, &salt).await?;
             let (elapsed, latencies) =
-                blast(mediator.addr, messages, args.concurrency, timeout).await?;
+                blast(&target, messages, args.concurrency, timeout).await?;
             fill_elapsed += elapsed;
             sent += latencies.len();
         }
-        let queued = queued_total(mediator.addr, &devices).await?;
+        let queued = queued_total(&target, &devices).await?;
         let (rss, peak) = rss_kib(pid);
         memory = json!({
             "queued": queued,
@@ -605,6 +650,7 @@ async fn run(args: Args) -> AnyResult<Value> {
     let _ = std::fs::remove_dir_all(&data);
     Ok(json!({
         "backend": backend,
+        "tls": args.tls,
         "recipients": recipients.len(),
         "routed_forward_bytes": forward_bytes,
         "concurrency": args.concurrency,
