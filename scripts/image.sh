@@ -24,7 +24,7 @@ else
     cp LICENSE NOTICE "$context/out/"
     # The Dockerfile from its final `FROM scratch` on, reading /out from the context.
     sed -n '/^FROM scratch/,$p' mediator/deploy/Dockerfile \
-        | sed 's#COPY --from=build /out/#COPY out/#g; s#COPY --from=build \(--chown=[0-9:]*\) /out/#COPY \1 out/#g' \
+        | sed 's#COPY --from=build #COPY #; /^COPY/s# /out/# out/#g' \
         > "$context/Containerfile"
     grep -q 'from=build' "$context/Containerfile" && { echo "unrewritten COPY --from" >&2; exit 1; }
     bah bud -f "$context/Containerfile" -t "$image" "$context"
