@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use didcomm_edge::protocols::rotation::{self, RotationOptions};
-use didcomm_edge::{DidComm, Error, UnpackMetadata};
+use didcomm_edge::{DidComm, DidResolver, Error, UnpackMetadata};
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -16,12 +16,14 @@ use crate::convert::{
     optional_string_arg, parse_json, string_arg, unpack_options_from_js, PackEncryptedArgs,
 };
 use crate::error::js_err;
-use crate::host::{JsDidResolver, JsSecretsResolver};
+#[cfg(not(feature = "sdk"))]
+use crate::host::JsDidResolver;
+use crate::host::JsSecretsResolver;
 
 /// The DIDComm v2 envelope engine over a JS DID resolver and secrets store.
 #[wasm_bindgen(js_name = DidComm)]
 pub struct JsDidComm {
-    inner: Rc<DidComm>,
+    pub(crate) inner: Rc<DidComm>,
 }
 
 impl std::fmt::Debug for JsDidComm {
@@ -31,7 +33,7 @@ impl std::fmt::Debug for JsDidComm {
 }
 
 /// Run `work` as a Promise; its error becomes a `DidCommError` rejection.
-fn promise<F>(work: F) -> Promise
+pub(crate) fn promise<F>(work: F) -> Promise
 where
     F: Future<Output = Result<JsValue, Error>> + 'static,
 {
@@ -39,7 +41,7 @@ where
 }
 
 /// `{ [a]: va, [b]: vb }`.
-fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
+pub(crate) fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
     let object = Object::new();
     Reflect::set(&object, &a.into(), &va)
         .and_then(|_| Reflect::set(&object, &b.into(), &vb))
@@ -49,18 +51,26 @@ fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
 
 #[wasm_bindgen(js_class = DidComm)]
 impl JsDidComm {
-    /// `new DidComm(resolver, secrets, config?)`.
+    /// `new DidComm(resolver, secrets, config?)`. In the SDK build the resolver is the core's
+    /// `ResolverChain` with `resolver` (optional there) for the methods it does not implement.
     #[wasm_bindgen(constructor)]
     pub fn new(resolver: JsValue, secrets: JsValue, config: JsValue) -> Result<JsDidComm, JsValue> {
-        let resolver = JsDidResolver::new(&resolver).map_err(js_err)?;
+        #[cfg(not(feature = "sdk"))]
+        let (resolver, extra_keys): (Arc<dyn DidResolver>, &[&str]) = (
+            Arc::new(JsDidResolver::new(&resolver).map_err(js_err)?),
+            &[],
+        );
+        // The core's host traits are `?Send` on wasm (one thread); it still takes `Arc`s.
+        #[cfg(feature = "sdk")]
+        #[allow(clippy::arc_with_non_send_sync)]
+        let (resolver, extra_keys): (Arc<dyn DidResolver>, &[&str]) = (
+            Arc::new(crate::sdk::resolve::chain(&resolver, &config).map_err(js_err)?),
+            crate::sdk::resolve::CONFIG_KEYS,
+        );
         let secrets = JsSecretsResolver::new(&secrets).map_err(js_err)?;
-        let config = config_from_js(&config).map_err(js_err)?;
+        let config = config_from_js(&config, extra_keys).map_err(js_err)?;
         Ok(JsDidComm {
-            inner: Rc::new(DidComm::with_config(
-                Arc::new(resolver),
-                Arc::new(secrets),
-                config,
-            )),
+            inner: Rc::new(DidComm::with_config(resolver, Arc::new(secrets), config)),
         })
     }
 
