@@ -4,7 +4,7 @@
 // file serves `import` (sdk.d.ts) and `require` (sdk.d.cts, which reads index.d.cts).
 
 import type {
-  Config as EngineConfig, ContentEncAlg, DidDocument, DidResolver, JsonValue, Message, Secret, SecretsResolver,
+  Attachment, Config as EngineConfig, ContentEncAlg, DidDocument, DidResolver, JsonValue, Message, Secret, SecretsResolver,
   UnpackMetadata, WalletFile,
 } from './index.js';
 import { DidComm as EngineDidComm, Wallet as EngineWallet } from './index.js';
@@ -156,8 +156,25 @@ export class Wallet extends EngineWallet {
 // Protocol messages (the core's registry; fields in the core's typed form, snake_case)
 // ---------------------------------------------------------------------------------------------
 
-/** Headers to set on a built message (`from`, `to`, `thid`, `expires_time`, custom ones). */
-export type MessageHeaders = Omit<Partial<Message>, 'type' | 'body'>;
+/** Headers to set on a built message (`from`, `to`, `thid`, `expires_time`, custom ones);
+ * `type` and `body` are not headers. */
+export interface MessageHeaders {
+  id?: string;
+  typ?: string;
+  from?: string;
+  to?: string[];
+  thid?: string;
+  pthid?: string;
+  created_time?: number;
+  expires_time?: number;
+  attachments?: Attachment[];
+  from_prior?: string;
+  please_ack?: string[];
+  ack?: string[];
+  type?: never;
+  body?: never;
+  [header: string]: unknown;
+}
 
 /** A protocol message read into its typed form. */
 export interface ProtocolMessage {

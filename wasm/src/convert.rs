@@ -89,10 +89,11 @@ fn options_with_extra<T: DeserializeOwned + Default>(
     for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
         if !known.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
-            let all: Vec<&str> = known.iter().chain(extra).copied().collect();
             return Err(illegal(format!(
-                "unknown {what} '{key}' (known: {})",
-                all.join(", ")
+                "unknown {what} '{key}' (known: {}{}{})",
+                known.join(", "),
+                if extra.is_empty() { "" } else { ", " },
+                extra.join(", ")
             )));
         }
     }

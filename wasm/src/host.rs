@@ -16,7 +16,7 @@ use crate::convert::{json_category, stringify_object};
 use crate::error::{illegal, js_message};
 
 /// A method of a host object, bound to it.
-pub(crate) struct Method {
+struct Method {
     target: JsValue,
     function: Function,
     name: &'static str,
@@ -24,7 +24,7 @@ pub(crate) struct Method {
 
 impl Method {
     /// The first of `names` that `target` has as a function.
-    pub(crate) fn find(target: &JsValue, names: &[&'static str], what: &str) -> Result<Method> {
+    fn find(target: &JsValue, names: &[&'static str], what: &str) -> Result<Method> {
         if !target.is_object() && !target.is_function() {
             return Err(illegal(format!("the {what} must be an object")));
         }
@@ -46,15 +46,11 @@ impl Method {
     }
 
     /// Call with one argument; await the result when it is a Promise (or any thenable).
-    pub(crate) async fn call(&self, arg: &JsValue) -> Result<JsValue> {
+    async fn call(&self, arg: &JsValue) -> Result<JsValue> {
         let returned = self
             .function
             .call1(&self.target, arg)
             .map_err(|e| self.failure(&e))?;
-        self.settle(returned).await
-    }
-
-    async fn settle(&self, returned: JsValue) -> Result<JsValue> {
         if !is_thenable(&returned) {
             return Ok(returned);
         }
@@ -70,7 +66,7 @@ impl Method {
         )
     }
 
-    pub(crate) fn malformed(&self, what: impl std::fmt::Display) -> Error {
+    fn malformed(&self, what: impl std::fmt::Display) -> Error {
         Error::new(
             ErrorKind::Malformed,
             format!("{}() returned {what}", self.name),
