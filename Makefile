@@ -63,7 +63,8 @@ test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
 
-test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium, the packed tarball installed; example gateway
+test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium, the SDK against the real mediator, the packed tarball installed; example gateway
+	$(CARGO) build -p didcomm-edge-mediator --locked
 	cd wasm/npm && node --test test/*.test.mjs
 	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/*.test.mjs
 

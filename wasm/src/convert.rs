@@ -70,16 +70,6 @@ fn options_from_js<T: DeserializeOwned + Default>(
     what: &str,
     known: &[&str],
 ) -> Result<T, Error> {
-    options_with_extra(value, what, known, &[])
-}
-
-/// [`options_from_js`] where the `extra` keys (read by someone else) are allowed too.
-fn options_with_extra<T: DeserializeOwned + Default>(
-    value: &JsValue,
-    what: &str,
-    known: &[&str],
-    extra: &[&str],
-) -> Result<T, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
@@ -88,12 +78,10 @@ fn options_with_extra<T: DeserializeOwned + Default>(
     }
     for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
-        if !known.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
+        if !known.contains(&key.as_str()) {
             return Err(illegal(format!(
-                "unknown {what} '{key}' (known: {}{}{})",
-                known.join(", "),
-                if extra.is_empty() { "" } else { ", " },
-                extra.join(", ")
+                "unknown {what} '{key}' (known: {})",
+                known.join(", ")
             )));
         }
     }
@@ -212,9 +200,8 @@ const CONFIG_KEYS: &[&str] = &[
     "maxForwardUnwraps",
 ];
 
-/// The engine's `config`; `extra` keys are settings of the resolver (SDK build), read there.
-pub(crate) fn config_from_js(value: &JsValue, extra: &[&str]) -> Result<Config, Error> {
-    let args: ConfigArgs = options_with_extra(value, "config option", CONFIG_KEYS, extra)?;
+pub(crate) fn config_from_js(value: &JsValue) -> Result<Config, Error> {
+    let args: ConfigArgs = options_from_js(value, "config option", CONFIG_KEYS)?;
     let mut config = Config::default();
     if let Some(v) = args.max_message_size {
         config = config.with_max_message_size(v);

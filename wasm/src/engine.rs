@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use didcomm_edge::protocols::rotation::{self, RotationOptions};
-use didcomm_edge::{DidComm, DidResolver, Error, UnpackMetadata};
+use didcomm_edge::{DidComm, Error, UnpackMetadata};
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -52,25 +52,23 @@ pub(crate) fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue
 #[wasm_bindgen(js_class = DidComm)]
 impl JsDidComm {
     /// `new DidComm(resolver, secrets, config?)`. In the SDK build the resolver is the core's
-    /// `ResolverChain` with `resolver` (optional there) for the methods it does not implement.
+    /// `ResolverChain`, with `resolver` (optional there) for the methods it does not implement.
     #[wasm_bindgen(constructor)]
+    #[cfg_attr(feature = "sdk", allow(clippy::arc_with_non_send_sync))]
     pub fn new(resolver: JsValue, secrets: JsValue, config: JsValue) -> Result<JsDidComm, JsValue> {
         #[cfg(not(feature = "sdk"))]
-        let (resolver, extra_keys): (Arc<dyn DidResolver>, &[&str]) = (
-            Arc::new(JsDidResolver::new(&resolver).map_err(js_err)?),
-            &[],
-        );
-        // The core's host traits are `?Send` on wasm (one thread); it still takes `Arc`s.
+        let resolver = JsDidResolver::new(&resolver).map_err(js_err)?;
+        // The chain, and the config without the chain's settings.
         #[cfg(feature = "sdk")]
-        #[allow(clippy::arc_with_non_send_sync)]
-        let (resolver, extra_keys): (Arc<dyn DidResolver>, &[&str]) = (
-            Arc::new(crate::sdk::resolve::chain(&resolver, &config).map_err(js_err)?),
-            crate::sdk::resolve::CONFIG_KEYS,
-        );
+        let (resolver, config) = crate::sdk::resolve::split(&resolver, &config).map_err(js_err)?;
         let secrets = JsSecretsResolver::new(&secrets).map_err(js_err)?;
-        let config = config_from_js(&config, extra_keys).map_err(js_err)?;
+        let config = config_from_js(&config).map_err(js_err)?;
         Ok(JsDidComm {
-            inner: Rc::new(DidComm::with_config(resolver, Arc::new(secrets), config)),
+            inner: Rc::new(DidComm::with_config(
+                Arc::new(resolver),
+                Arc::new(secrets),
+                config,
+            )),
         })
     }
 

@@ -22,8 +22,22 @@ use crate::error::{illegal, js_message};
 use crate::host::JsDidResolver;
 
 /// The `config` keys this module reads (the engine's own are in `convert.rs`).
-pub(crate) const CONFIG_KEYS: &[&str] =
-    &["fetch", "didWebTtlSeconds", "allowLoopbackHttp", "pinned"];
+const CONFIG_KEYS: &[&str] = &["fetch", "didWebTtlSeconds", "allowLoopbackHttp", "pinned"];
+
+/// The chain for `DidComm`'s constructor, and its `config` without the chain's settings (a
+/// copy; the engine's own keys are checked by `convert::config_from_js`).
+pub(crate) fn split(resolver: &JsValue, config: &JsValue) -> Result<(ResolverChain, JsValue)> {
+    let chain = chain(resolver, config)?;
+    if absent(config) || !config.is_object() {
+        return Ok((chain, config.clone()));
+    }
+    let rest = Object::assign(&Object::new(), config.unchecked_ref::<Object>());
+    for key in CONFIG_KEYS {
+        Reflect::delete_property(&rest, &JsValue::from_str(key))
+            .map_err(|_| Error::new(ErrorKind::InvalidState, "copying the config"))?;
+    }
+    Ok((chain, rest.into()))
+}
 
 /// How long one did:web fetch may take, as the native client's timeout.
 const FETCH_TIMEOUT_MS: u32 = 10_000;
@@ -41,7 +55,7 @@ fn absent(value: &JsValue) -> bool {
 }
 
 /// The chain over the user's `resolver` (may be `null`/`undefined`: built-in methods only).
-pub(crate) fn chain(resolver: &JsValue, config: &JsValue) -> Result<ResolverChain> {
+fn chain(resolver: &JsValue, config: &JsValue) -> Result<ResolverChain> {
     let mut chain = ResolverChain::new();
     if !absent(resolver) {
         chain = chain.with_host(Arc::new(JsDidResolver::new(resolver)?));
