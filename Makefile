@@ -129,6 +129,7 @@ lint: ## Formatting, clippy and rustdoc with warnings as errors, the dependency 
 	@# Libraries only: the CLI's binary shares its name with the core's library.
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --lib --locked
 	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --features sdk --locked -- -D warnings
 	@./scripts/setup.sh deny
 	$(CARGO) deny --locked check licenses bans sources
 	@# RustSec's advisory database lives on GitHub: checked wherever it can be fetched.
