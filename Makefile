@@ -64,7 +64,8 @@ test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
 
-test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium, the packed tarball installed; example gateway
+test-wasm: wasm ## npm package: vectors, key wrap, interop with didcomm-node, types, Chromium, the SDK against the real mediator, the packed tarball installed; example gateway
+	$(CARGO) build -p didcomm-edge-mediator --locked
 	cd wasm/npm && node --test test/*.test.mjs
 	cd examples/node-gateway && npm install --no-audit --no-fund --silent && node --test test/*.test.mjs
 
@@ -132,6 +133,7 @@ lint: ## Formatting, clippy and rustdoc with warnings as errors, the dependency 
 	@# Libraries only: the CLI's binary shares its name with the core's library.
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --lib --locked
 	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --locked -- -D warnings
+	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --features sdk --locked -- -D warnings
 	@./scripts/setup.sh deny
 	$(CARGO) deny --locked check licenses bans sources
 	@# RustSec's advisory database lives on GitHub: checked wherever it can be fetched.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the npm package `didcomm-edge` (wasm/npm/dist) from the `wasm/` crate:
+# Build the npm package `didcomm-edge` (wasm/npm/dist) from the `wasm/` crate, twice (the
+# engine alone, and with the `sdk` feature for `didcomm-edge/sdk`):
 #   cargo (profile wasm-release: opt-level "z"/"s" + LTO, std rebuilt with the pinned nightly)
 #   -> wasm-bindgen --target web -> wasm-opt -Oz -> the hand-written ESM modules
 #   -> a CommonJS bundle of the Node entry (esbuild).
@@ -44,49 +45,67 @@ if [ "$WASM_TOOLCHAIN" != stable ] && ! rustup run "$WASM_TOOLCHAIN" rustc --ver
     echo "toolchain $WASM_TOOLCHAIN is not installed: building with stable (a larger module)" >&2
     WASM_TOOLCHAIN=stable
 fi
-if [ "$WASM_TOOLCHAIN" = stable ]; then
-    step "cargo build (wasm32, profile wasm-release, stable)"
-    $CARGO build -p didcomm-edge-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
-else
-    # std rebuilt with the package (-Zbuild-std) at the profile's opt-level, with its
-    # `optimize_for_size` variants, and panics compiled to a bare trap (`immediate-abort`): no
-    # panic messages, locations or formatting machinery in the module. The core never panics on
-    # any input, and a panic in wasm is a trap either way (no panic hook is installed).
-    # About 73 KB smaller than the stable build (BENCHMARKS.md, "Size").
-    step "cargo build (wasm32, profile wasm-release, $WASM_TOOLCHAIN -Zbuild-std)"
-    RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
-        rustup run "$WASM_TOOLCHAIN" cargo build -p didcomm-edge-wasm \
-        --target wasm32-unknown-unknown --profile wasm-release --locked \
-        -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
-fi
 RAW=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/didcomm_edge_wasm.wasm
-
-step "wasm-bindgen"
 rm -rf "$DIST" "$NPM_DIR/.dist-stamp.json"
 mkdir -p "$DIST"
-wasm-bindgen "$RAW" --out-dir "$DIST" --out-name didcomm_edge --target web \
-    --no-typescript --remove-name-section --remove-producers-section
 
-step "wasm-opt -Oz"
-# The features rustc enables by default for wasm32 (and Node 18+ and current browsers run).
-"$BIN/wasm-opt" -Oz --converge \
-    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$DIST/didcomm_edge_bg.wasm" -o "$DIST/didcomm_edge_bg.wasm"
+# Two modules from the one crate: the engine alone (the main entry: pack/unpack users load
+# only this) and, with the `sdk` feature, the engine plus the SDK (`didcomm-edge/sdk`).
+# build_module <out-name> [cargo features...]
+build_module() {
+    local name=$1
+    shift
+    local features=()
+    [ $# -gt 0 ] && features=(--features "$*")
+    if [ "$WASM_TOOLCHAIN" = stable ]; then
+        step "cargo build (wasm32, profile wasm-release, stable) -> $name"
+        $CARGO build -p didcomm-edge-wasm --target wasm32-unknown-unknown --profile wasm-release \
+            --locked "${features[@]}"
+    else
+        # std rebuilt with the package (-Zbuild-std) at the profile's opt-level, with its
+        # `optimize_for_size` variants, and panics compiled to a bare trap (`immediate-abort`): no
+        # panic messages, locations or formatting machinery in the module. The core never panics on
+        # any input, and a panic in wasm is a trap either way (no panic hook is installed).
+        # About 73 KB smaller than the stable build (BENCHMARKS.md, "Size").
+        step "cargo build (wasm32, profile wasm-release, $WASM_TOOLCHAIN -Zbuild-std) -> $name"
+        RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+            rustup run "$WASM_TOOLCHAIN" cargo build -p didcomm-edge-wasm \
+            --target wasm32-unknown-unknown --profile wasm-release --locked "${features[@]}" \
+            -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
+    fi
+
+    step "wasm-bindgen -> $name"
+    wasm-bindgen "$RAW" --out-dir "$DIST" --out-name "$name" --target web \
+        --no-typescript --remove-name-section --remove-producers-section
+
+    step "wasm-opt -Oz -> $name"
+    # The features rustc enables by default for wasm32 (and Node 18+ and current browsers run).
+    "$BIN/wasm-opt" -Oz --converge \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$DIST/${name}_bg.wasm" -o "$DIST/${name}_bg.wasm"
+}
+build_module didcomm_edge
+build_module didcomm_edge_sdk sdk
 
 step "JS modules"
 cp "$NPM_DIR"/src/*.js "$NPM_DIR"/src/*.mjs "$DIST/"
-# CommonJS build of the Node entry: one bundle, the same .wasm beside it.
-"$BIN/esbuild" "$DIST/node.mjs" --bundle --platform=node --format=cjs --target=node18 \
-    --define:import.meta.url=__didcomm_edge_module_url \
-    --banner:js="const __didcomm_edge_module_url = require('node:url').pathToFileURL(__filename).href;" \
-    --log-level=warning --outfile="$DIST/node.cjs"
+# CommonJS builds of the Node entries: one bundle each, the same .wasm beside it.
+for entry in node sdk-node; do
+    "$BIN/esbuild" "$DIST/$entry.mjs" --bundle --platform=node --format=cjs --target=node18 \
+        --define:import.meta.url=__didcomm_edge_module_url \
+        --banner:js="const __didcomm_edge_module_url = require('node:url').pathToFileURL(__filename).href;" \
+        --log-level=warning --outfile="$DIST/$entry.cjs"
+done
 # The same declarations serve `import` and `require` consumers.
 cp "$NPM_DIR/index.d.ts" "$NPM_DIR/index.d.cts"
+# sdk.d.cts reads the CommonJS declarations of the main entry.
+sed "s#'./index.js'#'./index.cjs'#g" "$NPM_DIR/sdk.d.ts" > "$NPM_DIR/sdk.d.cts"
 # The repository's license files ship at the package root (package.json `files`).
 cp "$ROOT/LICENSE" "$ROOT/NOTICE" "$NPM_DIR/"
 # Record what dist/ was built from: `npm pack` (prepack) then skips the build while it is current.
 node "$NPM_DIR/scripts/dist-state.mjs" stamp
 
 SIZE=$(wc -c < "$DIST/didcomm_edge_bg.wasm")
-step "built wasm/npm (didcomm_edge_bg.wasm: $SIZE bytes)"
+SDK_SIZE=$(wc -c < "$DIST/didcomm_edge_sdk_bg.wasm")
+step "built wasm/npm (didcomm_edge_bg.wasm: $SIZE bytes, didcomm_edge_sdk_bg.wasm: $SDK_SIZE bytes)"

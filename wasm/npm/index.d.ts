@@ -366,6 +366,8 @@ export class InMemoryDidResolver implements DidResolver {
   remove(did: string): boolean;
   /** The DIDs known. */
   dids(): string[];
+  /** The documents held. */
+  documents(): DidDocument[];
   resolve(did: string): Promise<DidDocument | null>;
 }
 
@@ -378,6 +380,8 @@ export class InMemorySecretsResolver implements SecretsResolver {
   remove(kid: string): boolean;
   /** The key ids held. */
   kids(): string[];
+  /** The secrets held. */
+  secrets(): Secret[];
   getSecret(kid: string): Promise<Secret | null>;
   findSecrets(kids: string[]): Promise<string[]>;
 }

@@ -16,12 +16,14 @@ use crate::convert::{
     optional_string_arg, parse_json, string_arg, unpack_options_from_js, PackEncryptedArgs,
 };
 use crate::error::js_err;
-use crate::host::{JsDidResolver, JsSecretsResolver};
+#[cfg(not(feature = "sdk"))]
+use crate::host::JsDidResolver;
+use crate::host::JsSecretsResolver;
 
 /// The DIDComm v2 envelope engine over a JS DID resolver and secrets store.
 #[wasm_bindgen(js_name = DidComm)]
 pub struct JsDidComm {
-    inner: Rc<DidComm>,
+    pub(crate) inner: Rc<DidComm>,
 }
 
 impl std::fmt::Debug for JsDidComm {
@@ -31,7 +33,7 @@ impl std::fmt::Debug for JsDidComm {
 }
 
 /// Run `work` as a Promise; its error becomes a `DidCommError` rejection.
-fn promise<F>(work: F) -> Promise
+pub(crate) fn promise<F>(work: F) -> Promise
 where
     F: Future<Output = Result<JsValue, Error>> + 'static,
 {
@@ -39,7 +41,7 @@ where
 }
 
 /// `{ [a]: va, [b]: vb }`.
-fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
+pub(crate) fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
     let object = Object::new();
     Reflect::set(&object, &a.into(), &va)
         .and_then(|_| Reflect::set(&object, &b.into(), &vb))
@@ -49,10 +51,16 @@ fn pair(a: &str, va: JsValue, b: &str, vb: JsValue) -> Result<JsValue, Error> {
 
 #[wasm_bindgen(js_class = DidComm)]
 impl JsDidComm {
-    /// `new DidComm(resolver, secrets, config?)`.
+    /// `new DidComm(resolver, secrets, config?)`. In the SDK build the resolver is the core's
+    /// `ResolverChain`, with `resolver` (optional there) for the methods it does not implement.
     #[wasm_bindgen(constructor)]
+    #[cfg_attr(feature = "sdk", allow(clippy::arc_with_non_send_sync))]
     pub fn new(resolver: JsValue, secrets: JsValue, config: JsValue) -> Result<JsDidComm, JsValue> {
+        #[cfg(not(feature = "sdk"))]
         let resolver = JsDidResolver::new(&resolver).map_err(js_err)?;
+        // The chain, and the config without the chain's settings.
+        #[cfg(feature = "sdk")]
+        let (resolver, config) = crate::sdk::resolve::split(&resolver, &config).map_err(js_err)?;
         let secrets = JsSecretsResolver::new(&secrets).map_err(js_err)?;
         let config = config_from_js(&config).map_err(js_err)?;
         Ok(JsDidComm {

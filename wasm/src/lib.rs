@@ -14,8 +14,13 @@
 //!
 //! The JavaScript-facing API is the npm package (`wasm/npm`), whose entry modules re-export what
 //! is public from here and add the pure-JS helpers. Exports whose names start with `__` are
-//! internal. New features (identities, routing, protocol builders) go in their own module here
-//! plus one re-export line in `wasm/npm/src/api.js` and their declarations in `index.d.ts`.
+//! internal.
+//!
+//! Two modules are built from this crate: the engine alone (pack, unpack, resolve through the
+//! host's resolver: the package's main entry), and with the `sdk` feature the engine plus the
+//! SDK (`sdk/`: the core's resolver chain, identities, routing, protocol messages: the
+//! `didcomm-edge/sdk` entry), so pack/unpack users do not load the rest. New SDK features go in
+//! `sdk/` plus their re-export in `wasm/npm/src/sdk-api.js` and declarations in `sdk.d.ts`.
 //!
 //! Everything is compiled for wasm32 only: on other targets the crate is empty (the JS types it
 //! uses are `!Send`, which the core's host traits require natively).
@@ -27,8 +32,18 @@ mod convert;
 mod engine;
 mod error;
 mod host;
+#[cfg(feature = "sdk")]
+mod sdk;
 mod util;
 
 pub use engine::{received_ending, JsDidComm};
 pub use error::set_error_class;
+#[cfg(feature = "sdk")]
+pub use sdk::identity::{generate_did_key, generate_identity, identity_wallet};
+#[cfg(feature = "sdk")]
+pub use sdk::protocols::{
+    build_protocol_message, oob_attached_messages, oob_invitation_from_url, oob_invitation_url,
+    oob_reply, parse_protocol_message, protocol_message_types, pure_ack, reply_to,
+    trust_ping_response,
+};
 pub use util::{a256kw_unwrap, a256kw_wrap, create_message, parse_wallet};

@@ -20,7 +20,7 @@ const STAMP = join(NPM_DIR, '.dist-stamp.json');
 // toolchain pin and the build script itself.
 const INPUTS = [
   'Cargo.toml', 'Cargo.lock', 'core/Cargo.toml', 'core/src', 'wasm/Cargo.toml', 'wasm/src', 'wasm/toolchain',
-  'wasm/npm/src', 'wasm/npm/index.d.ts', 'wasm/npm/package-lock.json', 'scripts/build-wasm.sh',
+  'wasm/npm/src', 'wasm/npm/index.d.ts', 'wasm/npm/sdk.d.ts', 'wasm/npm/package-lock.json', 'scripts/build-wasm.sh',
 ];
 
 function files(path) {

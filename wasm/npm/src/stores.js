@@ -1,7 +1,7 @@
 // In-memory DID resolver and secrets store, and the Wallet loader. They implement the same
 // interfaces any host object can (async `resolve`, `getSecret`, `findSecrets`), so they serve as
-// examples as much as helpers.
-import { DidComm, __parseWallet } from './didcomm_edge.js';
+// examples as much as helpers. The Wallet class is made per entry (`walletClass`), over that
+// entry's wasm module: the engine alone, or the SDK.
 import { DidCommError, ErrorKind } from './errors.js';
 
 /** Resolves a fixed, editable set of DID documents. */
@@ -30,6 +30,11 @@ export class InMemoryDidResolver {
   /** The DIDs known. */
   dids() {
     return [...this.#docs.keys()];
+  }
+
+  /** The documents held. */
+  documents() {
+    return [...this.#docs.values()];
   }
 
   async resolve(did) {
@@ -66,6 +71,11 @@ export class InMemorySecretsResolver {
     return [...this.#secrets.keys()];
   }
 
+  /** The secrets held. */
+  secrets() {
+    return [...this.#secrets.values()];
+  }
+
   async getSecret(kid) {
     return this.#secrets.get(kid) ?? null;
   }
@@ -76,24 +86,31 @@ export class InMemorySecretsResolver {
 }
 
 /**
- * DID documents and secrets kept together: the wallet file `{did_docs, secrets}` of the CLI
- * and the shared test vectors. Checked by the core when loaded.
+ * The Wallet class over one wasm module's `DidComm` and `__parseWallet`.
+ * @param {Function} DidComm
+ * @param {(json: unknown) => {did_docs: object[], secrets: object[]}} parseWallet
  */
-export class Wallet {
-  /** @param {string | object} [json] a wallet file's text or parsed content */
-  constructor(json = {}) {
-    const { did_docs, secrets } = __parseWallet(json);
-    this.resolver = new InMemoryDidResolver(did_docs);
-    this.secrets = new InMemorySecretsResolver(secrets);
-  }
+export function walletClass(DidComm, parseWallet) {
+  /**
+   * DID documents and secrets kept together: the wallet file `{did_docs, secrets}` of the CLI
+   * and the shared test vectors. Checked by the core when loaded.
+   */
+  return class Wallet {
+    /** @param {string | object} [json] a wallet file's text or parsed content */
+    constructor(json = {}) {
+      const { did_docs, secrets } = parseWallet(json);
+      this.resolver = new InMemoryDidResolver(did_docs);
+      this.secrets = new InMemorySecretsResolver(secrets);
+    }
 
-  /** The same as `new Wallet(json)`. */
-  static fromJSON(json) {
-    return new Wallet(json);
-  }
+    /** The same as `new Wallet(json)`. */
+    static fromJSON(json) {
+      return new this(json);
+    }
 
-  /** A `DidComm` engine over this wallet's resolver and secrets. */
-  didComm(config) {
-    return new DidComm(this.resolver, this.secrets, config);
-  }
+    /** A `DidComm` engine over this wallet's resolver and secrets. */
+    didComm(config) {
+      return new DidComm(this.resolver, this.secrets, config);
+    }
+  };
 }

@@ -29,6 +29,7 @@ function route(pathname) {
   const data = { alice: 'ids/spec-alice.json', bob: 'ids/spec-bob.json', 'appendix-c': 'didcomm-spec/appendix-c-messages.json' };
   if (pathname === '/' || pathname === '/index.html') return join(pageDir, 'index.html');
   if (pathname === '/app.js') return join(pageDir, 'app.js');
+  if (pathname === '/sdk.html' || pathname === '/sdk-app.js') return join(pageDir, pathname.slice(1));
   // The same page with the esbuild bundle in place of the import map.
   if (pathname === '/bundled.html') return join(work, 'bundled.html');
   const [, root, rest] = pathname.match(/^\/(pkg|data|bundle)\/(.+)$/) ?? [];
@@ -54,6 +55,12 @@ before(async () => {
     .replace('src="/app.js"', 'src="/bundle/app.js"'));
 
   server = createServer((req, res) => {
+    // The did:web document of the server's own origin, for the SDK page's did:web through fetch.
+    if (req.url === '/.well-known/did.json') {
+      const did = `did:web:127.0.0.1%3A${server.address().port}`;
+      res.writeHead(200, { 'content-type': 'application/did+json' }).end(JSON.stringify({ id: did }));
+      return;
+    }
     const file = route(new URL(req.url, 'http://x').pathname);
     if (!file || !existsSync(file)) {
       res.writeHead(404).end();
@@ -112,4 +119,14 @@ test('plain <script type="module"> page packs and unpacks in headless Chromium',
 
 test('esbuild bundle (browser condition) packs and unpacks in headless Chromium', { timeout: 120_000 }, async () => {
   check(await runPage('/bundled.html'));
+});
+
+test('didcomm-edge/sdk page: did:peer identities, route and unwrap, registry, did:web through the browser fetch', { timeout: 120_000 }, async () => {
+  const out = await runPage('/sdk.html');
+  assert.deepEqual(out, {
+    routed: { uri: 'https://mediator.example.org', hops: 1, next: true },
+    received: { content: 'sdk in the browser', authenticated: true },
+    web: true,
+    error: { isDidCommError: true, kind: 'malformed' },
+  });
 });

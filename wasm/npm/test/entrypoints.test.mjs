@@ -33,6 +33,29 @@ test('package.json routes node/import, node/require and browser to the right fil
   assert.equal(import.meta.resolve('didcomm-edge').endsWith('dist/node.mjs'), true);
 });
 
+const SDK = [...PUBLIC, 'generateIdentity', 'generateDidKey', 'protocolMessageTypes', 'buildProtocolMessage',
+  'parseProtocolMessage', 'replyTo', 'pureAck', 'trustPingResponse', 'oobInvitationUrl', 'oobInvitationFromUrl',
+  'oobAttachedMessages', 'oobReply'];
+
+test('didcomm-edge/sdk: import and require expose the SDK API over its own module', async () => {
+  const sdkEsm = await import('didcomm-edge/sdk');
+  const sdkCjs = require('didcomm-edge/sdk');
+  for (const api of [sdkEsm, sdkCjs]) {
+    assert.deepEqual(Object.keys(api).sort(), [...SDK].sort());
+    const id = api.generateIdentity('peer2');
+    const dc = new api.Wallet().addIdentity(id).didComm();
+    assert.equal((await dc.resolve(id.did)).id, id.did);
+  }
+  // One error class for every entry, so `instanceof` holds whichever entry threw.
+  assert.equal(sdkEsm.DidCommError, esm.DidCommError);
+  assert.throws(() => sdkEsm.generateIdentity('x'), esm.DidCommError);
+  // The entries load different modules: the main entry's engine has no routing.
+  assert.equal(typeof esm.DidComm.prototype.route, 'undefined');
+  assert.equal(typeof sdkEsm.DidComm.prototype.route, 'function');
+  assert.ok(require.resolve('didcomm-edge/sdk').endsWith('dist/sdk-node.cjs'));
+  assert.ok(import.meta.resolve('didcomm-edge/sdk').endsWith('dist/sdk-node.mjs'));
+});
+
 for (const [label, code] of [
   ['ESM', "delete globalThis.crypto; const m = await import('didcomm-edge'); console.log(m.createMessage('t').id.length)"],
   ['CommonJS', "delete globalThis.crypto; const m = require('didcomm-edge'); console.log(m.createMessage('t').id.length)"],

@@ -190,3 +190,68 @@ test('didcomm-node cannot encrypt on P-384, P-521 or secp256k1; we can', async (
     assert.equal((await ours.bob.unpack(packed)).metadata.encryptedFromKid, alice.kaKids[crv]);
   }
 });
+
+// --- didcomm-edge/sdk: forwards and did:peer identities --------------------------------------
+// didcomm-node has no did:peer resolver and does not read `Multikey` verification methods (the
+// form our did:peer:2 documents take, as the did:peer spec's resolution does): it gets the same
+// documents with each key written as JsonWebKey2020 (from the identity's own secrets), the
+// service and routing keys unchanged.
+
+/** An identity's document with JsonWebKey2020 keys, for didcomm-node. */
+function jwkDocument(identity) {
+  const jwks = new Map(identity.secrets.map(({ kid, privateKeyJwk: { d: _d, ...pub } }) => [kid, pub]));
+  const absolute = (id) => (id.startsWith('#') ? identity.did + id : id);
+  const verificationMethod = identity.document.verificationMethod.map((vm) => ({
+    id: absolute(vm.id), type: 'JsonWebKey2020', controller: identity.did, publicKeyJwk: jwks.get(absolute(vm.id)),
+  }));
+  const refs = (list = []) => list.map((r) => absolute(typeof r === 'string' ? r : r.id));
+  return {
+    ...identity.document, verificationMethod,
+    authentication: refs(identity.document.authentication), keyAgreement: refs(identity.document.keyAgreement),
+    assertionMethod: refs(identity.document.assertionMethod),
+  };
+}
+
+test('sdk: didcomm-node routes to our did:peer:2 identity through a mediator; our mediator unwraps, our recipient unpacks', async () => {
+  const sdk = await import('didcomm-edge/sdk');
+  const mediator = sdk.generateIdentity('peer2', { uri: 'https://mediator.example.org' });
+  const mediatorKey = `${mediator.did}#key-2`;
+  const bobPeer = sdk.generateIdentity('peer2', { uri: 'https://mediator.example.org', routingKeys: [mediatorKey] });
+  const docs = new Map([[alice.did, alice.doc], [mediator.did, jwkDocument(mediator)], [bobPeer.did, jwkDocument(bobPeer)]]);
+  const refResolver = { resolve: async (did) => docs.get(did) ?? null };
+  const [, refSecrets] = refStores(alice);
+  const msg = createMessage('https://didcomm.org/basicmessage/2.0/message', { content: 'via didcomm-node' }, { from: alice.did, to: [bobPeer.did] });
+  // didcomm-node reads the service of our did:peer:2 document and wraps in a forward itself.
+  const [packed, meta] = await new RefMessage(msg).pack_encrypted(bobPeer.did, alice.kaKids.X25519, null, refResolver, refSecrets, { forward: true });
+  assert.equal(meta.messaging_service.service_endpoint, 'https://mediator.example.org');
+  const mediatorDc = new sdk.Wallet().addIdentity(mediator).didComm();
+  const { forward, metadata } = await mediatorDc.unwrapForward(packed);
+  assert.equal(forward.next, bobPeer.did);
+  assert.equal(metadata.anonymousSender, true);
+  const bobDc = new sdk.Wallet().addIdentity(bobPeer).addDocument(alice.doc).didComm();
+  const { message, metadata: inner } = await bobDc.unpack(forward.messages[0]);
+  assert.deepEqual(message, msg);
+  assert.equal(inner.encryptedFromKid, alice.kaKids.X25519);
+});
+
+test('sdk: our route to a did:peer:2 recipient; didcomm-node as the mediator reads the forward', async () => {
+  const sdk = await import('didcomm-edge/sdk');
+  // The mediator's keys are node:crypto's (the `bob` party), so didcomm-node holds them.
+  const bobPeer = sdk.generateIdentity('peer2', { uri: 'https://mediator.example.org', routingKeys: [bob.kaKids.X25519] });
+  const sender = new sdk.Wallet().addIdentity(sdk.generateIdentity('peer2')).addDocument(bob.doc).didComm();
+  const msg = createMessage('https://didcomm.org/basicmessage/2.0/message', { content: 'via ours' }, { to: [bobPeer.did] });
+  const { packed } = await sender.packEncrypted(msg, bobPeer.did);
+  const routed = await sender.route(packed, bobPeer.did);
+  assert.deepEqual(routed.hops, [bob.kaKids.X25519]);
+  const [unpacked, refMeta] = await RefMessage.unpack(routed.message, ...theirs.bob, { unwrap_re_wrapping_forward: false });
+  assert.equal(refMeta.anonymous_sender, true);
+  const parsed = unpacked.try_parse_forward();
+  assert.equal(parsed.next, bobPeer.did);
+  assert.deepEqual(parsed.forwarded_msg, JSON.parse(packed));
+  // And didcomm-node's own wrap_in_forward, read by our unwrapForward.
+  const refWrapped = await RefMessage.wrap_in_forward(packed, {}, bobPeer.did, [bob.kaKids.X25519], 'A256cbcHs512EcdhEsA256kw', theirs.bob[0]);
+  const bobMediator = new sdk.Wallet(walletOf(bob)).didComm();
+  const { forward } = await bobMediator.unwrapForward(refWrapped);
+  assert.equal(forward.next, bobPeer.did);
+  assert.deepEqual(JSON.parse(forward.messages[0]), JSON.parse(packed));
+});

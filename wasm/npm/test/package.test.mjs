@@ -37,7 +37,9 @@ after(() => rmSync(work, { recursive: true, force: true }));
 test('the tarball holds dist/, the declarations, README, LICENSE and NOTICE', () => {
   const files = packed.files.map((f) => f.path).sort();
   for (const name of ['LICENSE', 'NOTICE', 'README.md', 'package.json', 'index.d.ts', 'index.d.cts',
-    'dist/didcomm_edge_bg.wasm', 'dist/didcomm_edge.js', 'dist/node.mjs', 'dist/node.cjs', 'dist/browser.js']) {
+    'dist/didcomm_edge_bg.wasm', 'dist/didcomm_edge.js', 'dist/node.mjs', 'dist/node.cjs', 'dist/browser.js',
+    'sdk.d.ts', 'sdk.d.cts', 'dist/didcomm_edge_sdk_bg.wasm', 'dist/didcomm_edge_sdk.js', 'dist/sdk-node.mjs',
+    'dist/sdk-node.cjs', 'dist/sdk-browser.js']) {
     assert.ok(files.includes(name), `${name} missing from the tarball: ${files.join(', ')}`);
   }
   assert.deepEqual(files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('scripts/')), []);
@@ -88,3 +90,10 @@ for (const [label, args, load] of [
     assert.deepEqual({ ...out, resolved: undefined }, { resolved: undefined, content: 'hi', same: true, authenticated: true });
   });
 }
+
+test('didcomm-edge/sdk from the fresh project: import and require', () => {
+  for (const [args, load] of [[['-e'], "require('didcomm-edge/sdk')"], [['--input-type=module', '-e'], "await import('didcomm-edge/sdk')"]]) {
+    const out = node([...args, `const { generateIdentity } = ${load}; console.log(generateIdentity('peer2').did.slice(0, 11))`]);
+    assert.equal(out.trim(), 'did:peer:2.');
+  }
+});

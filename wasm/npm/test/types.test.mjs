@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const pkg = fileURLToPath(new URL('..', import.meta.url));
@@ -18,10 +18,12 @@ function compile(project) {
   }
 }
 
-test('index.d.cts is index.d.ts', () => {
-  // The build copies it; keep them equal when testing an unbuilt checkout too.
+test('index.d.cts is index.d.ts; sdk.d.cts is sdk.d.ts over index.d.cts', () => {
+  // The build makes them; keep them current when testing an unbuilt checkout too.
   copyFileSync(new URL('../index.d.ts', import.meta.url), new URL('../index.d.cts', import.meta.url));
   assert.equal(readFileSync(new URL('../index.d.cts', import.meta.url), 'utf8'), readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8'));
+  const sdk = readFileSync(new URL('../sdk.d.ts', import.meta.url), 'utf8');
+  writeFileSync(new URL('../sdk.d.cts', import.meta.url), sdk.replaceAll("'./index.js'", "'./index.cjs'"));
 });
 
 test('tsc --noEmit: NodeNext resolution (import and require)', () => compile('test/types/tsconfig.json'));
@@ -37,6 +39,31 @@ test('every method the declarations promise exists at runtime, and no more', asy
     const actual = Object.getOwnPropertyNames(api[name].prototype).filter((n) => n !== 'constructor' && !n.startsWith('__')).sort();
     assert.deepEqual(actual, declared, name);
   }
+});
+
+/** The methods a class of a declaration file declares (not `constructor`, not static). */
+function declaredMethods(dts, name) {
+  const body = dts.match(new RegExp(`export class ${name}\\b[^{]*\\{([\\s\\S]*?)\\n\\}`))[1];
+  return [...body.matchAll(/^ {2}(?!static )(\w+)\(/gm)].map((m) => m[1]).filter((n) => n !== 'constructor');
+}
+
+test('didcomm-edge/sdk: every function and method declared exists at runtime, and no more', async () => {
+  const sdk = await import('didcomm-edge/sdk');
+  const index = readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8');
+  const dts = readFileSync(new URL('../sdk.d.ts', import.meta.url), 'utf8');
+  // The SDK's classes extend the main entry's: their methods are both files' together.
+  for (const name of ['DidComm', 'Wallet']) {
+    const declared = [...new Set([...declaredMethods(index, name), ...declaredMethods(dts, name)])].sort();
+    const actual = [];
+    for (let proto = sdk[name].prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+      actual.push(...Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && !n.startsWith('__')));
+    }
+    assert.deepEqual([...new Set(actual)].sort(), declared, name);
+  }
+  const functions = (text) => [...text.matchAll(/^export function (\w+)\(/gm)].map((m) => m[1]);
+  const classes = (text) => [...text.matchAll(/^export (?:declare )?(?:class|const) (\w+)\b/gm)].map((m) => m[1]);
+  const declared = [...new Set([...functions(index), ...functions(dts), ...classes(index), ...classes(dts)])].sort();
+  assert.deepEqual(Object.keys(sdk).sort(), declared);
 });
 
 test('the metadata the engine returns is what the declarations say', async () => {
