@@ -135,7 +135,7 @@ test-jar: setup-rust ## The jar alone: its contents, then a fresh Maven project 
 wheel: setup-rust ## Build the Python wheel (build/wheels/didcomm_edge-*.whl; pip install it)
 	@./scripts/python.sh wheel
 
-dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar + sources jar, crates
+dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar (with native libraries) + sources jar, aarch64 binaries, crates
 	@PUBLISHED_CRATES="$(PUBLISHED_CRATES)" ./scripts/dist.sh
 
 bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and the Rust core (BENCHMARKS.md)
