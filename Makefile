@@ -6,7 +6,8 @@ VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator image bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
-	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version test-license version dist
+	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version test-license version dist \
+	setup-cross cross test-cross jar test-jar test-packages test-msrv
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,7 +31,7 @@ check: ## Everyday check, under 5 min on a warm build: format, clippy, Rust unit
 	$(CARGO) test --workspace --lib --locked
 	$(CARGO) test -p didcomm-edge --test vectors --locked
 
-test: setup test-version test-license test-rust test-mediator test-wasm-build test-wasm test-bindings ## Run every test suite that exists
+test: setup test-version test-license test-packages test-msrv test-rust test-mediator test-wasm-build test-cross test-wasm test-bindings test-jar ## Run every test suite that exists
 	@echo "make test: all suites passed"
 
 test-version: ## Every artifact states the workspace version (scripts/version.sh check; seconds)
@@ -46,6 +47,12 @@ test-license: ## Every published crate packs LICENSE and NOTICE (cargo package -
 			|| { echo "$$crate: $$f is not in its package (link ../$$f beside its Cargo.toml)" >&2; exit 1; }; done; \
 	done; echo "LICENSE and NOTICE in every published crate: $(PUBLISHED_CRATES)"
 
+test-packages: ## Published crates: metadata, README/LICENSE/NOTICE packed; didcomm-edge packaged and verified
+	@PUBLISHED_CRATES="$(PUBLISHED_CRATES)" ./scripts/packages.sh check
+
+test-msrv: ## The declared rust-version: covers the locked dependencies, builds didcomm-edge (rustup)
+	@./scripts/packages.sh msrv
+
 version: ## Print the version; set it everywhere with `scripts/version.sh set X.Y.Z`
 	@./scripts/version.sh
 
@@ -60,6 +67,15 @@ test-mediator: ## Mediator tests: real SQLite files, a private PostgreSQL on 127
 
 test-wasm-build: ## The core must compile for wasm32-unknown-unknown
 	$(CARGO) build -p didcomm-edge --target wasm32-unknown-unknown --locked
+
+setup-cross: ## aarch64 cross toolchain and qemu-user (apt), the rustup target
+	@./scripts/cross.sh setup
+
+cross: setup-cross ## Build the mediator, CLI and demo for aarch64 Linux (target/aarch64-unknown-linux-gnu/release)
+	@./scripts/cross.sh build
+
+test-cross: setup-cross ## aarch64 binaries under qemu-aarch64: CLI round trip, the demo's Alice-mediator-Bob flow
+	@./scripts/cross.sh test
 
 wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
@@ -107,17 +123,24 @@ test-kotlin: setup-rust ## Kotlin on the JVM (Maven): vectors, round trips, host
 	cd kotlin && mvn -B -q test -Dnative.dir="$(CURDIR)/target/debug" -Dvectors.dir="$(VECTORS)" \
 		-Dmediator.bin="$(CURDIR)/target/debug/didcomm-edge-mediator"
 
-test-swift: setup-rust setup-python ## Swift: generated sources up to date, every Swift file parses (no compiler here)
+test-swift: setup-rust setup-python ## Swift: generated sources up to date, every Swift file parses, the release Package.swift (no compiler here)
 	@./scripts/bindings.sh check
-	build/venv/bin/python scripts/swift-syntax-check.py swift
+	build/venv/bin/python scripts/swift-syntax-check.py Package.swift swift
 	@mkdir -p build; printf 'func broken( {\n' > build/broken.swift; \
 	if build/venv/bin/python scripts/swift-syntax-check.py build/broken.swift >/dev/null 2>&1; then \
 		echo "the Swift syntax check accepted a broken file" >&2; exit 1; fi
+	@PYTHON=build/venv/bin/python ./scripts/swift-release.sh check
+
+jar: setup-rust ## The JVM jar with the native libraries inside (linux-x86-64/, linux-aarch64/) and the sources jar
+	@./scripts/jar.sh build
+
+test-jar: setup-rust ## The jar alone: its contents, then a fresh Maven project runs the edge flow with no jna.library.path
+	@./scripts/jar.sh test
 
 wheel: setup-rust ## Build the Python wheel (build/wheels/didcomm_edge-*.whl; pip install it)
 	@./scripts/python.sh wheel
 
-dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar + sources jar, crates
+dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar (with native libraries) + sources jar, aarch64 binaries, crates
 	@PUBLISHED_CRATES="$(PUBLISHED_CRATES)" ./scripts/dist.sh
 
 bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and the Rust core (BENCHMARKS.md)

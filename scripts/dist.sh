@@ -2,7 +2,11 @@
 # `make dist`: every release artifact of this version into dist/, with SHA256SUMS.
 #   didcomm_edge-V-*.whl             Python wheel (maturin build --release, this machine's platform)
 #   didcomm-edge-V.tgz               npm package (npm pack; prepack builds wasm/npm/dist if stale)
-#   didcomm-edge-V.jar, -sources.jar Kotlin/JVM (mvn package; the native library is not inside yet)
+#   didcomm-edge-V.jar, -sources.jar Kotlin/JVM (scripts/jar.sh build: the native library inside,
+#                                    linux-x86-64/ and linux-aarch64/)
+#   didcomm-edge-V-aarch64-unknown-linux-gnu.tar.gz
+#                                    the mediator, the CLI and the demo for aarch64 Linux
+#                                    (scripts/cross.sh build), with LICENSE and NOTICE
 #   didcomm-edge*-V.crate            the published Rust crates (cargo package, not verified here)
 # Every one carries LICENSE and NOTICE; scripts/version.sh check runs first.
 set -euo pipefail
@@ -25,10 +29,22 @@ cp build/wheels/didcomm_edge-"$VERSION"-*.whl "$OUT/"
 step "npm package"
 (cd wasm/npm && npm pack --silent --pack-destination "$OUT" >/dev/null)
 
-step "Kotlin jar and sources jar"
-./scripts/setup.sh maven
-(cd kotlin && mvn -B -q -DskipTests package)
+step "Kotlin jar (with the native libraries) and sources jar"
+./scripts/jar.sh build
 cp kotlin/target/didcomm-edge-"$VERSION".jar kotlin/target/didcomm-edge-"$VERSION"-sources.jar "$OUT/"
+
+step "aarch64 Linux binaries"
+./scripts/cross.sh setup
+./scripts/cross.sh build
+arm=didcomm-edge-"$VERSION"-aarch64-unknown-linux-gnu
+arm_dir="$(mktemp -d)"
+mkdir "$arm_dir/$arm"
+for bin in didcomm-edge-mediator didcomm-edge edge-demo; do
+    aarch64-linux-gnu-strip -o "$arm_dir/$arm/$bin" target/aarch64-unknown-linux-gnu/release/"$bin"
+done
+cp LICENSE NOTICE "$arm_dir/$arm/"
+tar -C "$arm_dir" --owner=0 --group=0 -czf "$OUT/$arm.tar.gz" "$arm"
+rm -rf "$arm_dir"
 
 step "Rust crates"
 # Packaged together, so that the crates that depend on didcomm-edge resolve it from the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # macOS only: build build/DIDCommEdgeFFI.xcframework (iOS devices, iOS simulators, macOS) from the
 # Rust library, regenerate the Swift sources with the workspace's uniffi-bindgen, and leave the
-# package ready for `swift build` / `swift test` or Xcode. Binaries stay out of git.
+# package (../Package.swift) ready for `swift build` / `swift test` or Xcode. Binaries stay out of git.
 #
 #   swift/build-xcframework.sh            release build (what apps ship)
 #   PROFILE=dev swift/build-xcframework.sh   faster, unoptimized (for `swift test` while iterating)
@@ -47,4 +47,4 @@ xcodebuild -create-xcframework \
     -library "$work/macos/$lib" -headers "$work/headers" \
     -output swift/build/DIDCommEdgeFFI.xcframework
 
-echo "built swift/build/DIDCommEdgeFFI.xcframework; now: cd swift && swift test"
+echo "built swift/build/DIDCommEdgeFFI.xcframework; now: swift test (at the repository root)"
