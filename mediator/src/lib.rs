@@ -16,6 +16,7 @@
 //!   `admin` subcommands.
 //! - [`tls`] (the service port's certificate, reloaded) and [`forwarded`] (client addresses
 //!   behind trusted reverse proxies).
+//! - [`outbound`]: delivery to devices' own endpoints through a persistent outbox.
 //! - [`identity`], [`oob`], [`config`], [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ pub mod identity;
 pub mod mediator;
 pub mod metrics;
 pub mod oob;
+pub mod outbound;
 pub mod protocols;
 pub mod server;
 pub mod storage;

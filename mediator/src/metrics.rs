@@ -51,6 +51,30 @@ impl Transport {
     }
 }
 
+/// How an outbound delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The endpoint accepted the message (2xx).
+    Ok,
+    /// It failed and will be retried.
+    Failed,
+    /// It failed for the last time (attempts used up, expired, or refused for good).
+    GivenUp,
+}
+
+impl Delivery {
+    fn label(self) -> Label {
+        [(
+            "result",
+            match self {
+                Delivery::Ok => "ok",
+                Delivery::Failed => "failed",
+                Delivery::GivenUp => "given_up",
+            },
+        )]
+    }
+}
+
 /// Every metric of one mediator process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -72,6 +96,10 @@ pub struct Metrics {
     handle: Family<Label, Histogram, fn() -> Histogram>,
     /// Time for a store to become durable.
     store: Histogram,
+    /// Messages waiting in the outbox (set by the outbound worker).
+    outbox_messages: Gauge<u64, AtomicU64>,
+    /// Outbound delivery attempts by result (`ok`, `failed`, `given_up`).
+    deliveries: Family<Label, Counter>,
 }
 
 impl Default for Metrics {
@@ -92,6 +120,8 @@ impl Default for Metrics {
             refusals: Family::default(),
             handle: Family::new_with_constructor(latency),
             store: latency(),
+            outbox_messages: Gauge::default(),
+            deliveries: Family::default(),
         };
         m.registered()
     }
@@ -165,6 +195,20 @@ impl Metrics {
             Unit::Seconds,
             self.store.clone(),
         );
+        for result in [Delivery::Ok, Delivery::Failed, Delivery::GivenUp] {
+            let _ = self.deliveries.get_or_create(&result.label());
+        }
+        r.register(
+            "didcomm_mediator_outbound_deliveries",
+            "Outbound deliveries to devices' own endpoints, by result (ok; failed, to be \
+             retried; given_up after the last attempt or at expiry)",
+            self.deliveries.clone(),
+        );
+        r.register(
+            "didcomm_mediator_outbox_messages",
+            "Messages waiting in the outbox for their endpoint",
+            self.outbox_messages.clone(),
+        );
         self.queues.register(
             "didcomm_mediator_queue_messages",
             "Messages waiting in all queues",
@@ -223,6 +267,16 @@ impl Metrics {
     /// A refusal, by reason (a stable snake_case name).
     pub fn refused(&self, reason: &'static str) {
         self.refusals.get_or_create(&[("reason", reason)]).inc();
+    }
+
+    /// An outbound delivery attempt ended.
+    pub fn outbound(&self, result: Delivery) {
+        self.deliveries.get_or_create(&result.label()).inc();
+    }
+
+    /// How many messages wait in the outbox.
+    pub fn outbox_depth(&self, messages: u64) {
+        self.outbox_messages.set(messages);
     }
 
     /// A WebSocket opened (`true`) or closed.
