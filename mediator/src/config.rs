@@ -193,6 +193,17 @@ pub struct Settings {
     pub outbound_max_total: u64,
     /// How long an outbound message is retried before it is given up, in seconds.
     pub outbound_ttl_seconds: u64,
+    // Push for sleeping devices (issue 17).
+    /// The operator's push gateway (an http(s) URL): called with a small JSON body (no message
+    /// content) when a message is queued for a device that registered a push target and is not
+    /// connected live. `None`: no pushes.
+    pub push_gateway_url: Option<String>,
+    /// At most one push per device per this many seconds.
+    pub push_min_interval_seconds: u64,
+    /// Calls of the push gateway per push before it is given up.
+    pub push_max_attempts: u32,
+    /// Seconds one push gateway call may take.
+    pub push_timeout_seconds: u64,
 }
 
 /// The default admin listener: loopback, the port Prometheus exporters commonly take.
@@ -300,6 +311,10 @@ impl Default for Settings {
             outbound_max_per_destination: 1000,
             outbound_max_total: 10_000,
             outbound_ttl_seconds: 86_400,
+            push_gateway_url: None,
+            push_min_interval_seconds: 60,
+            push_max_attempts: 3,
+            push_timeout_seconds: 5,
         }
     }
 }
@@ -418,6 +433,14 @@ impl Settings {
                 "outbound attempts, concurrency, timeout, outbox bounds and ttl must be positive",
             ));
         }
+        if self.push_min_interval_seconds == 0
+            || self.push_max_attempts == 0
+            || self.push_timeout_seconds == 0
+        {
+            return Err(Error::config(
+                "push_min_interval_seconds, push_max_attempts and push_timeout_seconds must be positive",
+            ));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::config("tls_cert and tls_key go together"));
         }
@@ -511,6 +534,10 @@ impl std::fmt::Debug for Settings {
             outbound_max_per_destination,
             outbound_max_total,
             outbound_ttl_seconds,
+            push_gateway_url,
+            push_min_interval_seconds,
+            push_max_attempts,
+            push_timeout_seconds,
         } = self;
         f.debug_struct("Settings")
             .field("listen", listen)
@@ -580,6 +607,10 @@ impl std::fmt::Debug for Settings {
             .field("outbound_max_per_destination", outbound_max_per_destination)
             .field("outbound_max_total", outbound_max_total)
             .field("outbound_ttl_seconds", outbound_ttl_seconds)
+            .field("push_gateway_url", push_gateway_url)
+            .field("push_min_interval_seconds", push_min_interval_seconds)
+            .field("push_max_attempts", push_max_attempts)
+            .field("push_timeout_seconds", push_timeout_seconds)
             .finish()
     }
 }
@@ -847,6 +878,19 @@ pub struct Args {
     /// Seconds an outbound message is retried [default: 86400].
     #[arg(long, env = "MEDIATOR_OUTBOUND_TTL_SECONDS")]
     pub outbound_ttl_seconds: Option<u64>,
+    // Push for sleeping devices (issue 17).
+    /// The push gateway's URL [default: none, no pushes].
+    #[arg(long, env = "MEDIATOR_PUSH_GATEWAY_URL")]
+    pub push_gateway_url: Option<String>,
+    /// At most one push per device per this many seconds [default: 60].
+    #[arg(long, env = "MEDIATOR_PUSH_MIN_INTERVAL_SECONDS")]
+    pub push_min_interval_seconds: Option<u64>,
+    /// Attempts per push [default: 3].
+    #[arg(long, env = "MEDIATOR_PUSH_MAX_ATTEMPTS")]
+    pub push_max_attempts: Option<u32>,
+    /// Seconds one push call may take [default: 5].
+    #[arg(long, env = "MEDIATOR_PUSH_TIMEOUT_SECONDS")]
+    pub push_timeout_seconds: Option<u64>,
     /// Operator commands (`admin ...`) instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -980,6 +1024,14 @@ impl Args {
             outbound_max_total,
             outbound_ttl_seconds
         );
+        take!(
+            push_min_interval_seconds,
+            push_max_attempts,
+            push_timeout_seconds
+        );
+        if self.push_gateway_url.is_some() {
+            s.push_gateway_url.clone_from(&self.push_gateway_url);
+        }
         s.validate()?;
         Ok(s)
     }

@@ -30,7 +30,7 @@ use crate::error::{excerpt, Error, ErrorKind, Result};
 use crate::handler::{Connection, LiveRegistry, MessageHandler};
 use crate::metrics::Metrics;
 use crate::outbound::{send_to_endpoint, Outbound};
-use crate::protocols::{discover, forward, mediation, pickup, problem, trust_ping, Served};
+use crate::protocols::{discover, forward, mediation, pickup, problem, push, trust_ping, Served};
 use crate::storage::{now_ms, Quota, Storage};
 use sha2::{Digest, Sha256};
 
@@ -87,6 +87,8 @@ pub struct Mediator {
     pub delivery_max_bytes: u64,
     /// Delivery to devices' own endpoints (`None`: turned off).
     pub outbound: Option<Arc<Outbound>>,
+    /// The push gateway's caller (`None`: no `push_gateway_url`).
+    pub push: Option<Arc<crate::push::Pusher>>,
     /// The live connections of this process (a device connected live is not sent to its
     /// own endpoint).
     pub live: Arc<LiveRegistry>,
@@ -449,6 +451,7 @@ impl MediatorHandler {
             Some(Served::Mediation(_)) => return Ok(vec![mediation::handle(m, request).await?]),
             Some(Served::Pickup(_)) => return pickup::handle(m, request).await,
             Some(Served::TrustPing) => return trust_ping::handle(request),
+            Some(Served::Push) => return Ok(vec![push::handle(m, request).await?]),
             Some(Served::DiscoverFeatures) => return discover::handle(m, request),
             Some(Served::ReportProblem) => {
                 // A device telling us something went wrong on its side: noted, never answered

@@ -75,6 +75,30 @@ impl Delivery {
     }
 }
 
+/// What became of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// The gateway took it (2xx).
+    Sent,
+    /// It failed after its retries.
+    Failed,
+    /// Dropped: one was sent for the device within the interval.
+    RateLimited,
+}
+
+impl Push {
+    fn label(self) -> Label {
+        [(
+            "result",
+            match self {
+                Push::Sent => "sent",
+                Push::Failed => "failed",
+                Push::RateLimited => "rate_limited",
+            },
+        )]
+    }
+}
+
 /// Every metric of one mediator process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -100,6 +124,8 @@ pub struct Metrics {
     outbox_messages: Gauge<u64, AtomicU64>,
     /// Outbound delivery attempts by result (`ok`, `failed`, `given_up`).
     deliveries: Family<Label, Counter>,
+    /// Push gateway calls by result (`sent`, `failed`, `rate_limited`).
+    pushes: Family<Label, Counter>,
 }
 
 impl Default for Metrics {
@@ -122,6 +148,7 @@ impl Default for Metrics {
             store: latency(),
             outbox_messages: Gauge::default(),
             deliveries: Family::default(),
+            pushes: Family::default(),
         };
         m.registered()
     }
@@ -204,6 +231,15 @@ impl Metrics {
              retried; given_up after the last attempt or at expiry)",
             self.deliveries.clone(),
         );
+        for result in [Push::Sent, Push::Failed, Push::RateLimited] {
+            let _ = self.pushes.get_or_create(&result.label());
+        }
+        r.register(
+            "didcomm_mediator_pushes",
+            "Push gateway calls for devices not connected live, by result (sent; failed after \
+             its retries; rate_limited, dropped within the per-device interval)",
+            self.pushes.clone(),
+        );
         r.register(
             "didcomm_mediator_outbox_messages",
             "Messages waiting in the outbox for their endpoint",
@@ -272,6 +308,11 @@ impl Metrics {
     /// An outbound delivery attempt ended.
     pub fn outbound(&self, result: Delivery) {
         self.deliveries.get_or_create(&result.label()).inc();
+    }
+
+    /// A push ended (or was not made).
+    pub fn push(&self, result: Push) {
+        self.pushes.get_or_create(&result.label()).inc();
     }
 
     /// How many messages wait in the outbox.

@@ -272,6 +272,18 @@ pub async fn start_with(
             OutboundConfig::from_settings(&settings),
         ))
     });
+    let push = match &settings.push_gateway_url {
+        Some(url) => Some(Arc::new(crate::push::Pusher::new(
+            url,
+            Arc::clone(&storage),
+            Arc::clone(&metrics),
+            identity.did.clone(),
+            Duration::from_secs(settings.push_min_interval_seconds),
+            settings.push_max_attempts,
+            Duration::from_secs(settings.push_timeout_seconds),
+        )?)),
+        None => None,
+    };
     let mediator = Arc::new(Mediator {
         did: identity.did.clone(),
         didcomm,
@@ -294,6 +306,7 @@ pub async fn start_with(
         keylist_proof: settings.keylist_proof,
         delivery_max_bytes: settings.delivery_max_bytes,
         outbound: outbound.clone(),
+        push,
         live: Arc::clone(&live),
     });
     let handler = make_handler(Arc::clone(&mediator));

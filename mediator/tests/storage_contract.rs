@@ -15,7 +15,7 @@ use std::time::Duration;
 use didcomm_edge::AttachmentForm;
 use didcomm_edge_mediator::storage::{
     self, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
-    OutboundMessage, OutboxLimits, Quota, Storage, StorageConfig, StoreOutcome,
+    OutboundMessage, OutboxLimits, PushTarget, Quota, Storage, StorageConfig, StoreOutcome,
 };
 use didcomm_edge_mediator::ErrorKind;
 
@@ -1023,6 +1023,31 @@ async fn outbox_is_bounded_and_leased(s: Arc<dyn Storage>) {
     assert_eq!(s.outbox_depth().await.unwrap(), 3);
 }
 
+async fn push_targets_are_kept_per_device(s: Arc<dyn Storage>) {
+    let fcm = PushTarget {
+        platform: "fcm".into(),
+        token: "token-1".into(),
+    };
+    let apns = PushTarget {
+        platform: "apns".into(),
+        token: "00ff".into(),
+    };
+    assert_eq!(s.push_target("did:example:a").await.unwrap(), None);
+    s.set_push_target("did:example:a", &fcm, 1).await.unwrap();
+    s.set_push_target("did:example:b", &apns, 1).await.unwrap();
+    assert_eq!(s.push_target("did:example:a").await.unwrap(), Some(fcm));
+    // Replaced, not added.
+    s.set_push_target("did:example:a", &apns, 2).await.unwrap();
+    assert_eq!(
+        s.push_target("did:example:a").await.unwrap(),
+        Some(apns.clone())
+    );
+    assert!(s.remove_push_target("did:example:a").await.unwrap());
+    assert!(!s.remove_push_target("did:example:a").await.unwrap());
+    assert_eq!(s.push_target("did:example:a").await.unwrap(), None);
+    assert_eq!(s.push_target("did:example:b").await.unwrap(), Some(apns));
+}
+
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     storage::open(&StorageConfig::Sqlite {
         path: dir.path().join("mediator.sqlite"),
@@ -1103,6 +1128,7 @@ contract!(
     acknowledgements_are_set_based_and_bounded,
     admin_operations,
     outbox_is_bounded_and_leased,
+    push_targets_are_kept_per_device,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,6 +107,11 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutc
         };
         outcomes.push(store(m, new).await?);
     }
+    if let Some(push) = &m.push {
+        if outcomes.contains(&StoreOutcome::Stored) && !m.live.is_live(&owner) {
+            push.message_queued(&owner);
+        }
+    }
     Ok(outcomes)
 }
 

@@ -20,9 +20,9 @@ use tokio::sync::broadcast;
 use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, key_did, moved_recipient, quota_error, within_budget, Grant, KeylistResult,
-    KeylistUpdate, NewMessage, Notification, OutboundMessage, OutboxLimits, QueueStats, Quota,
-    QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
-    SCHEMA_VERSION,
+    KeylistUpdate, NewMessage, Notification, OutboundMessage, OutboxLimits, PushTarget, QueueStats,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_CLAIM, MAX_PAGE,
+    NOTIFY_CAPACITY, SCHEMA_VERSION,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -121,6 +121,8 @@ struct State {
     tombstones: HashMap<String, HashMap<String, u64>>,
     /// The outbox by id, each message with when it is due.
     outbox: HashMap<String, (OutboundMessage, u64)>,
+    /// Push targets by granted DID.
+    push_targets: HashMap<String, PushTarget>,
     /// The next arrival sequence number.
     next_seq: u64,
 }
@@ -743,6 +745,21 @@ impl Storage for MemoryStorage {
 
     async fn outbox_depth(&self) -> Result<u64> {
         Ok(self.read()?.outbox.len() as u64)
+    }
+
+    async fn set_push_target(&self, did: &str, target: &PushTarget, _now_ms: u64) -> Result<()> {
+        self.write()?
+            .push_targets
+            .insert(did.to_owned(), target.clone());
+        Ok(())
+    }
+
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>> {
+        Ok(self.read()?.push_targets.get(did).cloned())
+    }
+
+    async fn remove_push_target(&self, did: &str) -> Result<bool> {
+        Ok(self.write()?.push_targets.remove(did).is_some())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notification> {

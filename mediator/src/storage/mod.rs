@@ -320,6 +320,23 @@ pub(crate) fn outbox_full(per_destination: bool, limits: OutboxLimits) -> crate:
     crate::error::Error::new(crate::ErrorKind::QuotaExceeded, reason)
 }
 
+/// Where a device asked to be woken by a push (Push 1.0 `set-target`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    /// The push service (`fcm`, `apns`, ...).
+    pub platform: String,
+    /// The device's token there (a credential of sorts: never logged).
+    pub token: String,
+}
+
+impl fmt::Debug for PushTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushTarget")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Most outbox messages one claim hands out.
 pub const MAX_CLAIM: usize = 256;
 
@@ -468,6 +485,15 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// How many messages wait in the outbox.
     async fn outbox_depth(&self) -> Result<u64>;
 
+    /// Register (or replace) the push target of the granted DID `did`.
+    async fn set_push_target(&self, did: &str, target: &PushTarget, now_ms: u64) -> Result<()>;
+
+    /// The push target of `did`, if any.
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>>;
+
+    /// Remove the push target of `did`; answers whether there was one.
+    async fn remove_push_target(&self, did: &str) -> Result<bool>;
+
     /// A stream of [`Notification`]s. A lagging receiver should treat
     /// `RecvError::Lagged` like [`Notification::Resync`].
     fn subscribe(&self) -> broadcast::Receiver<Notification>;
@@ -572,7 +598,7 @@ pub(crate) fn within_budget(sizes: impl IntoIterator<Item = u64>, max_bytes: u64
 
 /// The schema version this build migrates databases to (the number of migration files of
 /// each SQL backend under `mediator/migrations/`).
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Most grants one [`Storage::list_grants`] page holds.
 pub const MAX_PAGE: u64 = 1000;

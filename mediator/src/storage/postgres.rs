@@ -35,8 +35,8 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
     within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, OutboundMessage,
-    OutboxLimits, QueueStats, Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
-    MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
+    OutboxLimits, PushTarget, QueueStats, Quota, QuotaRefusal, Storage, StoreOutcome,
+    StoredMessage, MAX_BATCH, MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -65,6 +65,8 @@ const MIGRATIONS: &[&str; super::SCHEMA_VERSION as usize] = &[
     include_str!("../../migrations/postgres/0004_message_forms.sql"),
     // The outbox of outbound delivery (`crate::outbound`).
     include_str!("../../migrations/postgres/0005_outbox.sql"),
+    // Push targets of devices (`crate::push`).
+    include_str!("../../migrations/postgres/0006_push_targets.sql"),
 ];
 
 /// The migration that introduced namespaces (its index in [`MIGRATIONS`]: file 0003).
@@ -1263,6 +1265,44 @@ impl Storage for PostgresStorage {
             .await
             .map_err(|e| pg_error(&e))?;
         Ok(to_u64(row.get(0)))
+    }
+
+    async fn set_push_target(&self, did: &str, target: &PushTarget, now_ms: u64) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO push_targets (did, platform, token, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (did) DO UPDATE SET platform = excluded.platform,
+                     token = excluded.token, updated_at = excluded.updated_at",
+                &[&did, &target.platform, &target.token, &to_i64(now_ms)],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(())
+    }
+
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT platform, token FROM push_targets WHERE did = $1",
+                &[&did],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(row.map(|r| PushTarget {
+            platform: r.get(0),
+            token: r.get(1),
+        }))
+    }
+
+    async fn remove_push_target(&self, did: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM push_targets WHERE did = $1", &[&did])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(n > 0)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notification> {

@@ -28,8 +28,8 @@ use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
     within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, OutboundMessage,
-    OutboxLimits, QueueStats, Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH,
-    MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
+    OutboxLimits, PushTarget, QueueStats, Quota, QuotaRefusal, Storage, StoreOutcome,
+    StoredMessage, MAX_BATCH, MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -48,6 +48,8 @@ const MIGRATIONS: &[&str; super::SCHEMA_VERSION as usize] = &[
     include_str!("../../migrations/sqlite/0004_message_forms.sql"),
     // The outbox of outbound delivery (`crate::outbound`).
     include_str!("../../migrations/sqlite/0005_outbox.sql"),
+    // Push targets of devices (`crate::push`).
+    include_str!("../../migrations/sqlite/0006_push_targets.sql"),
 ];
 
 /// The migration that introduced namespaces (its index in [`MIGRATIONS`]: file 0003).
@@ -1200,6 +1202,47 @@ impl Storage for SqliteStorage {
         self.read(|c| c.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)))
             .await
             .map(to_u64)
+    }
+
+    async fn set_push_target(&self, did: &str, target: &PushTarget, now_ms: u64) -> Result<()> {
+        let (did, target) = (did.to_owned(), target.clone());
+        self.outbox_write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO push_targets (did, platform, token, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (did) DO UPDATE SET platform = excluded.platform,
+                     token = excluded.token, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| s.execute(params![did, target.platform, target.token, to_i64(now_ms)]))
+            .map_err(|e| sql_error(&e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>> {
+        let did = did.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT platform, token FROM push_targets WHERE did = ?1")?
+                .query_row(params![did], |r| {
+                    Ok(PushTarget {
+                        platform: r.get(0)?,
+                        token: r.get(1)?,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    async fn remove_push_target(&self, did: &str) -> Result<bool> {
+        let did = did.to_owned();
+        self.outbox_write(move |c| {
+            c.prepare_cached("DELETE FROM push_targets WHERE did = ?1")
+                .and_then(|mut s| s.execute(params![did]))
+                .map(|n| n > 0)
+                .map_err(|e| sql_error(&e))
+        })
+        .await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notification> {
