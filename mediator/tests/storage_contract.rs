@@ -1046,6 +1046,10 @@ async fn push_targets_are_kept_per_device(s: Arc<dyn Storage>) {
     assert!(!s.remove_push_target("did:example:a").await.unwrap());
     assert_eq!(s.push_target("did:example:a").await.unwrap(), None);
     assert_eq!(s.push_target("did:example:b").await.unwrap(), Some(apns));
+    // A revoked grant takes its target with it.
+    s.put_grant(&grant("did:example:b")).await.unwrap();
+    assert!(s.remove_grant("did:example:b").await.unwrap());
+    assert_eq!(s.push_target("did:example:b").await.unwrap(), None);
 }
 
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {

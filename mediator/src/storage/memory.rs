@@ -370,6 +370,8 @@ impl State {
             self.unregister(key);
         }
         self.namespaces.retain(|_, owner| owner != did);
+        // A revoked device is pushed no more.
+        self.push_targets.remove(did);
         self.grants.remove(did).is_some()
     }
 

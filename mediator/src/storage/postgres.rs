@@ -801,6 +801,10 @@ impl Storage for PostgresStorage {
         tx.execute(LOCK_BUDGET, &[])
             .await
             .map_err(|e| pg_error(&e))?;
+        // A revoked device is pushed no more.
+        tx.execute("DELETE FROM push_targets WHERE did = $1", &[&did])
+            .await
+            .map_err(|e| pg_error(&e))?;
         tx.execute(
             "DELETE FROM messages WHERE recipient IN (SELECT key FROM keys WHERE did = $1)",
             &[&did],

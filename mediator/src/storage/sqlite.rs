@@ -633,6 +633,9 @@ fn remove_grant(c: &Connection, did: &str) -> Result<bool> {
     for key in &keys {
         drop_queue(c, key).map_err(|e| sql_error(&e))?;
     }
+    // A revoked device is pushed no more.
+    c.execute("DELETE FROM push_targets WHERE did = ?1", params![did])
+        .map_err(|e| sql_error(&e))?;
     c.execute("DELETE FROM keys WHERE did = ?1", params![did])
         .map_err(|e| sql_error(&e))?;
     c.execute("DELETE FROM namespaces WHERE owner = ?1", params![did])
