@@ -167,6 +167,43 @@ pub struct Settings {
     /// browser (CORS); `*` allows any. Empty (the default): no CORS headers, so browsers keep
     /// other sites' pages from reading the mediator's answers.
     pub cors_allowed_origins: Vec<String>,
+    // Outbound delivery (issue 17).
+    /// Deliver to devices' own endpoints: replies to requests without `return_route`, and
+    /// forwards for devices whose DID document names an HTTP(S) endpoint of their own (off: such
+    /// replies are dropped and such forwards only queued).
+    pub outbound_delivery: bool,
+    /// Let outbound delivery connect to loopback addresses (local testing).
+    pub outbound_allow_loopback: bool,
+    /// Let outbound delivery connect to private, link-local and other non-public addresses
+    /// (an operator's internal gateways); loopback too.
+    pub outbound_allow_private: bool,
+    /// Attempts per outbound message before it is given up.
+    pub outbound_max_attempts: u32,
+    /// Wait before the first retry, in milliseconds; it doubles with each attempt (with jitter).
+    pub outbound_retry_initial_ms: u64,
+    /// Longest wait between two attempts, in milliseconds.
+    pub outbound_retry_max_ms: u64,
+    /// Outbound deliveries in flight at once.
+    pub outbound_concurrency: usize,
+    /// Seconds one outbound POST may take, connecting included (connecting alone: at most 5).
+    pub outbound_timeout_seconds: u64,
+    /// Most messages waiting in the outbox for one endpoint URL.
+    pub outbound_max_per_destination: u64,
+    /// Most messages waiting in the outbox in all.
+    pub outbound_max_total: u64,
+    /// How long an outbound message is retried before it is given up, in seconds.
+    pub outbound_ttl_seconds: u64,
+    // Push for sleeping devices (issue 17).
+    /// The operator's push gateway (an http(s) URL): called with a small JSON body (no message
+    /// content) when a message is queued for a device that registered a push target and is not
+    /// connected live. `None`: no pushes.
+    pub push_gateway_url: Option<String>,
+    /// At most one push per device per this many seconds.
+    pub push_min_interval_seconds: u64,
+    /// Calls of the push gateway per push before it is given up.
+    pub push_max_attempts: u32,
+    /// Seconds one push gateway call may take.
+    pub push_timeout_seconds: u64,
 }
 
 /// The default admin listener: loopback, the port Prometheus exporters commonly take.
@@ -263,6 +300,21 @@ impl Default for Settings {
             tls_key: None,
             trusted_proxies: vec![],
             cors_allowed_origins: vec![],
+            outbound_delivery: true,
+            outbound_allow_loopback: false,
+            outbound_allow_private: false,
+            outbound_max_attempts: 8,
+            outbound_retry_initial_ms: 1000,
+            outbound_retry_max_ms: 300_000,
+            outbound_concurrency: 8,
+            outbound_timeout_seconds: 10,
+            outbound_max_per_destination: 1000,
+            outbound_max_total: 10_000,
+            outbound_ttl_seconds: 86_400,
+            push_gateway_url: None,
+            push_min_interval_seconds: 60,
+            push_max_attempts: 3,
+            push_timeout_seconds: 5,
         }
     }
 }
@@ -370,6 +422,25 @@ impl Settings {
                 "device, storage and delivery limits must be positive",
             ));
         }
+        if self.outbound_max_attempts == 0
+            || self.outbound_concurrency == 0
+            || self.outbound_timeout_seconds == 0
+            || self.outbound_max_per_destination == 0
+            || self.outbound_max_total == 0
+            || self.outbound_ttl_seconds == 0
+        {
+            return Err(Error::config(
+                "outbound attempts, concurrency, timeout, outbox bounds and ttl must be positive",
+            ));
+        }
+        if self.push_min_interval_seconds == 0
+            || self.push_max_attempts == 0
+            || self.push_timeout_seconds == 0
+        {
+            return Err(Error::config(
+                "push_min_interval_seconds, push_max_attempts and push_timeout_seconds must be positive",
+            ));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::config("tls_cert and tls_key go together"));
         }
@@ -452,6 +523,21 @@ impl std::fmt::Debug for Settings {
             tls_key,
             trusted_proxies,
             cors_allowed_origins,
+            outbound_delivery,
+            outbound_allow_loopback,
+            outbound_allow_private,
+            outbound_max_attempts,
+            outbound_retry_initial_ms,
+            outbound_retry_max_ms,
+            outbound_concurrency,
+            outbound_timeout_seconds,
+            outbound_max_per_destination,
+            outbound_max_total,
+            outbound_ttl_seconds,
+            push_gateway_url,
+            push_min_interval_seconds,
+            push_max_attempts,
+            push_timeout_seconds,
         } = self;
         f.debug_struct("Settings")
             .field("listen", listen)
@@ -510,6 +596,21 @@ impl std::fmt::Debug for Settings {
             .field("tls_key", tls_key)
             .field("trusted_proxies", trusted_proxies)
             .field("cors_allowed_origins", cors_allowed_origins)
+            .field("outbound_delivery", outbound_delivery)
+            .field("outbound_allow_loopback", outbound_allow_loopback)
+            .field("outbound_allow_private", outbound_allow_private)
+            .field("outbound_max_attempts", outbound_max_attempts)
+            .field("outbound_retry_initial_ms", outbound_retry_initial_ms)
+            .field("outbound_retry_max_ms", outbound_retry_max_ms)
+            .field("outbound_concurrency", outbound_concurrency)
+            .field("outbound_timeout_seconds", outbound_timeout_seconds)
+            .field("outbound_max_per_destination", outbound_max_per_destination)
+            .field("outbound_max_total", outbound_max_total)
+            .field("outbound_ttl_seconds", outbound_ttl_seconds)
+            .field("push_gateway_url", push_gateway_url)
+            .field("push_min_interval_seconds", push_min_interval_seconds)
+            .field("push_max_attempts", push_max_attempts)
+            .field("push_timeout_seconds", push_timeout_seconds)
             .finish()
     }
 }
@@ -743,6 +844,53 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub cors_allowed_origins: Vec<String>,
+    // Outbound delivery (issue 17).
+    /// Outbound delivery on or off [default: true].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_DELIVERY")]
+    pub outbound_delivery: Option<bool>,
+    /// Let outbound delivery reach loopback addresses [default: false].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_ALLOW_LOOPBACK")]
+    pub outbound_allow_loopback: Option<bool>,
+    /// Let outbound delivery reach private and other non-public addresses [default: false].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_ALLOW_PRIVATE")]
+    pub outbound_allow_private: Option<bool>,
+    /// Attempts per outbound message [default: 8].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_MAX_ATTEMPTS")]
+    pub outbound_max_attempts: Option<u32>,
+    /// First retry delay in ms, doubled each attempt [default: 1000].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_RETRY_INITIAL_MS")]
+    pub outbound_retry_initial_ms: Option<u64>,
+    /// Longest retry delay in ms [default: 300000].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_RETRY_MAX_MS")]
+    pub outbound_retry_max_ms: Option<u64>,
+    /// Outbound deliveries in flight at once [default: 8].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_CONCURRENCY")]
+    pub outbound_concurrency: Option<usize>,
+    /// Seconds one outbound POST may take [default: 10].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_TIMEOUT_SECONDS")]
+    pub outbound_timeout_seconds: Option<u64>,
+    /// Most outbox messages per endpoint [default: 1000].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_MAX_PER_DESTINATION")]
+    pub outbound_max_per_destination: Option<u64>,
+    /// Most outbox messages in all [default: 10000].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_MAX_TOTAL")]
+    pub outbound_max_total: Option<u64>,
+    /// Seconds an outbound message is retried [default: 86400].
+    #[arg(long, env = "MEDIATOR_OUTBOUND_TTL_SECONDS")]
+    pub outbound_ttl_seconds: Option<u64>,
+    // Push for sleeping devices (issue 17).
+    /// The push gateway's URL [default: none, no pushes].
+    #[arg(long, env = "MEDIATOR_PUSH_GATEWAY_URL")]
+    pub push_gateway_url: Option<String>,
+    /// At most one push per device per this many seconds [default: 60].
+    #[arg(long, env = "MEDIATOR_PUSH_MIN_INTERVAL_SECONDS")]
+    pub push_min_interval_seconds: Option<u64>,
+    /// Attempts per push [default: 3].
+    #[arg(long, env = "MEDIATOR_PUSH_MAX_ATTEMPTS")]
+    pub push_max_attempts: Option<u32>,
+    /// Seconds one push call may take [default: 5].
+    #[arg(long, env = "MEDIATOR_PUSH_TIMEOUT_SECONDS")]
+    pub push_timeout_seconds: Option<u64>,
     /// Operator commands (`admin ...`) instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -861,6 +1009,28 @@ impl Args {
         }
         if !self.trusted_proxies.is_empty() {
             s.trusted_proxies.clone_from(&self.trusted_proxies);
+        }
+        // Outbound delivery (issue 17).
+        take!(
+            outbound_delivery,
+            outbound_allow_loopback,
+            outbound_allow_private,
+            outbound_max_attempts,
+            outbound_retry_initial_ms,
+            outbound_retry_max_ms,
+            outbound_concurrency,
+            outbound_timeout_seconds,
+            outbound_max_per_destination,
+            outbound_max_total,
+            outbound_ttl_seconds
+        );
+        take!(
+            push_min_interval_seconds,
+            push_max_attempts,
+            push_timeout_seconds
+        );
+        if self.push_gateway_url.is_some() {
+            s.push_gateway_url.clone_from(&self.push_gateway_url);
         }
         s.validate()?;
         Ok(s)

@@ -224,6 +224,14 @@ impl LiveRegistry {
         }
     }
 
+    /// Whether `owner` has a live connection to this process.
+    pub fn is_live(&self, owner: &str) -> bool {
+        self.by_owner
+            .lock()
+            .map(|m| m.contains_key(owner))
+            .unwrap_or(false)
+    }
+
     /// How many DIDs have a live connection.
     pub fn live_owners(&self) -> usize {
         self.by_owner.lock().map(|m| m.len()).unwrap_or(0)

@@ -16,6 +16,8 @@
 //!   `admin` subcommands.
 //! - [`tls`] (the service port's certificate, reloaded) and [`forwarded`] (client addresses
 //!   behind trusted reverse proxies).
+//! - [`outbound`]: delivery to devices' own endpoints through a persistent outbox; [`push`]:
+//!   the push gateway call for devices that sleep.
 //! - [`identity`], [`oob`], [`config`], [`metrics`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -29,7 +31,9 @@ pub mod identity;
 pub mod mediator;
 pub mod metrics;
 pub mod oob;
+pub mod outbound;
 pub mod protocols;
+pub mod push;
 pub mod server;
 pub mod storage;
 pub mod tls;

@@ -27,9 +27,10 @@ use didcomm_edge::{DidComm, Message, PackEncryptedOptions, UnpackMetadata, Unpac
 
 use crate::config::{GrantPolicy, KeylistProof, Settings};
 use crate::error::{excerpt, Error, ErrorKind, Result};
-use crate::handler::{Connection, MessageHandler};
+use crate::handler::{Connection, LiveRegistry, MessageHandler};
 use crate::metrics::Metrics;
-use crate::protocols::{discover, forward, mediation, pickup, problem, trust_ping, Served};
+use crate::outbound::{send_to_endpoint, Outbound};
+use crate::protocols::{discover, forward, mediation, pickup, problem, push, trust_ping, Served};
 use crate::storage::{now_ms, Quota, Storage};
 use sha2::{Digest, Sha256};
 
@@ -84,6 +85,13 @@ pub struct Mediator {
     pub keylist_proof: KeylistProof,
     /// Most bytes one delivery carries (always at least one message).
     pub delivery_max_bytes: u64,
+    /// Delivery to devices' own endpoints (`None`: turned off).
+    pub outbound: Option<Arc<Outbound>>,
+    /// The push gateway's caller (`None`: no `push_gateway_url`).
+    pub push: Option<Arc<crate::push::Pusher>>,
+    /// The live connections of this process (a device connected live is not sent to its
+    /// own endpoint).
+    pub live: Arc<LiveRegistry>,
 }
 
 /// An unpacked request and what is known about its envelope.
@@ -443,6 +451,7 @@ impl MediatorHandler {
             Some(Served::Mediation(_)) => return Ok(vec![mediation::handle(m, request).await?]),
             Some(Served::Pickup(_)) => return pickup::handle(m, request).await,
             Some(Served::TrustPing) => return trust_ping::handle(request),
+            Some(Served::Push) => return Ok(vec![push::handle(m, request).await?]),
             Some(Served::DiscoverFeatures) => return discover::handle(m, request),
             Some(Served::ReportProblem) => {
                 // A device telling us something went wrong on its side: noted, never answered
@@ -512,20 +521,55 @@ impl MediatorHandler {
             return Ok(vec![]);
         }
         let Some(to) = request.reply_target() else {
-            // Without return_route the reply would need an outbound transport to the
-            // sender's endpoint, which the mediator does not open: drop it.
-            tracing::debug!(
-                connection = connection.id,
-                "reply dropped: the request did not ask for return_route"
-            );
+            // Without return_route the replies go to the sender's own endpoint.
+            self.send_replies(replies, &request).await?;
             return Ok(vec![]);
         };
         self.pack_replies(replies, &to).await
     }
 
+    /// Send replies to an authenticated sender that did not ask for them on its connection:
+    /// to the endpoint of its DID document (see [`crate::outbound`]); dropped when outbound
+    /// delivery is off or the sender is anonymous.
+    async fn send_replies(&self, replies: Vec<Message>, request: &Request<'_>) -> Result<()> {
+        let (Some(outbound), Some(to), true) = (
+            &self.mediator.outbound,
+            &request.message.from,
+            request.metadata.authenticated,
+        ) else {
+            tracing::debug!(
+                connection = request.connection.id,
+                "reply dropped: no return_route and no outbound delivery"
+            );
+            return Ok(());
+        };
+        for packed in self.pack_replies(replies, to).await? {
+            let sent = send_to_endpoint(&self.mediator, outbound, packed, to).await?;
+            tracing::debug!(
+                connection = request.connection.id,
+                ?sent,
+                "reply sent outbound"
+            );
+        }
+        Ok(())
+    }
+
     /// A refused request: attach a packed problem report when the sender can read one here.
     async fn refusal(&self, error: Error, request: &Request<'_>) -> Error {
         let Some(to) = request.reply_target() else {
+            // A replay is not answered anywhere (a captured message sent again must not make
+            // the mediator write to the victim's endpoint).
+            if request.metadata.authenticated
+                && request.metadata.encrypted
+                && error.kind() != ErrorKind::Replay
+            {
+                // The sender's own endpoint hears of it.
+                if let Ok(report) = problem::report(&error, &request.message) {
+                    if let Err(e) = self.send_replies(vec![report], request).await {
+                        tracing::debug!(error = %e, "a problem report could not be sent outbound");
+                    }
+                }
+            }
             return error;
         };
         let report = match problem::report(&error, &request.message) {

@@ -51,6 +51,54 @@ impl Transport {
     }
 }
 
+/// How an outbound delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The endpoint accepted the message (2xx).
+    Ok,
+    /// It failed and will be retried.
+    Failed,
+    /// It failed for the last time (attempts used up, expired, or refused for good).
+    GivenUp,
+}
+
+impl Delivery {
+    fn label(self) -> Label {
+        [(
+            "result",
+            match self {
+                Delivery::Ok => "ok",
+                Delivery::Failed => "failed",
+                Delivery::GivenUp => "given_up",
+            },
+        )]
+    }
+}
+
+/// What became of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// The gateway took it (2xx).
+    Sent,
+    /// It failed after its retries.
+    Failed,
+    /// Dropped: one was sent for the device within the interval.
+    RateLimited,
+}
+
+impl Push {
+    fn label(self) -> Label {
+        [(
+            "result",
+            match self {
+                Push::Sent => "sent",
+                Push::Failed => "failed",
+                Push::RateLimited => "rate_limited",
+            },
+        )]
+    }
+}
+
 /// Every metric of one mediator process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -72,6 +120,12 @@ pub struct Metrics {
     handle: Family<Label, Histogram, fn() -> Histogram>,
     /// Time for a store to become durable.
     store: Histogram,
+    /// Messages waiting in the outbox (set by the outbound worker).
+    outbox_messages: Gauge<u64, AtomicU64>,
+    /// Outbound delivery attempts by result (`ok`, `failed`, `given_up`).
+    deliveries: Family<Label, Counter>,
+    /// Push gateway calls by result (`sent`, `failed`, `rate_limited`).
+    pushes: Family<Label, Counter>,
 }
 
 impl Default for Metrics {
@@ -92,6 +146,9 @@ impl Default for Metrics {
             refusals: Family::default(),
             handle: Family::new_with_constructor(latency),
             store: latency(),
+            outbox_messages: Gauge::default(),
+            deliveries: Family::default(),
+            pushes: Family::default(),
         };
         m.registered()
     }
@@ -165,6 +222,29 @@ impl Metrics {
             Unit::Seconds,
             self.store.clone(),
         );
+        for result in [Delivery::Ok, Delivery::Failed, Delivery::GivenUp] {
+            let _ = self.deliveries.get_or_create(&result.label());
+        }
+        r.register(
+            "didcomm_mediator_outbound_deliveries",
+            "Outbound deliveries to devices' own endpoints, by result (ok; failed, to be \
+             retried; given_up after the last attempt or at expiry)",
+            self.deliveries.clone(),
+        );
+        for result in [Push::Sent, Push::Failed, Push::RateLimited] {
+            let _ = self.pushes.get_or_create(&result.label());
+        }
+        r.register(
+            "didcomm_mediator_pushes",
+            "Push gateway calls for devices not connected live, by result (sent; failed after \
+             its retries; rate_limited, dropped within the per-device interval)",
+            self.pushes.clone(),
+        );
+        r.register(
+            "didcomm_mediator_outbox_messages",
+            "Messages waiting in the outbox for their endpoint",
+            self.outbox_messages.clone(),
+        );
         self.queues.register(
             "didcomm_mediator_queue_messages",
             "Messages waiting in all queues",
@@ -223,6 +303,21 @@ impl Metrics {
     /// A refusal, by reason (a stable snake_case name).
     pub fn refused(&self, reason: &'static str) {
         self.refusals.get_or_create(&[("reason", reason)]).inc();
+    }
+
+    /// An outbound delivery attempt ended.
+    pub fn outbound(&self, result: Delivery) {
+        self.deliveries.get_or_create(&result.label()).inc();
+    }
+
+    /// A push ended (or was not made).
+    pub fn push(&self, result: Push) {
+        self.pushes.get_or_create(&result.label()).inc();
+    }
+
+    /// How many messages wait in the outbox.
+    pub fn outbox_depth(&self, messages: u64) {
+        self.outbox_messages.set(messages);
     }
 
     /// A WebSocket opened (`true`) or closed.

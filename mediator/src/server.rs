@@ -58,6 +58,7 @@ use crate::identity::{self, Identity};
 use crate::mediator::{GrantRules, HandlerLimits, KeyedLimit, Mediator, MediatorHandler};
 use crate::metrics::Metrics;
 use crate::oob::Invitation;
+use crate::outbound::{Outbound, OutboundConfig};
 use crate::storage::{self, now_ms, Storage};
 use crate::tls::ReloadingCert;
 
@@ -263,6 +264,26 @@ pub async fn start_with(
             .with_max_attachments(settings.max_forward_attachments),
     ));
     let storage = storage::open(&settings.storage()).await?;
+    let live = Arc::new(LiveRegistry::default());
+    let outbound = settings.outbound_delivery.then(|| {
+        Arc::new(Outbound::new(
+            Arc::clone(&storage),
+            Arc::clone(&metrics),
+            OutboundConfig::from_settings(&settings),
+        ))
+    });
+    let push = match &settings.push_gateway_url {
+        Some(url) => Some(Arc::new(crate::push::Pusher::new(
+            url,
+            Arc::clone(&storage),
+            Arc::clone(&metrics),
+            identity.did.clone(),
+            Duration::from_secs(settings.push_min_interval_seconds),
+            settings.push_max_attempts,
+            Duration::from_secs(settings.push_timeout_seconds),
+        )?)),
+        None => None,
+    };
     let mediator = Arc::new(Mediator {
         did: identity.did.clone(),
         didcomm,
@@ -284,11 +305,14 @@ pub async fn start_with(
         features: crate::protocols::discover::mediator_features(),
         keylist_proof: settings.keylist_proof,
         delivery_max_bytes: settings.delivery_max_bytes,
+        outbound: outbound.clone(),
+        push,
+        live: Arc::clone(&live),
     });
     let handler = make_handler(Arc::clone(&mediator));
     let invitation = Invitation::new(&identity.did, &public_url, &settings.label)?;
 
-    let live = Arc::new(LiveRegistry::default());
+    let outbound_task = outbound.map(|o| tokio::spawn(o.run(shutdown_rx.clone())));
     let live_task = tokio::spawn(Arc::clone(&live).run(storage.subscribe()));
     let sweep_task = tokio::spawn(sweep_loop(
         Arc::clone(&storage),
@@ -371,6 +395,11 @@ pub async fn start_with(
         }
         sweep_task.abort();
         live_task.abort();
+        // Attempts still in flight find the storage closed: their leases run out and the
+        // next start delivers them.
+        if let Some(task) = outbound_task {
+            task.abort();
+        }
         storage.close().await;
         tracing::info!("mediator stopped");
         served

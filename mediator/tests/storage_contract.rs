@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use didcomm_edge::AttachmentForm;
 use didcomm_edge_mediator::storage::{
-    self, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification, Quota,
-    Storage, StorageConfig, StoreOutcome,
+    self, Grant, KeylistAction, KeylistResult, KeylistUpdate, NewMessage, Notification,
+    OutboundMessage, OutboxLimits, PushTarget, Quota, Storage, StorageConfig, StoreOutcome,
 };
 use didcomm_edge_mediator::ErrorKind;
 
@@ -946,6 +946,112 @@ async fn admin_operations(s: Arc<dyn Storage>) {
     assert_eq!(s.ready().await.unwrap_err().kind(), ErrorKind::Unavailable);
 }
 
+fn outbound(id: &str, destination: &str) -> OutboundMessage {
+    OutboundMessage {
+        id: id.into(),
+        destination: destination.into(),
+        body: format!("packed {id}").into_bytes(),
+        attempts: 0,
+        created_at_ms: 1_000,
+        expires_at_ms: 1_000_000,
+    }
+}
+
+async fn outbox_is_bounded_and_leased(s: Arc<dyn Storage>) {
+    let limits = OutboxLimits {
+        per_destination: 2,
+        total: 3,
+    };
+    let a = "https://a.example/didcomm";
+    let b = "https://b.example/didcomm";
+    assert_eq!(s.outbox_depth().await.unwrap(), 0);
+    assert_eq!(
+        s.outbox_put(&outbound("1", a), 100, limits).await.unwrap(),
+        StoreOutcome::Stored
+    );
+    // The same id again: nothing changes.
+    assert_eq!(
+        s.outbox_put(&outbound("1", a), 100, limits).await.unwrap(),
+        StoreOutcome::Duplicate
+    );
+    s.outbox_put(&outbound("2", a), 50, limits).await.unwrap();
+    let per_destination = s
+        .outbox_put(&outbound("3", a), 100, limits)
+        .await
+        .unwrap_err();
+    assert_eq!(per_destination.kind(), ErrorKind::QuotaExceeded);
+    s.outbox_put(&outbound("4", b), 300, limits).await.unwrap();
+    let total = s
+        .outbox_put(&outbound("5", b), 100, limits)
+        .await
+        .unwrap_err();
+    assert_eq!(total.kind(), ErrorKind::QuotaExceeded);
+    assert_eq!(s.outbox_depth().await.unwrap(), 3);
+
+    // Nothing is due before its time; due ones come earliest first, counted and leased.
+    assert!(s.outbox_claim(10, 1_000, 10).await.unwrap().is_empty());
+    let claimed = s.outbox_claim(200, 1_000, 10).await.unwrap();
+    let ids: Vec<&str> = claimed.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["2", "1"]);
+    assert!(claimed.iter().all(|m| m.attempts == 1));
+    assert_eq!(claimed[1].body, b"packed 1");
+    assert_eq!(claimed[1].destination, a);
+    assert_eq!(claimed[1].expires_at_ms, 1_000_000);
+    // Leased: not handed out again before the lease ends, even though its time has come.
+    assert_eq!(
+        s.outbox_claim(500, 1_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>(),
+        ["4"]
+    );
+    // A failed attempt makes it due again; a lease that runs out does too (a crashed worker).
+    s.outbox_retry("2", 600).await.unwrap();
+    s.outbox_retry("unknown", 600).await.unwrap();
+    let again = s.outbox_claim(600, 2_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id.as_str(), again[0].attempts), ("2", 2));
+    let expired_lease = s.outbox_claim(2_000, 3_000, 1).await.unwrap();
+    assert_eq!(expired_lease.len(), 1, "a claim takes at most its limit");
+
+    // Removed when delivered (or given up); room again under the bounds.
+    assert!(s.outbox_remove("1").await.unwrap());
+    assert!(!s.outbox_remove("1").await.unwrap());
+    s.outbox_put(&outbound("3", a), 100, limits).await.unwrap();
+    assert_eq!(s.outbox_depth().await.unwrap(), 3);
+}
+
+async fn push_targets_are_kept_per_device(s: Arc<dyn Storage>) {
+    let fcm = PushTarget {
+        platform: "fcm".into(),
+        token: "token-1".into(),
+    };
+    let apns = PushTarget {
+        platform: "apns".into(),
+        token: "00ff".into(),
+    };
+    assert_eq!(s.push_target("did:example:a").await.unwrap(), None);
+    s.set_push_target("did:example:a", &fcm, 1).await.unwrap();
+    s.set_push_target("did:example:b", &apns, 1).await.unwrap();
+    assert_eq!(s.push_target("did:example:a").await.unwrap(), Some(fcm));
+    // Replaced, not added.
+    s.set_push_target("did:example:a", &apns, 2).await.unwrap();
+    assert_eq!(
+        s.push_target("did:example:a").await.unwrap(),
+        Some(apns.clone())
+    );
+    assert!(s.remove_push_target("did:example:a").await.unwrap());
+    assert!(!s.remove_push_target("did:example:a").await.unwrap());
+    assert_eq!(s.push_target("did:example:a").await.unwrap(), None);
+    assert_eq!(s.push_target("did:example:b").await.unwrap(), Some(apns));
+    // A revoked grant takes its target with it.
+    s.put_grant(&grant("did:example:b")).await.unwrap();
+    assert!(s.remove_grant("did:example:b").await.unwrap());
+    assert_eq!(s.push_target("did:example:b").await.unwrap(), None);
+}
+
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Storage> {
     storage::open(&StorageConfig::Sqlite {
         path: dir.path().join("mediator.sqlite"),
@@ -1025,6 +1131,8 @@ contract!(
     deliveries_have_a_byte_budget,
     acknowledgements_are_set_based_and_bounded,
     admin_operations,
+    outbox_is_bounded_and_leased,
+    push_targets_are_kept_per_device,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1038,6 +1146,13 @@ async fn sqlite_data_survives_reopen() {
     s.store(msg_by("did:example:alice", "k1", "m1", b"hello", 1), BIG)
         .await
         .unwrap();
+    let limits = OutboxLimits {
+        per_destination: 10,
+        total: 10,
+    };
+    s.outbox_put(&outbound("o1", "https://a.example/"), 5, limits)
+        .await
+        .unwrap();
     s.close().await;
     drop(s);
     let s = sqlite(&dir).await;
@@ -1045,6 +1160,9 @@ async fn sqlite_data_survives_reopen() {
         s.key_owner("k1").await.unwrap().as_deref(),
         Some("did:example:alice")
     );
+    let waiting = s.outbox_claim(5, 10, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].body, b"packed o1");
     assert_eq!(
         s.fetch(&strings(&["k1"]), 10, ANY_SIZE, 0).await.unwrap()[0].body,
         b"hello"

@@ -32,6 +32,17 @@ pub fn loopback_resolver() -> Result<WebResolver> {
     Ok(WebResolver::new(Arc::new(ReqwestClient::new(true)?)).allow_loopback_http(true))
 }
 
+/// Resolve the host of `url` and check every address against `policy`; returns the checked
+/// addresses to pin the connection to (empty for an IP literal, which is checked itself).
+/// The one home of this check for every client of the workspace (the mediator's outbound
+/// delivery connects only where it allows, pinned the same way).
+pub async fn checked_addresses(
+    url: &reqwest::Url,
+    policy: AddressPolicy,
+) -> Result<Vec<std::net::SocketAddr>> {
+    ReqwestClient::checked_addresses(url, policy).await
+}
+
 /// How many redirects a did:web fetch follows (on the same host only).
 const MAX_REDIRECTS: usize = 3;
 
@@ -125,10 +136,10 @@ impl ReqwestClient {
         }
         let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|_| failure("cannot resolve the did:web host"))?
+            .map_err(|_| failure("cannot resolve the host"))?
             .collect();
         if addrs.is_empty() {
-            return Err(failure("the did:web host has no address"));
+            return Err(failure("the host has no address"));
         }
         if let Some(bad) = addrs.iter().find(|a| !policy.allows(a.ip())) {
             return Err(policy.refusal(bad.ip()));

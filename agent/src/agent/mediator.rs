@@ -1,11 +1,12 @@
 //! Talking to the mediator: every request the device makes to it (authcrypt from the control
-//! DID, `return_route: all`, retried), the keylist, status and trust ping.
+//! DID, `return_route: all`, retried), the keylist, status, trust ping and the push target.
 
 use std::time::{Duration, Instant};
 
 use didcomm_edge::did::did_of;
 use didcomm_edge::protocols::mediation::{MediationEvent, RecipientUpdateItem, UpdateResult};
 use didcomm_edge::protocols::pickup::{PickupMessage, Status, StatusRequest};
+use didcomm_edge::protocols::push::{GetTarget, RemoveTarget, SetTarget, Target};
 use didcomm_edge::protocols::report_problem::{is_problem_report, ProblemReport};
 use didcomm_edge::protocols::return_route::{with_return_route, ReturnRoute};
 use didcomm_edge::protocols::trust_ping::{Ping, PING_RESPONSE_TYPE};
@@ -240,6 +241,36 @@ impl EdgeAgent {
                 reply.type_
             ))),
         }
+    }
+
+    /// Ask the mediator to wake this device by a push when messages arrive while it is not
+    /// connected live (didcomm-edge Push 1.0 `set-target`; `platform` is `fcm`, `apns`,
+    /// `webpush` or another name the mediator operator's push gateway knows, `token` the
+    /// device's token there). Returns the target the mediator now holds.
+    pub async fn set_push_target(&self, platform: &str, token: &str) -> Result<Target> {
+        let request = SetTarget {
+            platform: platform.to_owned(),
+            token: token.to_owned(),
+        }
+        .to_message()?;
+        self.push_call(request).await
+    }
+
+    /// The push target the mediator holds for this device (both fields `None`: none).
+    pub async fn push_target(&self) -> Result<Target> {
+        self.push_call(GetTarget {}.to_message()?).await
+    }
+
+    /// Ask the mediator to push no more.
+    pub async fn remove_push_target(&self) -> Result<()> {
+        self.push_call(RemoveTarget {}.to_message()?).await?;
+        Ok(())
+    }
+
+    async fn push_call(&self, request: Message) -> Result<Target> {
+        let endpoint = self.mediator_endpoint().await?;
+        let reply = self.mediator_call(&endpoint, request).await?;
+        Ok(Target::from_message(&reply)?)
     }
 
     /// Trust-ping the mediator over the control DID's channel; returns the round trip.

@@ -37,6 +37,7 @@ pub mod empty;
 pub mod mediation;
 pub mod oob;
 pub mod pickup;
+pub mod push;
 pub mod registry;
 pub mod report_problem;
 pub mod return_route;

@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{
-    basic_message, discover_features, empty, mediation, oob, pickup, report_problem, trust_ping,
-    ProtocolMessage,
+    basic_message, discover_features, empty, mediation, oob, pickup, push, report_problem,
+    trust_ping, ProtocolMessage,
 };
 use crate::error::{excerpt, Error, Result};
 use crate::message::Message;
@@ -144,6 +144,10 @@ static ENTRIES: &[Entry] = &[
     ),
     plain!(trust_ping::PING_TYPE, trust_ping::Ping),
     plain!(trust_ping::PING_RESPONSE_TYPE, trust_ping::PingResponse),
+    plain!(push::SET_TARGET_TYPE, push::SetTarget),
+    plain!(push::GET_TARGET_TYPE, push::GetTarget),
+    plain!(push::REMOVE_TARGET_TYPE, push::RemoveTarget),
+    plain!(push::TARGET_TYPE, push::Target),
     plain!(
         report_problem::PROBLEM_REPORT_TYPE,
         report_problem::ProblemReport

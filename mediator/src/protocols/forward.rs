@@ -15,17 +15,24 @@
 //! arrived, or the decoded `data.base64`), with the form it came in, and delivered in that
 //! form: a device receives exactly what was sent to it.
 //!
+//! A device whose DID document names an http(s) endpoint of its own (a gateway) and that is
+//! not connected live here gets its messages there instead, through the outbox
+//! ([`crate::outbound`]): each is wrapped for the service's routing keys and is durable in the
+//! outbox before the sender gets 202.
+//!
 //! The stored message's id is the SHA-256 of its bytes (base64url), so a sender's retry of the
 //! same packed message is stored once, and no sender can pre-empt another message's id.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
-use didcomm_edge::Forward;
+use didcomm_edge::{Forward, Route, RouteOptions};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::mediator::{Mediator, Request};
+use crate::outbound::{destination, Destination, Outbound};
 use crate::storage::{now_ms, NewMessage, StoreOutcome};
 
 /// The id a queued message is stored under: base64url(SHA-256(bytes)).
@@ -62,6 +69,23 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutc
                 "no mediation grant covers the forward's recipient",
             )
         })?;
+    if let Some(outbound) = own_endpoint_delivery(m, &forward.next, &owner).await {
+        let (outbound, route) = outbound;
+        let mut outcomes = Vec::with_capacity(forward.messages.len());
+        for message in forward.messages {
+            let wrapped = m
+                .didcomm
+                .wrap_in_forward(
+                    &message,
+                    &forward.next,
+                    &route.hops,
+                    &RouteOptions::default(),
+                )
+                .await?;
+            outcomes.push(outbound.enqueue(&route.uri, wrapped).await?);
+        }
+        return Ok(outcomes);
+    }
     // One form per message (the parser read one message per attachment).
     let forms = request
         .message
@@ -83,7 +107,30 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Vec<StoreOutc
         };
         outcomes.push(store(m, new).await?);
     }
+    if let Some(push) = &m.push {
+        if outcomes.contains(&StoreOutcome::Stored) && !m.live.is_live(&owner) {
+            push.message_queued(&owner);
+        }
+    }
     Ok(outcomes)
+}
+
+/// Whether a forward for `next` (a key of `owner`) goes to the device's own endpoint rather
+/// than its queue: outbound delivery is on, the device is not connected live here, and its DID
+/// document names an http(s) endpoint of its own (not a route through this mediator).
+async fn own_endpoint_delivery<'m>(
+    m: &'m Mediator,
+    next: &str,
+    owner: &str,
+) -> Option<(&'m Arc<Outbound>, Route)> {
+    let outbound = m.outbound.as_ref()?;
+    if m.live.is_live(owner) {
+        return None;
+    }
+    match destination(&m.didcomm, &m.did, next).await {
+        Destination::Endpoint(route) => Some((outbound, route)),
+        Destination::ThroughUs | Destination::Nowhere => None,
+    }
 }
 
 /// Queue one message with the configured quota; returns once it is durable.

@@ -98,7 +98,7 @@ pub async fn handle(m: &Mediator, request: &Request<'_>) -> Result<Message> {
     Ok(reply_to(&request.message, reply))
 }
 
-async fn require_grant(m: &Mediator, client: &str) -> Result<()> {
+pub(crate) async fn require_grant(m: &Mediator, client: &str) -> Result<()> {
     match m.storage.grant(client).await? {
         Some(_) => Ok(()),
         None => Err(Error::forbidden(

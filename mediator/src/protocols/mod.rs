@@ -3,6 +3,7 @@
 //! - [`mediation`]: Coordinate Mediation 2.0 and 3.0 (grants and keylists, persisted);
 //! - [`pickup`]: Message Pickup 3.0 and 4.0 (status, delivery, acknowledgement, live mode);
 //! - [`trust_ping`], [`discover`]: Trust Ping 2.0 and Discover Features 2.0;
+//! - [`push`]: didcomm-edge Push 1.0 (a device's wake-up target);
 //! - [`problem`]: Report Problem 2.0 for every refusal.
 //!
 //! [`Served`] is the one list of them: the handler dispatches by it and Discover Features
@@ -13,11 +14,15 @@ pub mod forward;
 pub mod mediation;
 pub mod pickup;
 pub mod problem;
+pub mod push;
 pub mod trust_ping;
 
 use didcomm_edge::protocols::discover_features::{DISCOVER_FEATURES_PIURI, QUERIES_TYPE};
 use didcomm_edge::protocols::mediation::MediationVersion;
 use didcomm_edge::protocols::pickup::PickupVersion;
+use didcomm_edge::protocols::push::{
+    GET_TARGET_TYPE, PUSH_PIURI, REMOVE_TARGET_TYPE, SET_TARGET_TYPE,
+};
 use didcomm_edge::protocols::report_problem::{is_problem_report, REPORT_PROBLEM_PIURI};
 use didcomm_edge::protocols::trust_ping::{PING_TYPE, TRUST_PING_PIURI};
 use didcomm_edge::routing::{FORWARD_TYPE, ROUTING_PIURI};
@@ -37,11 +42,13 @@ pub enum Served {
     DiscoverFeatures,
     /// Report Problem 2.0 reports from devices (noted, never answered).
     ReportProblem,
+    /// didcomm-edge Push 1.0 `set-target`, `get-target`, `remove-target`.
+    Push,
 }
 
 impl Served {
     /// Every protocol served, in the order Discover Features lists them.
-    pub const ALL: [Served; 8] = [
+    pub const ALL: [Served; 9] = [
         Served::Routing,
         Served::Mediation(MediationVersion::V2),
         Served::Mediation(MediationVersion::V3),
@@ -50,6 +57,7 @@ impl Served {
         Served::TrustPing,
         Served::DiscoverFeatures,
         Served::ReportProblem,
+        Served::Push,
     ];
 
     /// The protocol a received message type belongs to, if the mediator serves it. A
@@ -66,6 +74,7 @@ impl Served {
         }
         match type_ {
             PING_TYPE => Some(Served::TrustPing),
+            SET_TARGET_TYPE | GET_TARGET_TYPE | REMOVE_TARGET_TYPE => Some(Served::Push),
             QUERIES_TYPE => Some(Served::DiscoverFeatures),
             _ if is_problem_report(type_) => Some(Served::ReportProblem),
             _ => None,
@@ -81,13 +90,16 @@ impl Served {
             Served::TrustPing => TRUST_PING_PIURI,
             Served::DiscoverFeatures => DISCOVER_FEATURES_PIURI,
             Served::ReportProblem => REPORT_PROBLEM_PIURI,
+            Served::Push => PUSH_PIURI,
         }
     }
 
     /// The roles the mediator plays in it.
     pub fn roles(self) -> &'static [&'static str] {
         match self {
-            Served::Routing | Served::Mediation(_) | Served::Pickup(_) => &["mediator"],
+            Served::Routing | Served::Mediation(_) | Served::Pickup(_) | Served::Push => {
+                &["mediator"]
+            }
             Served::TrustPing => &["receiver"],
             Served::DiscoverFeatures => &["responder"],
             Served::ReportProblem => &[],
@@ -116,6 +128,7 @@ mod tests {
             PING_TYPE,
             QUERIES_TYPE,
             "https://didcomm.org/report-problem/2.0/problem-report",
+            SET_TARGET_TYPE,
         ];
         for (type_, served) in received.iter().zip(Served::ALL) {
             assert_eq!(Served::of_type(type_), Some(served), "{type_}");
@@ -130,6 +143,7 @@ mod tests {
             "https://didcomm.org/discover-features/2.0/disclose",
             "https://didcomm.org/routing/3.0/forward",
             "https://didcomm.org/basicmessage/2.0/message",
+            didcomm_edge::protocols::push::TARGET_TYPE,
         ] {
             assert_eq!(Served::of_type(type_), None, "{type_}");
         }

@@ -20,8 +20,9 @@ use tokio::sync::broadcast;
 use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, key_did, moved_recipient, quota_error, within_budget, Grant, KeylistResult,
-    KeylistUpdate, NewMessage, Notification, QueueStats, Quota, QuotaRefusal, Storage,
-    StoreOutcome, StoredMessage, MAX_PAGE, NOTIFY_CAPACITY, SCHEMA_VERSION,
+    KeylistUpdate, NewMessage, Notification, OutboundMessage, OutboxLimits, PushTarget, QueueStats,
+    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_CLAIM, MAX_PAGE,
+    NOTIFY_CAPACITY, SCHEMA_VERSION,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -118,6 +119,10 @@ struct State {
     total: Counts,
     /// Acknowledged ids per recipient, with the expiry of their message.
     tombstones: HashMap<String, HashMap<String, u64>>,
+    /// The outbox by id, each message with when it is due.
+    outbox: HashMap<String, (OutboundMessage, u64)>,
+    /// Push targets by granted DID.
+    push_targets: HashMap<String, PushTarget>,
     /// The next arrival sequence number.
     next_seq: u64,
 }
@@ -365,6 +370,8 @@ impl State {
             self.unregister(key);
         }
         self.namespaces.retain(|_, owner| owner != did);
+        // A revoked device is pushed no more.
+        self.push_targets.remove(did);
         self.grants.remove(did).is_some()
     }
 
@@ -671,6 +678,90 @@ impl Storage for MemoryStorage {
 
     async fn sweep_expired(&self, now_ms: u64) -> Result<u64> {
         Ok(self.write()?.sweep(now_ms))
+    }
+
+    async fn outbox_put(
+        &self,
+        message: &OutboundMessage,
+        due_at_ms: u64,
+        limits: OutboxLimits,
+    ) -> Result<StoreOutcome> {
+        let mut state = self.write()?;
+        if state.outbox.contains_key(&message.id) {
+            return Ok(StoreOutcome::Duplicate);
+        }
+        if state.outbox.len() as u64 >= limits.total {
+            return Err(super::outbox_full(false, limits));
+        }
+        let for_destination = state
+            .outbox
+            .values()
+            .filter(|(m, _)| m.destination == message.destination)
+            .count() as u64;
+        if for_destination >= limits.per_destination {
+            return Err(super::outbox_full(true, limits));
+        }
+        state
+            .outbox
+            .insert(message.id.clone(), (message.clone(), due_at_ms));
+        Ok(StoreOutcome::Stored)
+    }
+
+    async fn outbox_claim(
+        &self,
+        now_ms: u64,
+        lease_until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboundMessage>> {
+        let mut state = self.write()?;
+        let mut due: Vec<(u64, String)> = state
+            .outbox
+            .iter()
+            .filter(|(_, (_, at))| *at <= now_ms)
+            .map(|(id, (_, at))| (*at, id.clone()))
+            .collect();
+        due.sort_unstable();
+        due.truncate(limit.min(MAX_CLAIM));
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            if let Some((message, at)) = state.outbox.get_mut(&id) {
+                message.attempts = message.attempts.saturating_add(1);
+                *at = lease_until_ms;
+                claimed.push(message.clone());
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn outbox_retry(&self, id: &str, due_at_ms: u64) -> Result<()> {
+        let mut state = self.write()?;
+        if let Some((_, at)) = state.outbox.get_mut(id) {
+            *at = due_at_ms;
+        }
+        Ok(())
+    }
+
+    async fn outbox_remove(&self, id: &str) -> Result<bool> {
+        Ok(self.write()?.outbox.remove(id).is_some())
+    }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        Ok(self.read()?.outbox.len() as u64)
+    }
+
+    async fn set_push_target(&self, did: &str, target: &PushTarget, _now_ms: u64) -> Result<()> {
+        self.write()?
+            .push_targets
+            .insert(did.to_owned(), target.clone());
+        Ok(())
+    }
+
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>> {
+        Ok(self.read()?.push_targets.get(did).cloned())
+    }
+
+    async fn remove_push_target(&self, did: &str) -> Result<bool> {
+        Ok(self.write()?.push_targets.remove(did).is_some())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notification> {

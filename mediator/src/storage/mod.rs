@@ -268,6 +268,78 @@ pub enum Notification {
     Resync,
 }
 
+/// A message waiting in the outbox to be POSTed to an endpoint (outbound delivery, see
+/// [`crate::outbound`]): already packed and routed, opaque to the storage.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    /// Unique in the outbox (base64url SHA-256 of destination and body: a second put of the
+    /// same message to the same endpoint is a duplicate).
+    pub id: String,
+    /// The endpoint URL it is POSTed to.
+    pub destination: String,
+    /// The packed (and routed) message.
+    pub body: Vec<u8>,
+    /// Delivery attempts started so far (a claim counts one).
+    pub attempts: u32,
+    /// When it was put, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When it is given up if still undelivered, milliseconds since the Unix epoch.
+    pub expires_at_ms: u64,
+}
+
+impl fmt::Debug for OutboundMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the body.
+        f.debug_struct("OutboundMessage")
+            .field("id", &self.id)
+            .field("attempts", &self.attempts)
+            .field("bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bounds of the outbox, checked atomically with each put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxLimits {
+    /// Most messages waiting for one destination URL.
+    pub per_destination: u64,
+    /// Most messages waiting in the whole outbox.
+    pub total: u64,
+}
+
+/// The outbox refusal of a put over a bound.
+pub(crate) fn outbox_full(per_destination: bool, limits: OutboxLimits) -> crate::error::Error {
+    let reason = if per_destination {
+        format!(
+            "the outbox holds {} messages for this endpoint already",
+            limits.per_destination
+        )
+    } else {
+        format!("the outbox is full ({} messages)", limits.total)
+    };
+    crate::error::Error::new(crate::ErrorKind::QuotaExceeded, reason)
+}
+
+/// Where a device asked to be woken by a push (Push 1.0 `set-target`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    /// The push service (`fcm`, `apns`, ...).
+    pub platform: String,
+    /// The device's token there (a credential of sorts: never logged).
+    pub token: String,
+}
+
+impl fmt::Debug for PushTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushTarget")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most outbox messages one claim hands out.
+pub const MAX_CLAIM: usize = 256;
+
 /// The storage every mediator component uses. Implementations must be cheap to share
 /// (`Arc<dyn Storage>`) and safe to call from many tasks at once.
 #[async_trait]
@@ -381,6 +453,47 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// many messages.
     async fn sweep_expired(&self, now_ms: u64) -> Result<u64>;
 
+    /// Put a message in the outbox, due at `due_at_ms`. Returns once it is durable.
+    /// [`StoreOutcome::Duplicate`] when its id is there already (nothing changes);
+    /// [`crate::ErrorKind::QuotaExceeded`] when its destination or the whole outbox holds as
+    /// many as `limits` allow (checked atomically with the insert).
+    async fn outbox_put(
+        &self,
+        message: &OutboundMessage,
+        due_at_ms: u64,
+        limits: OutboxLimits,
+    ) -> Result<StoreOutcome>;
+
+    /// Take up to `limit` (at most [`MAX_CLAIM`]) outbox messages due at `now_ms`, earliest
+    /// first, and lease them: each is not due again before `lease_until_ms` (so another
+    /// worker or instance does not take it meanwhile, and a crash only delays it), and its
+    /// `attempts` grows by one. The messages are returned with the new count.
+    async fn outbox_claim(
+        &self,
+        now_ms: u64,
+        lease_until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboundMessage>>;
+
+    /// Make a claimed message due again at `due_at_ms` (its attempt failed). Unknown ids are
+    /// ignored.
+    async fn outbox_retry(&self, id: &str, due_at_ms: u64) -> Result<()>;
+
+    /// Remove a message from the outbox (delivered, or given up). Answers whether it was there.
+    async fn outbox_remove(&self, id: &str) -> Result<bool>;
+
+    /// How many messages wait in the outbox.
+    async fn outbox_depth(&self) -> Result<u64>;
+
+    /// Register (or replace) the push target of the granted DID `did`.
+    async fn set_push_target(&self, did: &str, target: &PushTarget, now_ms: u64) -> Result<()>;
+
+    /// The push target of `did`, if any.
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>>;
+
+    /// Remove the push target of `did`; answers whether there was one.
+    async fn remove_push_target(&self, did: &str) -> Result<bool>;
+
     /// A stream of [`Notification`]s. A lagging receiver should treat
     /// `RecvError::Lagged` like [`Notification::Resync`].
     fn subscribe(&self) -> broadcast::Receiver<Notification>;
@@ -485,7 +598,7 @@ pub(crate) fn within_budget(sizes: impl IntoIterator<Item = u64>, max_bytes: u64
 
 /// The schema version this build migrates databases to (the number of migration files of
 /// each SQL backend under `mediator/migrations/`).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Most grants one [`Storage::list_grants`] page holds.
 pub const MAX_PAGE: u64 = 1000;

@@ -34,9 +34,9 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
-    within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
-    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_PAGE,
-    NOTIFY_CAPACITY,
+    within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, OutboundMessage,
+    OutboxLimits, PushTarget, QueueStats, Quota, QuotaRefusal, Storage, StoreOutcome,
+    StoredMessage, MAX_BATCH, MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -63,6 +63,10 @@ const MIGRATIONS: &[&str; super::SCHEMA_VERSION as usize] = &[
     // How each message was attached (`storage::form_code`), so it is delivered that way; set
     // by the store transaction after `didcomm_edge_store` inserted the row.
     include_str!("../../migrations/postgres/0004_message_forms.sql"),
+    // The outbox of outbound delivery (`crate::outbound`).
+    include_str!("../../migrations/postgres/0005_outbox.sql"),
+    // Push targets of devices (`crate::push`).
+    include_str!("../../migrations/postgres/0006_push_targets.sql"),
 ];
 
 /// The migration that introduced namespaces (its index in [`MIGRATIONS`]: file 0003).
@@ -71,6 +75,9 @@ const NAMESPACES_MIGRATION: usize = 2;
 /// Locks the `budget` row: every transaction that changes queues takes it first (one lock
 /// order for all writers, and atomic quota checks across instances).
 const LOCK_BUDGET: &str = "SELECT 1 FROM budget WHERE id = 1 FOR UPDATE";
+
+/// The advisory lock that serializes outbox puts (their bounds are counted, then inserted).
+const OUTBOX_LOCK: i64 = 0x6f75_7462_6f78;
 
 fn pg_error(e: &tokio_postgres::Error) -> Error {
     // The Display of a server error is its message (no parameters, so no message contents).
@@ -794,6 +801,10 @@ impl Storage for PostgresStorage {
         tx.execute(LOCK_BUDGET, &[])
             .await
             .map_err(|e| pg_error(&e))?;
+        // A revoked device is pushed no more.
+        tx.execute("DELETE FROM push_targets WHERE did = $1", &[&did])
+            .await
+            .map_err(|e| pg_error(&e))?;
         tx.execute(
             "DELETE FROM messages WHERE recipient IN (SELECT key FROM keys WHERE did = $1)",
             &[&did],
@@ -1134,6 +1145,168 @@ impl Storage for PostgresStorage {
                 return Ok(total);
             }
         }
+    }
+
+    async fn outbox_put(
+        &self,
+        message: &OutboundMessage,
+        due_at_ms: u64,
+        limits: OutboxLimits,
+    ) -> Result<StoreOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        let row = tx
+            .query_one(
+                "SELECT (SELECT count(*) FROM outbox WHERE id = $1),
+                        (SELECT count(*) FROM outbox),
+                        (SELECT count(*) FROM outbox WHERE destination = $2)",
+                &[&message.id, &message.destination],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        let (exists, total, for_destination): (i64, i64, i64) =
+            (row.get(0), row.get(1), row.get(2));
+        if exists > 0 {
+            return Ok(StoreOutcome::Duplicate);
+        }
+        if to_u64(total) >= limits.total {
+            return Err(super::outbox_full(false, limits));
+        }
+        if to_u64(for_destination) >= limits.per_destination {
+            return Err(super::outbox_full(true, limits));
+        }
+        tx.execute(
+            "INSERT INTO outbox (id, destination, body, attempts, next_attempt_at, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &message.id,
+                &message.destination,
+                &message.body,
+                &i32::try_from(message.attempts).unwrap_or(i32::MAX),
+                &to_i64(due_at_ms),
+                &to_i64(message.created_at_ms),
+                &to_i64(message.expires_at_ms),
+            ],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
+        tx.commit().await.map_err(|e| pg_error(&e))?;
+        Ok(StoreOutcome::Stored)
+    }
+
+    async fn outbox_claim(
+        &self,
+        now_ms: u64,
+        lease_until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboundMessage>> {
+        let limit = i64::try_from(limit.min(MAX_CLAIM)).unwrap_or(0);
+        let client = self.client().await?;
+        // SKIP LOCKED: instances claiming at once take different messages.
+        let rows = client
+            .query(
+                "WITH due AS (
+                     SELECT id, next_attempt_at AS was FROM outbox WHERE next_attempt_at <= $1
+                     ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2
+                 FROM due WHERE o.id = due.id
+                 RETURNING o.id, o.destination, o.body, o.attempts, o.created_at, o.expires_at,
+                           due.was",
+                &[&to_i64(now_ms), &to_i64(lease_until_ms), &limit],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        let mut claimed: Vec<(i64, OutboundMessage)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(6),
+                    OutboundMessage {
+                        id: r.get(0),
+                        destination: r.get(1),
+                        body: r.get(2),
+                        attempts: u32::try_from(r.get::<_, i32>(3)).unwrap_or(0),
+                        created_at_ms: to_u64(r.get(4)),
+                        expires_at_ms: to_u64(r.get(5)),
+                    },
+                )
+            })
+            .collect();
+        // Earliest due first, as the other backends.
+        claimed.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+        Ok(claimed.into_iter().map(|(_, m)| m).collect())
+    }
+
+    async fn outbox_retry(&self, id: &str, due_at_ms: u64) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET next_attempt_at = $2 WHERE id = $1",
+                &[&id, &to_i64(due_at_ms)],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(())
+    }
+
+    async fn outbox_remove(&self, id: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM outbox WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(n > 0)
+    }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM outbox", &[])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(to_u64(row.get(0)))
+    }
+
+    async fn set_push_target(&self, did: &str, target: &PushTarget, now_ms: u64) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO push_targets (did, platform, token, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (did) DO UPDATE SET platform = excluded.platform,
+                     token = excluded.token, updated_at = excluded.updated_at",
+                &[&did, &target.platform, &target.token, &to_i64(now_ms)],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(())
+    }
+
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT platform, token FROM push_targets WHERE did = $1",
+                &[&did],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(row.map(|r| PushTarget {
+            platform: r.get(0),
+            token: r.get(1),
+        }))
+    }
+
+    async fn remove_push_target(&self, did: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM push_targets WHERE did = $1", &[&did])
+            .await
+            .map_err(|e| pg_error(&e))?;
+        Ok(n > 0)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Notification> {

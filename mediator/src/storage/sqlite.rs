@@ -27,9 +27,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::keylist::{decide, Decision, Facts, Namespace};
 use super::{
     check_ack_size, form_code, form_of_code, key_did, moved_recipient, quota_error, to_i64, to_u64,
-    within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, QueueStats,
-    Quota, QuotaRefusal, Storage, StoreOutcome, StoredMessage, MAX_BATCH, MAX_PAGE,
-    NOTIFY_CAPACITY,
+    within_budget, Grant, KeylistResult, KeylistUpdate, NewMessage, Notification, OutboundMessage,
+    OutboxLimits, PushTarget, QueueStats, Quota, QuotaRefusal, Storage, StoreOutcome,
+    StoredMessage, MAX_BATCH, MAX_CLAIM, MAX_PAGE, NOTIFY_CAPACITY,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str; super::SCHEMA_VERSION as usize] = &[
     include_str!("../../migrations/sqlite/0003_namespaces_and_counters.sql"),
     // How each message was attached (`storage::form_code`), so it is delivered that way.
     include_str!("../../migrations/sqlite/0004_message_forms.sql"),
+    // The outbox of outbound delivery (`crate::outbound`).
+    include_str!("../../migrations/sqlite/0005_outbox.sql"),
+    // Push targets of devices (`crate::push`).
+    include_str!("../../migrations/sqlite/0006_push_targets.sql"),
 ];
 
 /// The migration that introduced namespaces (its index in [`MIGRATIONS`]: file 0003).
@@ -98,7 +102,13 @@ enum Op {
     Close {
         reply: oneshot::Sender<()>,
     },
+    /// An outbox write: given the batch's transaction it runs in its own savepoint; given
+    /// none (the batch could not begin) it answers with that failure.
+    Outbox(OutboxRun),
 }
+
+/// The body of an [`Op::Outbox`].
+type OutboxRun = Box<dyn FnOnce(Option<&mut Transaction<'_>>) -> Finish + Send>;
 
 /// The SQLite backend.
 pub struct SqliteStorage {
@@ -158,6 +168,20 @@ impl SqliteStorage {
         let (reply, answer) = oneshot::channel();
         self.writer.send(make(reply)).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
+    }
+
+    /// Run an outbox write on the writer thread, in the next batch.
+    async fn outbox_write<T: Send + 'static>(
+        &self,
+        body: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.write(move |reply| {
+            Op::Outbox(Box::new(move |tx| match tx {
+                Some(tx) => answer(reply, in_savepoint(tx, body)),
+                None => finish(reply),
+            }))
+        })
+        .await
     }
 
     async fn read<T: Send + 'static>(
@@ -372,12 +396,6 @@ fn writer_loop(
 
 /// A finisher that reports `error` for an op that never ran.
 fn fail(op: Op) -> Finish {
-    fn finish<T: Send + 'static>(reply: Reply<T>) -> Finish {
-        Box::new(move |outcome: Result<(), Error>| {
-            let error = outcome.err().unwrap_or_else(closed);
-            let _ = reply.send(Err(error));
-        })
-    }
     match op {
         Op::Store { reply, .. } => finish(reply),
         Op::PutGrant { reply, .. } => finish(reply),
@@ -386,10 +404,19 @@ fn fail(op: Op) -> Finish {
         Op::UpdateKeylist { reply, .. } => finish(reply),
         Op::Ack { reply, .. } => finish(reply),
         Op::Sweep { reply, .. } => finish(reply),
+        Op::Outbox(run) => run(None),
         Op::Close { reply } => Box::new(move |_| {
             let _ = reply.send(());
         }),
     }
+}
+
+/// A finisher that answers with the batch's error (or "closed").
+fn finish<T: Send + 'static>(reply: Reply<T>) -> Finish {
+    Box::new(move |outcome: Result<(), Error>| {
+        let error = outcome.err().unwrap_or_else(closed);
+        let _ = reply.send(Err(error));
+    })
 }
 
 /// Run `op` in its own savepoint; the returned finisher answers the caller once the batch's
@@ -427,6 +454,7 @@ fn apply(tx: &mut Transaction<'_>, op: Op, stored: &mut Vec<(String, String)>) -
             reply,
         } => answer(reply, in_savepoint(tx, |c| ack(c, &recipients, &ids))),
         Op::Sweep { now_ms, reply } => answer(reply, in_savepoint(tx, |c| sweep(c, now_ms))),
+        Op::Outbox(run) => run(Some(tx)),
         Op::Close { reply } => Box::new(move |_| {
             let _ = reply.send(());
         }),
@@ -605,6 +633,9 @@ fn remove_grant(c: &Connection, did: &str) -> Result<bool> {
     for key in &keys {
         drop_queue(c, key).map_err(|e| sql_error(&e))?;
     }
+    // A revoked device is pushed no more.
+    c.execute("DELETE FROM push_targets WHERE did = ?1", params![did])
+        .map_err(|e| sql_error(&e))?;
     c.execute("DELETE FROM keys WHERE did = ?1", params![did])
         .map_err(|e| sql_error(&e))?;
     c.execute("DELETE FROM namespaces WHERE owner = ?1", params![did])
@@ -1126,6 +1157,97 @@ impl Storage for SqliteStorage {
         }
     }
 
+    async fn outbox_put(
+        &self,
+        message: &OutboundMessage,
+        due_at_ms: u64,
+        limits: OutboxLimits,
+    ) -> Result<StoreOutcome> {
+        let m = message.clone();
+        self.outbox_write(move |c| outbox_put(c, &m, due_at_ms, limits))
+            .await
+    }
+
+    async fn outbox_claim(
+        &self,
+        now_ms: u64,
+        lease_until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<OutboundMessage>> {
+        let limit = limit.min(MAX_CLAIM);
+        self.outbox_write(move |c| outbox_claim(c, now_ms, lease_until_ms, limit))
+            .await
+    }
+
+    async fn outbox_retry(&self, id: &str, due_at_ms: u64) -> Result<()> {
+        let id = id.to_owned();
+        self.outbox_write(move |c| {
+            c.prepare_cached("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id, to_i64(due_at_ms)]))
+                .map_err(|e| sql_error(&e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_remove(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.outbox_write(move |c| {
+            c.prepare_cached("DELETE FROM outbox WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![id]))
+                .map(|n| n > 0)
+                .map_err(|e| sql_error(&e))
+        })
+        .await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        self.read(|c| c.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(to_u64)
+    }
+
+    async fn set_push_target(&self, did: &str, target: &PushTarget, now_ms: u64) -> Result<()> {
+        let (did, target) = (did.to_owned(), target.clone());
+        self.outbox_write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO push_targets (did, platform, token, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (did) DO UPDATE SET platform = excluded.platform,
+                     token = excluded.token, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| s.execute(params![did, target.platform, target.token, to_i64(now_ms)]))
+            .map_err(|e| sql_error(&e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn push_target(&self, did: &str) -> Result<Option<PushTarget>> {
+        let did = did.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT platform, token FROM push_targets WHERE did = ?1")?
+                .query_row(params![did], |r| {
+                    Ok(PushTarget {
+                        platform: r.get(0)?,
+                        token: r.get(1)?,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    async fn remove_push_target(&self, did: &str) -> Result<bool> {
+        let did = did.to_owned();
+        self.outbox_write(move |c| {
+            c.prepare_cached("DELETE FROM push_targets WHERE did = ?1")
+                .and_then(|mut s| s.execute(params![did]))
+                .map(|n| n > 0)
+                .map_err(|e| sql_error(&e))
+        })
+        .await
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Notification> {
         self.notify.subscribe()
     }
@@ -1138,4 +1260,89 @@ impl Storage for SqliteStorage {
             let _ = done.await;
         }
     }
+}
+
+fn outbox_put(
+    c: &Connection,
+    m: &OutboundMessage,
+    due_at_ms: u64,
+    limits: OutboxLimits,
+) -> Result<StoreOutcome> {
+    let count = |sql: &str, key: &str| -> Result<u64> {
+        c.prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params![key], |r| r.get::<_, i64>(0)))
+            .map(to_u64)
+            .map_err(|e| sql_error(&e))
+    };
+    if count("SELECT count(*) FROM outbox WHERE id = ?1", &m.id)? > 0 {
+        return Ok(StoreOutcome::Duplicate);
+    }
+    let total: i64 = c
+        .prepare_cached("SELECT count(*) FROM outbox")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(|e| sql_error(&e))?;
+    if to_u64(total) >= limits.total {
+        return Err(super::outbox_full(false, limits));
+    }
+    if count(
+        "SELECT count(*) FROM outbox WHERE destination = ?1",
+        &m.destination,
+    )? >= limits.per_destination
+    {
+        return Err(super::outbox_full(true, limits));
+    }
+    c.prepare_cached(
+        "INSERT INTO outbox (id, destination, body, attempts, next_attempt_at, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            m.id,
+            m.destination,
+            m.body,
+            i64::from(m.attempts),
+            to_i64(due_at_ms),
+            to_i64(m.created_at_ms),
+            to_i64(m.expires_at_ms)
+        ])
+    })
+    .map_err(|e| sql_error(&e))?;
+    Ok(StoreOutcome::Stored)
+}
+
+fn outbox_claim(
+    c: &Connection,
+    now_ms: u64,
+    lease_until_ms: u64,
+    limit: usize,
+) -> Result<Vec<OutboundMessage>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut due: Vec<OutboundMessage> = c
+        .prepare_cached(
+            "SELECT id, destination, body, attempts, created_at, expires_at FROM outbox
+             WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![to_i64(now_ms), limit], |r| {
+                Ok(OutboundMessage {
+                    id: r.get(0)?,
+                    destination: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
+                    created_at_ms: to_u64(r.get(4)?),
+                    expires_at_ms: to_u64(r.get(5)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| sql_error(&e))?;
+    for m in &mut due {
+        m.attempts = m.attempts.saturating_add(1);
+        c.prepare_cached("UPDATE outbox SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1")
+            .and_then(|mut s| {
+                s.execute(params![m.id, i64::from(m.attempts), to_i64(lease_until_ms)])
+            })
+            .map_err(|e| sql_error(&e))?;
+    }
+    Ok(due)
 }
