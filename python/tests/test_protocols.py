@@ -85,6 +85,10 @@ def test_threading_and_acks() -> None:
 SAMPLES = {
     "https://didcomm.org/basicmessage/2.0/message": {"content": "hi"},
     "https://didcomm.org/trust-ping/2.0/ping": {"response_requested": True},
+    "https://didcomm-edge.org/push/1.0/set-target": {"platform": "fcm", "token": "t-1"},
+    "https://didcomm-edge.org/push/1.0/get-target": {},
+    "https://didcomm-edge.org/push/1.0/remove-target": {},
+    "https://didcomm-edge.org/push/1.0/target": {"platform": "apns", "token": "00ff"},
     "https://didcomm.org/trust-ping/2.0/ping-response": {"thid": "t-1"},
     "https://didcomm.org/report-problem/2.0/problem-report": {"code": "e.p.me", "pthid": "t-1"},
     "https://didcomm.org/message-pickup/4.0/problem-report": {"code": "e.m.live-mode-not-supported", "pthid": "t-1"},
