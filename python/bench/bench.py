@@ -8,6 +8,11 @@
 Rounds alternate between the four, and medians are compared. The scenarios and the 418-byte
 basic message are the npm package's benchmark's (wasm/npm/bench/bench.mjs).
 
+Then the longest event-loop stall of each coroutine: the coroutine runs back to back in one
+task while a second task ticks (``await asyncio.sleep(0)``), and the longest gap between two
+ticks is the longest the loop was held. The goals (issue 19) are checked and printed: blocking
+>= 0.85 of the core, async >= 0.7, no stall of 1 ms or more.
+
 Usage: python bench/bench.py --core PATH [--quick] [--json FILE]
 """
 
@@ -176,6 +181,33 @@ async def rate_async(op: Callable[[], Awaitable[Any]], seconds: float) -> float:
     return count / elapsed
 
 
+async def longest_stall(op: Callable[[], Awaitable[Any]], seconds: float) -> float:
+    """The longest gap between two ticks of a second task while ``op`` runs back to back."""
+    running = True
+    longest = 0.0
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while running:
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            longest = max(longest, now - last)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        await op()
+    running = False
+    await task
+    return longest
+
+
+GOALS = {"blocking / core": 0.85, "async / core": 0.7, "stall ms": 1.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--core", type=Path, required=True, help="the built core_bench example")
@@ -203,6 +235,10 @@ def main() -> None:
                     figures[name]["async"].append(loop.run_until_complete(rate_async(case["async"], seconds)))
                     figures[name]["reference"].append(loop.run_until_complete(rate_async(case["reference"], seconds)))
                     figures[name]["core"].append(core.measure({**case["core"], "ms": int(seconds * 1000)}))
+            stalls = {
+                name: max(loop.run_until_complete(longest_stall(case["async"], seconds)) for _ in range(3))
+                for name, case in cases.items()
+            }
         finally:
             loop.close()
             core.close()
@@ -210,18 +246,34 @@ def main() -> None:
     medians = {name: {k: statistics.median(v) for k, v in f.items()} for name, f in figures.items()}
     header = (
         "| operation | Python blocking ops/s | Python async ops/s | PyPI didcomm ops/s | Rust core ops/s "
-        "| blocking / didcomm | blocking / core | async / core |"
+        "| blocking / didcomm | async / didcomm | blocking / core | async / core | longest loop stall |"
     )
     print(f"Python {platform.python_version()}, {rounds} rounds of {seconds * 1000:.0f} ms, medians")
     print(header)
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    missed = []
     for name, m in medians.items():
+        blocking, asynchronous, stall = m["blocking"] / m["core"], m["async"] / m["core"], stalls[name] * 1000
         print(
             f"| {name} | {m['blocking']:.0f} | {m['async']:.0f} | {m['reference']:.0f} | {m['core']:.0f} "
-            f"| {m['blocking'] / m['reference']:.1f} | {m['blocking'] / m['core']:.2f} | {m['async'] / m['core']:.2f} |"
+            f"| {m['blocking'] / m['reference']:.1f} | {m['async'] / m['reference']:.1f} "
+            f"| {blocking:.2f} | {asynchronous:.2f} | {stall:.2f} ms |"
         )
+        if blocking < GOALS["blocking / core"]:
+            missed.append(f"{name}: blocking / core {blocking:.2f} < {GOALS['blocking / core']}")
+        if asynchronous < GOALS["async / core"]:
+            missed.append(f"{name}: async / core {asynchronous:.2f} < {GOALS['async / core']}")
+        if stall >= GOALS["stall ms"]:
+            missed.append(f"{name}: loop stall {stall:.2f} ms >= {GOALS['stall ms']} ms")
+    print(
+        f"Goals: blocking / core >= {GOALS['blocking / core']}, async / core >= {GOALS['async / core']}, "
+        f"longest loop stall < {GOALS['stall ms']:.0f} ms: " + ("all met" if not missed else "missed")
+    )
+    for line in missed:
+        print(f"  missed: {line}")
     if args.json:
-        args.json.write_text(json.dumps({"rounds": rounds, "seconds": seconds, "figures": figures, "medians": medians}, indent=2))
+        summary = {"rounds": rounds, "seconds": seconds, "figures": figures, "medians": medians, "stalls": stalls}
+        args.json.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
