@@ -431,8 +431,16 @@ pub(crate) mod ops {
         message: &str,
         sign_by: &str,
     ) -> Result<PackedSigned> {
-        let message = parse_message(message)?;
-        let (packed, metadata) = dc.pack_signed(&message, sign_by).await?;
+        pack_signed_message(dc, &parse_message(message)?, sign_by).await
+    }
+
+    /// `pack_signed` of a message already parsed (the Python extension converts `dict`s).
+    pub(crate) async fn pack_signed_message(
+        dc: &didcomm_edge::DidComm,
+        message: &Message,
+        sign_by: &str,
+    ) -> Result<PackedSigned> {
+        let (packed, metadata) = dc.pack_signed(message, sign_by).await?;
         Ok(PackedSigned {
             packed,
             metadata: PackSignedMetadata {
@@ -448,14 +456,23 @@ pub(crate) mod ops {
         to: &str,
         options: &PackEncryptedOptions,
     ) -> Result<PackedEncrypted> {
-        let message = parse_message(message)?;
+        pack_encrypted_message(dc, &parse_message(message)?, to, options).await
+    }
+
+    /// `pack_encrypted` of a message already parsed.
+    pub(crate) async fn pack_encrypted_message(
+        dc: &didcomm_edge::DidComm,
+        message: &Message,
+        to: &str,
+        options: &PackEncryptedOptions,
+    ) -> Result<PackedEncrypted> {
         let core_options = didcomm_edge::PackEncryptedOptions::default()
             .protect_sender(options.protect_sender)
             .enc_alg_anon(options.enc_alg_anon.unwrap_or_default().into())
             .to_kids(options.to_kids.clone());
         let (packed, metadata) = dc
             .pack_encrypted(
-                &message,
+                message,
                 to,
                 options.from.as_deref(),
                 options.sign_by.as_deref(),

@@ -15,6 +15,7 @@
 //! | `protocols` | plaintext messages; protocol builders and parsers |
 //! | `error` | `DidCommError`, one variant per core error kind |
 //! | `runtime` | where blocking and async calls run |
+//! | `python` | the Python package's CPython extension (feature `python`): pack, unpack and route with Python objects |
 //!
 #![forbid(unsafe_code)]
 
@@ -26,6 +27,8 @@ mod host;
 mod identity;
 mod json;
 mod protocols;
+#[cfg(feature = "python")]
+mod python;
 mod routing;
 mod runtime;
 

@@ -133,7 +133,7 @@ pub fn parse_forward(message: String) -> Result<Forward> {
     Ok(didcomm_edge::Forward::from_message(&message)?.into())
 }
 
-mod ops {
+pub(crate) mod ops {
     use super::*;
 
     pub(super) async fn resolve_route(
@@ -150,7 +150,7 @@ mod ops {
         })
     }
 
-    pub(super) async fn route(
+    pub(crate) async fn route(
         dc: &didcomm_edge::DidComm,
         packed: &str,
         to: &str,

@@ -63,6 +63,28 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output> {
     }
 }
 
+/// Poll `future` once on this thread, in the runtime's context, with a waker that does nothing:
+/// its output when it finishes without waiting. Pending, it is to be finished by
+/// [`finish_off_thread`] (whose polls bring their own waker).
+#[cfg(feature = "python")]
+pub(crate) fn poll_once<F: Future + Unpin>(future: &mut F) -> Result<Poll<F::Output>> {
+    let _context = runtime()?.enter();
+    let mut cx = Context::from_waker(Waker::noop());
+    Ok(std::pin::Pin::new(future).poll(&mut cx))
+}
+
+/// Finish `future` on a blocking thread of the runtime and hand its output to `done` there.
+#[cfg(feature = "python")]
+pub(crate) fn finish_off_thread<F, D>(future: F, done: D) -> Result<()>
+where
+    F: Future + Send + 'static,
+    F::Output: Send,
+    D: FnOnce(Result<F::Output>) + Send + 'static,
+{
+    drop(runtime()?.spawn_blocking(move || done(block_on(future))));
+    Ok(())
+}
+
 /// Run `work` (which may block: crypto, host callbacks) on a blocking thread of the runtime
 /// and await its result from any executor.
 pub(crate) async fn off_thread<T, F>(work: F) -> Result<T>

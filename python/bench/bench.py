@@ -8,6 +8,12 @@
 Rounds alternate between the four, and medians are compared. The scenarios and the 418-byte
 basic message are the npm package's benchmark's (wasm/npm/bench/bench.mjs).
 
+Then the longest event-loop stall of each coroutine: the coroutine runs back to back in one
+task while a second task ticks (``await asyncio.sleep(0)``), and the longest gap between two
+ticks is the longest the loop was held (wall clock, which includes preemption by other
+processes, and CPU time of the loop's thread, which does not). The goals (issue 19) are checked and printed: blocking
+>= 0.85 of the core, async >= 0.7, no stall of 1 ms or more.
+
 Usage: python bench/bench.py --core PATH [--quick] [--json FILE]
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import platform
 import statistics
@@ -176,6 +183,45 @@ async def rate_async(op: Callable[[], Awaitable[Any]], seconds: float) -> float:
     return count / elapsed
 
 
+async def loop_gaps(op: Callable[[], Awaitable[Any]], seconds: float) -> list[tuple[float, float]]:
+    """The gaps between the ticks of a second task while ``op`` runs back to back: wall-clock
+    time, and CPU time of the loop's thread (what the loop's own work took, without the time
+    the process was preempted by others on a shared machine)."""
+    running = True
+    gaps: list[tuple[float, float]] = []
+
+    async def ticker() -> None:
+        last, last_cpu = time.perf_counter(), time.thread_time()
+        while running:
+            await asyncio.sleep(0)
+            now, now_cpu = time.perf_counter(), time.thread_time()
+            gaps.append((now - last, now_cpu - last_cpu))
+            last, last_cpu = now, now_cpu
+
+    # The collector off: a full collection over the gaps recorded here is the benchmark's own.
+    gc.disable()
+    try:
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            await op()
+        running = False
+        await task
+    finally:
+        gc.enable()
+    return gaps
+
+
+async def idle() -> None:
+    """A coroutine that only yields: its gaps are the machine's own (preemption by other
+    processes on a shared machine, the interpreter)."""
+    await asyncio.sleep(0)
+
+
+GOALS = {"blocking / core": 0.85, "async / core": 0.7, "stall ms": 1.0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--core", type=Path, required=True, help="the built core_bench example")
@@ -203,25 +249,63 @@ def main() -> None:
                     figures[name]["async"].append(loop.run_until_complete(rate_async(case["async"], seconds)))
                     figures[name]["reference"].append(loop.run_until_complete(rate_async(case["reference"], seconds)))
                     figures[name]["core"].append(core.measure({**case["core"], "ms": int(seconds * 1000)}))
+            gaps = {
+                name: [g for _ in range(3) for g in loop.run_until_complete(loop_gaps(case["async"], seconds))]
+                for name, case in {**cases, "(idle coroutine)": {"async": idle}}.items()
+            }
         finally:
             loop.close()
             core.close()
 
+    walls = {name: sorted(w for w, _ in g) for name, g in gaps.items()}
+    stalls = {name: w[-1] for name, w in walls.items()}
+    p999 = {name: w[int(len(w) * 0.999)] for name, w in walls.items()}
+    cpu_stalls = {name: max(c for _, c in g) for name, g in gaps.items()}
     medians = {name: {k: statistics.median(v) for k, v in f.items()} for name, f in figures.items()}
     header = (
         "| operation | Python blocking ops/s | Python async ops/s | PyPI didcomm ops/s | Rust core ops/s "
-        "| blocking / didcomm | blocking / core | async / core |"
+        "| blocking / didcomm | async / didcomm | blocking / core | async / core | loop stall, wall: longest / 99.9% | loop stall, loop thread CPU: longest |"
     )
     print(f"Python {platform.python_version()}, {rounds} rounds of {seconds * 1000:.0f} ms, medians")
     print(header)
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    missed = []
     for name, m in medians.items():
+        blocking, asynchronous, stall = m["blocking"] / m["core"], m["async"] / m["core"], cpu_stalls[name] * 1000
         print(
             f"| {name} | {m['blocking']:.0f} | {m['async']:.0f} | {m['reference']:.0f} | {m['core']:.0f} "
-            f"| {m['blocking'] / m['reference']:.1f} | {m['blocking'] / m['core']:.2f} | {m['async'] / m['core']:.2f} |"
+            f"| {m['blocking'] / m['reference']:.1f} | {m['async'] / m['reference']:.1f} "
+            f"| {blocking:.2f} | {asynchronous:.2f} | {stalls[name] * 1000:.2f} / {p999[name] * 1000:.2f} ms "
+            f"| {stall:.2f} ms |"
         )
+        if blocking < GOALS["blocking / core"]:
+            missed.append(f"{name}: blocking / core {blocking:.2f} < {GOALS['blocking / core']}")
+        if asynchronous < GOALS["async / core"]:
+            missed.append(f"{name}: async / core {asynchronous:.2f} < {GOALS['async / core']}")
+        if stall >= GOALS["stall ms"]:
+            missed.append(f"{name}: loop stall {stall:.2f} ms >= {GOALS['stall ms']} ms")
+    print(
+        "Loop stall of a coroutine that only yields, the machine's own: wall longest "
+        f"{stalls['(idle coroutine)'] * 1000:.2f} ms, 99.9% {p999['(idle coroutine)'] * 1000:.2f} ms; "
+        f"loop thread CPU longest {cpu_stalls['(idle coroutine)'] * 1000:.2f} ms"
+    )
+    print(
+        f"Goals: blocking / core >= {GOALS['blocking / core']}, async / core >= {GOALS['async / core']}, "
+        f"longest loop stall (loop thread CPU) < {GOALS['stall ms']:.0f} ms: " + ("all met" if not missed else "missed")
+    )
+    for line in missed:
+        print(f"  missed: {line}")
     if args.json:
-        args.json.write_text(json.dumps({"rounds": rounds, "seconds": seconds, "figures": figures, "medians": medians}, indent=2))
+        summary = {
+            "rounds": rounds,
+            "seconds": seconds,
+            "figures": figures,
+            "medians": medians,
+            "stalls": stalls,
+            "stalls_p999": p999,
+            "stalls_cpu": cpu_stalls,
+        }
+        args.json.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""The package's pack and unpack go through the bindings' low-overhead JSON forms
-(``*_json_blocking``); the generated record forms (``unpack_blocking`` and the others on the
+"""The package's pack, unpack and route go through its CPython extension (``_fastpath``,
+bindings/src/python.rs); the generated record forms (``unpack_blocking`` and the others on the
 native object) remain, for Kotlin and Swift. These tests pin the two to each other: for every
 envelope form of the vectors and every pack mode and option, the same message, the same
 metadata (field by field, value types included) and the same typed errors."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -183,46 +184,52 @@ def test_from_prior_claims_come_back_the_same_both_ways() -> None:
         assert isinstance(metadata.from_prior, ffi.FromPrior)
 
 
-def test_unpack_options_are_sent_as_the_record_would_carry_them() -> None:
-    from didcomm_edge._engine import _unpack_options_json
+def keyword_names(method: Callable[..., Any]) -> list[str]:
+    return [p.name for p in inspect.signature(method).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
-    assert _unpack_options_json(**UNPACK_DEFAULTS) == b""
-    for name, default in UNPACK_DEFAULTS.items():
-        options = {**UNPACK_DEFAULTS, name: 1700000000 if name == "now" else not default}
-        record = ffi.UnpackOptions(**options)
-        assert json.loads(_unpack_options_json(**options)) == vars(record), name
+
+def native_names(method: Any) -> list[str]:
+    """The parameter names of an extension method, from the signature pyo3 gives it."""
+    return [p.name for p in inspect.signature(method).parameters.values() if p.name != "self"]
+
+
+def test_unpack_options_are_sent_as_the_record_would_carry_them() -> None:
+    # The package passes the options by position: the extension's parameters must be the
+    # keyword arguments in the same order, with the record's names.
+    from didcomm_edge._fastpath import Engine
+
+    names = keyword_names(de.DidComm.unpack_blocking)
+    assert sorted(names) == sorted(UNPACK_DEFAULTS)
+    assert names == list(vars(ffi.UnpackOptions()))
+    assert native_names(Engine.unpack) == ["packed", *names]
+    assert native_names(Engine.unpack_start) == ["event_loop", "packed", *names]
+    assert keyword_names(de.DidComm.unpack) == names
 
 
 def test_pack_options_are_sent_as_the_record_would_carry_them() -> None:
-    from didcomm_edge._engine import _pack_options_json
+    from didcomm_edge._engine import _enc_name
+    from didcomm_edge._fastpath import Engine
 
     names = {
         de.ContentEncryption.A256_CBC_HS512: "A256CBC-HS512",
         de.ContentEncryption.A256_GCM: "A256GCM",
         de.ContentEncryption.XC20P: "XC20P",
     }
-    assert _pack_options_json(None, None, False, None, None) == b""
-    for case in PACK_CASES + [{"enc_alg_anon": de.ContentEncryption.A256_CBC_HS512}]:
-        options = {k: v for k, v in case.items() if k != "to"}
-        sent = _pack_options_json(
-            options.get("from_"),
-            options.get("sign_by"),
-            options.get("protect_sender", False),
-            options.get("enc_alg_anon"),
-            options.get("to_kids"),
-        )
-        if not options:
-            assert sent == b""
-            continue
-        expected = {
-            "from": options.get("from_"),
-            "sign_by": options.get("sign_by"),
-            "protect_sender": options.get("protect_sender", False),
-            "enc_alg_anon": names.get(options.get("enc_alg_anon")),  # type: ignore[arg-type]
-            "to_kids": options.get("to_kids", []),
-        }
-        # Fields left out are the record's defaults on the native side.
-        assert {**expected, **json.loads(sent)} == expected, case
+    assert _enc_name(None) is None
+    for member in de.ContentEncryption:
+        assert _enc_name(member) == names[member]
+    with pytest.raises(ValueError):
+        _enc_name("A256GCM")  # type: ignore[arg-type]
+    keywords = keyword_names(de.DidComm.pack_encrypted_blocking)
+    # The record's fields, `from` spelled `from_` as in the generated module.
+    assert keywords == ["from_", *list(vars(ffi.PackEncryptedOptions()))[1:]]
+    assert native_names(Engine.pack_encrypted) == ["message", "to", *keywords]
+    assert native_names(Engine.pack_encrypted_start) == ["event_loop", "message", "to", *keywords]
+    assert keyword_names(de.DidComm.pack_encrypted) == keywords
+    route = keyword_names(de.DidComm.route_blocking)
+    assert route == list(vars(ffi.RouteOptions()))
+    assert native_names(Engine.route) == ["packed", "to", *route]
+    assert native_names(Engine.route_start) == ["event_loop", "packed", "to", *route]
 
 
 def test_the_forward_and_expiry_options_act_the_same_both_ways() -> None:
@@ -305,63 +312,98 @@ def test_bad_options_text_is_an_illegal_argument_from_the_native_side() -> None:
         B._native.unpack_json_blocking(b"\xff", b"")
 
 
-def test_the_direct_calls_are_in_use_and_agree_with_the_generated_methods() -> None:
-    from didcomm_edge import _direct
+def test_the_extension_is_in_use_and_agrees_with_the_generated_methods() -> None:
+    from didcomm_edge import _fastpath
 
-    # False would mean the generated declarations changed (a new UniFFI release): the package
-    # still works through the generated methods, only slower; see _direct.py.
-    assert _direct.DIRECT
-    message = json.dumps(new_message(ALICE.did, BOB.did)).encode()
-    options = json.dumps({"from": ALICE.did, "sign_by": ALICE.did}).encode()
-    for direct, generated, native, arguments in (
-        (_direct.pack_signed_json, "pack_signed_json_blocking", A._native, (message, ALICE.did.encode())),
-        (_direct.pack_encrypted_json, "pack_encrypted_json_blocking", A._native, (message, BOB.did.encode(), options)),
+    assert isinstance(A._fast, _fastpath.Engine) and isinstance(B._fast, _fastpath.Engine)
+    message = new_message(ALICE.did, BOB.did)
+    text = json.dumps(message)
+    for ours, generated in (
+        (A._fast.pack_signed(message, ALICE.did), A._native.pack_signed_blocking(text, ALICE.did)),
+        (
+            A._fast.pack_encrypted(message, BOB.did, ALICE.did, ALICE.did, False, None, None),
+            A._native.pack_encrypted_blocking(
+                text, BOB.did, ffi.PackEncryptedOptions(_from=ALICE.did, sign_by=ALICE.did)
+            ),
+        ),
     ):
-        result, expected = json.loads(direct(native, *arguments)), json.loads(getattr(native, generated)(*arguments))
-        assert result["metadata"] == expected["metadata"]
-        for packed in (result["packed"], expected["packed"]):
-            unpacked = _direct.unpack_json(B._native, packed.encode(), b"")
-            assert json.loads(unpacked) == json.loads(B._native.unpack_json_blocking(packed.encode(), b""))
-    # Errors: the same classes and reasons, the engine's and the options reader's, and text
-    # that is not UTF-8.
-    for native, arguments in (
-        (B._native, (b"{", b"")),
-        (B._native, (b"{}", b'{"now": "x"}')),
-        (B._native, (b"\xfe", b"")),
-        (A._native, (message, b"did:example:nobody", b"")),
-    ):
-        call = _direct.unpack_json if len(arguments) == 2 else _direct.pack_encrypted_json
-        name = "unpack_json_blocking" if len(arguments) == 2 else "pack_encrypted_json_blocking"
+        assert type(ours) is type(generated)
+        same_record(ours.metadata, generated.metadata, "pack")
+        for packed in (ours.packed, generated.packed):
+            check_unpack(B, packed, "pack")
+    # A dict and its JSON text are the same message.
+    signed = A._fast.pack_signed(text, ALICE.did).packed
+    assert B.unpack_blocking(signed).message == message
+    # Errors: the same classes and reasons as the generated methods.
+    for dc, text_in in ((B, "{"), (B, "[1]"), (B, "")):
         with pytest.raises(de.DidCommError) as expected_error:
-            getattr(native, name)(*arguments)
+            dc._native.unpack_blocking(text_in, None)
         with pytest.raises(type(expected_error.value)) as caught:
-            call(native, *arguments)
+            dc._fast.unpack(text_in, False, True, False, True, False, None, True)
         assert str(caught.value) == str(expected_error.value)
-    # Empty arguments cross as empty slices.
+    nobody = new_message(ALICE.did, "did:example:nobody")
+    with pytest.raises(de.DidCommError.DidNotResolved) as caught:
+        A._fast.pack_encrypted(nobody, "did:example:nobody", None, None, False, None, None)
+    with pytest.raises(de.DidCommError.DidNotResolved) as expected:
+        A._native.pack_encrypted_blocking(json.dumps(nobody), "did:example:nobody", None)
+    assert str(caught.value) == str(expected.value)
+
+
+def test_message_dicts_json_does_not_write_plainly_go_through_json_dumps() -> None:
+    # Subclasses, tuples and non-string keys are written by json.dumps as before; what it
+    # refuses is refused with its own error.
+    class Body(dict):  # type: ignore[type-arg]
+        pass
+
+    message = new_message(ALICE.did, BOB.did)
+    for variant, expected_body in (
+        ({**message, "body": Body(n=1)}, {"n": 1}),
+        ({**message, "body": {"list": (1, 2)}}, {"list": [1, 2]}),
+        ({**message, "body": {1: "one"}}, {"1": "one"}),
+        ({**message, "body": {"big": 2**70}}, {"big": float(2**70)}),
+    ):
+        packed = A.pack_signed_blocking(variant, ALICE.did).packed
+        assert B.unpack_blocking(packed).message["body"] == expected_body
+    with pytest.raises(TypeError):
+        A.pack_signed_blocking({**message, "body": {"x": object()}}, ALICE.did)
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError):
+        A.pack_signed_blocking({**message, "body": circular}, ALICE.did)
+    deep: Any = {}
+    for _ in range(200):
+        deep = {"d": deep}
     with pytest.raises(de.DidCommError.Malformed):
-        _direct.unpack_json(B._native, b"", b"")
+        A.pack_signed_blocking({**message, "body": deep}, ALICE.did)
+    with pytest.raises(de.DidCommError.IllegalArgument):
+        A.pack_signed_blocking(["not", "a", "message"], ALICE.did)  # type: ignore[arg-type]
 
 
-def test_arguments_longer_than_the_ffi_length_field_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from didcomm_edge import _direct
-
-    # uniffi passes byte lengths as i32; the real limit (2 GiB) is lowered to test it cheaply.
-    monkeypatch.setattr(_direct, "_MAX_LEN", 10)
+def test_arguments_longer_than_the_size_limit_are_refused() -> None:
+    # (Formerly the FFI's i32 length field; the extension takes any str, the engine's limit
+    # stays.)
+    small = de.Wallet(wallet_of(BOB, ALICE).to_json()).did_comm(de.Config(max_message_size=10))
     with pytest.raises(de.DidCommError.TooLarge):
-        _direct.unpack_json(B._native, b"x" * 11, b"")
+        small.unpack_blocking("x" * 11)
     with pytest.raises(de.DidCommError.Malformed):
-        _direct.unpack_json(B._native, b"x" * 10, b"")
+        small.unpack_blocking("x" * 10)
 
 
-def test_the_direct_calls_keep_the_engine_alive_and_release_nothing_twice() -> None:
-    from didcomm_edge import _direct
+def test_the_extension_keeps_the_engine_alive_and_hands_it_over_once() -> None:
+    import gc
 
-    # Each call hands the native method a cloned handle; many calls on an engine created and
-    # dropped inside the loop would crash on a handle consumed twice or leaked as freed.
-    packed = A.pack_signed_blocking(new_message(ALICE.did, BOB.did), ALICE.did).packed.encode()
+    from didcomm_edge import _fastpath
+
+    packed = A.pack_signed_blocking(new_message(ALICE.did, BOB.did), ALICE.did).packed
     for _ in range(200):
         engine = wallet_of(BOB, ALICE).did_comm()
-        assert json.loads(_direct.unpack_json(engine._native, packed, b""))["metadata"]["non_repudiation"]
+        fast = engine._fast
         del engine
+        gc.collect()
+        assert fast.unpack(packed, False, True, False, True, False, None, True).metadata.non_repudiation
     for _ in range(2000):
-        _direct.unpack_json(B._native, packed, b"")
+        B.unpack_blocking(packed)
+    number = B._native.python_handoff()
+    _fastpath.Engine(number)
+    with pytest.raises(de.DidCommError.IllegalArgument):
+        _fastpath.Engine(number)

@@ -4,13 +4,14 @@ arguments, failures are :class:`DidCommError` subclasses."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import operator
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
-from . import _direct
+from . import _fastpath
 from ._host import LOOPS, DidResolverLike, SecretsStoreLike, native_resolver, native_secrets
 from ._errors import DidCommError
 from ._native import didcomm_edge as _ffi
@@ -48,32 +49,35 @@ def to_dict(text: str) -> "dict[str, Any]":
     return value
 
 
-# -- the low-overhead calls ------------------------------------------------------------------
+# -- the hot path ------------------------------------------------------------------------------
 #
-# pack and unpack go through the bindings' JSON forms (`*_json_blocking`, bindings/src/
-# engine_json.rs), called directly by `_direct`: UTF-8 bytes in, passed by reference, and one
-# JSON text out that the C `json.loads` parses, instead of records that the generated module
-# lowers and lifts field by field in Python (about 40 µs a call, as much as the cryptography).
-# The results are the same record types; python/tests/test_json_forms.py pins the two paths to
-# each other.
+# pack, unpack and route go through the package's CPython extension (`_fastpath`, bindings/src/
+# python.rs): a `dict` message becomes the core's JSON value and a received message a `dict`
+# without JSON text in between, and the results are built as the generated record classes in
+# Rust. The generated methods (`self._native.*_blocking`) stay, for Kotlin and Swift;
+# python/tests/test_json_forms.py pins the two paths to each other.
+#
+# The coroutines of an engine without Python host objects run the native call on the event
+# loop's thread, which costs what the blocking call does: it finishes there when it needs no
+# waiting (the documents cached, an input under `INLINE_LIMIT`), otherwise it finishes on a
+# thread of the library's runtime and the coroutine awaits it. An engine with a Python resolver
+# or secrets store runs each coroutine on the loop's default executor instead, since a host
+# object may block.
 
 _ENC_ALG_NAMES = {
     ContentEncryption.A256_CBC_HS512: "A256CBC-HS512",
     ContentEncryption.A256_GCM: "A256GCM",
     ContentEncryption.XC20P: "XC20P",
 }
-_DEFAULT_OPTIONS = b""  # the record's defaults, read without parsing
 
 
-def _text_arg(value: Any) -> str:
-    # What the generated module checks for a string argument, with its error.
-    if not isinstance(value, str):
-        raise TypeError("argument must be str, not {}".format(type(value).__name__))
-    return value
-
-
-def _optional_text_arg(value: Any) -> Optional[str]:
-    return None if value is None else _text_arg(value)
+def _enc_name(enc_alg_anon: Optional[ContentEncryption]) -> Optional[str]:
+    if enc_alg_anon is None:
+        return None
+    name = _ENC_ALG_NAMES.get(enc_alg_anon)
+    if name is None:
+        raise ValueError(enc_alg_anon)
+    return name
 
 
 def _u64_arg(value: Any) -> int:
@@ -87,89 +91,29 @@ def _u64_arg(value: Any) -> int:
     return number
 
 
-def _unpack_options_json(
-    expect_decrypt_by_all_keys: bool,
-    unwrap_re_wrapping_forward: bool,
-    require_body: bool,
-    check_recipient_in_to: bool,
-    reject_expired: bool,
-    now: Optional[int],
-    check_from_prior_times: bool,
-) -> bytes:
-    if (
-        not expect_decrypt_by_all_keys
-        and unwrap_re_wrapping_forward
-        and not require_body
-        and check_recipient_in_to
-        and not reject_expired
-        and now is None
-        and check_from_prior_times
-    ):
-        return _DEFAULT_OPTIONS
-    return json.dumps(
-        {
-            "expect_decrypt_by_all_keys": bool(expect_decrypt_by_all_keys),
-            "unwrap_re_wrapping_forward": bool(unwrap_re_wrapping_forward),
-            "require_body": bool(require_body),
-            "check_recipient_in_to": bool(check_recipient_in_to),
-            "reject_expired": bool(reject_expired),
-            "now": None if now is None else _u64_arg(now),
-            "check_from_prior_times": bool(check_from_prior_times),
-        }
-    ).encode()
+def _optional_u64(value: Any) -> Optional[int]:
+    return None if value is None else _u64_arg(value)
 
 
-def _pack_options_json(
-    from_: Optional[str],
-    sign_by: Optional[str],
-    protect_sender: bool,
-    enc_alg_anon: Optional[ContentEncryption],
-    to_kids: Optional[Sequence[str]],
-) -> bytes:
-    if from_ is None and sign_by is None and not protect_sender and enc_alg_anon is None and not to_kids:
-        return _DEFAULT_OPTIONS
-    if from_ is not None and sign_by is None and not protect_sender and enc_alg_anon is None and not to_kids:
-        # authcrypt with no other option, the common case: no encoder call.
-        return b'{"from":' + json.dumps(_text_arg(from_)).encode() + b"}"
-    if enc_alg_anon is None:
-        enc_name = None
-    else:
-        enc_name = _ENC_ALG_NAMES.get(enc_alg_anon)
-        if enc_name is None:
-            raise ValueError(enc_alg_anon)
-    return json.dumps(
-        {
-            "from": _optional_text_arg(from_),
-            "sign_by": _optional_text_arg(sign_by),
-            "protect_sender": bool(protect_sender),
-            "enc_alg_anon": enc_name,
-            "to_kids": [_text_arg(kid) for kid in to_kids or ()],
-        }
-    ).encode()
+def _optional_i64(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer") from None
+    if not -(2**63) <= number < 2**63:
+        raise ValueError("i64 requires -9223372036854775808 <= value < 9223372036854775808")
+    return number
 
 
-def _unpack_metadata(fields: "dict[str, Any]") -> UnpackMetadata:
-    claims = fields["from_prior"]
-    if claims is not None:
-        fields["from_prior"] = FromPrior(**claims)
-    return UnpackMetadata(**fields)
-
-
-def _unpacked(text: str) -> "Unpacked":
-    result = json.loads(text)
-    return Unpacked(result["message"], _unpack_metadata(result["metadata"]))
-
-
-def _packed_encrypted(text: str) -> PackedEncrypted:
-    result = json.loads(text)
-    return PackedEncrypted(
-        packed=result["packed"], metadata=_ffi.PackEncryptedMetadata(**result["metadata"])
-    )
-
-
-def _packed_signed(text: str) -> PackedSigned:
-    result = json.loads(text)
-    return PackedSigned(packed=result["packed"], metadata=_ffi.PackSignedMetadata(**result["metadata"]))
+async def _finish(result: Any) -> Any:
+    """The result of a ``*_start`` call: awaited when it went off the loop's thread; otherwise
+    one pass of the loop first, so that a task calling in a loop lets the others run."""
+    if isinstance(result, asyncio.Future):
+        return await result
+    await asyncio.sleep(0)
+    return result
 
 
 @dataclass(frozen=True)
@@ -208,15 +152,22 @@ class ResolverChain:
             host=None if host is None else native_resolver(host),
             did_web=did_web,
         )
+        # Whether every lookup stays in Rust (no Python object is ever called).
+        self._native_only = all(
+            r is None or isinstance(r, _ffi.InMemoryDidResolver) for r in (pinned, host)
+        )
 
 
-def _chain(resolver: Any) -> _ffi.ResolverChain:
+def _chain(resolver: Any) -> "tuple[_ffi.ResolverChain, bool]":
+    """The native chain for ``resolver``, and whether it calls no Python object."""
     if isinstance(resolver, ResolverChain):
-        return resolver._native
+        return resolver._native, resolver._native_only
     if isinstance(resolver, _ffi.ResolverChain):
-        return resolver
+        # Built elsewhere: what it holds is unknown, so taken as calling the host.
+        return resolver, False
     # A plain resolver serves the methods the library does not implement itself.
-    return ResolverChain(host=resolver)._native
+    chain = ResolverChain(host=resolver)
+    return chain._native, chain._native_only
 
 
 class DidComm:
@@ -227,10 +178,20 @@ class DidComm:
     ``get_secret(kid)`` and ``find_secrets(kids)``. The engine caches resolved documents, parsed
     keys and ECDH-1PU secrets: create one and keep it.
 
-    Operations that may call the resolver or the store are coroutines that run on the event
-    loop's default executor (the native call releases the GIL, so the loop stays free and
-    several operations run in parallel); each has a ``*_blocking`` twin that runs on the
-    calling thread (faster, for scripts and worker threads).
+    Operations that may call the resolver or the store are coroutines; each has a
+    ``*_blocking`` twin that runs on the calling thread (the native call releases the GIL).
+    Where a coroutine runs:
+
+    - engines without Python host objects (a :class:`Wallet`'s, or in-memory stores) run pack,
+      unpack and route on the event loop's thread, at the blocking cost: a short native call
+      (well under a millisecond for messages up to 64 KiB) that yields to the loop once before
+      returning. What must wait (a did:web fetch) or is larger finishes on a library thread while
+      the loop goes on. The calls of one loop therefore take turns on one core; to spread many
+      of them over cores, run the ``*_blocking`` forms on threads
+      (``await asyncio.to_thread(dc.unpack_blocking, packed)`` or a ``ThreadPoolExecutor``):
+      they release the GIL and run in parallel.
+    - engines with a Python resolver or secrets store, which may block, run every coroutine on
+      the loop's default executor, so the loop is never blocked and calls run in parallel.
     """
 
     def __init__(
@@ -239,12 +200,20 @@ class DidComm:
         secrets: Union[SecretsStoreLike, _ffi.InMemorySecretsStore],
         config: Optional[Config] = None,
     ) -> None:
-        self._native = _ffi.DidComm(_chain(resolver), native_secrets(secrets), config)
+        chain, native_only = _chain(resolver)
+        self._native = _ffi.DidComm(chain, native_secrets(secrets), config)
+        self._attach(native_only and isinstance(secrets, _ffi.InMemorySecretsStore))
+
+    def _attach(self, on_loop: bool) -> None:
+        self._fast = _fastpath.Engine(self._native.python_handoff())
+        # Whether coroutines may run the native call on the loop's thread (no host object).
+        self._on_loop = on_loop
 
     @classmethod
-    def _wrap(cls, native: _ffi.DidComm) -> "DidComm":
+    def _wrap(cls, native: _ffi.DidComm, on_loop: bool = False) -> "DidComm":
         engine = cls.__new__(cls)
         engine._native = native
+        engine._attach(on_loop)
         return engine
 
     @property
@@ -263,12 +232,14 @@ class DidComm:
     async def pack_signed(self, message: MessageLike, sign_by: str) -> PackedSigned:
         """Sign a message (JWS). ``sign_by``: a DID (its first authentication key held) or a
         key id of the message's ``from``."""
-        return await LOOPS.call(lambda: self.pack_signed_blocking(message, sign_by))
+        if not self._on_loop:
+            return await LOOPS.call(lambda: self.pack_signed_blocking(message, sign_by))
+        started = self._fast.pack_signed_start(asyncio.get_running_loop(), message, sign_by)
+        return cast(PackedSigned, await _finish(started))
 
     def pack_signed_blocking(self, message: MessageLike, sign_by: str) -> PackedSigned:
         """:meth:`pack_signed` on the calling thread."""
-        text = to_text(message, "the message").encode()
-        return _packed_signed(_direct.pack_signed_json(self._native, text, _text_arg(sign_by).encode()))
+        return cast(PackedSigned, self._fast.pack_signed(message, sign_by))
 
     # -- encrypted ---------------------------------------------------------------------------
 
@@ -288,12 +259,19 @@ class DidComm:
         first by ``sign_by`` when given. ``protect_sender`` wraps authcrypt in anoncrypt;
         ``enc_alg_anon`` picks the anoncrypt content encryption; ``to_kids`` limits the
         recipient keys."""
-        text = to_text(message, "the message").encode()
-        target = _text_arg(to).encode()
-        options = _pack_options_json(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
-        return await LOOPS.call(
-            lambda: _packed_encrypted(_direct.pack_encrypted_json(self._native, text, target, options))
+        enc = _enc_name(enc_alg_anon)
+        kids = None if to_kids is None else list(to_kids)
+        if not self._on_loop:
+            return await LOOPS.call(
+                lambda: cast(
+                    PackedEncrypted,
+                    self._fast.pack_encrypted(message, to, from_, sign_by, protect_sender, enc, kids),
+                )
+            )
+        started = self._fast.pack_encrypted_start(
+            asyncio.get_running_loop(), message, to, from_, sign_by, protect_sender, enc, kids
         )
+        return cast(PackedEncrypted, await _finish(started))
 
     def pack_encrypted_blocking(
         self,
@@ -307,10 +285,17 @@ class DidComm:
         to_kids: Optional[Sequence[str]] = None,
     ) -> PackedEncrypted:
         """:meth:`pack_encrypted` on the calling thread."""
-        text = to_text(message, "the message").encode()
-        options = _pack_options_json(from_, sign_by, protect_sender, enc_alg_anon, to_kids)
-        return _packed_encrypted(
-            _direct.pack_encrypted_json(self._native, text, _text_arg(to).encode(), options)
+        return cast(
+            PackedEncrypted,
+            self._fast.pack_encrypted(
+                message,
+                to,
+                from_,
+                sign_by,
+                protect_sender,
+                _enc_name(enc_alg_anon),
+                None if to_kids is None else list(to_kids),
+            ),
         )
 
     # -- unpack ------------------------------------------------------------------------------
@@ -329,17 +314,35 @@ class DidComm:
     ) -> Unpacked:
         """Unpack a message of any form (plaintext, signed, anoncrypt, authcrypt, nested),
         verify it, and report what protected it."""
-        options = _unpack_options_json(
+        at = _optional_u64(now)
+        if not self._on_loop:
+            return await LOOPS.call(
+                lambda: cast(
+                    Unpacked,
+                    self._fast.unpack(
+                        packed,
+                        expect_decrypt_by_all_keys,
+                        unwrap_re_wrapping_forward,
+                        require_body,
+                        check_recipient_in_to,
+                        reject_expired,
+                        at,
+                        check_from_prior_times,
+                    ),
+                )
+            )
+        started = self._fast.unpack_start(
+            asyncio.get_running_loop(),
+            packed,
             expect_decrypt_by_all_keys,
             unwrap_re_wrapping_forward,
             require_body,
             check_recipient_in_to,
             reject_expired,
-            now,
+            at,
             check_from_prior_times,
         )
-        text = to_text(packed, "the packed message").encode()
-        return await LOOPS.call(lambda: _unpacked(_direct.unpack_json(self._native, text, options)))
+        return cast(Unpacked, await _finish(started))
 
     def unpack_blocking(
         self,
@@ -354,17 +357,19 @@ class DidComm:
         check_from_prior_times: bool = True,
     ) -> Unpacked:
         """:meth:`unpack` on the calling thread."""
-        options = _unpack_options_json(
-            expect_decrypt_by_all_keys,
-            unwrap_re_wrapping_forward,
-            require_body,
-            check_recipient_in_to,
-            reject_expired,
-            now,
-            check_from_prior_times,
+        return cast(
+            Unpacked,
+            self._fast.unpack(
+                packed,
+                expect_decrypt_by_all_keys,
+                unwrap_re_wrapping_forward,
+                require_body,
+                check_recipient_in_to,
+                reject_expired,
+                _optional_u64(now),
+                check_from_prior_times,
+            ),
         )
-        text = to_text(packed, "the packed message").encode()
-        return _unpacked(_direct.unpack_json(self._native, text, options))
 
     # -- resolve -----------------------------------------------------------------------------
 
@@ -443,10 +448,13 @@ class DidComm:
     ) -> Routed:
         """Wrap an encrypted message for ``to`` in one forward per mediator of its service,
         and say where to send the result."""
-        options = self._route_options(
-            enc_alg_anon, service_id, expires_time, delay_milli, forward_headers
+        arguments = self._route_arguments(
+            packed, to, enc_alg_anon, service_id, expires_time, delay_milli, forward_headers
         )
-        return await LOOPS.call(lambda: self._native.route_blocking(packed, to, options))
+        if not self._on_loop:
+            return await LOOPS.call(lambda: cast(Routed, self._fast.route(*arguments)))
+        started = self._fast.route_start(asyncio.get_running_loop(), *arguments)
+        return cast(Routed, await _finish(started))
 
     def route_blocking(
         self,
@@ -460,10 +468,31 @@ class DidComm:
         forward_headers: Optional["dict[str, Any]"] = None,
     ) -> Routed:
         """:meth:`route` on the calling thread."""
-        options = self._route_options(
-            enc_alg_anon, service_id, expires_time, delay_milli, forward_headers
+        arguments = self._route_arguments(
+            packed, to, enc_alg_anon, service_id, expires_time, delay_milli, forward_headers
         )
-        return self._native.route_blocking(packed, to, options)
+        return cast(Routed, self._fast.route(*arguments))
+
+    @staticmethod
+    def _route_arguments(
+        packed: str,
+        to: str,
+        enc_alg_anon: Optional[ContentEncryption],
+        service_id: Optional[str],
+        expires_time: Optional[int],
+        delay_milli: Optional[int],
+        forward_headers: Optional["dict[str, Any]"],
+    ) -> "tuple[Any, ...]":
+        # The forward headers, an option seldom given, still cross as JSON text.
+        return (
+            packed,
+            to,
+            _enc_name(enc_alg_anon),
+            service_id,
+            _optional_u64(expires_time),
+            _optional_i64(delay_milli),
+            None if forward_headers is None else json.dumps(forward_headers),
+        )
 
     async def wrap_in_forward(
         self,
@@ -591,7 +620,8 @@ class Wallet:
         """An engine over this wallet: its documents pinned in front of the built-in DID
         methods (then ``host``), its secrets as the store; no Python call per lookup."""
         native_host = None if host is None else native_resolver(host)
-        return DidComm._wrap(self._native.did_comm(config, native_host))
+        on_loop = host is None or isinstance(host, _ffi.InMemoryDidResolver)
+        return DidComm._wrap(self._native.did_comm(config, native_host), on_loop)
 
 
 def generate_identity(
