@@ -34,9 +34,11 @@ echo "image: built $image ($(bah images --format '{{.Size}}' "$image"))"
 # Smoke run: chroot isolation shares the host's network, so the listeners go on loopback.
 port=$((20000 + RANDOM % 20000)); admin=$((port + 1))
 container=$(bah from "$image")
-trap 'kill "${run_pid:-0}" 2>/dev/null || true; bah rm "$container" >/dev/null 2>&1 || true' EXIT
+# The run gets a session of its own, so that stopping it stops the mediator inside as well.
+trap 'kill -TERM -- "-${run_pid:-0}" 2>/dev/null || true; sleep 1; bah rm "$container" >/dev/null 2>&1 || true' EXIT
 bah config --env MEDIATOR_LISTEN="127.0.0.1:$port" --env MEDIATOR_ADMIN_LISTEN="127.0.0.1:$admin" "$container"
-bah run --isolation chroot "$container" -- /usr/local/bin/didcomm-edge-mediator --database-url memory \
+setsid buildah --storage-driver vfs run --isolation chroot "$container" -- \
+    /usr/local/bin/didcomm-edge-mediator --database-url memory \
     > target/image-run.log 2>&1 &
 run_pid=$!
 for _ in $(seq 100); do
