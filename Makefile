@@ -157,6 +157,8 @@ lint: ## Formatting, clippy and rustdoc with warnings as errors, the dependency 
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --lib --locked
 	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --locked -- -D warnings
 	$(CARGO) clippy -p didcomm-edge-wasm --target wasm32-unknown-unknown --features sdk --locked -- -D warnings
+	@# The Python extension (pyo3) is compiled only with the feature the wheel turns on.
+	$(CARGO) clippy -p didcomm-edge-ffi --features python --all-targets --locked -- -D warnings
 	@./scripts/setup.sh deny
 	$(CARGO) deny --locked check licenses bans sources
 	@# RustSec's advisory database lives on GitHub: checked wherever it can be fetched.

@@ -404,13 +404,16 @@ impl Worker {
     async fn connection(&mut self) -> (Ended, bool) {
         let config = self.agent.config().clone();
         let limit = Some(config.delivery_limit());
-        let mut ws = match transport::ws_connect_limited(&self.url, config.request_timeout, limit, None)
-            .await
-        {
-            Ok(ws) => ws,
-            Err(e) if e.kind() == ErrorKind::IllegalArgument => return (Ended::Refused(e), false),
-            Err(e) => return (Ended::Lost(e), false),
-        };
+        let mut ws =
+            match transport::ws_connect_limited(&self.url, config.request_timeout, limit, None)
+                .await
+            {
+                Ok(ws) => ws,
+                Err(e) if e.kind() == ErrorKind::IllegalArgument => {
+                    return (Ended::Refused(e), false)
+                }
+                Err(e) => return (Ended::Lost(e), false),
+            };
         // Acknowledgements not confirmed on the previous connection go first.
         for i in 0..self.pending.len() {
             let ids = self

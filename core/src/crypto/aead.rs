@@ -137,7 +137,7 @@ pub fn wrap_key(kek: &[u8; 32], cek: &[u8]) -> Result<Vec<u8>> {
 
 /// AES key unwrap (RFC 3394); fails when the integrity check fails (wrong key or tampering).
 pub fn unwrap_key(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+    if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
         return Err(Error::malformed(
             "JWE 'encrypted_key' has an impossible length",
         ));

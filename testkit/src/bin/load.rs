@@ -588,8 +588,7 @@ async fn run(args: Args) -> AnyResult<Value> {
         args.rate, args.rate_seconds
     );
     let messages = pack_routed(&sender, &recipients, count, args.payload, "r").await?;
-    let (achieved, latencies) =
-        fixed_rate(&target, messages, args.rate, args.concurrency).await?;
+    let (achieved, latencies) = fixed_rate(&target, messages, args.rate, args.concurrency).await?;
     let fr = percentiles(latencies);
     drain_all(&target, &devices, timeout).await?;
 
@@ -631,8 +630,7 @@ async fn run(args: Args) -> AnyResult<Value> {
             let chunk = (args.queued - sent).min(20_000);
             let salt = format!("q{sent}");
             let messages = pack_routed(&sender, &recipients, chunk, args.payload, &salt).await?;
-            let (elapsed, latencies) =
-                blast(&target, messages, args.concurrency, timeout).await?;
+            let (elapsed, latencies) = blast(&target, messages, args.concurrency, timeout).await?;
             fill_elapsed += elapsed;
             sent += latencies.len();
         }
