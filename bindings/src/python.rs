@@ -420,6 +420,24 @@ impl Output for UnpackOutput {
     }
 }
 
+/// A `Packed*` record: the packed text and its metadata record.
+fn packed_record<'py>(
+    py: Python<'py>,
+    class: &Py<PyAny>,
+    packed: &str,
+    metadata: Bound<'py, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let packed = record(
+        py,
+        class,
+        &[
+            (intern!(py, "packed"), any(py, packed)?),
+            (intern!(py, "metadata"), metadata),
+        ],
+    )?;
+    Ok(packed.unbind())
+}
+
 impl Output for PackedEncrypted {
     fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let c = classes(py)?;
@@ -433,15 +451,7 @@ impl Output for PackedEncrypted {
                 (intern!(py, "sign_by_kid"), any(py, &m.sign_by_kid)?),
             ],
         )?;
-        let packed = record(
-            py,
-            &c.packed_encrypted,
-            &[
-                (intern!(py, "packed"), any(py, &self.packed)?),
-                (intern!(py, "metadata"), metadata),
-            ],
-        )?;
-        Ok(packed.unbind())
+        packed_record(py, &c.packed_encrypted, &self.packed, metadata)
     }
 }
 
@@ -457,15 +467,7 @@ impl Output for PackedSigned {
                 (intern!(py, "sign_alg"), any(py, &m.sign_alg)?),
             ],
         )?;
-        let packed = record(
-            py,
-            &c.packed_signed,
-            &[
-                (intern!(py, "packed"), any(py, &self.packed)?),
-                (intern!(py, "metadata"), metadata),
-            ],
-        )?;
-        Ok(packed.unbind())
+        packed_record(py, &c.packed_signed, &self.packed, metadata)
     }
 }
 

@@ -259,18 +259,14 @@ class DidComm:
         first by ``sign_by`` when given. ``protect_sender`` wraps authcrypt in anoncrypt;
         ``enc_alg_anon`` picks the anoncrypt content encryption; ``to_kids`` limits the
         recipient keys."""
-        enc = _enc_name(enc_alg_anon)
-        kids = None if to_kids is None else list(to_kids)
+        arguments = self._pack_encrypted_arguments(
+            message, to, from_, sign_by, protect_sender, enc_alg_anon, to_kids
+        )
         if not self._on_loop:
             return await LOOPS.call(
-                lambda: cast(
-                    PackedEncrypted,
-                    self._fast.pack_encrypted(message, to, from_, sign_by, protect_sender, enc, kids),
-                )
+                lambda: cast(PackedEncrypted, self._fast.pack_encrypted(*arguments))
             )
-        started = self._fast.pack_encrypted_start(
-            asyncio.get_running_loop(), message, to, from_, sign_by, protect_sender, enc, kids
-        )
+        started = self._fast.pack_encrypted_start(asyncio.get_running_loop(), *arguments)
         return cast(PackedEncrypted, await _finish(started))
 
     def pack_encrypted_blocking(
@@ -285,18 +281,24 @@ class DidComm:
         to_kids: Optional[Sequence[str]] = None,
     ) -> PackedEncrypted:
         """:meth:`pack_encrypted` on the calling thread."""
-        return cast(
-            PackedEncrypted,
-            self._fast.pack_encrypted(
-                message,
-                to,
-                from_,
-                sign_by,
-                protect_sender,
-                _enc_name(enc_alg_anon),
-                None if to_kids is None else list(to_kids),
-            ),
+        arguments = self._pack_encrypted_arguments(
+            message, to, from_, sign_by, protect_sender, enc_alg_anon, to_kids
         )
+        return cast(PackedEncrypted, self._fast.pack_encrypted(*arguments))
+
+    @staticmethod
+    def _pack_encrypted_arguments(
+        message: MessageLike,
+        to: str,
+        from_: Optional[str],
+        sign_by: Optional[str],
+        protect_sender: bool,
+        enc_alg_anon: Optional[ContentEncryption],
+        to_kids: Optional[Sequence[str]],
+    ) -> "tuple[Any, ...]":
+        # The extension's positional order (bindings/src/python.rs `pack_encrypted`).
+        kids = None if to_kids is None else list(to_kids)
+        return (message, to, from_, sign_by, protect_sender, _enc_name(enc_alg_anon), kids)
 
     # -- unpack ------------------------------------------------------------------------------
 
@@ -314,34 +316,19 @@ class DidComm:
     ) -> Unpacked:
         """Unpack a message of any form (plaintext, signed, anoncrypt, authcrypt, nested),
         verify it, and report what protected it."""
-        at = _optional_u64(now)
-        if not self._on_loop:
-            return await LOOPS.call(
-                lambda: cast(
-                    Unpacked,
-                    self._fast.unpack(
-                        packed,
-                        expect_decrypt_by_all_keys,
-                        unwrap_re_wrapping_forward,
-                        require_body,
-                        check_recipient_in_to,
-                        reject_expired,
-                        at,
-                        check_from_prior_times,
-                    ),
-                )
-            )
-        started = self._fast.unpack_start(
-            asyncio.get_running_loop(),
+        arguments = self._unpack_arguments(
             packed,
             expect_decrypt_by_all_keys,
             unwrap_re_wrapping_forward,
             require_body,
             check_recipient_in_to,
             reject_expired,
-            at,
+            now,
             check_from_prior_times,
         )
+        if not self._on_loop:
+            return await LOOPS.call(lambda: cast(Unpacked, self._fast.unpack(*arguments)))
+        started = self._fast.unpack_start(asyncio.get_running_loop(), *arguments)
         return cast(Unpacked, await _finish(started))
 
     def unpack_blocking(
@@ -357,18 +344,39 @@ class DidComm:
         check_from_prior_times: bool = True,
     ) -> Unpacked:
         """:meth:`unpack` on the calling thread."""
-        return cast(
-            Unpacked,
-            self._fast.unpack(
-                packed,
-                expect_decrypt_by_all_keys,
-                unwrap_re_wrapping_forward,
-                require_body,
-                check_recipient_in_to,
-                reject_expired,
-                _optional_u64(now),
-                check_from_prior_times,
-            ),
+        arguments = self._unpack_arguments(
+            packed,
+            expect_decrypt_by_all_keys,
+            unwrap_re_wrapping_forward,
+            require_body,
+            check_recipient_in_to,
+            reject_expired,
+            now,
+            check_from_prior_times,
+        )
+        return cast(Unpacked, self._fast.unpack(*arguments))
+
+    @staticmethod
+    def _unpack_arguments(
+        packed: MessageLike,
+        expect_decrypt_by_all_keys: bool,
+        unwrap_re_wrapping_forward: bool,
+        require_body: bool,
+        check_recipient_in_to: bool,
+        reject_expired: bool,
+        now: Optional[int],
+        check_from_prior_times: bool,
+    ) -> "tuple[Any, ...]":
+        # The extension's positional order (bindings/src/python.rs `unpack`).
+        return (
+            packed,
+            expect_decrypt_by_all_keys,
+            unwrap_re_wrapping_forward,
+            require_body,
+            check_recipient_in_to,
+            reject_expired,
+            _optional_u64(now),
+            check_from_prior_times,
         )
 
     # -- resolve -----------------------------------------------------------------------------
