@@ -6,8 +6,8 @@ VECTORS ?= $(CURDIR)/testdata/vectors
 export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator image bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
-	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python test-version test-license version dist \
-	setup-cross cross test-cross jar test-jar test-packages test-msrv
+	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python bench-python-instructions test-version test-license version dist \
+	setup-cross cross test-cross jar test-jar test-packages test-msrv fetch
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,17 +40,22 @@ test-version: ## Every artifact states the workspace version (scripts/version.sh
 # The crates that are published (the others say publish = false); scripts/dist.sh packages the same.
 PUBLISHED_CRATES := didcomm-edge didcomm-edge-web didcomm-edge-agent didcomm-edge-cli didcomm-edge-mediator
 
-test-license: ## Every published crate packs LICENSE and NOTICE (cargo package --list; seconds)
+# The packaging checks run cargo offline (a stable answer, no index refresh per crate), so the
+# locked dependencies must be on disk first; on a fresh machine this is the download.
+fetch: setup-rust ## Download the locked dependencies (cargo fetch; skips what is present)
+	$(CARGO) fetch --locked
+
+test-license: fetch ## Every published crate packs LICENSE and NOTICE (cargo package --list; seconds)
 	@for crate in $(PUBLISHED_CRATES); do \
 		files="$$($(CARGO) package --list --offline --allow-dirty -p $$crate)" || exit 1; \
 		for f in LICENSE NOTICE; do grep -qx "$$f" <<< "$$files" \
 			|| { echo "$$crate: $$f is not in its package (link ../$$f beside its Cargo.toml)" >&2; exit 1; }; done; \
 	done; echo "LICENSE and NOTICE in every published crate: $(PUBLISHED_CRATES)"
 
-test-packages: ## Published crates: metadata, README/LICENSE/NOTICE packed; didcomm-edge packaged and verified
+test-packages: fetch ## Published crates: metadata, README/LICENSE/NOTICE packed; didcomm-edge packaged and verified
 	@PUBLISHED_CRATES="$(PUBLISHED_CRATES)" ./scripts/packages.sh check
 
-test-msrv: ## The declared rust-version: covers the locked dependencies, builds didcomm-edge (rustup)
+test-msrv: fetch ## The declared rust-version: covers the locked dependencies, builds didcomm-edge (rustup)
 	@./scripts/packages.sh msrv
 
 version: ## Print the version; set it everywhere with `scripts/version.sh set X.Y.Z`
@@ -113,7 +118,7 @@ bindings: setup-rust ## Regenerate the committed Kotlin and Swift sources (after
 
 test-bindings: test-python test-kotlin test-swift ## Python, Kotlin and Swift (syntax) suites of the UniFFI bindings
 
-test-python: setup-rust ## Python package: vectors, interop with PyPI didcomm, host objects, mediator flow, mypy
+test-python: setup-rust ## The built wheels: x86_64 in a fresh venv (vectors, interop with PyPI didcomm, host objects, mediator flow, mypy), aarch64 under qemu
 	@./scripts/python.sh test
 
 test-kotlin: setup-rust ## Kotlin on the JVM (Maven): vectors, round trips, host objects, mediator flow
@@ -137,7 +142,7 @@ jar: setup-rust ## The JVM jar with the native libraries inside (linux-x86-64/, 
 test-jar: setup-rust ## The jar alone: its contents, then a fresh Maven project runs the edge flow with no jna.library.path
 	@./scripts/jar.sh test
 
-wheel: setup-rust ## Build the Python wheel (build/wheels/didcomm_edge-*.whl; pip install it)
+wheel: setup-rust ## The manylinux2014 Python wheels, x86_64 and aarch64 (build/wheels/; pip install one)
 	@./scripts/python.sh wheel
 
 dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: wheel, npm tarball, jar (with native libraries) + sources jar, aarch64 binaries, crates
@@ -145,6 +150,9 @@ dist: setup-rust setup-wasm ## Release artifacts into dist/ with SHA256SUMS: whe
 
 bench-python: setup-rust ## Python: pack/unpack ops/s against PyPI didcomm and the Rust core (BENCHMARKS.md)
 	@./scripts/python.sh bench
+
+bench-python-instructions: setup-rust ## Python: instructions per call against the Rust core, under valgrind (load-independent)
+	@./scripts/python.sh bench-instructions
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make dist`: every release artifact of this version into dist/, with SHA256SUMS.
-#   didcomm_edge-V-*.whl             Python wheel (maturin build --release, this machine's platform)
+#   didcomm_edge-V-py3-none-manylinux2014_{x86_64,aarch64}.*.whl
+#                                    Python wheels (scripts/python.sh wheel: maturin with zig, glibc 2.17)
 #   didcomm-edge-V.tgz               npm package (npm pack; prepack builds wasm/npm/dist if stale)
 #   didcomm-edge-V.jar, -sources.jar Kotlin/JVM (scripts/jar.sh build: the native library inside,
 #                                    linux-x86-64/ and linux-aarch64/)

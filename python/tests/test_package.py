@@ -39,3 +39,14 @@ def test_metadata_declares_the_license() -> None:
     assert "Apache-2.0" in declared
     assert meta["Requires-Python"] == ">=3.9"
     assert sorted(meta.get_all("License-File") or []) == ["LICENSE", "NOTICE"]
+
+
+def test_the_package_imported_is_the_installed_wheel() -> None:
+    # `make test` runs this suite against the built wheel in a fresh venv, as a user installs it:
+    # an editable install or the source tree on sys.path would hide what the wheel leaves out.
+    dist = metadata.distribution("didcomm-edge")
+    installed = {Path(str(dist.locate_file(f))).resolve() for f in dist.files or []}
+    imported = Path(de.__file__ or "").resolve()
+    assert imported in installed
+    assert ROOT / "python" / "src" not in imported.parents
+    assert (imported.parent / "_native" / "libdidcomm_edge_ffi.so").resolve() in installed
