@@ -4,6 +4,8 @@
 //! (non-zero trailing bits): two different strings must never decode to the same bytes, or a
 //! signature over one would validate the other.
 
+use crate::prelude::*;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 

@@ -3,13 +3,13 @@
 //! Values are dropped on eviction, so values that zeroize on drop (secrets, shared secrets)
 //! are wiped as soon as they leave the cache.
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use alloc::collections::BTreeMap;
+use core::borrow::Borrow;
+use core::time::Duration;
 
-use web_time::Instant;
+use crate::prelude::*;
+use crate::sync::{Mutex, MutexGuard};
+use crate::time::Instant;
 
 struct Entry<V> {
     value: V,
@@ -18,7 +18,7 @@ struct Entry<V> {
 }
 
 struct Inner<K, V> {
-    map: HashMap<K, Entry<V>>,
+    map: BTreeMap<K, Entry<V>>,
     tick: u64,
 }
 
@@ -28,18 +28,18 @@ pub(crate) struct BoundedCache<K, V> {
     capacity: usize,
 }
 
-impl<K, V> std::fmt::Debug for BoundedCache<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<K, V> core::fmt::Debug for BoundedCache<K, V> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "BoundedCache(capacity {})", self.capacity)
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
+impl<K: Ord + Clone, V: Clone> BoundedCache<K, V> {
     /// A cache of `capacity` entries; 0 disables caching.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner {
-                map: HashMap::new(),
+                map: BTreeMap::new(),
                 tick: 0,
             }),
             capacity,
@@ -47,17 +47,13 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
-        // A panic while holding the lock cannot leave the map inconsistent (every update is a
-        // single HashMap call), so a poisoned lock is still safe to use.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock()
     }
 
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Ord + ?Sized,
     {
         if self.capacity == 0 {
             return None;
@@ -106,7 +102,7 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
     pub(crate) fn remove<Q>(&self, key: &Q)
     where
         K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Ord + ?Sized,
     {
         self.lock().map.remove(key);
     }

@@ -2,9 +2,11 @@
 //! caches that make repeated work cheap; the pack and unpack operations live in `pack.rs` and
 //! `unpack.rs`.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
+use crate::prelude::*;
+
+use alloc::collections::BTreeSet;
+use alloc::sync::Arc;
+use core::time::Duration;
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -148,8 +150,8 @@ pub struct DidComm {
     static_secrets: BoundedCache<[u8; 32], Arc<Zeroizing<Vec<u8>>>>,
 }
 
-impl std::fmt::Debug for DidComm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for DidComm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("DidComm")
             .field("config", &self.config)
             .finish_non_exhaustive()
@@ -324,8 +326,8 @@ impl DidComm {
                 .map_err(|e| e.context("looking up secrets"))?
         };
         // Sets, not nested scans: `kids` comes from the message.
-        let unknown: HashSet<&str> = unknown.iter().map(String::as_str).collect();
-        let found: HashSet<&str> = found.iter().map(String::as_str).collect();
+        let unknown: BTreeSet<&str> = unknown.iter().map(String::as_str).collect();
+        let found: BTreeSet<&str> = found.iter().map(String::as_str).collect();
         Ok(kids
             .iter()
             .filter(|k| !unknown.contains(k.as_str()) || found.contains(k.as_str()))

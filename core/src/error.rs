@@ -3,7 +3,9 @@
 //! Every failure carries an [`ErrorKind`] a caller can act on and a short reason for humans.
 //! Reasons name the offending field or identifier, never key material or message contents.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 /// What went wrong, in terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,7 +135,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// How many characters of an input string an error reason may quote.
 pub const EXCERPT_CHARS: usize = 48;
@@ -155,7 +157,7 @@ pub fn excerpt(input: &str) -> String {
 }
 
 /// The result type of the core.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //! ids that match the document's verification methods (so [`crate::DidComm`] packs and unpacks
 //! with them as they are).
 
+use crate::prelude::*;
+
 use serde_json::{json, Value};
 
 use crate::crypto::{multikey, KeyPair, KeyType};
@@ -96,7 +98,7 @@ pub struct Identity {
 impl Identity {
     /// A new identity with fresh keys.
     pub fn generate(method: IdentityMethod, service: Option<&DidCommService>) -> Result<Identity> {
-        Identity::generate_with_services(method, service.map_or(&[], std::slice::from_ref))
+        Identity::generate_with_services(method, service.map_or(&[], core::slice::from_ref))
     }
 
     /// A new identity with fresh keys and `services` in its document, in that order (for
@@ -155,7 +157,7 @@ impl Identity {
         agreement: &KeyPair,
         service: Option<&DidCommService>,
     ) -> Result<Identity> {
-        let services = service.map_or(&[][..], std::slice::from_ref);
+        let services = service.map_or(&[][..], core::slice::from_ref);
         Identity::peer2_with_services(signing, agreement, services)
     }
 
@@ -186,7 +188,7 @@ impl Identity {
         agreement: &KeyPair,
         service: Option<&DidCommService>,
     ) -> Result<Identity> {
-        let services = service.map_or(&[][..], std::slice::from_ref);
+        let services = service.map_or(&[][..], core::slice::from_ref);
         Identity::peer4_with_services(signing, agreement, services)
     }
 

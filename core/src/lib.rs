@@ -25,6 +25,23 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// `alloc` is all the core needs; the `std` feature (on by default) adds the system clock,
+// randomness from the OS through getrandom and std's locks. Without it (a microcontroller),
+// randomness is getrandom's custom backend and the clock is `set_clock`.
+#![no_std]
+
+#[macro_use]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+/// What the std prelude would bring, for a crate that is always `no_std`.
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec::Vec;
+}
 
 pub(crate) mod b64;
 mod cache;
@@ -40,6 +57,7 @@ mod percent;
 pub mod protocols;
 pub mod routing;
 pub mod secrets;
+mod sync;
 pub(crate) mod time;
 mod unpack;
 mod wallet;
@@ -55,6 +73,9 @@ pub use routing::{Forward, Route, RouteOptions, Routed};
 pub use secrets::{InMemorySecrets, Secret, SecretMaterial, SecretsResolver};
 pub use unpack::{AnonCryptAlg, AuthCryptAlg, UnpackMetadata, UnpackOptions};
 pub use wallet::Wallet;
+
+#[cfg(not(feature = "std"))]
+pub use time::set_clock;
 
 /// `Send + Sync` on native targets, nothing on wasm (where host objects live on one thread).
 /// Host-implemented traits carry this bound so one definition serves both.

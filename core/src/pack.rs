@@ -1,7 +1,9 @@
 //! Packing: plaintext, signed (JWS) and encrypted (JWE, anoncrypt or authcrypt, optionally
 //! signed first and optionally with the sender protected by an outer anoncrypt).
 
-use std::sync::Arc;
+use crate::prelude::*;
+
+use alloc::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 

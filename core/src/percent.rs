@@ -1,6 +1,8 @@
 //! Percent-decoding of URL query values and did:web parts (`%XX` escapes) through
 //! `percent-encoding`, which passes a malformed escape through: here it is refused.
 
+use crate::prelude::*;
+
 /// Why a value does not percent-decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Undecodable {
@@ -22,7 +24,7 @@ pub(crate) fn decode(value: &str) -> Result<String, Undecodable> {
     }
     percent_encoding::percent_decode_str(value)
         .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
+        .map(alloc::borrow::Cow::into_owned)
         .map_err(|_| Undecodable::NotUtf8)
 }
 

@@ -10,7 +10,9 @@
 //! This module holds the one parser of `forward` messages; unpack uses it to unwrap forwards
 //! re-wrapped to us.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -418,7 +420,7 @@ impl DidComm {
         for (hop, hop_next) in layers.into_iter().rev() {
             let mut message = forward_message(
                 hop_next,
-                vec![std::mem::take(&mut wrapped)],
+                vec![core::mem::take(&mut wrapped)],
                 options.expires_time,
                 options.delay_milli,
             )?

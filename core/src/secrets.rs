@@ -3,8 +3,10 @@
 //! A phone keeps its keys in its keystore and implements [`SecretsResolver`] over it; tests and
 //! servers can use [`InMemorySecrets`].
 
-use std::collections::HashMap;
-use std::fmt;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
+use core::fmt;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -95,7 +97,7 @@ pub trait SecretsResolver: MaybeSendSync {
 /// Secrets kept in memory.
 #[derive(Debug, Default, Clone)]
 pub struct InMemorySecrets {
-    secrets: HashMap<String, Secret>,
+    secrets: BTreeMap<String, Secret>,
 }
 
 impl InMemorySecrets {

@@ -1,6 +1,8 @@
 //! Unpacking every DIDComm form, layer by layer, with the addressing-consistency checks of
 //! DIDComm v2.1 ("Message Layer Addressing Consistency").
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -154,7 +156,7 @@ impl AnonCryptAlg {
 macro_rules! serialize_as_str {
     ($($t:ty),*) => {$(
         impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> core::result::Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
@@ -230,7 +232,7 @@ impl DidComm {
         }
         // The exact text of the layer being peeled: a signed layer is kept verbatim for
         // non-repudiation, and each layer is parsed once.
-        let mut layer: std::borrow::Cow<'_, str> = std::borrow::Cow::Borrowed(packed);
+        let mut layer: alloc::borrow::Cow<'_, str> = alloc::borrow::Cow::Borrowed(packed);
         let mut what = "packed message";
         // A layer already parsed (to look for a forward) is not parsed again.
         let mut parsed: Option<Value> = None;
@@ -627,7 +629,7 @@ impl DidComm {
 mod tests {
     //! The checks the other libraries skip, exercised with envelopes crafted below the public
     //! API (which refuses to produce them).
-    use std::sync::Arc;
+    use alloc::sync::Arc;
 
     use serde_json::json;
 

@@ -2,6 +2,8 @@
 //! test vectors (`ids/`) use it:
 //! `{"did_docs": [DID documents], "secrets": [{"kid", "type", "privateKeyJwk" | "privateKeyMultibase"}]}`.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use crate::did::{DidDocument, InMemoryDidResolver};

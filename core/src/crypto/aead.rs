@@ -1,12 +1,20 @@
 //! Content encryption (A256CBC-HS512, A256GCM, XC20P) and AES key wrap (A256KW), on
-//! askar-crypto's implementations.
+//! RustCrypto's ciphers. A256CBC-HS512 is JWA's composition (RFC 7518 section 5.2), which no
+//! crate of theirs provides: AES-256-CBC with PKCS#7 padding, then HMAC-SHA-512 over
+//! `aad || iv || ciphertext || AL` truncated to 32 bytes.
 
-use std::fmt;
+use crate::prelude::*;
 
-use askar_crypto::alg::aes::{A256CbcHs512, A256Gcm, A256Kw, AesKey};
-use askar_crypto::alg::chacha20::{Chacha20Key, XC20P};
-use askar_crypto::encrypt::KeyAeadInPlace;
-use askar_crypto::repr::KeySecretBytes;
+use core::fmt;
+
+use aes::cipher::block_padding::Pkcs7;
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use aes::Aes256;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::Aes256Gcm;
+use chacha20poly1305::XChaCha20Poly1305;
+use hmac::{Hmac, Mac};
+use sha2::Sha512;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -78,19 +86,6 @@ impl fmt::Display for ContentEncAlg {
     }
 }
 
-fn cipher(alg: ContentEncAlg, cek: &[u8]) -> Result<Box<dyn KeyAeadInPlace>> {
-    let bad = |_| Error::invalid_state("content key has the wrong length");
-    Ok(match alg {
-        ContentEncAlg::A256CbcHs512 => {
-            Box::new(AesKey::<A256CbcHs512>::from_secret_bytes(cek).map_err(bad)?)
-        }
-        ContentEncAlg::A256Gcm => Box::new(AesKey::<A256Gcm>::from_secret_bytes(cek).map_err(bad)?),
-        ContentEncAlg::Xc20P => {
-            Box::new(Chacha20Key::<XC20P>::from_secret_bytes(cek).map_err(bad)?)
-        }
-    })
-}
-
 /// Encrypt in place; `buffer` holds the plaintext on entry and `ciphertext || tag` on return.
 /// Returns the ciphertext length.
 pub(crate) fn encrypt(
@@ -100,9 +95,40 @@ pub(crate) fn encrypt(
     aad: &[u8],
     buffer: &mut Vec<u8>,
 ) -> Result<usize> {
-    cipher(alg, cek)?
-        .encrypt_in_place(buffer, iv, aad)
-        .map_err(|_| Error::invalid_state("content encryption failed"))
+    check_lengths(alg, cek, iv)?;
+    let failed = |_| Error::invalid_state("content encryption failed");
+    match alg {
+        ContentEncAlg::A256CbcHs512 => {
+            let (mac_key, enc_key) = cek.split_at(32);
+            let plaintext_len = buffer.len();
+            // PKCS#7 always adds 1 to 16 bytes.
+            buffer.resize(plaintext_len + 16 - plaintext_len % 16, 0);
+            let ciphertext_len = cbc::Encryptor::<Aes256>::new(enc_key.into(), iv.into())
+                .encrypt_padded_mut::<Pkcs7>(buffer, plaintext_len)
+                .map_err(|_| Error::invalid_state("content encryption failed"))?
+                .len();
+            buffer.truncate(ciphertext_len);
+            let tag = cbc_hmac(mac_key, aad, iv, buffer)?.finalize().into_bytes();
+            buffer.extend_from_slice(tag.get(..32).unwrap_or_default());
+            Ok(ciphertext_len)
+        }
+        ContentEncAlg::A256Gcm => {
+            let tag = Aes256Gcm::new(cek.into())
+                .encrypt_in_place_detached(iv.into(), aad, buffer)
+                .map_err(failed)?;
+            let ciphertext_len = buffer.len();
+            buffer.extend_from_slice(&tag);
+            Ok(ciphertext_len)
+        }
+        ContentEncAlg::Xc20P => {
+            let tag = XChaCha20Poly1305::new(cek.into())
+                .encrypt_in_place_detached(iv.into(), aad, buffer)
+                .map_err(failed)?;
+            let ciphertext_len = buffer.len();
+            buffer.extend_from_slice(&tag);
+            Ok(ciphertext_len)
+        }
+    }
 }
 
 /// Decrypt in place; `buffer` holds `ciphertext || tag` on entry and the plaintext on return.
@@ -113,26 +139,74 @@ pub(crate) fn decrypt(
     aad: &[u8],
     buffer: &mut Vec<u8>,
 ) -> Result<()> {
+    check_lengths(alg, cek, iv)?;
+    let failed = || Error::new(ErrorKind::DecryptionFailed, "content decryption failed");
+    let Some(ciphertext_len) = buffer.len().checked_sub(alg.tag_len()) else {
+        return Err(failed());
+    };
+    let (ciphertext, tag) = buffer.split_at_mut(ciphertext_len);
+    match alg {
+        ContentEncAlg::A256CbcHs512 => {
+            let (mac_key, enc_key) = cek.split_at(32);
+            // The tag first (in constant time), so nothing unauthenticated is ever decrypted.
+            cbc_hmac(mac_key, aad, iv, ciphertext)?
+                .verify_truncated_left(tag)
+                .map_err(|_| failed())?;
+            let plaintext_len = cbc::Decryptor::<Aes256>::new(enc_key.into(), iv.into())
+                .decrypt_padded_mut::<Pkcs7>(ciphertext)
+                .map_err(|_| failed())?
+                .len();
+            buffer.truncate(plaintext_len);
+        }
+        ContentEncAlg::A256Gcm => {
+            Aes256Gcm::new(cek.into())
+                .decrypt_in_place_detached(iv.into(), aad, ciphertext, (&*tag).into())
+                .map_err(|_| failed())?;
+            buffer.truncate(ciphertext_len);
+        }
+        ContentEncAlg::Xc20P => {
+            XChaCha20Poly1305::new(cek.into())
+                .decrypt_in_place_detached(iv.into(), aad, ciphertext, (&*tag).into())
+                .map_err(|_| failed())?;
+            buffer.truncate(ciphertext_len);
+        }
+    }
+    Ok(())
+}
+
+/// The key and IV lengths `alg` takes: the ciphers' constructors panic on any other.
+fn check_lengths(alg: ContentEncAlg, cek: &[u8], iv: &[u8]) -> Result<()> {
+    if cek.len() != alg.key_len() {
+        return Err(Error::invalid_state("content key has the wrong length"));
+    }
     if iv.len() != alg.iv_len() {
         return Err(Error::malformed(format!(
             "JWE 'iv' must be {} bytes for {alg}",
             alg.iv_len()
         )));
     }
-    cipher(alg, cek)?
-        .decrypt_in_place(buffer, iv, aad)
-        .map_err(|_| Error::new(ErrorKind::DecryptionFailed, "content decryption failed"))
+    Ok(())
+}
+
+/// RFC 7518 section 5.2.2.1: HMAC-SHA-512 over `aad || iv || ciphertext || AL`, where AL is the
+/// bit length of `aad` as a big-endian 64-bit integer.
+fn cbc_hmac(mac_key: &[u8], aad: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Hmac<Sha512>> {
+    let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(mac_key)
+        .map_err(|_| Error::invalid_state("content key has the wrong length"))?;
+    mac.update(aad);
+    mac.update(iv);
+    mac.update(ciphertext);
+    mac.update(&(aad.len() as u64).wrapping_mul(8).to_be_bytes());
+    Ok(mac)
 }
 
 /// AES key wrap (RFC 3394) of the content key.
 pub fn wrap_key(kek: &[u8; 32], cek: &[u8]) -> Result<Vec<u8>> {
-    let kw = AesKey::<A256Kw>::from_secret_bytes(kek)
-        .map_err(|_| Error::invalid_state("key-wrapping key has the wrong length"))?;
-    let mut buf = Vec::with_capacity(cek.len() + 8);
-    buf.extend_from_slice(cek);
-    kw.encrypt_in_place(&mut buf, &[], &[])
+    let mut wrapped = vec![0u8; cek.len() + 8];
+    aes_kw::KekAes256::from(*kek)
+        .wrap(cek, &mut wrapped)
         .map_err(|_| Error::invalid_state("key wrap failed"))?;
-    Ok(buf)
+    Ok(wrapped)
 }
 
 /// AES key unwrap (RFC 3394); fails when the integrity check fails (wrong key or tampering).
@@ -142,12 +216,11 @@ pub fn unwrap_key(kek: &[u8; 32], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> 
             "JWE 'encrypted_key' has an impossible length",
         ));
     }
-    let kw = AesKey::<A256Kw>::from_secret_bytes(kek)
-        .map_err(|_| Error::invalid_state("key-wrapping key has the wrong length"))?;
-    let mut buf = Zeroizing::new(wrapped.to_vec());
-    kw.decrypt_in_place(&mut *buf, &[], &[])
+    let mut key = Zeroizing::new(vec![0u8; wrapped.len() - 8]);
+    aes_kw::KekAes256::from(*kek)
+        .unwrap(wrapped, &mut key)
         .map_err(|_| Error::new(ErrorKind::DecryptionFailed, "key unwrap failed"))?;
-    Ok(buf)
+    Ok(key)
 }
 
 #[cfg(test)]

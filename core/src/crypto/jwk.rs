@@ -1,5 +1,7 @@
 //! JSON Web Keys (RFC 7517 / RFC 8037) for the key types DIDComm uses.
 
+use crate::prelude::*;
+
 use serde_json::{Map, Value};
 
 use super::keys::{KeyPair, KeyType, PublicKey};

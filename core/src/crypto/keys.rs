@@ -5,7 +5,9 @@
 //! validated affine point. Parsing validates: NIST points must be on their curve, X25519 shared
 //! secrets must not be all-zero (low-order points), Ed25519 keys must decompress.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
 use ed25519_dalek::Signature as EdSignature;
@@ -605,7 +607,7 @@ fn x25519(
 /// the non-canonical encodings of y = 0 and y = 1: the signature R values `verify_strict`
 /// refuses.
 fn has_small_order_encoding(encoding: &[u8; 32]) -> bool {
-    use std::sync::OnceLock;
+    use crate::sync::OnceLock;
     static TABLE: OnceLock<Vec<[u8; 32]>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let mut t: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION

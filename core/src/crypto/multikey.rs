@@ -1,6 +1,8 @@
 //! Multibase (base58btc, `z` prefix) + multicodec key encodings, as used by `Multikey`
 //! verification methods, did:key and did:peer.
 
+use crate::prelude::*;
+
 use super::keys::{KeyPair, KeyType, PublicKey};
 use crate::error::{Error, Result};
 

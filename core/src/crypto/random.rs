@@ -1,5 +1,7 @@
 //! Randomness from the operating system (or `crypto.getRandomValues` on wasm).
 
+use crate::prelude::*;
+
 use rand_core::{OsRng, RngCore};
 
 use crate::error::{Error, ErrorKind, Result};

@@ -6,7 +6,9 @@
 //! for did:web). What the chain does remember is the long forms of peer DIDs it has seen, because
 //! a did:peer:3 or a short did:peer:4 can only be resolved through its long form.
 
-use std::sync::Arc;
+use crate::prelude::*;
+
+use alloc::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -45,8 +47,8 @@ pub struct ResolverChain {
     long_forms: BoundedCache<String, String>,
 }
 
-impl std::fmt::Debug for ResolverChain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for ResolverChain {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ResolverChain")
             .field("pinned", &self.pinned.is_some())
             .field("host", &self.host.is_some())

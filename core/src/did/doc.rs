@@ -1,5 +1,7 @@
 //! The W3C DID document model, as far as DIDComm needs it, read tolerantly.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

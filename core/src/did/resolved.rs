@@ -1,7 +1,9 @@
 //! A DID document with its keys parsed once, ready for the envelope engine.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
+use crate::sync::OnceLock;
 
 use super::doc::{absolute_id, DidDocument, VerificationMethod, VerificationRelationship};
 use crate::crypto::PublicKey;
@@ -61,17 +63,17 @@ impl LazyKey {
 #[derive(Debug)]
 pub struct ResolvedDid {
     document: DidDocument,
-    keys: HashMap<String, LazyKey>,
+    keys: BTreeMap<String, LazyKey>,
     relationships: [Vec<String>; 5],
     /// Other ids of the same methods (legacy did:peer key ids) -> the document's ids.
-    aliases: HashMap<String, String>,
+    aliases: BTreeMap<String, String>,
 }
 
 impl ResolvedDid {
     /// Index the verification methods of `document` (keys are parsed when first used).
     pub fn new(document: DidDocument) -> ResolvedDid {
         let doc_id = document.id.clone();
-        let mut keys = HashMap::new();
+        let mut keys = BTreeMap::new();
         for vm in &document.verification_method {
             keys.insert(absolute_id(&doc_id, &vm.id), LazyKey::new(vm.clone()));
         }
@@ -210,9 +212,9 @@ impl ResolvedDid {
 /// shadows an id of the document.
 fn legacy_peer_aliases(
     document: &DidDocument,
-    keys: &HashMap<String, LazyKey>,
-) -> HashMap<String, String> {
-    let mut aliases = HashMap::new();
+    keys: &BTreeMap<String, LazyKey>,
+) -> BTreeMap<String, String> {
+    let mut aliases = BTreeMap::new();
     if !document.id.starts_with("did:peer:") {
         return aliases;
     }

@@ -1,7 +1,9 @@
 //! DID resolution as a host-implementable trait, with an in-memory implementation.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
+use core::time::Duration;
 
 use async_trait::async_trait;
 
@@ -45,7 +47,7 @@ pub enum CachePolicy {
 /// A resolver over a fixed set of documents (tests, wallets, pinned peers).
 #[derive(Debug, Default, Clone)]
 pub struct InMemoryDidResolver {
-    docs: HashMap<String, DidDocument>,
+    docs: BTreeMap<String, DidDocument>,
 }
 
 impl InMemoryDidResolver {

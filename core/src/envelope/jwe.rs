@@ -7,8 +7,10 @@
 //! before any key is wrapped. The static-static half of ECDH-1PU (Zs) does not change between
 //! messages of the same sender and recipient keys; the caller supplies it (cached).
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
+use core::fmt::Write as _;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -219,7 +221,7 @@ pub(crate) struct ParsedJwe {
     /// The recipients, in order.
     recipients: Vec<JweRecipient>,
     /// kid -> its first position in `recipients`.
-    recipient_index: HashMap<String, usize>,
+    recipient_index: BTreeMap<String, usize>,
     iv: Vec<u8>,
     ciphertext: Vec<u8>,
     tag: Vec<u8>,
@@ -440,7 +442,7 @@ impl ParsedJwe {
                 ));
             }
         }
-        let mut recipient_index = HashMap::with_capacity(recipients.len());
+        let mut recipient_index = BTreeMap::new();
         for (i, r) in recipients.iter().enumerate() {
             recipient_index.entry(r.kid.clone()).or_insert(i);
         }

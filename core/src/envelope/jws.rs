@@ -1,7 +1,9 @@
 //! JWS in General JSON Serialization (and the flattened form, when reading), as DIDComm signed
 //! messages use it.
 
-use std::borrow::Cow;
+use crate::prelude::*;
+
+use alloc::borrow::Cow;
 
 use serde_json::{Map, Value};
 

@@ -1,6 +1,8 @@
 //! Message attachments and their data forms.
 
-use std::collections::BTreeMap;
+use crate::prelude::*;
+
+use alloc::collections::BTreeMap;
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -84,8 +86,8 @@ impl PartialEq for AttachmentData {
     }
 }
 
-impl std::fmt::Debug for JsonText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "JsonText({} bytes)", self.0.get().len())
     }
 }
@@ -147,7 +149,7 @@ impl AttachmentData {
 }
 
 impl Serialize for AttachmentData {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         let count = [
             self.jws.is_some(),
             self.hash.is_some(),

@@ -3,6 +3,8 @@
 //! `sub` rotates to no DID: it ends the relationship (DIDComm v2.1 "Ending a Relationship"),
 //! and its message has no `from`.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -77,7 +79,7 @@ impl FromPrior {
 /// `sub` when present must be a string (`default` covers the absent claim).
 fn present_string<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> std::result::Result<Option<String>, D::Error> {
+) -> core::result::Result<Option<String>, D::Error> {
     String::deserialize(deserializer).map(Some)
 }
 
@@ -209,7 +211,7 @@ pub(crate) fn signing_input(alg: SignAlg, kid: &str, claims: &FromPrior) -> Resu
 pub(crate) fn check_pairing(
     claims: &FromPrior,
     from: Option<&str>,
-) -> std::result::Result<(), &'static str> {
+) -> core::result::Result<(), &'static str> {
     match (claims.sub.as_deref(), from) {
         (Some(sub), Some(from)) if crate::did::did_of(from) == sub => Ok(()),
         (Some(_), Some(_)) => Err("from_prior 'sub' is not the message's 'from'"),

@@ -1,10 +1,12 @@
 //! The DIDComm v2 plaintext message model, validated on receive.
 
+use crate::prelude::*;
+
 mod attachment;
 pub mod from_prior;
 pub(crate) mod prescan;
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -451,7 +453,7 @@ pub(crate) fn json_from_slice<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     what: &str,
 ) -> Result<T> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+    let text = core::str::from_utf8(bytes).map_err(|e| {
         Error::malformed(format!(
             "{what} is not valid JSON (not UTF-8 at byte {})",
             e.valid_up_to()

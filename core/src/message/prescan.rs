@@ -5,7 +5,9 @@
 //! `{"header":{"kid":"…"}}` entries has become some 20 MiB of tree. For large layers the
 //! entries are counted first, in one pass that stores nothing.
 
-use std::fmt;
+use crate::prelude::*;
+
+use core::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -76,7 +78,7 @@ impl<'de> Visitor<'de> for ScanTop {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
         let mut top = TopLevel::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<alloc::borrow::Cow<'de, str>>()? {
             if let Some(counted) = COUNTED.iter().find(|k| **k == key) {
                 let count = map.next_value_seed(CountEntries)?;
                 top.note(counted, count);

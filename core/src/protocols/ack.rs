@@ -3,6 +3,8 @@
 //! The loop-avoidance rules of the spec are built in: mediators never honor `please_ack` on a
 //! `forward`, and a pure ACK never asks for an ACK.
 
+use crate::prelude::*;
+
 use crate::error::Result;
 use crate::message::Message;
 use crate::routing::FORWARD_TYPE;

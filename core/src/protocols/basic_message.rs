@@ -1,5 +1,7 @@
 //! Basic Message 2.0: a human-readable text message.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

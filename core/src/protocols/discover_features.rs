@@ -1,6 +1,8 @@
 //! Discover Features 2.0: ask which protocols, goal codes and headers a peer supports
 //! (`queries`), and answer (`disclose`), possibly without being asked.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -30,6 +30,8 @@
 //! | DID rotation (`from_prior`) | [`rotation`] |
 //! | every type above by its type URI | [`registry`] |
 
+use crate::prelude::*;
+
 pub mod ack;
 pub mod basic_message;
 pub mod discover_features;
@@ -123,7 +125,7 @@ impl<'a> Body<'a> {
         }
     }
 
-    pub(crate) fn error(&self, reason: impl std::fmt::Display) -> Error {
+    pub(crate) fn error(&self, reason: impl core::fmt::Display) -> Error {
         Error::malformed(format!("{}: {reason}", self.name))
     }
 

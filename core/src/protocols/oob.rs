@@ -4,6 +4,8 @@
 //! The invitation's `id` becomes the `pthid` of the replies it triggers
 //! ([`Invitation::reply`]). Anything in an invitation is public: put no private data in it.
 
+use crate::prelude::*;
+
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
@@ -162,7 +164,7 @@ impl Invitation {
         }
         let bytes = lenient_b64(encoded, "'_oob'")?;
         let message = Message::from_json(
-            std::str::from_utf8(&bytes)
+            core::str::from_utf8(&bytes)
                 .map_err(|_| Error::malformed("'_oob' does not decode to UTF-8 text"))?,
             ParseOptions::default(),
         )?;

@@ -12,6 +12,8 @@
 //! acknowledgement, live mode) is the mediator crate's (`didcomm-edge-mediator`: its pickup
 //! handler on its `Storage` backends, one of them in memory).
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -7,6 +7,8 @@
 //! The push carries no message content: the mediator asks the operator's push gateway to wake
 //! the device, which then picks up as usual.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -6,6 +6,8 @@
 //! into its type, protocol and fields. The fields are the serde form of the typed struct, except
 //! that the type URI already says the protocol version, so `version` is never given or returned.
 
+use crate::prelude::*;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -4,6 +4,8 @@
 //! carries a structured `code` (`e.p.xfer.cant-use-endpoint`: sorter, scope, descriptors), and
 //! optionally a `comment` that is fixed per code, with `{1}`, `{2}`... filled from `args`.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -175,8 +177,8 @@ impl From<ProblemCode> for String {
     }
 }
 
-impl std::fmt::Display for ProblemCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.0)
     }
 }

@@ -2,6 +2,8 @@
 //! the connection this message came in on? Mobile recipients without an endpoint set it to
 //! `all` on every message to their mediator.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -15,6 +15,8 @@
 //! cannot be authcrypt, so it is anoncrypted (or, as for rotations, plaintext or signed by
 //! the ending DID). The receiver reads it with [`received_ending`].
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 
 use super::mediation::{MediationVersion, RecipientUpdate, RecipientUpdateItem};

@@ -4,6 +4,8 @@
 //! A thread's id is the `thid` of its first message, or that message's `id` when it has no
 //! `thid` ([`Message::thread_id`]).
 
+use crate::prelude::*;
+
 use crate::message::Message;
 
 /// Make `reply` a reply to `request` in the same thread: `thid` is the request's thread, the

@@ -1,5 +1,7 @@
 //! Trust Ping 2.0: test that a DIDComm channel works, end to end, with its encryption.
 
+use crate::prelude::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -5,6 +5,8 @@
 //! and, when `use` is absent, what the key can do: X25519 keys only agree, Ed25519 keys only
 //! sign, the Weierstrass curves do both.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use crate::b64;

@@ -5,6 +5,8 @@
 //! encryption key derivation); X25519 keys are key agreement only; NIST and secp256k1 keys
 //! serve every relationship, as in the published test vectors.
 
+use crate::prelude::*;
+
 use serde_json::Value;
 
 use crate::crypto::{multikey, KeyType, PublicKey};

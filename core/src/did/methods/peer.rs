@@ -10,6 +10,8 @@
 //! libraries name by their multibase (`#6LS...`, `#z6LS...`, or its first 8 characters) are
 //! found under those ids too ([`crate::ResolvedDid`] keeps the aliases).
 
+use crate::prelude::*;
+
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
@@ -792,7 +794,7 @@ mod tests {
         let long = encode_peer4(&input).unwrap();
         let short = peer4_short_form(&long).unwrap();
         let doc = resolve_peer4(&long).unwrap();
-        assert_eq!(doc.also_known_as, std::slice::from_ref(&short));
+        assert_eq!(doc.also_known_as, core::slice::from_ref(&short));
         assert_eq!(doc.verification_method[0].controller, long);
         let doc = resolve_peer4_short(&short, &long).unwrap();
         assert_eq!(doc.id, short);

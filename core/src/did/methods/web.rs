@@ -4,9 +4,11 @@
 //! phone's HTTP stack). The core does no I/O itself: native hosts get a reqwest client from the
 //! `didcomm-edge-web` crate. Documents are cached by the engine for [`WebResolver::ttl`].
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
-use std::time::Duration;
+use crate::prelude::*;
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use alloc::sync::Arc;
+use core::time::Duration;
 
 use async_trait::async_trait;
 
@@ -155,8 +157,8 @@ pub struct WebResolver {
     allow_private_addresses: bool,
 }
 
-impl std::fmt::Debug for WebResolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for WebResolver {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("WebResolver")
             .field("ttl", &self.ttl)
             .field("allow_loopback_http", &self.allow_loopback_http)
@@ -264,7 +266,7 @@ impl WebResolver {
                 format!("the document at {quoted} exceeds {MAX_DOCUMENT_SIZE} bytes"),
             ));
         }
-        let text = std::str::from_utf8(&response.body)
+        let text = core::str::from_utf8(&response.body)
             .map_err(|_| Error::malformed(format!("the document at {quoted} is not UTF-8")))?;
         let doc = DidDocument::from_json(text)?;
         if doc.id != did {

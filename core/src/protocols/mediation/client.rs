@@ -1,7 +1,9 @@
 //! The recipient's side of Coordinate Mediation: [`MediationClient`] builds the requests and
 //! checks the mediator's replies against them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::prelude::*;
+
+use alloc::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -13,6 +13,8 @@
 //! is the mediator crate's (`didcomm-edge-mediator`, its `Storage` backends, one of them in
 //! memory): its rules have one home there.
 
+use crate::prelude::*;
+
 mod client;
 
 pub use client::{MediationClient, MediationEvent, MediationState};
