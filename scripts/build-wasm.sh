@@ -23,6 +23,8 @@ TARGET_DIR=$($CARGO metadata --format-version 1 --no-deps | node -e 'let s="";pr
 
 # The CLI must be exactly the wasm-bindgen version in Cargo.lock (the glue and the module's
 # custom section must agree). Built from crates.io: about 10 minutes on 2 cores, once.
+# `cargo install` puts it in $CARGO_HOME/bin, which need not be on PATH (a fresh CARGO_HOME).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
     step "installing wasm-bindgen-cli $WB_VERSION (about 10 minutes)"
