@@ -23,7 +23,10 @@ impl<T> Mutex<T> {
         // Every user keeps its data consistent at each step (single map calls), so a lock
         // poisoned by a panicking holder is still safe to use.
         #[cfg(feature = "std")]
-        return self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        return self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         #[cfg(not(feature = "std"))]
         return self.0.lock();
     }

@@ -11,6 +11,7 @@ use core::fmt;
 
 use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
 use ed25519_dalek::Signature as EdSignature;
+#[cfg(any(feature = "p256", feature = "p384", feature = "p521", feature = "k256"))]
 use elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::OsRng;
 use sha2::Sha512;
@@ -167,12 +168,16 @@ pub enum PublicKey {
     /// X25519 key agreement key.
     X25519(x25519_dalek::PublicKey),
     /// P-256 key (on-curve checked).
+    #[cfg(feature = "p256")]
     P256(p256::PublicKey),
     /// P-384 key (on-curve checked).
+    #[cfg(feature = "p384")]
     P384(p384::PublicKey),
     /// P-521 key (on-curve checked).
+    #[cfg(feature = "p521")]
     P521(p521::PublicKey),
     /// secp256k1 key (on-curve checked).
+    #[cfg(feature = "k256")]
     Secp256k1(k256::PublicKey),
 }
 
@@ -180,6 +185,17 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({})", self.key_type())
     }
+}
+
+/// A curve whose feature this build leaves out (a sensor build keeps only what it uses).
+#[cfg_attr(
+    all(feature = "p256", feature = "p384", feature = "p521", feature = "k256"),
+    allow(dead_code)
+)]
+fn not_in_build(key_type: KeyType) -> Error {
+    Error::unsupported(format!(
+        "{key_type} keys are not in this build of didcomm-edge"
+    ))
 }
 
 fn bad_key(key_type: KeyType) -> Error {
@@ -192,9 +208,13 @@ impl PublicKey {
         match self {
             PublicKey::Ed25519(_) => KeyType::Ed25519,
             PublicKey::X25519(_) => KeyType::X25519,
+            #[cfg(feature = "p256")]
             PublicKey::P256(_) => KeyType::P256,
+            #[cfg(feature = "p384")]
             PublicKey::P384(_) => KeyType::P384,
+            #[cfg(feature = "p521")]
             PublicKey::P521(_) => KeyType::P521,
+            #[cfg(feature = "k256")]
             PublicKey::Secp256k1(_) => KeyType::Secp256k1,
         }
     }
@@ -219,18 +239,29 @@ impl PublicKey {
                 let arr: [u8; 32] = bytes.try_into().map_err(|_| bad_key(key_type))?;
                 Ok(PublicKey::X25519(x25519_dalek::PublicKey::from(arr)))
             }
+            #[cfg(feature = "p256")]
             KeyType::P256 => p256::PublicKey::from_sec1_bytes(bytes)
                 .map(PublicKey::P256)
                 .map_err(|_| bad_key(key_type)),
+            #[cfg(feature = "p384")]
             KeyType::P384 => p384::PublicKey::from_sec1_bytes(bytes)
                 .map(PublicKey::P384)
                 .map_err(|_| bad_key(key_type)),
+            #[cfg(feature = "p521")]
             KeyType::P521 => p521::PublicKey::from_sec1_bytes(bytes)
                 .map(PublicKey::P521)
                 .map_err(|_| bad_key(key_type)),
+            #[cfg(feature = "k256")]
             KeyType::Secp256k1 => k256::PublicKey::from_sec1_bytes(bytes)
                 .map(PublicKey::Secp256k1)
                 .map_err(|_| bad_key(key_type)),
+            #[cfg(not(all(
+                feature = "p256",
+                feature = "p384",
+                feature = "p521",
+                feature = "k256"
+            )))]
+            _ => Err(not_in_build(key_type)),
         }
     }
 
@@ -265,15 +296,20 @@ impl PublicKey {
         match self {
             PublicKey::Ed25519(k) => k.to_bytes().to_vec(),
             PublicKey::X25519(k) => k.as_bytes().to_vec(),
+            #[cfg(feature = "p256")]
             PublicKey::P256(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            #[cfg(feature = "p384")]
             PublicKey::P384(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            #[cfg(feature = "p521")]
             PublicKey::P521(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            #[cfg(feature = "k256")]
             PublicKey::Secp256k1(k) => k.to_encoded_point(true).as_bytes().to_vec(),
         }
     }
 
     /// The JWK `x` (and `y` for EC keys) coordinates.
     pub(crate) fn coordinates(&self) -> (Vec<u8>, Option<Vec<u8>>) {
+        #[cfg(any(feature = "p256", feature = "p384", feature = "p521", feature = "k256"))]
         fn xy(point: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
             // Uncompressed SEC1: 0x04 || x || y with equal halves.
             let coords = point.get(1..).unwrap_or_default();
@@ -283,9 +319,13 @@ impl PublicKey {
         match self {
             PublicKey::Ed25519(k) => (k.to_bytes().to_vec(), None),
             PublicKey::X25519(k) => (k.as_bytes().to_vec(), None),
+            #[cfg(feature = "p256")]
             PublicKey::P256(k) => xy(k.to_encoded_point(false).as_bytes()),
+            #[cfg(feature = "p384")]
             PublicKey::P384(k) => xy(k.to_encoded_point(false).as_bytes()),
+            #[cfg(feature = "p521")]
             PublicKey::P521(k) => xy(k.to_encoded_point(false).as_bytes()),
+            #[cfg(feature = "k256")]
             PublicKey::Secp256k1(k) => xy(k.to_encoded_point(false).as_bytes()),
         }
     }
@@ -317,6 +357,7 @@ impl PublicKey {
                 }
                 vk.verify(message, &sig).map_err(|_| invalid())
             }
+            #[cfg(feature = "p256")]
             (SignAlg::Es256, PublicKey::P256(pk)) => {
                 use p256::ecdsa::signature::Verifier;
                 let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| invalid())?;
@@ -324,6 +365,7 @@ impl PublicKey {
                     .verify(message, &sig)
                     .map_err(|_| invalid())
             }
+            #[cfg(feature = "k256")]
             (SignAlg::Es256K, PublicKey::Secp256k1(pk)) => {
                 use k256::ecdsa::signature::Verifier;
                 let sig = k256::ecdsa::Signature::from_slice(signature).map_err(|_| invalid())?;
@@ -351,9 +393,13 @@ enum SecretKey {
     X25519(x25519_dalek::StaticSecret),
     /// Kept as a signing key: it caches the public point, so signing does no extra scalar
     /// multiplication, and it serves ECDH through its scalar.
+    #[cfg(feature = "p256")]
     P256(p256::ecdsa::SigningKey),
+    #[cfg(feature = "p384")]
     P384(p384::SecretKey),
+    #[cfg(feature = "p521")]
     P521(p521::SecretKey),
+    #[cfg(feature = "k256")]
     Secp256k1(k256::ecdsa::SigningKey),
 }
 
@@ -399,6 +445,7 @@ impl KeyPair {
                     secret: SecretKey::X25519(secret),
                 })
             }
+            #[cfg(feature = "p256")]
             KeyType::P256 => {
                 let sk =
                     p256::ecdsa::SigningKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
@@ -407,6 +454,7 @@ impl KeyPair {
                     secret: SecretKey::P256(sk),
                 })
             }
+            #[cfg(feature = "p384")]
             KeyType::P384 => {
                 let sk = p384::SecretKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
                 Ok(KeyPair {
@@ -414,6 +462,7 @@ impl KeyPair {
                     secret: SecretKey::P384(sk),
                 })
             }
+            #[cfg(feature = "p521")]
             KeyType::P521 => {
                 let sk = p521::SecretKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
                 Ok(KeyPair {
@@ -421,6 +470,7 @@ impl KeyPair {
                     secret: SecretKey::P521(sk),
                 })
             }
+            #[cfg(feature = "k256")]
             KeyType::Secp256k1 => {
                 let sk =
                     k256::ecdsa::SigningKey::from_slice(bytes).map_err(|_| bad_secret(key_type))?;
@@ -429,6 +479,13 @@ impl KeyPair {
                     secret: SecretKey::Secp256k1(sk),
                 })
             }
+            #[cfg(not(all(
+                feature = "p256",
+                feature = "p384",
+                feature = "p521",
+                feature = "k256"
+            )))]
+            _ => Err(not_in_build(key_type)),
         }
     }
 
@@ -447,6 +504,7 @@ impl KeyPair {
                     secret: SecretKey::X25519(secret),
                 })
             }
+            #[cfg(feature = "p256")]
             KeyType::P256 => {
                 let sk = p256::ecdsa::SigningKey::random(&mut OsRng);
                 Ok(KeyPair {
@@ -454,6 +512,7 @@ impl KeyPair {
                     secret: SecretKey::P256(sk),
                 })
             }
+            #[cfg(feature = "p384")]
             KeyType::P384 => {
                 let sk = p384::SecretKey::random(&mut OsRng);
                 Ok(KeyPair {
@@ -461,6 +520,7 @@ impl KeyPair {
                     secret: SecretKey::P384(sk),
                 })
             }
+            #[cfg(feature = "p521")]
             KeyType::P521 => {
                 let sk = p521::SecretKey::random(&mut OsRng);
                 Ok(KeyPair {
@@ -468,6 +528,7 @@ impl KeyPair {
                     secret: SecretKey::P521(sk),
                 })
             }
+            #[cfg(feature = "k256")]
             KeyType::Secp256k1 => {
                 let sk = k256::ecdsa::SigningKey::random(&mut OsRng);
                 Ok(KeyPair {
@@ -475,6 +536,13 @@ impl KeyPair {
                     secret: SecretKey::Secp256k1(sk),
                 })
             }
+            #[cfg(not(all(
+                feature = "p256",
+                feature = "p384",
+                feature = "p521",
+                feature = "k256"
+            )))]
+            _ => Err(not_in_build(key_type)),
         }
     }
 
@@ -493,9 +561,13 @@ impl KeyPair {
         Zeroizing::new(match &self.secret {
             SecretKey::Ed25519 { seed, .. } => seed.to_vec(),
             SecretKey::X25519(s) => s.to_bytes().to_vec(),
+            #[cfg(feature = "p256")]
             SecretKey::P256(s) => s.to_bytes().to_vec(),
+            #[cfg(feature = "p384")]
             SecretKey::P384(s) => s.to_bytes().to_vec(),
+            #[cfg(feature = "p521")]
             SecretKey::P521(s) => s.to_bytes().to_vec(),
+            #[cfg(feature = "k256")]
             SecretKey::Secp256k1(s) => s.to_bytes().to_vec(),
         })
     }
@@ -526,21 +598,25 @@ impl KeyPair {
                 }
                 shared.to_vec()
             }
+            #[cfg(feature = "p256")]
             (SecretKey::P256(sk), PublicKey::P256(pk)) => {
                 p256::ecdh::diffie_hellman(sk.as_nonzero_scalar(), pk.as_affine())
                     .raw_secret_bytes()
                     .to_vec()
             }
+            #[cfg(feature = "p384")]
             (SecretKey::P384(sk), PublicKey::P384(pk)) => {
                 p384::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine())
                     .raw_secret_bytes()
                     .to_vec()
             }
+            #[cfg(feature = "p521")]
             (SecretKey::P521(sk), PublicKey::P521(pk)) => {
                 p521::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine())
                     .raw_secret_bytes()
                     .to_vec()
             }
+            #[cfg(feature = "k256")]
             (SecretKey::Secp256k1(sk), PublicKey::Secp256k1(pk)) => {
                 k256::ecdh::diffie_hellman(sk.as_nonzero_scalar(), pk.as_affine())
                     .raw_secret_bytes()
@@ -567,11 +643,13 @@ impl KeyPair {
                 let sig = raw_sign::<Sha512>(expanded, message, vk);
                 Ok((SignAlg::EdDsa, sig.to_bytes().to_vec()))
             }
+            #[cfg(feature = "p256")]
             (SecretKey::P256(sk), _) => {
                 use p256::ecdsa::signature::Signer;
                 let sig: p256::ecdsa::Signature = sk.sign(message);
                 Ok((SignAlg::Es256, sig.to_bytes().to_vec()))
             }
+            #[cfg(feature = "k256")]
             (SecretKey::Secp256k1(sk), _) => {
                 use k256::ecdsa::signature::Signer;
                 let sig: k256::ecdsa::Signature = sk.sign(message);

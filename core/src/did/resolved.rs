@@ -2,8 +2,8 @@
 
 use crate::prelude::*;
 
-use alloc::collections::BTreeMap;
 use crate::sync::OnceLock;
+use alloc::collections::BTreeMap;
 
 use super::doc::{absolute_id, DidDocument, VerificationMethod, VerificationRelationship};
 use crate::crypto::PublicKey;

@@ -6,8 +6,8 @@
 
 use crate::prelude::*;
 
-use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use alloc::sync::Arc;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
 use async_trait::async_trait;
