@@ -7,7 +7,7 @@ export DIDCOMM_VECTORS := $(VECTORS)
 
 .PHONY: help check setup setup-rust setup-wasm demo test test-rust test-mediator test-wasm-build wasm test-wasm bench bench-mediator image bench-hostile bench-wasm fmt lint fuzz fuzz-campaign clean \
 	setup-python bindings test-bindings test-python test-kotlin test-swift wheel bench-python bench-python-instructions test-version test-license version dist \
-	setup-cross cross test-cross jar test-jar test-packages test-msrv fetch
+	setup-cross cross test-cross jar test-jar test-packages test-msrv fetch test-sensor bench-sensor
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ check: ## Everyday check, under 5 min on a warm build: format, clippy, Rust unit
 	$(CARGO) test --workspace --lib --locked
 	$(CARGO) test -p didcomm-edge --test vectors --locked
 
-test: setup test-version test-license test-packages test-msrv test-rust test-mediator test-wasm-build test-cross test-wasm test-bindings test-jar ## Run every test suite that exists
+test: setup test-version test-license test-packages test-msrv test-rust test-mediator test-wasm-build test-cross test-sensor test-wasm test-bindings test-jar ## Run every test suite that exists
 	@echo "make test: all suites passed"
 
 test-version: ## Every artifact states the workspace version (scripts/version.sh check; seconds)
@@ -44,6 +44,7 @@ PUBLISHED_CRATES := didcomm-edge didcomm-edge-web didcomm-edge-agent didcomm-edg
 # locked dependencies must be on disk first; on a fresh machine this is the download.
 fetch: setup-rust ## Download the locked dependencies (cargo fetch; skips what is present)
 	$(CARGO) fetch --locked
+	$(CARGO) fetch --locked --manifest-path embedded/Cargo.toml
 
 test-license: fetch ## Every published crate packs LICENSE and NOTICE (cargo package --list; seconds)
 	@for crate in $(PUBLISHED_CRATES); do \
@@ -81,6 +82,13 @@ cross: setup-cross ## Build the mediator, CLI and demo for aarch64 Linux (target
 
 test-cross: setup-cross ## aarch64 binaries under qemu-aarch64: CLI round trip, the demo's Alice-mediator-Bob flow
 	@./scripts/cross.sh test
+
+test-sensor: setup-rust ## The core without std on QEMU's Cortex-M4F (mps2-an386) against the host core; the RISC-V 32 build links
+	@./scripts/sensor.sh test
+
+bench-sensor: setup-rust ## The sensor firmware: flash per feature set, then its run (instructions, heap and stack peaks)
+	@./scripts/sensor.sh sizes
+	@./scripts/sensor.sh test
 
 wasm: setup-wasm ## Build the npm package didcomm-edge (wasm/npm/dist)
 	@./scripts/build-wasm.sh
