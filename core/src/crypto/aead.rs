@@ -96,7 +96,6 @@ pub(crate) fn encrypt(
     buffer: &mut Vec<u8>,
 ) -> Result<usize> {
     check_lengths(alg, cek, iv)?;
-    let failed = |_| Error::invalid_state("content encryption failed");
     match alg {
         ContentEncAlg::A256CbcHs512 => {
             let (mac_key, enc_key) = cek.split_at(32);
@@ -112,22 +111,8 @@ pub(crate) fn encrypt(
             buffer.extend_from_slice(tag.get(..32).unwrap_or_default());
             Ok(ciphertext_len)
         }
-        ContentEncAlg::A256Gcm => {
-            let tag = Aes256Gcm::new(cek.into())
-                .encrypt_in_place_detached(iv.into(), aad, buffer)
-                .map_err(failed)?;
-            let ciphertext_len = buffer.len();
-            buffer.extend_from_slice(&tag);
-            Ok(ciphertext_len)
-        }
-        ContentEncAlg::Xc20P => {
-            let tag = XChaCha20Poly1305::new(cek.into())
-                .encrypt_in_place_detached(iv.into(), aad, buffer)
-                .map_err(failed)?;
-            let ciphertext_len = buffer.len();
-            buffer.extend_from_slice(&tag);
-            Ok(ciphertext_len)
-        }
+        ContentEncAlg::A256Gcm => seal::<Aes256Gcm>(cek, iv, aad, buffer),
+        ContentEncAlg::Xc20P => seal::<XChaCha20Poly1305>(cek, iv, aad, buffer),
     }
 }
 
@@ -159,19 +144,52 @@ pub(crate) fn decrypt(
             buffer.truncate(plaintext_len);
         }
         ContentEncAlg::A256Gcm => {
-            Aes256Gcm::new(cek.into())
-                .decrypt_in_place_detached(iv.into(), aad, ciphertext, (&*tag).into())
-                .map_err(|_| failed())?;
+            open::<Aes256Gcm>(cek, iv, aad, ciphertext, tag).map_err(|_| failed())?;
             buffer.truncate(ciphertext_len);
         }
         ContentEncAlg::Xc20P => {
-            XChaCha20Poly1305::new(cek.into())
-                .decrypt_in_place_detached(iv.into(), aad, ciphertext, (&*tag).into())
-                .map_err(|_| failed())?;
+            open::<XChaCha20Poly1305>(cek, iv, aad, ciphertext, tag).map_err(|_| failed())?;
             buffer.truncate(ciphertext_len);
         }
     }
     Ok(())
+}
+
+/// A256GCM and XC20P: `ciphertext || tag` in `buffer`, the ciphertext length returned. The
+/// lengths are checked by the caller (`check_lengths`).
+fn seal<C: AeadInPlace + KeyInit>(
+    cek: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    buffer: &mut Vec<u8>,
+) -> Result<usize> {
+    let failed = || Error::invalid_state("content encryption failed");
+    let tag = C::new_from_slice(cek)
+        .map_err(|_| failed())?
+        .encrypt_in_place_detached(aes_gcm::aead::Nonce::<C>::from_slice(iv), aad, buffer)
+        .map_err(|_| failed())?;
+    let ciphertext_len = buffer.len();
+    buffer.extend_from_slice(&tag);
+    Ok(ciphertext_len)
+}
+
+/// The inverse of `seal`, on the ciphertext and the tag already split.
+fn open<C: AeadInPlace + KeyInit>(
+    cek: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    ciphertext: &mut [u8],
+    tag: &[u8],
+) -> core::result::Result<(), ()> {
+    C::new_from_slice(cek)
+        .map_err(|_| ())?
+        .decrypt_in_place_detached(
+            aes_gcm::aead::Nonce::<C>::from_slice(iv),
+            aad,
+            ciphertext,
+            aes_gcm::aead::Tag::<C>::from_slice(tag),
+        )
+        .map_err(|_| ())
 }
 
 /// The key and IV lengths `alg` takes: the ciphers' constructors panic on any other.
